@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "zoo",
+    products: [
+        .executable(name: "zoo", targets: ["zoo"]),
+        .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "ModelZoo", targets: ["ModelZoo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "JSON"),
+        .target(name: "Tensor"),
+        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS"]),
+        .target(
+            name: "Checkpoint",
+            dependencies: ["HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON"]),
+        .executableTarget(
+            name: "zoo",
+            dependencies: [
+                "ModelZoo", "Checkpoint", "Tensor", "NN", "JSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(
+            name: "CheckpointTests",
+            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON"]
+        ),
+        .testTarget(
+            name: "NNTests",
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON"]
+        ),
+        .testTarget(
+            name: "ModelZooTests",
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,23 @@
+import Tensor
+
+/// Everything read from a checkpoint file, normalised to canonical keys.
+public struct LoadedCheckpoint: Sendable {
+    public var path: String
+    public var stateDict: StateDict
+    public var manifest: Manifest?
+    public var referenceCases: [ReferenceCase]
+    /// How the file was laid out and what was normalised, one human sentence each
+    /// (e.g. "stripped the 'module.' prefix from every key").
+    public var layoutNotes: [String]
+    /// Canonical key -> the key the file stored it under, where they differ.
+    public var storedKeys: [String: String]
+
+    public init(path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String], storedKeys: [String: String]) {
+        self.path = path
+        self.stateDict = stateDict
+        self.manifest = manifest
+        self.referenceCases = referenceCases
+        self.layoutNotes = layoutNotes
+        self.storedKeys = storedKeys
+    }
+}

@@ -1,0 +1,101 @@
+import JSON
+import Tensor
+
+/// What the manifest records about one tensor.
+public struct TensorRecord: Sendable, Equatable {
+    public var dtype: String
+    public var shape: [Int]
+    public var sha256: String?
+
+    public init(dtype: String, shape: [Int], sha256: String?) {
+        self.dtype = dtype
+        self.shape = shape
+        self.sha256 = sha256
+    }
+
+    public init(describing tensor: Tensor) {
+        self.init(dtype: tensor.dtype.rawValue, shape: tensor.shape, sha256: tensor.sha256)
+    }
+}
+
+/// The `__manifest__` JSON of a format v1 file. Only `format_version` is required; fields this
+/// version does not know are kept in ``extra`` and written back unchanged.
+public struct Manifest: Sendable, Equatable {
+    public static let formatName = "zoo-checkpoint"
+    public static let currentVersion = 1
+
+    public var formatVersion: Int
+    public var arch: String?
+    public var archArgs: [String: JSONValue]
+    public var modelConfig: JSONValue?
+    public var tensors: [String: TensorRecord]
+    public var producer: String?
+    public var extra: [String: JSONValue]
+
+    public init(
+        arch: String? = nil, archArgs: [String: JSONValue] = [:], modelConfig: JSONValue? = nil,
+        producer: String? = nil
+    ) {
+        self.formatVersion = Manifest.currentVersion
+        self.arch = arch
+        self.archArgs = archArgs
+        self.modelConfig = modelConfig
+        self.tensors = [:]
+        self.producer = producer
+        self.extra = [:]
+    }
+
+    private static let knownFields: Set<String> = [
+        "format", "format_version", "arch", "arch_args", "model_config", "tensors", "producer",
+    ]
+
+    /// Parses manifest JSON; `path` only names the file in errors.
+    public init(json text: String, path: String) throws(CheckpointError) {
+        let value: JSONValue
+        do { value = try JSONValue.parse(text) } catch {
+            throw .invalidManifest(path: path, reason: "not JSON (\(error))")
+        }
+        guard let object = value.objectValue else {
+            throw .invalidManifest(path: path, reason: "expected a JSON object")
+        }
+        guard let version = object["format_version"]?.intValue else {
+            throw .invalidManifest(path: path, reason: "no integer format_version")
+        }
+        guard version <= Manifest.currentVersion, version >= 1 else {
+            throw .invalidManifest(path: path, reason: "format_version \(version) is newer than this zoo reads (\(Manifest.currentVersion)); update zoo")
+        }
+        formatVersion = version
+        arch = object["arch"]?.stringValue
+        archArgs = object["arch_args"]?.objectValue ?? [:]
+        modelConfig = object["model_config"].flatMap { $0 == .null ? nil : $0 }
+        producer = object["producer"]?.stringValue
+        tensors = [:]
+        for (key, record) in object["tensors"]?.objectValue ?? [:] {
+            guard let dtype = record["dtype"]?.stringValue,
+                  let shape = record["shape"]?.arrayValue?.compactMap(\.intValue)
+            else {
+                throw .invalidManifest(path: path, reason: "tensors['\(key)'] needs dtype and shape")
+            }
+            tensors[key] = TensorRecord(dtype: dtype, shape: shape, sha256: record["sha256"]?.stringValue)
+        }
+        extra = object.filter { !Manifest.knownFields.contains($0.key) }
+    }
+
+    public var json: JSONValue {
+        var object = extra
+        object["format"] = .string(Manifest.formatName)
+        object["format_version"] = .int(Int64(formatVersion))
+        if let arch { object["arch"] = .string(arch) }
+        if !archArgs.isEmpty || arch != nil { object["arch_args"] = .object(archArgs) }
+        if let modelConfig { object["model_config"] = modelConfig }
+        if let producer { object["producer"] = .string(producer) }
+        object["tensors"] = .object(tensors.mapValues { record in
+            var fields: [String: JSONValue] = [
+                "dtype": .string(record.dtype), "shape": .array(record.shape.map { .int(Int64($0)) }),
+            ]
+            if let sha = record.sha256 { fields["sha256"] = .string(sha) }
+            return .object(fields)
+        })
+        return .object(object)
+    }
+}

@@ -1,0 +1,83 @@
+import HDF5
+import Tensor
+
+/// Maps tensors to HDF5 datasets and back, letting HDF5 convert element types.
+enum TensorIO {
+    static let dtypeAttribute = "dtype"
+
+    static func read(_ dataset: HDF5Dataset, key: String, path: String) throws -> Tensor {
+        let shape = try dataset.shape()
+        let elementType = try dataset.elementType()
+        let declared = try dataset.stringAttribute(dtypeAttribute)
+        let (dtype, memoryType) = try choose(elementType, declared: declared, key: key, path: path)
+        let bytes = try dataset.read(as: memoryType)
+        do {
+            return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: hostToLittleEndian(bytes, width: memoryType.byteCount))
+        } catch {
+            throw CheckpointError.invalidTensor(path: path, key: key, reason: error.description)
+        }
+    }
+
+    /// The dtype a stored element type means, and the memory type HDF5 should convert into.
+    private static func choose(
+        _ type: HDF5ElementType, declared: String?, key: String, path: String
+    ) throws -> (DType, HDF5MemoryType) {
+        if declared == DType.bfloat16.rawValue {
+            switch type {
+            case .integer(bytes: 2, signed: false): return (.bfloat16, .uint16)
+            case .integer(bytes: 2, signed: true): return (.bfloat16, .int16)
+            case .bfloat16Float: return (.bfloat16, .bfloat16)
+            default:
+                throw CheckpointError.invalidTensor(path: path, key: key, reason: "marked dtype=bfloat16 but stored as \(type), not 16-bit data")
+            }
+        }
+        switch type {
+        case .float(bytes: 2): return (.float16, .float16)
+        case .bfloat16Float: return (.bfloat16, .bfloat16)
+        case .float(bytes: 4): return (.float32, .float32)
+        case .float(bytes: 8): return (.float64, .float64)
+        case .integer(bytes: 1, signed: true): return (.int8, .int8)
+        case .integer(bytes: 1, signed: false): return (.uint8, .uint8)
+        case .integer(bytes: 2, signed: true): return (.int16, .int16)
+        case .integer(bytes: 4, signed: true): return (.int32, .int32)
+        case .integer(bytes: 8, signed: true): return (.int64, .int64)
+        case .boolean: return (.bool, .bool)
+        default:
+            throw CheckpointError.unsupportedElementType(path: path, key: key, found: type.description)
+        }
+    }
+
+    static func write(_ tensor: Tensor, key: String, into group: HDF5Group) throws {
+        let memoryType: HDF5MemoryType
+        switch tensor.dtype {
+        case .float32: memoryType = .float32
+        case .float64: memoryType = .float64
+        case .float16: memoryType = .float16
+        case .bfloat16: memoryType = .uint16
+        case .int64: memoryType = .int64
+        case .int32: memoryType = .int32
+        case .int16: memoryType = .int16
+        case .int8: memoryType = .int8
+        case .uint8: memoryType = .uint8
+        case .bool: memoryType = .bool
+        }
+        let bytes = hostToLittleEndian(tensor.littleEndianBytes, width: memoryType.byteCount)
+        let dataset = try bytes.withUnsafeBytes { buffer in
+            try group.createDataset(key, shape: tensor.shape, type: memoryType, elements: buffer)
+        }
+        if tensor.dtype == .bfloat16 {
+            try dataset.setAttribute(dtypeAttribute, string: DType.bfloat16.rawValue)
+        }
+    }
+
+    /// HDF5 reads into native order; our tensors speak little-endian. On little-endian hosts
+    /// (every platform Swift ships for today) this is the identity.
+    private static func hostToLittleEndian(_ bytes: [UInt8], width: Int) -> [UInt8] {
+        guard 1.bigEndian == 1, width > 1 else { return bytes }
+        var swapped = bytes
+        for start in stride(from: 0, to: bytes.count, by: width) {
+            swapped[start..<(start + width)].reverse()
+        }
+        return swapped
+    }
+}

@@ -1,0 +1,73 @@
+internal import CHDF5
+
+/// An open HDF5 dataset.
+public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
+    init(openedIn location: hid_t, name: String, path: String) throws {
+        let id = try HDF5Library.identifier("open dataset", path) { H5Dopen2(location, name, hid_t(H5P_DEFAULT)) }
+        super.init(path: path, handle: HDF5Handle(id, .dataset))
+    }
+
+    override init(path: String, handle: HDF5Handle) {
+        super.init(path: path, handle: handle)
+    }
+
+    /// The extent: `[]` for a scalar dataspace, one entry per axis otherwise.
+    public func shape() throws -> [Int] {
+        let space = HDF5Handle(try HDF5Library.identifier("read dataspace", path) { H5Dget_space(handle.id) }, .dataspace)
+        return try HDF5Library.locked {
+            switch H5Sget_simple_extent_type(space.id) {
+            case H5S_SCALAR: return []
+            case H5S_NULL: throw HDF5Error(operation: "read dataspace", path: path, message: "the dataset has a null dataspace (no data)")
+            default: break
+            }
+            let rank = H5Sget_simple_extent_ndims(space.id)
+            guard rank >= 0 else {
+                throw HDF5Error(operation: "read dataspace", path: path, message: HDF5Library.takeErrorMessage())
+            }
+            var dims = [hsize_t](repeating: 0, count: Int(rank))
+            _ = H5Sget_simple_extent_dims(space.id, &dims, nil)
+            return dims.map { Int($0) }
+        }
+    }
+
+    /// The element type stored in the file.
+    public func elementType() throws -> HDF5ElementType {
+        let type = try fileType()
+        return try describeElementType(type.id, path: path)
+    }
+
+    private func fileType() throws -> HDF5Handle {
+        HDF5Handle(try HDF5Library.identifier("read datatype", path) { H5Dget_type(handle.id) }, .datatype)
+    }
+
+    /// Reads every element, converted by HDF5 into `type` in native byte order, row-major.
+    public func read(as type: HDF5MemoryType) throws -> [UInt8] {
+        let count = try shape().reduce(1, *)
+        var bytes = [UInt8](repeating: 0, count: count * type.byteCount)
+        guard count > 0 else { return bytes }
+        let memoryType = try type.nativeType(path: path)
+        try bytes.withUnsafeMutableBytes { buffer in
+            try HDF5Library.check("read dataset as \(type)", path) {
+                H5Dread(handle.id, memoryType.id, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), buffer.baseAddress!)
+            }
+        }
+        return bytes
+    }
+
+    /// Reads a string dataset (variable or fixed length, UTF-8 or ASCII); scalar or the first element.
+    public func readString() throws -> String {
+        let type = try fileType()
+        guard try describeElementType(type.id, path: path) == .string else {
+            throw HDF5Error(operation: "read string", path: path, message: "the dataset does not hold strings")
+        }
+        let count = try elementCount(
+            ofSpace: HDF5Library.identifier("read dataspace", path) { H5Dget_space(handle.id) }, path: path)
+        let strings = try readStrings(fileType: type.id, count: count, path: path) { memoryType, buffer in
+            H5Dread(handle.id, memoryType, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), buffer)
+        }
+        guard let first = strings.first else {
+            throw HDF5Error(operation: "read string", path: path, message: "the dataset is empty")
+        }
+        return first
+    }
+}

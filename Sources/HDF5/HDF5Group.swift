@@ -1,0 +1,153 @@
+internal import CHDF5
+
+/// A member of a group, as listed by ``HDF5Group/members()``.
+public struct HDF5Member: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable { case group, dataset, other }
+    public var name: String
+    public var kind: Kind
+}
+
+/// An open HDF5 group.
+public final class HDF5Group: HDF5Object, @unchecked Sendable {
+    init(openedIn location: hid_t, name: String, path: String) throws {
+        let id = try HDF5Library.identifier("open group", path) { H5Gopen2(location, name, hid_t(H5P_DEFAULT)) }
+        super.init(path: path, handle: HDF5Handle(id, .group))
+    }
+
+    private init(createdIn location: hid_t, name: String, path: String) throws {
+        let plist = HDF5Handle(
+            try HDF5Library.identifier("create group property list", path) { H5Pcreate(zoo_h5p_group_create()) },
+            .propertyList)
+        try HDF5Library.check("track creation order", path) {
+            H5Pset_link_creation_order(plist.id, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
+        }
+        let id = try HDF5Library.identifier("create group", path) {
+            H5Gcreate2(location, name, hid_t(H5P_DEFAULT), plist.id, hid_t(H5P_DEFAULT))
+        }
+        super.init(path: path, handle: HDF5Handle(id, .group))
+    }
+
+    func childPath(_ name: String) -> String {
+        path == "/" ? "/\(name)" : "\(path)/\(name)"
+    }
+
+    /// The group's members in creation order when the file tracks it, else in name order.
+    public func members() throws -> [HDF5Member] {
+        var info = H5G_info_t()
+        try HDF5Library.check("list group", path) { H5Gget_info(handle.id, &info) }
+        let index = info.max_corder > 0 && tracksCreationOrder() ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME
+        var members: [HDF5Member] = []
+        members.reserveCapacity(Int(info.nlinks))
+        for position in 0..<info.nlinks {
+            let name = try linkName(at: position, index: index)
+            members.append(HDF5Member(name: name, kind: kind(of: name)))
+        }
+        return members
+    }
+
+    private func tracksCreationOrder() -> Bool {
+        HDF5Library.locked {
+            let plist = H5Gget_create_plist(handle.id)
+            guard plist >= 0 else { _ = HDF5Library.takeErrorMessage(); return false }
+            defer { H5Pclose(plist) }
+            var flags: UInt32 = 0
+            guard H5Pget_link_creation_order(plist, &flags) >= 0 else { _ = HDF5Library.takeErrorMessage(); return false }
+            return flags & UInt32(H5P_CRT_ORDER_INDEXED) != 0
+        }
+    }
+
+    private func linkName(at position: hsize_t, index: H5_index_t) throws -> String {
+        try HDF5Library.locked {
+            let length = H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, nil, 0, hid_t(H5P_DEFAULT))
+            guard length >= 0 else {
+                throw HDF5Error(operation: "read member name \(position)", path: path, message: HDF5Library.takeErrorMessage())
+            }
+            var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+            _ = H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, &buffer, buffer.count, hid_t(H5P_DEFAULT))
+            return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    private func kind(of name: String) -> HDF5Member.Kind {
+        HDF5Library.locked {
+            let object = H5Oopen(handle.id, name, hid_t(H5P_DEFAULT))
+            guard object >= 0 else { _ = HDF5Library.takeErrorMessage(); return .other }
+            defer { H5Oclose(object) }
+            switch H5Iget_type(object) {
+            case H5I_GROUP: return .group
+            case H5I_DATASET: return .dataset
+            default: return .other
+            }
+        }
+    }
+
+    /// Opens the member group `name`.
+    public func openGroup(_ name: String) throws -> HDF5Group {
+        try HDF5Group(openedIn: handle.id, name: name, path: childPath(name))
+    }
+
+    /// Opens the member dataset `name`.
+    public func openDataset(_ name: String) throws -> HDF5Dataset {
+        try HDF5Dataset(openedIn: handle.id, name: name, path: childPath(name))
+    }
+
+    /// Creates a member group that tracks creation order.
+    public func createGroup(_ name: String) throws -> HDF5Group {
+        try HDF5Group(createdIn: handle.id, name: name, path: childPath(name))
+    }
+
+    /// Creates a dataset of `shape` (empty for a scalar dataspace) holding `elements`, which are
+    /// laid out row-major in native byte order as `type` describes.
+    @discardableResult
+    public func createDataset(
+        _ name: String, shape: [Int], type: HDF5MemoryType, elements: UnsafeRawBufferPointer
+    ) throws -> HDF5Dataset {
+        let datasetPath = childPath(name)
+        let count = shape.reduce(1, *)
+        guard shape.allSatisfy({ $0 >= 0 }), elements.count == count * type.byteCount else {
+            throw HDF5Error(
+                operation: "create dataset", path: datasetPath,
+                message: "\(elements.count) bytes do not fill shape \(shape) of \(type) elements")
+        }
+        let space: HDF5Handle
+        if shape.isEmpty {
+            space = try scalarSpace(path: datasetPath)
+        } else {
+            let dims = shape.map { hsize_t($0) }
+            space = HDF5Handle(try HDF5Library.identifier("create dataspace", datasetPath) {
+                H5Screate_simple(Int32(dims.count), dims, nil)
+            }, .dataspace)
+        }
+        let fileType = try type.fileType(path: datasetPath)
+        let memoryType = try type.nativeType(path: datasetPath)
+        let id = try HDF5Library.identifier("create dataset", datasetPath) {
+            H5Dcreate2(handle.id, name, fileType.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+        }
+        let dataset = HDF5Dataset(path: datasetPath, handle: HDF5Handle(id, .dataset))
+        if count > 0, let base = elements.baseAddress {
+            try HDF5Library.check("write dataset", datasetPath) {
+                H5Dwrite(id, memoryType.id, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), base)
+            }
+        }
+        return dataset
+    }
+
+    /// Creates a scalar variable-length UTF-8 string dataset, as h5py writes a Python `str`.
+    @discardableResult
+    public func createStringDataset(_ name: String, value: String) throws -> HDF5Dataset {
+        let datasetPath = childPath(name)
+        let type = try variableStringType(path: datasetPath)
+        let space = try scalarSpace(path: datasetPath)
+        let id = try HDF5Library.identifier("create dataset", datasetPath) {
+            H5Dcreate2(handle.id, name, type.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+        }
+        let dataset = HDF5Dataset(path: datasetPath, handle: HDF5Handle(id, .dataset))
+        try value.withCString { cString in
+            var pointer: UnsafePointer<CChar>? = cString
+            try HDF5Library.check("write dataset", datasetPath) {
+                H5Dwrite(id, type.id, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), &pointer)
+            }
+        }
+        return dataset
+    }
+}

@@ -1,0 +1,95 @@
+internal import CHDF5
+import Foundation
+
+/// Serialises every call into libhdf5, which the Debian build does not make thread-safe,
+/// and turns HDF5's error stack into ``HDF5Error`` values.
+enum HDF5Library {
+    private static let lock: NSRecursiveLock = {
+        let lock = NSRecursiveLock()
+        lock.name = "zoo.hdf5"
+        return lock
+    }()
+
+    /// Silences HDF5's automatic printing to stderr once, before the first call: errors are
+    /// reported through thrown values instead.
+    private static let silenced: Bool = {
+        _ = H5open()
+        _ = H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
+        return true
+    }()
+
+    static func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        _ = silenced
+        return try body()
+    }
+
+    /// The innermost description on HDF5's error stack for this thread, then clears the stack.
+    static func takeErrorMessage() -> String {
+        var messages: [String] = []
+        let walker: H5E_walk2_t = { _, entry, context in
+            guard let entry, let context else { return 0 }
+            let sink = context.assumingMemoryBound(to: [String].self)
+            let description = entry.pointee.desc.map { String(cString: $0) } ?? ""
+            let function = entry.pointee.func_name.map { String(cString: $0) } ?? "?"
+            sink.pointee.append("\(description) (in \(function))")
+            return 0
+        }
+        _ = withUnsafeMutablePointer(to: &messages) { pointer in
+            H5Ewalk2(hid_t(H5E_DEFAULT), H5E_WALK_UPWARD, walker, pointer)
+        }
+        _ = H5Eclear2(hid_t(H5E_DEFAULT))
+        return messages.first ?? "no message on the HDF5 error stack"
+    }
+
+    /// Runs an HDF5 call that returns an identifier, throwing when it is negative.
+    static func identifier(_ operation: String, _ path: String, _ call: () -> hid_t) throws -> hid_t {
+        try locked {
+            let id = call()
+            guard id >= 0 else {
+                throw HDF5Error(operation: operation, path: path, message: takeErrorMessage())
+            }
+            return id
+        }
+    }
+
+    /// Runs an HDF5 call that returns a status, throwing when it is negative.
+    static func check(_ operation: String, _ path: String, _ call: () -> herr_t) throws {
+        try locked {
+            guard call() >= 0 else {
+                throw HDF5Error(operation: operation, path: path, message: takeErrorMessage())
+            }
+        }
+    }
+}
+
+/// Owns one HDF5 identifier and closes it exactly once with the matching close call.
+final class HDF5Handle: @unchecked Sendable {
+    enum Kind {
+        case file, group, dataset, datatype, dataspace, attribute, propertyList, object
+    }
+
+    let id: hid_t
+    let kind: Kind
+
+    init(_ id: hid_t, _ kind: Kind) {
+        self.id = id
+        self.kind = kind
+    }
+
+    deinit {
+        HDF5Library.locked {
+            switch kind {
+            case .file: _ = H5Fclose(id)
+            case .group: _ = H5Gclose(id)
+            case .dataset: _ = H5Dclose(id)
+            case .datatype: _ = H5Tclose(id)
+            case .dataspace: _ = H5Sclose(id)
+            case .attribute: _ = H5Aclose(id)
+            case .propertyList: _ = H5Pclose(id)
+            case .object: _ = H5Oclose(id)
+            }
+        }
+    }
+}
