@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build and test zoo: HDF5 and OpenBLAS
+# development packages, pkg-config, and the Python packages in Tools/requirements.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libhdf5-dev libopenblas-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import h5py, numpy, pytest" >/dev/null 2>&1; then
+    echo "setup: installing Python packages from Tools/requirements.txt"
+    python3 -m pip install --quiet --disable-pip-version-check -r Tools/requirements.txt
+fi
