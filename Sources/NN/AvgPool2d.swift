@@ -1,0 +1,72 @@
+import Tensor
+
+/// Average pooling over NCHW, as PyTorch's `nn.AvgPool2d`.
+///
+/// Output size as ``MaxPool2d`` with dilation 1. Each window is divided by `divisor_override`
+/// when given, else by its size including padding (`count_include_pad`, clipped at the padded
+/// border) or by the number of real pixels in it.
+public final class AvgPool2d: Module {
+    public let typeName = "AvgPool2d"
+    public let kernelSize: IntPair
+    public let stride: IntPair
+    public let padding: IntPair
+    public let ceilMode: Bool
+    public let countIncludePad: Bool
+    public let divisorOverride: Int?
+    public var isTraining = true
+
+    public init(
+        kernelSize: IntPair, stride: IntPair? = nil, padding: IntPair = 0, ceilMode: Bool = false,
+        countIncludePad: Bool = true, divisorOverride: Int? = nil
+    ) throws {
+        try validatePositive(kernelSize, "kernel_size", typeName)
+        try validatePositive(stride ?? kernelSize, "stride", typeName)
+        if let divisorOverride, divisorOverride == 0 {
+            throw NNError.invalidArgument(layer: typeName, argument: "divisor_override", reason: "must not be zero")
+        }
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+        self.divisorOverride = divisorOverride
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        try validatePooling(layer: typeName, input: input.shape, kernel: kernelSize, padding: padding)
+        let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let outHeight = pooledSize(input: height, kernel: kernelSize.height, stride: stride.height, padding: padding.height, dilation: 1, ceilMode: ceilMode)
+        let outWidth = pooledSize(input: width, kernel: kernelSize.width, stride: stride.width, padding: padding.width, dilation: 1, ceilMode: ceilMode)
+        guard outHeight > 0, outWidth > 0 else {
+            throw NNError.inputShape(layer: typeName, expected: "an input large enough for kernel \(kernelSize)", got: input.shape)
+        }
+        let x = input.scalars
+        var y = [Float](repeating: 0, count: batch * channels * outHeight * outWidth)
+        for plane in 0..<(batch * channels) {
+            let inBase = plane * height * width
+            let outBase = plane * outHeight * outWidth
+            for oh in 0..<outHeight {
+                var h0 = oh * stride.height - padding.height
+                var h1 = Swift.min(h0 + kernelSize.height, height + padding.height)
+                let paddedRows = h1 - h0
+                h0 = Swift.max(h0, 0)
+                h1 = Swift.min(h1, height)
+                for ow in 0..<outWidth {
+                    var w0 = ow * stride.width - padding.width
+                    var w1 = Swift.min(w0 + kernelSize.width, width + padding.width)
+                    let paddedSize = paddedRows * (w1 - w0)
+                    w0 = Swift.max(w0, 0)
+                    w1 = Swift.min(w1, width)
+                    guard h0 < h1, w0 < w1 else { continue }
+                    var sum: Float = 0
+                    for ih in h0..<h1 {
+                        for iw in w0..<w1 { sum += x[inBase + ih * width + iw] }
+                    }
+                    let divisor = divisorOverride ?? (countIncludePad ? paddedSize : (h1 - h0) * (w1 - w0))
+                    y[outBase + oh * outWidth + ow] = sum / Float(divisor)
+                }
+            }
+        }
+        return Tensor(shape: [batch, channels, outHeight, outWidth], scalars: y)
+    }
+}

@@ -1,0 +1,156 @@
+import Tensor
+
+/// 2-d convolution over an NCHW float32 input, as PyTorch's `nn.Conv2d`.
+///
+/// - Input `(N, C_in, H, W)`; output `(N, C_out, H_out, W_out)` with
+///   `H_out = floor((H + pad_top + pad_bottom - dilation[0] * (kernel_size[0] - 1) - 1) / stride[0] + 1)`
+///   (and likewise for W), where explicit padding pads both sides equally.
+/// - `weight`: `(C_out, C_in / groups, kH, kW)`; `bias`: `(C_out)`.
+/// - `padding: .same` pads so that `H_out == H` (stride 1 only), putting the odd pixel at the
+///   bottom/right as PyTorch does; `.valid` is no padding.
+/// - `paddingMode` other than `.zeros` pads the input first (reflect, replicate, circular).
+public final class Conv2d: Module {
+    public let typeName = "Conv2d"
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: IntPair
+    public let stride: IntPair
+    public let padding: Padding2d
+    public let dilation: IntPair
+    public let groups: Int
+    public let paddingMode: PaddingMode
+    public private(set) var weight: Tensor
+    public private(set) var bias: Tensor?
+    public var isTraining = true
+
+    public init(
+        inChannels: Int, outChannels: Int, kernelSize: IntPair, stride: IntPair = 1,
+        padding: Padding2d = 0, dilation: IntPair = 1, groups: Int = 1, bias: Bool = true,
+        paddingMode: PaddingMode = .zeros
+    ) throws {
+        let name = "Conv2d"
+        guard groups > 0 else { throw NNError.invalidArgument(layer: name, argument: "groups", reason: "must be positive") }
+        guard inChannels > 0, inChannels % groups == 0 else {
+            throw NNError.invalidArgument(layer: name, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
+        }
+        guard outChannels > 0, outChannels % groups == 0 else {
+            throw NNError.invalidArgument(layer: name, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
+        }
+        try validatePositive(kernelSize, "kernel_size", name)
+        try validatePositive(stride, "stride", name)
+        try validatePositive(dilation, "dilation", name)
+        if case .explicit(let pad) = padding, pad.height < 0 || pad.width < 0 {
+            throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
+        }
+        if padding == .same && (stride.height != 1 || stride.width != 1) {
+            throw NNError.invalidArgument(layer: name, argument: "padding", reason: "padding='same' is not supported for strided convolutions")
+        }
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        self.paddingMode = paddingMode
+        self.weight = Tensor(zeros: [outChannels, inChannels / groups, kernelSize.height, kernelSize.width])
+        self.bias = bias ? Tensor(zeros: [outChannels]) : nil
+    }
+
+    public var localState: [(name: String, tensor: Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func setLocalState(_ name: String, to tensor: Tensor) throws {
+        switch name {
+        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
+        case "bias" where bias != nil: try requireShape(tensor, [outChannels], key: name); bias = tensor.converted(to: .float32)
+        default: throw NNError.unknownStateKey(key: name)
+        }
+    }
+
+    /// Top, bottom, left, right padding in pixels.
+    var paddingAmounts: (top: Int, bottom: Int, left: Int, right: Int) {
+        switch padding {
+        case .explicit(let pad): return (pad.height, pad.height, pad.width, pad.width)
+        case .valid: return (0, 0, 0, 0)
+        case .same:
+            let totalH = dilation.height * (kernelSize.height - 1)
+            let totalW = dilation.width * (kernelSize.width - 1)
+            return (totalH / 2, totalH - totalH / 2, totalW / 2, totalW - totalW / 2)
+        }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        guard input.rank == 4, input.shape[1] == inChannels else {
+            throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
+        }
+        var pads = paddingAmounts
+        var source = input
+        if paddingMode != .zeros && (pads.top + pads.bottom + pads.left + pads.right) > 0 {
+            source = try padBorders(input, top: pads.top, bottom: pads.bottom, left: pads.left, right: pads.right, mode: paddingMode)
+            pads = (0, 0, 0, 0)
+        }
+        return try convolve(source, pads: pads)
+    }
+
+    private func convolve(_ input: Tensor, pads: (top: Int, bottom: Int, left: Int, right: Int)) throws -> Tensor {
+        let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
+        let geometry = ConvGeometry(
+            channels: inChannels / groups, height: height, width: width,
+            kernel: kernelSize, stride: stride, dilation: dilation, padTop: pads.top, padLeft: pads.left,
+            outHeight: (height + pads.top + pads.bottom - dilation.height * (kernelSize.height - 1) - 1) / stride.height + 1,
+            outWidth: (width + pads.left + pads.right - dilation.width * (kernelSize.width - 1) - 1) / stride.width + 1)
+        guard height + pads.top + pads.bottom >= dilation.height * (kernelSize.height - 1) + 1,
+              width + pads.left + pads.right >= dilation.width * (kernelSize.width - 1) + 1
+        else {
+            throw NNError.inputShape(layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
+        }
+        let outPlane = geometry.outHeight * geometry.outWidth
+        let outPerGroup = outChannels / groups
+        let patch = geometry.patchSize
+        let inputValues = input.scalars
+        let weightValues = weight.scalars
+        let biasValues = bias?.scalars
+        var output = [Float](repeating: 0, count: batch * outChannels * outPlane)
+        let needsColumns = !geometry.isPointwise
+        var columns = [Float](repeating: 0, count: needsColumns ? patch * outPlane : 0)
+        inputValues.withUnsafeBufferPointer { x in
+            weightValues.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    columns.withUnsafeMutableBufferPointer { cols in
+                        for n in 0..<batch {
+                            for g in 0..<groups {
+                                let inputGroup = x.baseAddress! + (n * inChannels + g * geometry.channels) * height * width
+                                let b: UnsafePointer<Float>
+                                if needsColumns {
+                                    geometry.im2col(inputGroup, into: cols.baseAddress!)
+                                    b = UnsafePointer(cols.baseAddress!)
+                                } else {
+                                    b = inputGroup
+                                }
+                                gemm(transposeA: false, transposeB: false, m: outPerGroup, n: outPlane, k: patch,
+                                     a: w.baseAddress! + g * outPerGroup * patch, lda: patch, b: b, ldb: outPlane,
+                                     c: y.baseAddress! + (n * outChannels + g * outPerGroup) * outPlane, ldc: outPlane)
+                            }
+                            if let biasValues {
+                                for o in 0..<outChannels {
+                                    let plane = y.baseAddress! + (n * outChannels + o) * outPlane
+                                    let value = biasValues[o]
+                                    for index in 0..<outPlane { plane[index] += value }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [batch, outChannels, geometry.outHeight, geometry.outWidth], scalars: output)
+    }
+}
+
+func validatePositive(_ pair: IntPair, _ argument: String, _ layer: String) throws {
+    guard pair.height > 0, pair.width > 0 else {
+        throw NNError.invalidArgument(layer: layer, argument: argument, reason: "must be positive, got \(pair)")
+    }
+}

@@ -1,0 +1,122 @@
+import Tensor
+
+/// 2-d transposed convolution over an NCHW float32 input, as PyTorch's `nn.ConvTranspose2d`:
+/// the gradient of Conv2d with respect to its input.
+///
+/// - Input `(N, C_in, H, W)`; output `(N, C_out, H_out, W_out)` with
+///   `H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1`.
+/// - `weight`: `(C_in, C_out / groups, kH, kW)`, unlike Conv2d; `bias`: `(C_out)`.
+public final class ConvTranspose2d: Module {
+    public let typeName = "ConvTranspose2d"
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: IntPair
+    public let stride: IntPair
+    public let padding: IntPair
+    public let outputPadding: IntPair
+    public let groups: Int
+    public let dilation: IntPair
+    public private(set) var weight: Tensor
+    public private(set) var bias: Tensor?
+    public var isTraining = true
+
+    public init(
+        inChannels: Int, outChannels: Int, kernelSize: IntPair, stride: IntPair = 1, padding: IntPair = 0,
+        outputPadding: IntPair = 0, groups: Int = 1, bias: Bool = true, dilation: IntPair = 1
+    ) throws {
+        let name = "ConvTranspose2d"
+        guard groups > 0 else { throw NNError.invalidArgument(layer: name, argument: "groups", reason: "must be positive") }
+        guard inChannels > 0, inChannels % groups == 0 else {
+            throw NNError.invalidArgument(layer: name, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
+        }
+        guard outChannels > 0, outChannels % groups == 0 else {
+            throw NNError.invalidArgument(layer: name, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
+        }
+        try validatePositive(kernelSize, "kernel_size", name)
+        try validatePositive(stride, "stride", name)
+        try validatePositive(dilation, "dilation", name)
+        guard padding.height >= 0, padding.width >= 0 else {
+            throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
+        }
+        guard outputPadding.height >= 0, outputPadding.width >= 0,
+              outputPadding.height < Swift.max(stride.height, dilation.height),
+              outputPadding.width < Swift.max(stride.width, dilation.width)
+        else {
+            throw NNError.invalidArgument(layer: name, argument: "output_padding", reason: "\(outputPadding) must be smaller than either stride or dilation")
+        }
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.outputPadding = outputPadding
+        self.groups = groups
+        self.dilation = dilation
+        self.weight = Tensor(zeros: [inChannels, outChannels / groups, kernelSize.height, kernelSize.width])
+        self.bias = bias ? Tensor(zeros: [outChannels]) : nil
+    }
+
+    public var localState: [(name: String, tensor: Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func setLocalState(_ name: String, to tensor: Tensor) throws {
+        switch name {
+        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
+        case "bias" where bias != nil: try requireShape(tensor, [outChannels], key: name); bias = tensor.converted(to: .float32)
+        default: throw NNError.unknownStateKey(key: name)
+        }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        guard input.rank == 4, input.shape[1] == inChannels else {
+            throw NNError.inputShape(layer: "ConvTranspose2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
+        }
+        let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
+        let outHeight = (height - 1) * stride.height - 2 * padding.height + dilation.height * (kernelSize.height - 1) + outputPadding.height + 1
+        let outWidth = (width - 1) * stride.width - 2 * padding.width + dilation.width * (kernelSize.width - 1) + outputPadding.width + 1
+        guard outHeight > 0, outWidth > 0 else {
+            throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
+        }
+        let inPerGroup = inChannels / groups
+        let outPerGroup = outChannels / groups
+        let geometry = ConvGeometry(
+            channels: outPerGroup, height: outHeight, width: outWidth, kernel: kernelSize, stride: stride,
+            dilation: dilation, padTop: padding.height, padLeft: padding.width, outHeight: height, outWidth: width)
+        let inPlane = height * width
+        let outPlane = outHeight * outWidth
+        let patch = geometry.patchSize
+        let inputValues = input.scalars
+        let weightValues = weight.scalars
+        var output = [Float](repeating: 0, count: batch * outChannels * outPlane)
+        var columns = [Float](repeating: 0, count: patch * inPlane)
+        inputValues.withUnsafeBufferPointer { x in
+            weightValues.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    columns.withUnsafeMutableBufferPointer { cols in
+                        for n in 0..<batch {
+                            for g in 0..<groups {
+                                gemm(transposeA: true, transposeB: false, m: patch, n: inPlane, k: inPerGroup,
+                                     a: w.baseAddress! + g * inPerGroup * patch, lda: patch,
+                                     b: x.baseAddress! + (n * inChannels + g * inPerGroup) * inPlane, ldb: inPlane,
+                                     c: cols.baseAddress!, ldc: inPlane)
+                                geometry.col2imAdd(
+                                    UnsafePointer(cols.baseAddress!),
+                                    into: y.baseAddress! + (n * outChannels + g * outPerGroup) * outPlane)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let biasValues = bias?.scalars {
+            for n in 0..<batch {
+                for o in 0..<outChannels {
+                    let base = (n * outChannels + o) * outPlane
+                    for index in base..<(base + outPlane) { output[index] += biasValues[o] }
+                }
+            }
+        }
+        return Tensor(shape: [batch, outChannels, outHeight, outWidth], scalars: output)
+    }
+}

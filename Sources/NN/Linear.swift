@@ -1,0 +1,59 @@
+import Tensor
+
+/// `y = x W^T + b` on the last axis of an input of any rank, as PyTorch's `nn.Linear`.
+///
+/// - Input `(*, in_features)`; output `(*, out_features)`.
+/// - `weight`: `(out_features, in_features)`; `bias`: `(out_features)`.
+public final class Linear: Module {
+    public let typeName = "Linear"
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public private(set) var weight: Tensor
+    public private(set) var bias: Tensor?
+    public var isTraining = true
+
+    public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
+        guard inFeatures >= 0, outFeatures >= 0 else {
+            throw NNError.invalidArgument(layer: "Linear", argument: "features", reason: "must be non-negative")
+        }
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.weight = Tensor(zeros: [outFeatures, inFeatures])
+        self.bias = bias ? Tensor(zeros: [outFeatures]) : nil
+    }
+
+    public var localState: [(name: String, tensor: Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func setLocalState(_ name: String, to tensor: Tensor) throws {
+        switch name {
+        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
+        case "bias" where bias != nil: try requireShape(tensor, [outFeatures], key: name); bias = tensor.converted(to: .float32)
+        default: throw NNError.unknownStateKey(key: name)
+        }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        guard input.rank >= 1, input.shape.last == inFeatures else {
+            throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
+        }
+        let rows = input.count / Swift.max(inFeatures, 1)
+        let x = input.scalars
+        let w = weight.scalars
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        if let b = bias?.scalars {
+            for row in 0..<rows { for o in 0..<outFeatures { y[row * outFeatures + o] = b[o] } }
+        }
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    guard let a = xp.baseAddress, let b = wp.baseAddress, let c = yp.baseAddress else { return }
+                    gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                         a: a, lda: inFeatures, b: b, ldb: inFeatures, c: c, ldc: outFeatures, beta: 1)
+                }
+            }
+        }
+        return Tensor(shape: Array(input.shape.dropLast()) + [outFeatures], scalars: y)
+    }
+}

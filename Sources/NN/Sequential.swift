@@ -1,0 +1,75 @@
+import Tensor
+
+/// Runs its children in order, as PyTorch's `nn.Sequential`. Children are named `"0"`, `"1"`,
+/// ... unless names are given, which then form the state_dict prefixes (`features.0.weight`).
+public final class Sequential: Module {
+    public let typeName = "Sequential"
+    public private(set) var children: [(name: String, module: any Module)]
+    public var isTraining = true
+
+    public init(_ modules: [any Module]) {
+        children = modules.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public init(named modules: [(String, any Module)]) {
+        children = modules.map { (name: $0.0, module: $0.1) }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        var value = input
+        for (_, module) in children { value = try module.forward(value) }
+        return value
+    }
+}
+
+/// torchvision's ResNet `BasicBlock`: `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`,
+/// where the shortcut is `downsample` when present, else the input.
+public final class BasicBlock: Module {
+    public let typeName = "BasicBlock"
+    public let conv1: Conv2d
+    public let bn1: BatchNorm2d
+    public let conv2: Conv2d
+    public let bn2: BatchNorm2d
+    public let downsample: Sequential?
+    public var isTraining = true
+
+    /// `inplanes -> planes` with 3x3 convolutions; a 1x1 strided conv + BatchNorm shortcut when
+    /// the stride or the width changes, as torchvision builds it.
+    public init(inplanes: Int, planes: Int, stride: Int = 1) throws {
+        conv1 = try Conv2d(inChannels: inplanes, outChannels: planes, kernelSize: 3, stride: IntPair(stride, stride), padding: 1, bias: false)
+        bn1 = try BatchNorm2d(numFeatures: planes)
+        conv2 = try Conv2d(inChannels: planes, outChannels: planes, kernelSize: 3, padding: 1, bias: false)
+        bn2 = try BatchNorm2d(numFeatures: planes)
+        if stride != 1 || inplanes != planes {
+            downsample = Sequential([
+                try Conv2d(inChannels: inplanes, outChannels: planes, kernelSize: 1, stride: IntPair(stride, stride), bias: false),
+                try BatchNorm2d(numFeatures: planes),
+            ])
+        } else {
+            downsample = nil
+        }
+    }
+
+    public var children: [(name: String, module: any Module)] {
+        var list: [(name: String, module: any Module)] = [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)]
+        if let downsample { list.append(("downsample", downsample)) }
+        return list
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        let relu = ReLU()
+        let main = try bn2(conv2(relu(bn1(conv1(input)))))
+        let shortcut = try downsample?(input) ?? input
+        return try relu(try add(main, shortcut))
+    }
+}
+
+/// Elementwise sum of two tensors of the same shape: the residual add.
+public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    guard a.shape == b.shape else {
+        throw NNError.inputShape(layer: "add", expected: "shape \(a.shape)", got: b.shape)
+    }
+    let x = a.scalars
+    let y = b.scalars
+    return Tensor(shape: a.shape, scalars: (0..<x.count).map { x[$0] + y[$0] })
+}
