@@ -46,11 +46,13 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
             name: "CheckpointTests",
-            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON"]
+            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "Tensor", "Checkpoint", "JSON"]
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ModelZooTests",

@@ -81,3 +81,11 @@ enum TensorIO {
         return swapped
     }
 }
+
+extension HDF5Dataset {
+    /// The dataset as a tensor in its stored dtype, read as checkpoints are read
+    /// (bfloat16 by its `dtype` attribute; HDF5 converts byte order).
+    public func readTensor() throws -> Tensor {
+        try TensorIO.read(self, key: path, path: path)
+    }
+}
