@@ -34,7 +34,10 @@ let package = Package(
             name: "Checkpoint",
             dependencies: ["HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON"]),
+        .target(
+            name: "ModelZoo",
+            dependencies: ["NN", "Checkpoint", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "zoo",
             dependencies: [

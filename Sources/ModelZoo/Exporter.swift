@@ -1,0 +1,54 @@
+import Checkpoint
+import Foundation
+import JSON
+import NN
+import Tensor
+
+public enum Exporter {
+    /// A freshly initialised registry model as canonical v1, with a reference input/output pair
+    /// computed here (batch of one, inputs U(-1, 1) from the same seed).
+    public static func export(
+        _ architecture: Architecture, arguments given: [String: Int], seed: UInt64, to path: String
+    ) throws -> (stateDict: StateDict, reference: ReferenceCase) {
+        let arguments = try architecture.resolvedArguments(given)
+        let model = try architecture.build(arguments)
+        var generator = SeededGenerator(seed: seed)
+        try Initializer.initialise(model, scheme: architecture.name == "resnet18" ? .torchvisionResNet : .pytorchDefault, generator: &generator)
+        if architecture.name == "edgedetect" { try installEdgeKernel(model) }
+        model.eval()
+        let shape = [1] + architecture.inputShape(arguments)
+        let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
+        let output = try model(input)
+        let reference = ReferenceCase(name: "0", input: input, output: output)
+        let stateDict = StateDict(model.stateDict().map { ($0.key, $0.tensor) })
+        let manifest = Manifest(
+            arch: architecture.name, archArgs: arguments.mapValues { .int(Int64($0)) }, producer: "zoo export (seed \(seed))")
+        try CheckpointWriter.write(stateDict, manifest: manifest, referenceCases: [reference], to: path)
+        return (stateDict, reference)
+    }
+
+    /// Seed 001's fixed edge kernel in output channel 0: all -1 with 24 at the centre.
+    static func installEdgeKernel(_ model: any Module) throws {
+        guard let conv = model.children.first?.module as? Conv2d else { return }
+        var weights = conv.weight.scalars
+        let plane = conv.kernelSize.height * conv.kernelSize.width
+        for index in 0..<plane { weights[index] = -1 }
+        weights[(conv.kernelSize.height / 2) * conv.kernelSize.width + conv.kernelSize.width / 2] = 24
+        try conv.setLocalState("weight", to: Tensor(shape: conv.weight.shape, scalars: weights))
+    }
+}
+
+public enum Importer {
+    /// Re-writes a verified checkpoint as canonical v1: manifest (unknown fields kept, arch and
+    /// arguments filled in when the registry resolved it), checksums and reference vectors.
+    public static func importCheckpoint(_ report: VerificationReport, to path: String) throws {
+        let checkpoint = report.checkpoint
+        var manifest = checkpoint.manifest ?? Manifest()
+        if let resolved = report.resolved, let architecture = resolved.architecture {
+            manifest.arch = architecture.name
+            manifest.archArgs = resolved.arguments.mapValues { .int(Int64($0)) }
+        }
+        manifest.producer = "zoo import" + (checkpoint.manifest?.producer.map { " (from \($0))" } ?? "")
+        try CheckpointWriter.write(checkpoint.stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, to: path)
+    }
+}

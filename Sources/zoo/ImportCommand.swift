@@ -1,0 +1,38 @@
+import ArgumentParser
+import Checkpoint
+import ModelZoo
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Turn any Python export into canonical v1 (manifest, checksums, reference vectors), verifying it on the way.")
+
+    @Argument(help: "The Python export (.h5).")
+    var input: String
+
+    @Option(name: .long, help: "The registry architecture, overriding the manifest and recognition.")
+    var arch: String?
+
+    @Option(name: .long, help: "Where to write the canonical checkpoint (.h5).")
+    var output: String
+
+    func run() throws {
+        let checkpoint = try readCheckpoint(input)
+        if let arch {
+            do { _ = try Registry.architecture(named: arch) } catch { throw ZooExit.unusable("\(error)") }
+        }
+        let report = Verifier.verify(checkpoint, arch: arch)
+        guard report.passed else {
+            VerifyCommand.printReport(report)
+            throw ZooExit.failed("\(input) did not verify; nothing was written", details: report.offendingKeys.isEmpty ? [] : ["offending keys: " + report.offendingKeys.joined(separator: ", ")])
+        }
+        do {
+            try Importer.importCheckpoint(report, to: output)
+        } catch {
+            throw ZooExit.unusable("cannot write \(output)", details: ["\(error)"])
+        }
+        let label = report.resolved?.label ?? "unknown model"
+        Output.line("wrote \(output): \(label), \(checkpoint.stateDict.count) tensors with checksums, \(checkpoint.referenceCases.count) reference vector(s)")
+        for note in checkpoint.layoutNotes { Output.line("normalised: \(note)") }
+    }
+}

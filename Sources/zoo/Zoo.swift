@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+/// The `zoo` command: keeps PyTorch weights in HDF5 and proves them right.
+@main
+struct Zoo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zoo",
+        abstract: "Load, verify, run and export PyTorch state_dicts stored in HDF5.",
+        discussion: """
+            Exit codes: 0 when everything checked holds; 1 when a check fails (the offending keys \
+            are named); 2 when a file cannot be read as a checkpoint or the arguments are wrong.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
+            ExportCommand.self, ImportCommand.self, DiffCommand.self,
+        ])
+
+    /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,
+    /// rather than EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ZooExit {
+            if let message = exit.message { Output.error(message, details: exit.details) }
+            Foundation.exit(exit.code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { Self.exit(withError: error) }
+            Output.error(message(for: error), details: fullMessage(for: error) == message(for: error) ? [] : [fullMessage(for: error)])
+            Foundation.exit(ZooExit.unusable)
+        }
+    }
+}
+
+/// How a subcommand ends when it does not succeed.
+struct ZooExit: Error {
+    static let checkFailed: Int32 = 1
+    static let unusable: Int32 = 2
+
+    var code: Int32
+    var message: String?
+    var details: [String] = []
+
+    /// A check failed: exit 1.
+    static func failed(_ message: String, details: [String] = []) -> ZooExit {
+        ZooExit(code: checkFailed, message: message, details: details)
+    }
+
+    /// The file or the arguments cannot be used: exit 2.
+    static func unusable(_ message: String, details: [String] = []) -> ZooExit {
+        ZooExit(code: unusable, message: message, details: details)
+    }
+}
