@@ -19,9 +19,15 @@ FORMAT_VERSION = 1
 PRODUCER = "Tools/zoo_h5.py"
 
 
+def _c_order(array):
+    """C-ordered without promoting 0-d arrays to 1-d, as np.ascontiguousarray would."""
+    array = np.asarray(array)
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
 def sha256_of(array):
     """SHA-256 over little-endian row-major bytes in the stored dtype, as the manifest records."""
-    array = np.ascontiguousarray(array)
+    array = _c_order(array)
     return hashlib.sha256(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()).hexdigest()
 
 
@@ -48,7 +54,7 @@ def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=()):
         for key, array in arrays.items():
             if key.startswith("__") and key.endswith("__"):
                 raise ValueError(f"key {key!r} is reserved for metadata")
-            array = np.ascontiguousarray(array)
+            array = _c_order(array)
             dataset = f.create_dataset(key, data=array)
             dtype = "bfloat16" if key in bfloat16_keys else array.dtype.name
             if key in bfloat16_keys:
@@ -61,8 +67,8 @@ def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=()):
             for index, case in enumerate(tests):
                 if not isinstance(case, dict):
                     case = {"input": case[0], "output": case[1]}
-                group.create_dataset(f"input_{index}", data=np.ascontiguousarray(case["input"]))
-                output = group.create_dataset(f"output_{index}", data=np.ascontiguousarray(case["output"]))
+                group.create_dataset(f"input_{index}", data=_c_order(case["input"]))
+                output = group.create_dataset(f"output_{index}", data=_c_order(case["output"]))
                 for tolerance in ("atol", "rtol"):
                     if case.get(tolerance) is not None:
                         output.attrs[tolerance] = float(case[tolerance])
@@ -192,6 +198,6 @@ def load(path):
         markers = {k: f[k].attrs.get("dtype", "") for k in f if not (k.startswith("__") and k.endswith("__"))}
     for key, array in load_arrays(path).items():
         marker = markers[key].decode() if isinstance(markers[key], bytes) else markers[key]
-        tensor = torch.as_tensor(np.ascontiguousarray(array))
+        tensor = torch.as_tensor(_c_order(array))
         state[key] = tensor.to(torch.bfloat16) if marker == "bfloat16" else tensor
     return state

@@ -58,8 +58,10 @@ public struct StrictReport: Sendable, Equatable, CustomStringConvertible {
 
     /// Every key named by a failure, in report order.
     public var offendingKeys: [String] {
-        missingKeys + unexpectedKeys + shapeMismatches.map(\.key) + dtypeProblems.map(\.key)
+        var seen = Set<String>()
+        let all = missingKeys + unexpectedKeys + shapeMismatches.map(\.key) + dtypeProblems.map(\.key)
             + nonFinite.map(\.key) + checksumMismatches.map(\.key)
+        return all.filter { seen.insert($0).inserted }
     }
 
     /// Compares `stateDict` with `expected`; checksums come from `manifest` when given, with
@@ -75,7 +77,9 @@ public struct StrictReport: Sendable, Equatable, CustomStringConvertible {
                 missingKeys.append(spec.key)
                 continue
             }
-            if tensor.shape != spec.shape {
+            // PyTorch loads a one-element [1] tensor into a 0-d slot (old num_batches_tracked files).
+            let legacyScalar = spec.shape.isEmpty && tensor.shape == [1]
+            if tensor.shape != spec.shape && !legacyScalar {
                 shapeMismatches.append(ShapeMismatch(key: spec.key, expected: spec.shape, found: tensor.shape))
             }
             if tensor.dtype != spec.dtype {

@@ -39,7 +39,9 @@ extension Module {
     /// Keys `lookup` lacks keep their values; use the strict report to require all of them.
     public func loadState(prefix: String = "", from lookup: (String) -> Tensor?) throws {
         for (name, current) in localState {
-            guard let tensor = lookup(prefix + name) else { continue }
+            guard var tensor = lookup(prefix + name) else { continue }
+            // PyTorch accepts a [1] tensor for a 0-d slot, as old exports stored num_batches_tracked.
+            if current.shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
             guard tensor.shape == current.shape else {
                 throw NNError.stateShape(key: prefix + name, expected: current.shape, got: tensor.shape)
             }
