@@ -59,7 +59,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelZooTests",
-            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON"]
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]
