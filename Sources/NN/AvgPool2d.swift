@@ -33,16 +33,11 @@ public final class AvgPool2d: Module {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        try validatePooling(layer: typeName, input: input.shape, kernel: kernelSize, padding: padding)
-        let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let outHeight = pooledSize(input: height, kernel: kernelSize.height, stride: stride.height, padding: padding.height, dilation: 1, ceilMode: ceilMode)
-        let outWidth = pooledSize(input: width, kernel: kernelSize.width, stride: stride.width, padding: padding.width, dilation: 1, ceilMode: ceilMode)
-        guard outHeight > 0, outWidth > 0 else {
-            throw NNError.inputShape(layer: typeName, expected: "an input large enough for kernel \(kernelSize)", got: input.shape)
-        }
+        let (planes, height, width, outHeight, outWidth) = try poolingShape(
+            layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: 1, ceilMode: ceilMode)
         let x = input.scalars
-        var y = [Float](repeating: 0, count: batch * channels * outHeight * outWidth)
-        for plane in 0..<(batch * channels) {
+        var y = [Float](repeating: 0, count: planes * outHeight * outWidth)
+        for plane in 0..<planes {
             let inBase = plane * height * width
             let outBase = plane * outHeight * outWidth
             for oh in 0..<outHeight {
@@ -67,6 +62,6 @@ public final class AvgPool2d: Module {
                 }
             }
         }
-        return Tensor(shape: [batch, channels, outHeight, outWidth], scalars: y)
+        return Tensor(shape: [input.shape[0], input.shape[1], outHeight, outWidth], scalars: y)
     }
 }

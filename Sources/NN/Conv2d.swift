@@ -19,8 +19,9 @@ public final class Conv2d: Module {
     public let dilation: IntPair
     public let groups: Int
     public let paddingMode: PaddingMode
-    public private(set) var weight: Tensor
-    public private(set) var bias: Tensor?
+    private var parameters: WeightAndBias
+    public var weight: Tensor { parameters.weight }
+    public var bias: Tensor? { parameters.bias }
     public var isTraining = true
 
     public init(
@@ -29,16 +30,9 @@ public final class Conv2d: Module {
         paddingMode: PaddingMode = .zeros
     ) throws {
         let name = "Conv2d"
-        guard groups > 0 else { throw NNError.invalidArgument(layer: name, argument: "groups", reason: "must be positive") }
-        guard inChannels > 0, inChannels % groups == 0 else {
-            throw NNError.invalidArgument(layer: name, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
-        }
-        guard outChannels > 0, outChannels % groups == 0 else {
-            throw NNError.invalidArgument(layer: name, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
-        }
-        try validatePositive(kernelSize, "kernel_size", name)
-        try validatePositive(stride, "stride", name)
-        try validatePositive(dilation, "dilation", name)
+        try validateConvolution(
+            layer: name, inChannels: inChannels, outChannels: outChannels, groups: groups, kernelSize: kernelSize,
+            stride: stride, dilation: dilation)
         if case .explicit(let pad) = padding, pad.height < 0 || pad.width < 0 {
             throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
         }
@@ -53,21 +47,13 @@ public final class Conv2d: Module {
         self.dilation = dilation
         self.groups = groups
         self.paddingMode = paddingMode
-        self.weight = Tensor(zeros: [outChannels, inChannels / groups, kernelSize.height, kernelSize.width])
-        self.bias = bias ? Tensor(zeros: [outChannels]) : nil
+        self.parameters = WeightAndBias(
+            weightShape: [outChannels, inChannels / groups, kernelSize.height, kernelSize.width], biasCount: outChannels, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] {
-        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
-    }
+    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws {
-        switch name {
-        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
-        case "bias" where bias != nil: try requireShape(tensor, [outChannels], key: name); bias = tensor.converted(to: .float32)
-        default: throw NNError.unknownStateKey(key: name)
-        }
-    }
+    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
     /// Top, bottom, left, right padding in pixels.
     var paddingAmounts: (top: Int, bottom: Int, left: Int, right: Int) {
@@ -146,11 +132,5 @@ public final class Conv2d: Module {
             }
         }
         return Tensor(shape: [batch, outChannels, geometry.outHeight, geometry.outWidth], scalars: output)
-    }
-}
-
-func validatePositive(_ pair: IntPair, _ argument: String, _ layer: String) throws {
-    guard pair.height > 0, pair.width > 0 else {
-        throw NNError.invalidArgument(layer: layer, argument: argument, reason: "must be positive, got \(pair)")
     }
 }

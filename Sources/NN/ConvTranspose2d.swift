@@ -16,8 +16,9 @@ public final class ConvTranspose2d: Module {
     public let outputPadding: IntPair
     public let groups: Int
     public let dilation: IntPair
-    public private(set) var weight: Tensor
-    public private(set) var bias: Tensor?
+    private var parameters: WeightAndBias
+    public var weight: Tensor { parameters.weight }
+    public var bias: Tensor? { parameters.bias }
     public var isTraining = true
 
     public init(
@@ -25,16 +26,9 @@ public final class ConvTranspose2d: Module {
         outputPadding: IntPair = 0, groups: Int = 1, bias: Bool = true, dilation: IntPair = 1
     ) throws {
         let name = "ConvTranspose2d"
-        guard groups > 0 else { throw NNError.invalidArgument(layer: name, argument: "groups", reason: "must be positive") }
-        guard inChannels > 0, inChannels % groups == 0 else {
-            throw NNError.invalidArgument(layer: name, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
-        }
-        guard outChannels > 0, outChannels % groups == 0 else {
-            throw NNError.invalidArgument(layer: name, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
-        }
-        try validatePositive(kernelSize, "kernel_size", name)
-        try validatePositive(stride, "stride", name)
-        try validatePositive(dilation, "dilation", name)
+        try validateConvolution(
+            layer: name, inChannels: inChannels, outChannels: outChannels, groups: groups, kernelSize: kernelSize,
+            stride: stride, dilation: dilation)
         guard padding.height >= 0, padding.width >= 0 else {
             throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
         }
@@ -52,21 +46,13 @@ public final class ConvTranspose2d: Module {
         self.outputPadding = outputPadding
         self.groups = groups
         self.dilation = dilation
-        self.weight = Tensor(zeros: [inChannels, outChannels / groups, kernelSize.height, kernelSize.width])
-        self.bias = bias ? Tensor(zeros: [outChannels]) : nil
+        self.parameters = WeightAndBias(
+            weightShape: [inChannels, outChannels / groups, kernelSize.height, kernelSize.width], biasCount: outChannels, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] {
-        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
-    }
+    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws {
-        switch name {
-        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
-        case "bias" where bias != nil: try requireShape(tensor, [outChannels], key: name); bias = tensor.converted(to: .float32)
-        default: throw NNError.unknownStateKey(key: name)
-        }
-    }
+    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {

@@ -8,8 +8,9 @@ public final class Linear: Module {
     public let typeName = "Linear"
     public let inFeatures: Int
     public let outFeatures: Int
-    public private(set) var weight: Tensor
-    public private(set) var bias: Tensor?
+    private var parameters: WeightAndBias
+    public var weight: Tensor { parameters.weight }
+    public var bias: Tensor? { parameters.bias }
     public var isTraining = true
 
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
@@ -18,21 +19,12 @@ public final class Linear: Module {
         }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        self.weight = Tensor(zeros: [outFeatures, inFeatures])
-        self.bias = bias ? Tensor(zeros: [outFeatures]) : nil
+        self.parameters = WeightAndBias(weightShape: [outFeatures, inFeatures], biasCount: outFeatures, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] {
-        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
-    }
+    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws {
-        switch name {
-        case "weight": try requireShape(tensor, weight.shape, key: name); weight = tensor.converted(to: .float32)
-        case "bias" where bias != nil: try requireShape(tensor, [outFeatures], key: name); bias = tensor.converted(to: .float32)
-        default: throw NNError.unknownStateKey(key: name)
-        }
-    }
+    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank >= 1, input.shape.last == inFeatures else {

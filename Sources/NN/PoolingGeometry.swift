@@ -12,12 +12,22 @@ func floorDivide(_ a: Int, _ b: Int) -> Int {
     return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
 }
 
-/// Checks an NCHW input for a pooling layer and the PyTorch rule `padding <= kernel / 2`.
-func validatePooling(layer: String, input: [Int], kernel: IntPair, padding: IntPair, dilation: IntPair = 1) throws {
+/// The planes of an NCHW input and the pooled output size, after PyTorch's checks: a 4-d input,
+/// `padding <= kernel / 2`, and a non-empty output.
+func poolingShape(
+    layer: String, input: [Int], kernel: IntPair, stride: IntPair, padding: IntPair, dilation: IntPair, ceilMode: Bool
+) throws -> (planes: Int, height: Int, width: Int, outHeight: Int, outWidth: Int) {
     guard input.count == 4 else {
         throw NNError.inputShape(layer: layer, expected: "(N, C, H, W)", got: input)
     }
     guard padding.height <= kernel.height / 2, padding.width <= kernel.width / 2 else {
         throw NNError.invalidArgument(layer: layer, argument: "padding", reason: "\(padding) should be at most half of kernel size \(kernel)")
     }
+    let (height, width) = (input[2], input[3])
+    let outHeight = pooledSize(input: height, kernel: kernel.height, stride: stride.height, padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
+    let outWidth = pooledSize(input: width, kernel: kernel.width, stride: stride.width, padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
+    guard outHeight > 0, outWidth > 0 else {
+        throw NNError.inputShape(layer: layer, expected: "an input large enough for kernel \(kernel)", got: input)
+    }
+    return (input[0] * input[1], height, width, outHeight, outWidth)
 }
