@@ -40,6 +40,13 @@ struct CommandLineTests {
         #expect(pair.stdout.contains("\"passed\" : true"))
     }
 
+    @Test(arguments: fixtureNames(prefix: "seq_"))
+    func selfDescribingFileVerifiesWithNoSwiftCodeForIt(file: String) throws {
+        let result = try zoo("verify", fixture(file))
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("[manifest model_config]"))
+    }
+
     @Test func tighterToleranceThanTheErrorFails() throws {
         let result = try zoo("verify", fixture("simplecnn5_nested.h5"), "--input", fixture("simplecnn5_nested.input.npy"), "--expect", fixture("simplecnn5_nested.expect.npy"), "--atol", "0", "--rtol", "1e-12")
         #expect(result.status == 1, "\(result.all)")
