@@ -30,7 +30,7 @@ public final class Linear: Module {
         guard input.rank >= 1, input.shape.last == inFeatures else {
             throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
         }
-        let rows = input.count / Swift.max(inFeatures, 1)
+        let rows = input.shape.dropLast().reduce(1, *)
         let x = input.scalars
         let w = weight.scalars
         var y = [Float](repeating: 0, count: rows * outFeatures)
