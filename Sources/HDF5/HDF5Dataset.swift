@@ -25,7 +25,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
                 throw HDF5Error(operation: "read dataspace", path: path, message: HDF5Library.takeErrorMessage())
             }
             var dims = [hsize_t](repeating: 0, count: Int(rank))
-            _ = H5Sget_simple_extent_dims(space.id, &dims, nil)
+            guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
+                throw HDF5Error(operation: "read dataspace", path: path, message: HDF5Library.takeErrorMessage())
+            }
             return dims.map { Int($0) }
         }
     }

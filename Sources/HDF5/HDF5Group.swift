@@ -63,7 +63,9 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
                 throw HDF5Error(operation: "read member name \(position)", path: path, message: HDF5Library.takeErrorMessage())
             }
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-            _ = H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, &buffer, buffer.count, hid_t(H5P_DEFAULT))
+            guard H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, &buffer, buffer.count, hid_t(H5P_DEFAULT)) >= 0 else {
+                throw HDF5Error(operation: "read member name \(position)", path: path, message: HDF5Library.takeErrorMessage())
+            }
             return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }

@@ -51,7 +51,7 @@ public struct Architecture: Sendable {
 
     /// Keys, shapes and dtypes of the state_dict for these arguments.
     public func expectedTensors(_ given: [String: Int] = [:]) throws -> [ExpectedTensor] {
-        try build(given).stateDict().map { ExpectedTensor(key: $0.key, shape: $0.tensor.shape, dtype: $0.tensor.dtype) }
+        try build(given).expectedTensors
     }
 }
 

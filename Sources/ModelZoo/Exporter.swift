@@ -20,7 +20,7 @@ public enum Exporter {
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
         let output = try model(input)
         let reference = ReferenceCase(name: "0", input: input, output: output)
-        let stateDict = StateDict(model.stateDict().map { ($0.key, $0.tensor) })
+        let stateDict = model.exportStateDict()
         let manifest = Manifest(
             arch: architecture.name, archArgs: arguments.mapValues { .int(Int64($0)) }, producer: "zoo export (seed \(seed))")
         try CheckpointWriter.write(stateDict, manifest: manifest, referenceCases: [reference], to: path)

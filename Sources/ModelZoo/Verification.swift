@@ -30,8 +30,10 @@ public func compare(_ actual: Tensor, _ expected: Tensor, name: String, atol: Do
     var passed = true
     for index in 0..<a.count {
         let difference = abs(a[index] - e[index])
-        if difference.isNaN || a[index].isNaN != e[index].isNaN {
-            if !(a[index].isNaN && e[index].isNaN) { passed = false; worst = .infinity }
+        // A NaN on either side never counts as agreement (NumPy's allclose with equal_nan=False).
+        if difference.isNaN {
+            passed = false
+            worst = .infinity
             continue
         }
         worst = max(worst, difference)
@@ -80,9 +82,8 @@ public enum Verifier {
 
         let strict: StrictReport
         if let resolved {
-            let expected = resolved.model.stateDict().map { ExpectedTensor(key: $0.key, shape: $0.tensor.shape, dtype: $0.tensor.dtype) }
             strict = StrictReport(
-                modelName: resolved.label, expected: expected, stateDict: checkpoint.stateDict,
+                modelName: resolved.label, expected: resolved.model.expectedTensors, stateDict: checkpoint.stateDict,
                 manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
         } else {
             strict = StrictReport(checkingIntegrityOf: checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
@@ -94,7 +95,7 @@ public enum Verifier {
             let loadable = strict.missingKeys.isEmpty && strict.shapeMismatches.isEmpty
             if loadable {
                 do {
-                    try resolved.model.loadState(from: { checkpoint.stateDict[$0] })
+                    try resolved.model.load(checkpoint.stateDict, strict: false, modelName: resolved.label)
                     resolved.model.eval()
                 } catch {
                     resolutionError = "cannot load the state_dict: \(error)"

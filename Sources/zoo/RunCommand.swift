@@ -26,10 +26,11 @@ struct RunCommand: ParsableCommand {
         do { resolved = try ModelResolver.resolve(checkpoint, arch: arch) } catch {
             throw ZooExit.failed("cannot choose a model for \(file)", details: ["\(error)"])
         }
-        let expected = resolved.model.stateDict().map { ExpectedTensor(key: $0.key, shape: $0.tensor.shape, dtype: $0.tensor.dtype) }
-        let report = StrictReport(modelName: resolved.label, expected: expected, stateDict: checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
-        guard report.isClean else {
-            throw ZooExit.failed("\(file) does not load strictly into \(resolved.label)", details: [report.description])
+        do {
+            try resolved.model.load(
+                checkpoint.stateDict, modelName: resolved.label, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
+        } catch let error as StrictLoadError {
+            throw ZooExit.failed("\(file) does not load strictly into \(resolved.label)", details: [error.description])
         }
         var x: Tensor
         do { x = try NumPyFile.read(input).converted(to: .float32) } catch {
@@ -38,7 +39,6 @@ struct RunCommand: ParsableCommand {
         let addedBatch = resolved.inputShape.map { x.rank == $0.count } ?? false
         if addedBatch { x = try x.reshaped([1] + x.shape) }
         do {
-            try resolved.model.loadState(from: { checkpoint.stateDict[$0] })
             resolved.model.eval()
             var y = try resolved.model(x)
             if addedBatch, y.shape.first == 1 { y = try y.reshaped(Array(y.shape.dropFirst())) }
