@@ -49,7 +49,10 @@ public enum NumPyFile {
             throw Error(path: path, reason: "unsupported dtype '\(descr)' (use float32, float64, float16, int64, int32, int16, int8, uint8 or bool)")
         }
         let payloadStart = headerStart + headerLength
-        let expected = dims.reduce(1, *) * dtype.byteCount
+        guard let count = Tensor.elementCount(dims), !count.multipliedReportingOverflow(by: dtype.byteCount).overflow else {
+            throw Error(path: path, reason: "shape \(dims) is invalid or too large")
+        }
+        let expected = count * dtype.byteCount
         guard bytes.count - payloadStart >= expected else {
             throw Error(path: path, reason: "data is truncated: \(bytes.count - payloadStart) of \(expected) bytes")
         }

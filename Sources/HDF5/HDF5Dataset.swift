@@ -1,4 +1,5 @@
 internal import CHDF5
+import Foundation
 
 /// An open HDF5 dataset.
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
@@ -43,9 +44,21 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     }
 
     /// Reads every element, converted by HDF5 into `type` in native byte order, row-major.
+    /// Refuses extents whose size overflows or exceeds this machine's memory (a damaged file).
     public func read(as type: HDF5MemoryType) throws -> [UInt8] {
-        let count = try shape().reduce(1, *)
-        var bytes = [UInt8](repeating: 0, count: count * type.byteCount)
+        let extent = try shape()
+        var count = 1
+        var byteCount = type.byteCount
+        for dimension in extent {
+            let (elements, overflow) = count.multipliedReportingOverflow(by: dimension)
+            let (bytes, bytesOverflow) = byteCount.multipliedReportingOverflow(by: dimension)
+            guard !overflow, !bytesOverflow, UInt64(bytes) <= ProcessInfo.processInfo.physicalMemory else {
+                throw HDF5Error(operation: "read dataset", path: path, message: "extent \(extent) of \(type) is larger than this machine's memory; the file may be damaged")
+            }
+            count = elements
+            byteCount = bytes
+        }
+        var bytes = [UInt8](repeating: 0, count: byteCount)
         guard count > 0 else { return bytes }
         let memoryType = try type.nativeType(path: path)
         try bytes.withUnsafeMutableBytes { buffer in

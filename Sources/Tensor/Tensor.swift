@@ -8,8 +8,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
     /// Wraps `storage` as `shape`; fails when the element count does not match.
     public init(shape: [Int], storage: TensorStorage) throws(TensorError) {
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidShape(shape) }
-        let expected = shape.reduce(1, *)
+        guard let expected = Tensor.elementCount(shape) else { throw .invalidShape(shape) }
         guard expected == storage.count else {
             throw .elementCountMismatch(shape: shape, expected: expected, actual: storage.count)
         }
@@ -40,6 +39,18 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         case .uint8: storage = .uint8(Array(repeating: 0, count: count))
         case .bool: storage = .bool(Array(repeating: false, count: count))
         }
+    }
+
+    /// The number of elements a shape holds, or nil when a dimension is negative or the product overflows.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            if overflow { return nil }
+            count = product
+        }
+        return count
     }
 
     public var dtype: DType { storage.dtype }

@@ -18,8 +18,9 @@ extension Tensor {
 
     /// Rebuilds a tensor from little-endian row-major bytes of `dtype`.
     public init(shape: [Int], dtype: DType, littleEndianBytes bytes: [UInt8]) throws(TensorError) {
-        let count = shape.reduce(1, *)
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidShape(shape) }
+        guard let count = Tensor.elementCount(shape), count.multipliedReportingOverflow(by: dtype.byteCount).overflow == false else {
+            throw .invalidShape(shape)
+        }
         guard bytes.count == count * dtype.byteCount else {
             throw .byteCountMismatch(dtype: dtype, shape: shape, expected: count * dtype.byteCount, actual: bytes.count)
         }

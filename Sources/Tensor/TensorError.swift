@@ -7,7 +7,7 @@ public enum TensorError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidShape(let shape):
-            return "invalid shape \(shape): dimensions must be non-negative"
+            return "invalid shape \(shape): dimensions must be non-negative and their product must fit in memory"
         case .elementCountMismatch(let shape, let expected, let actual):
             return "shape \(shape) holds \(expected) elements, but \(actual) were given"
         case .byteCountMismatch(let dtype, let shape, let expected, let actual):

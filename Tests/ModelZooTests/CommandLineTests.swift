@@ -18,6 +18,8 @@ struct CommandLineTests {
         ("bad_torch_save.pt", 2, "torch.save"),
         ("bad_lfs_pointer.h5", 2, "Git LFS"),
         ("bad_random.h5", 2, "no HDF5 signature"),
+        // Found by fuzzing: one flipped byte gives a dimension of 5.9e18 elements.
+        ("bad_corrupt_extent.h5", 2, "larger than this machine's memory"),
     ]
 
     @Test(arguments: 0..<wrongFiles.count)
