@@ -58,6 +58,13 @@ def bf16_bits(a):
     return rounded, (rounded.astype(np.uint32) << 16).view(np.float32)
 
 
+def write_lzf(path):
+    """h5py's own LZF filter, which libhdf5 alone cannot decode: readers must say so. The data
+    compresses well, so the optional filter really is applied rather than skipped."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("fc.weight", data=np.zeros((64, 64), np.float32), compression="lzf")
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(2024)
@@ -155,6 +162,17 @@ def main(out):
         o = t.create_dataset("output_0", data=np.full((1, 2), 0.5, dtype=np.float32))
         o.attrs["rtol"] = np.float32(0.001)
     expected["manifest_ascii.h5"] = {"keys": describe(base), "arch": "custom", "tests": 1, "atol": 1e-4, "rtol": 0.001}
+
+    write_lzf(os.path.join(out, "..", "lzf.h5"))
+
+    # Compressed, chunked datasets (h5py's compression="gzip" with the shuffle filter).
+    with h5py.File(os.path.join(out, "gzip_chunked.h5"), "w") as f:
+        for k, v in base.items():
+            if v.ndim:
+                f.create_dataset(k, data=v, compression="gzip", compression_opts=9, shuffle=True, chunks=True)
+            else:
+                f.create_dataset(k, data=v)
+    expected["gzip_chunked.h5"] = {"keys": describe(base)}
 
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)

@@ -58,6 +58,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             count = elements
             byteCount = bytes
         }
+        try requireAvailableFilters()
         var bytes = [UInt8](repeating: 0, count: byteCount)
         guard count > 0 else { return bytes }
         let memoryType = try type.nativeType(path: path)
@@ -67,6 +68,33 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             }
         }
         return bytes
+    }
+
+    /// HDF5 reports a missing filter plugin as a failure to open a plugin folder; name the filter instead.
+    private func requireAvailableFilters() throws {
+        try HDF5Library.locked {
+            let plist = H5Dget_create_plist(handle.id)
+            guard plist >= 0 else {
+                throw HDF5Error(operation: "read dataset properties", path: path, message: HDF5Library.takeErrorMessage())
+            }
+            defer { H5Pclose(plist) }
+            let count = H5Pget_nfilters(plist)
+            guard count > 0 else { return }
+            for index in 0..<UInt32(count) {
+                var flags: UInt32 = 0
+                var valueCount = 0
+                var name = [CChar](repeating: 0, count: 256)
+                var configuration: UInt32 = 0
+                let filter = H5Pget_filter2(plist, index, &flags, &valueCount, nil, name.count, &name, &configuration)
+                guard filter >= 0 else { continue }
+                if H5Zfilter_avail(filter) <= 0 {
+                    let label = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    throw HDF5Error(
+                        operation: "read dataset", path: path,
+                        message: "compressed with filter \(filter) ('\(label.isEmpty ? "unnamed" : label)'), which this HDF5 library cannot decode; re-export without compression or with compression=\"gzip\"")
+                }
+            }
+        }
     }
 
     /// Reads a string dataset (variable or fixed length, UTF-8 or ASCII); scalar or the first element.

@@ -44,3 +44,12 @@ struct UnreadableFilesTests {
         #expect(error?.description.contains("no such file") == true)
     }
 }
+
+struct CompressedFilesTests {
+    @Test func filterWithoutADecoderIsNamed() {
+        let path = fixturesFolder.appendingPathComponent("lzf.h5").path
+        let error = #expect(throws: CheckpointError.self) { try CheckpointReader.read(path) }
+        #expect(error?.description.contains("'lzf'") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("/fc.weight") == true)
+    }
+}
