@@ -13,12 +13,12 @@ public final class HDF5File: Sendable {
 
     /// Opens an existing file for reading only.
     public static func openReadOnly(_ path: String) throws -> HDF5File {
-        let isHDF5 = HDF5Library.locked { H5Fis_hdf5(path) }
-        guard isHDF5 > 0 else {
-            let reason = isHDF5 == 0 ? "not an HDF5 file (no HDF5 signature found)" : HDF5Library.locked {
-                HDF5Library.takeErrorMessage()
+        try HDF5Library.locked {
+            let isHDF5 = H5Fis_hdf5(path)
+            guard isHDF5 > 0 else {
+                let reason = isHDF5 == 0 ? "not an HDF5 file (no HDF5 signature found)" : HDF5Library.takeErrorMessage()
+                throw HDF5Error(operation: "open file", path: path, message: reason)
             }
-            throw HDF5Error(operation: "open file", path: path, message: reason)
         }
         let id = try HDF5Library.identifier("open file", path) {
             H5Fopen(path, zoo_h5f_acc_rdonly(), hid_t(H5P_DEFAULT))

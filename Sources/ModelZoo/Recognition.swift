@@ -40,14 +40,16 @@ extension Registry {
     /// Every registry entry scored against `stateDict`, best first; constructor arguments are
     /// inferred from shapes (num_classes from the classifier, in_channels and base from the first conv).
     public static func candidates(for stateDict: StateDict) -> [Candidate] {
-        all.compactMap { architecture -> Candidate? in
+        let scored = all.compactMap { architecture -> Candidate? in
             let arguments = architecture.inferArguments(from: stateDict) ?? (try? architecture.resolvedArguments([:])) ?? [:]
             guard let expected = try? architecture.expectedTensors(arguments) else { return nil }
             let report = StrictReport(modelName: architecture.name, expected: expected, stateDict: stateDict)
             return Candidate(
                 architecture: architecture, arguments: arguments, missingKeys: report.missingKeys,
                 unexpectedKeys: report.unexpectedKeys, shapeMismatches: report.shapeMismatches)
-        }.sorted { $0.differenceCount < $1.differenceCount }
+        }
+        // Ties keep registry order, so the listing is the same on every run.
+        return scored.enumerated().sorted { ($0.element.differenceCount, $0.offset) < ($1.element.differenceCount, $1.offset) }.map(\.element)
     }
 
     /// The one registry entry that matches exactly, or an error that lists the nearest candidates.

@@ -10,8 +10,8 @@ struct OutputOptions: ParsableArguments {
 /// Reads a checkpoint, turning failures into exit code 2 with the reader's explanation.
 func readCheckpoint(_ path: String) throws -> LoadedCheckpoint {
     do {
-        return try CheckpointReader.read(path)
+        return try FaultGuard.whileReading(path) { try CheckpointReader.read(path) }
     } catch {
-        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [error.description])
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
     }
 }
