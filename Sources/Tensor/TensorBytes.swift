@@ -4,13 +4,13 @@ extension Tensor {
     /// The elements as little-endian bytes in the stored dtype (bool as 0/1 bytes).
     public var littleEndianBytes: [UInt8] {
         switch storage {
-        case .float32(let a): return bytes(of: a.map { $0.bitPattern.littleEndian })
-        case .float64(let a): return bytes(of: a.map { $0.bitPattern.littleEndian })
-        case .float16(let a), .bfloat16(let a): return bytes(of: a.map { $0.littleEndian })
-        case .int64(let a): return bytes(of: a.map { $0.littleEndian })
-        case .int32(let a): return bytes(of: a.map { $0.littleEndian })
-        case .int16(let a): return bytes(of: a.map { $0.littleEndian })
-        case .int8(let a): return a.map { UInt8(bitPattern: $0) }
+        case .float32(let a): return littleEndian(a, width: 4)
+        case .float64(let a): return littleEndian(a, width: 8)
+        case .float16(let a), .bfloat16(let a): return littleEndian(a, width: 2)
+        case .int64(let a): return littleEndian(a, width: 8)
+        case .int32(let a): return littleEndian(a, width: 4)
+        case .int16(let a): return littleEndian(a, width: 2)
+        case .int8(let a): return a.withUnsafeBytes { Array($0) }
         case .uint8(let a): return a
         case .bool(let a): return a.map { $0 ? 1 : 0 }
         }
@@ -26,14 +26,14 @@ extension Tensor {
         }
         let storage: TensorStorage
         switch dtype {
-        case .float32: storage = .float32(values(bytes, as: UInt32.self).map { Float(bitPattern: UInt32(littleEndian: $0)) })
-        case .float64: storage = .float64(values(bytes, as: UInt64.self).map { Double(bitPattern: UInt64(littleEndian: $0)) })
-        case .float16: storage = .float16(values(bytes, as: UInt16.self).map { UInt16(littleEndian: $0) })
-        case .bfloat16: storage = .bfloat16(values(bytes, as: UInt16.self).map { UInt16(littleEndian: $0) })
-        case .int64: storage = .int64(values(bytes, as: Int64.self).map { Int64(littleEndian: $0) })
-        case .int32: storage = .int32(values(bytes, as: Int32.self).map { Int32(littleEndian: $0) })
-        case .int16: storage = .int16(values(bytes, as: Int16.self).map { Int16(littleEndian: $0) })
-        case .int8: storage = .int8(bytes.map { Int8(bitPattern: $0) })
+        case .float32: storage = .float32(values(bytes, width: 4))
+        case .float64: storage = .float64(values(bytes, width: 8))
+        case .float16: storage = .float16(values(bytes, width: 2))
+        case .bfloat16: storage = .bfloat16(values(bytes, width: 2))
+        case .int64: storage = .int64(values(bytes, width: 8))
+        case .int32: storage = .int32(values(bytes, width: 4))
+        case .int16: storage = .int16(values(bytes, width: 2))
+        case .int8: storage = .int8(values(bytes, width: 1))
         case .uint8: storage = .uint8(bytes)
         case .bool: storage = .bool(bytes.map { $0 != 0 })
         }
@@ -41,16 +41,30 @@ extension Tensor {
     }
 }
 
-private func bytes<T>(of values: [T]) -> [UInt8] {
-    values.withUnsafeBytes { Array($0) }
+private let hostIsLittleEndian = 1.littleEndian == 1
+
+/// Copies elements into bytes, swapping each element's bytes on big-endian hosts.
+private func littleEndian<T>(_ values: [T], width: Int) -> [UInt8] {
+    var bytes = values.withUnsafeBytes { Array($0) }
+    if !hostIsLittleEndian && width > 1 { swapEach(&bytes, width: width) }
+    return bytes
 }
 
-private func values<T>(_ bytes: [UInt8], as type: T.Type) -> [T] {
-    let count = bytes.count / MemoryLayout<T>.stride
+/// Copies bytes into elements, swapping each element's bytes on big-endian hosts.
+private func values<T>(_ bytes: [UInt8], width: Int) -> [T] {
+    var source = bytes
+    if !hostIsLittleEndian && width > 1 { swapEach(&source, width: width) }
+    let count = source.count / MemoryLayout<T>.stride
     return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-        bytes.withUnsafeBytes { raw in
+        source.withUnsafeBytes { raw in
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
         }
         initialized = count
+    }
+}
+
+private func swapEach(_ bytes: inout [UInt8], width: Int) {
+    for start in stride(from: 0, to: bytes.count, by: width) {
+        bytes[start..<(start + width)].reverse()
     }
 }
