@@ -165,6 +165,12 @@ def main(out):
 
     write_lzf(os.path.join(out, "..", "lzf.h5"))
 
+    # A nested export whose submodules are called "model" and "head": not a wrapper.
+    submodules = {"model.0.weight": base["conv1.weight"], "model.0.bias": base["conv1.bias"], "head.weight": base["fc.weight"]}
+    with h5py.File(os.path.join(out, "nested_model_submodule.h5"), "w") as f:
+        write_nested(f, submodules)
+    expected["nested_model_submodule.h5"] = {"keys": describe(submodules)}
+
     # Compressed, chunked datasets (h5py's compression="gzip" with the shuffle filter).
     with h5py.File(os.path.join(out, "gzip_chunked.h5"), "w") as f:
         for k, v in base.items():

@@ -40,9 +40,11 @@ public enum CheckpointReader {
 
         let weightMembers = rootMembers.filter { !isMetadata($0.name) }
         var container = root
-        if let wrapper = wrapperGroupNames.first(where: { name in
-            weightMembers.contains { $0.name == name && $0.kind == .group }
-        }), !weightMembers.contains(where: { $0.kind == .dataset && $0.name.contains(".") }) {
+        // A wrapper is the only group at the root, beside no dotted weight names: otherwise a
+        // group called `model` is a submodule of a nested export, not a wrapper.
+        let rootGroups = weightMembers.filter { $0.kind == .group }.map(\.name)
+        if rootGroups.count == 1, let wrapper = rootGroups.first, wrapperGroupNames.contains(wrapper),
+           !weightMembers.contains(where: { $0.kind == .dataset && $0.name.contains(".") }) {
             container = try root.openGroup(wrapper)
             notes.append("read the state_dict from the wrapper group '\(wrapper)'")
             let ignored = weightMembers.filter { $0.name != wrapper }.map(\.name)
@@ -64,8 +66,6 @@ public enum CheckpointReader {
                 return (canonical, tensor)
             }
             notes.append("stripped the DataParallel 'module.' prefix from every key")
-        } else if container !== root || sawNestedGroups {
-            for (key, _) in entries { storedKeys[key] = key }
         }
 
         var stateDict = StateDict(entries)
@@ -80,7 +80,7 @@ public enum CheckpointReader {
         }
         return LoadedCheckpoint(
             path: path, stateDict: stateDict, manifest: manifest, referenceCases: referenceCases,
-            layoutNotes: notes, storedKeys: storedKeys.filter { $0.key != $0.value })
+            layoutNotes: notes, storedKeys: storedKeys)
     }
 
     /// Names that start and end with `__` are metadata, never weights.
