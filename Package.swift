@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "zoo-bench", dependencies: ["ModelZoo", "NN", "Tensor"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
