@@ -95,35 +95,49 @@ public final class Conv2d: Module {
         let outPlane = geometry.outHeight * geometry.outWidth
         let outPerGroup = outChannels / groups
         let patch = geometry.patchSize
+        // Small output planes leave a per-sample GEMM too narrow to keep BLAS busy, so several
+        // samples share one (their columns side by side) until it is about 65536 columns wide
+        // or its column matrix reaches 32 MB.
+        let samplesPerChunk = Swift.max(1, Swift.min(batch, 65536 / Swift.max(1, outPlane), (8 << 20) / Swift.max(1, patch * outPlane)))
         let inputValues = input.scalars
         let weightValues = weight.scalars
         let biasValues = bias?.scalars
         var output = [Float](repeating: 0, count: batch * outChannels * outPlane)
-        let needsColumns = !geometry.isPointwise
-        var columns = [Float](repeating: 0, count: needsColumns ? patch * outPlane : 0)
+        var columns = [Float](repeating: 0, count: patch * samplesPerChunk * outPlane)
+        var product = [Float](repeating: 0, count: samplesPerChunk > 1 ? outPerGroup * samplesPerChunk * outPlane : 0)
         inputValues.withUnsafeBufferPointer { x in
             weightValues.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
                     columns.withUnsafeMutableBufferPointer { cols in
-                        for n in 0..<batch {
-                            for g in 0..<groups {
-                                let inputGroup = x.baseAddress! + (n * inChannels + g * geometry.channels) * height * width
-                                let b: UnsafePointer<Float>
-                                if needsColumns {
-                                    geometry.im2col(inputGroup, into: cols.baseAddress!)
-                                    b = UnsafePointer(cols.baseAddress!)
-                                } else {
-                                    b = inputGroup
-                                }
-                                gemm(transposeA: false, transposeB: false, m: outPerGroup, n: outPlane, k: patch,
-                                     a: w.baseAddress! + g * outPerGroup * patch, lda: patch, b: b, ldb: outPlane,
-                                     c: y.baseAddress! + (n * outChannels + g * outPerGroup) * outPlane, ldc: outPlane)
-                            }
-                            if let biasValues {
-                                for o in 0..<outChannels {
-                                    let plane = y.baseAddress! + (n * outChannels + o) * outPlane
-                                    let value = biasValues[o]
-                                    for index in 0..<outPlane { plane[index] += value }
+                        product.withUnsafeMutableBufferPointer { result in
+                            for first in Swift.stride(from: 0, to: batch, by: samplesPerChunk) {
+                                let count = Swift.min(samplesPerChunk, batch - first)
+                                let span = count * outPlane
+                                for g in 0..<groups {
+                                    for j in 0..<count {
+                                        let image = x.baseAddress! + ((first + j) * inChannels + g * geometry.channels) * height * width
+                                        geometry.im2col(image, into: cols.baseAddress! + j * outPlane, rowStride: span)
+                                    }
+                                    // One sample's product already has the output's layout: write it in place.
+                                    let target = count == 1
+                                        ? y.baseAddress! + (first * outChannels + g * outPerGroup) * outPlane
+                                        : result.baseAddress!
+                                    gemm(transposeA: false, transposeB: false, m: outPerGroup, n: span, k: patch,
+                                         a: w.baseAddress! + g * outPerGroup * patch, lda: patch, b: cols.baseAddress!, ldb: span,
+                                         c: target, ldc: span)
+                                    for j in 0..<count {
+                                        for o in 0..<outPerGroup {
+                                            let channel = g * outPerGroup + o
+                                            let source = result.baseAddress! + o * span + j * outPlane
+                                            let destination = y.baseAddress! + ((first + j) * outChannels + channel) * outPlane
+                                            let shift = biasValues?[channel] ?? 0
+                                            if count == 1 {
+                                                if shift != 0 { for index in 0..<outPlane { destination[index] += shift } }
+                                            } else {
+                                                for index in 0..<outPlane { destination[index] = source[index] + shift }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }

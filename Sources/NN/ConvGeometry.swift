@@ -14,21 +14,15 @@ struct ConvGeometry {
 
     var patchSize: Int { channels * kernel.height * kernel.width }
 
-    /// A 1x1, stride 1, unpadded convolution reads the input as the column matrix directly.
-    var isPointwise: Bool {
-        kernel == IntPair(1, 1) && stride == IntPair(1, 1) && padTop == 0 && padLeft == 0
-            && outHeight == height && outWidth == width
-    }
-
-    /// Copies each receptive field of `image` (channels x height x width) into a column; padding reads 0.
-    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
-        let outPlane = outHeight * outWidth
+    /// Copies each receptive field of `image` (channels x height x width) into a column; padding
+    /// reads 0. Rows are `rowStride` apart, so several images can fill one wide column matrix.
+    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         var row = 0
         for c in 0..<channels {
             let plane = image + c * height * width
             for ki in 0..<kernel.height {
                 for kj in 0..<kernel.width {
-                    let destination = columns + row * outPlane
+                    let destination = columns + row * rowStride
                     let columnOffset = kj * dilation.width - padLeft
                     for oh in 0..<outHeight {
                         let ih = oh * stride.height + ki * dilation.height - padTop
