@@ -55,7 +55,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5"],
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5", "ModelZoo"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
