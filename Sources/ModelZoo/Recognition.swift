@@ -61,6 +61,6 @@ extension Registry {
             throw ModelZooError.unrecognised("the keys and shapes match several architectures: \(exact.map(\.label).joined(separator: ", ")); choose one with --arch")
         }
         let nearest = ranked.prefix(3).map { "  \($0.label): \($0.differences)" }.joined(separator: "\n")
-        throw ModelZooError.unrecognised("no architecture in the registry matches these \(stateDict.count) keys; nearest:\n\(nearest)\nname one with --arch, or export with a model_config")
+        throw ModelZooError.unrecognised("no architecture in the registry matches these \(stateDict.count) keys (the nearest follow)\n\(nearest)\nname one with --arch, or export with a model_config")
     }
 }

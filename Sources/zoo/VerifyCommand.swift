@@ -58,7 +58,12 @@ struct VerifyCommand: ParsableCommand {
         }
         if !report.passed {
             let keys = report.offendingKeys
-            let summary = keys.isEmpty ? "" : ": " + keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+            var summary = keys.isEmpty ? "" : ": " + keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+            if keys.isEmpty, let reason = report.resolutionError?.split(separator: "\n").first {
+                summary = ": \(reason)"
+            } else if keys.isEmpty, let failed = report.references.first(where: { !$0.passed }) {
+                summary = ": forward pass \(failed.name) differs from the reference"
+            }
             throw ZooExit.failed("verification of \(file) failed\(summary)")
         }
     }
