@@ -1,12 +1,11 @@
 import Foundation
-import JSON
 import Testing
 
 /// The folder holding this target's committed fixtures.
 let fixturesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// A fresh, unique folder for one test; tests run in parallel.
-func makeTemporaryFolder(_ name: String = #function) throws -> URL {
+func makeTemporaryFolder() throws -> URL {
     let folder = FileManager.default.temporaryDirectory
         .appendingPathComponent("zoo-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
