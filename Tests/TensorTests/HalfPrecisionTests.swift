@@ -4,7 +4,7 @@ import Testing
 struct HalfPrecisionTests {
     /// Every float16 bit pattern decodes as the platform's IEEE half does and encodes back.
     @Test func float16MatchesTheStandardLibrary() {
-        #if arch(x86_64) || arch(arm64)
+        #if !(os(macOS) && arch(x86_64))  // Float16 is unavailable only on Intel Macs
         var mismatches = 0
         for bits in UInt16.min...UInt16.max {
             let reference = Float(Float16(bitPattern: bits))
@@ -16,10 +16,12 @@ struct HalfPrecisionTests {
         #endif
     }
 
+    #if !(os(macOS) && arch(x86_64))
     @Test(arguments: [Float(1.0009765625), 65519.0, 65520.0, 1e-8, -2.5e-5, 0.1, 3.14159])
     func float16RoundsLikeTheStandardLibrary(value: Float) {
         #expect(HalfPrecision.float16Bits(from: value) == Float16(value).bitPattern)
     }
+    #endif
 
     @Test func bfloat16RoundsToNearestEven() {
         #expect(HalfPrecision.bfloat16Bits(from: 1.0) == 0x3F80)
