@@ -6,13 +6,17 @@ import ModelZoo
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check a checkpoint: layout, architecture, keys, shapes, dtypes, checksums, finite values, and forward passes against reference outputs.",
-        discussion: "Exit 0 when all that was checked holds, 1 when a check fails, 2 when the file cannot be read or the arguments are wrong.")
+        abstract: "Check checkpoints: layout, architecture, keys, shapes, dtypes, checksums, finite values, and forward passes against reference outputs.",
+        discussion: """
+            Exit 0 when all that was checked holds, 1 when a check fails, 2 when a file cannot be read \
+            or the arguments are wrong. With several files (`zoo verify Zoo/*.h5`) every file is \
+            checked and the exit code is the worst of theirs; --json then prints an array.
+            """)
 
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "The checkpoint (.h5).")
-    var file: String
+    @Argument(help: "The checkpoints (.h5).")
+    var files: [String]
 
     @Option(name: .long, help: "The registry architecture to check against, overriding the manifest and recognition.")
     var arch: String?
@@ -30,6 +34,10 @@ struct VerifyCommand: ParsableCommand {
     var rtol: Double?
 
     func validate() throws {
+        if files.isEmpty { throw ValidationError("Missing expected argument '<files> ...'") }
+        if input != nil && files.count > 1 {
+            throw ValidationError("--input/--expect check one file; give one checkpoint")
+        }
         if (input == nil) != (expect == nil) {
             throw ValidationError("--input and --expect go together")
         }
@@ -38,7 +46,9 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let checkpoint = try readCheckpoint(file)
+        if let arch {
+            do { _ = try Registry.architecture(named: arch) } catch { throw ZooExit.unusable("\(error)") }
+        }
         var extra: [ReferenceCase] = []
         if let input, let expect {
             do {
@@ -47,25 +57,35 @@ struct VerifyCommand: ParsableCommand {
                 throw ZooExit.unusable("cannot read the reference pair", details: ["\(error)"])
             }
         }
-        if let arch {
-            do { _ = try Registry.architecture(named: arch) } catch { throw ZooExit.unusable("\(error)") }
-        }
-        let report = Verifier.verify(checkpoint, arch: arch, extra: extra, atol: atol, rtol: rtol)
-        if output.json {
-            Output.json(VerifyCommand.json(report))
-        } else {
-            VerifyCommand.printReport(report)
-        }
-        if !report.passed {
-            let keys = report.offendingKeys
-            var summary = keys.isEmpty ? "" : ": " + keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
-            if keys.isEmpty, let reason = report.resolutionError?.split(separator: "\n").first {
-                summary = ": \(reason)"
-            } else if keys.isEmpty, let failed = report.references.first(where: { !$0.passed }) {
-                summary = ": forward pass \(failed.name) differs from the reference"
+        var worst: ZooExit?
+        var reports: [JSONValue] = []
+        for (index, file) in files.enumerated() {
+            if index > 0 && !output.json { Output.line() }
+            do {
+                let report = Verifier.verify(try readCheckpoint(file), arch: arch, extra: extra, atol: atol, rtol: rtol)
+                if output.json { reports.append(VerifyCommand.json(report)) } else { VerifyCommand.printReport(report) }
+                if !report.passed { throw VerifyCommand.failure(report, file: file) }
+            } catch let exit as ZooExit {
+                guard files.count > 1 else { throw exit }
+                if let message = exit.message { Output.error(message, details: exit.details) }
+                if output.json { reports.append(.object(["path": .string(file), "passed": .bool(false), "error": .string(exit.message ?? "")])) }
+                if exit.code > (worst?.code ?? 0) { worst = ZooExit(code: exit.code) }
             }
-            throw ZooExit.failed("verification of \(file) failed\(summary)")
         }
+        if output.json { Output.json(files.count == 1 ? reports[0] : .array(reports)) }
+        if let worst { throw worst }
+    }
+
+    /// The one-line summary for stderr: the offending keys, else why no key is to blame.
+    static func failure(_ report: VerificationReport, file: String) -> ZooExit {
+        let keys = report.offendingKeys
+        var summary = keys.isEmpty ? "" : ": " + keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+        if keys.isEmpty, let reason = report.resolutionError?.split(separator: "\n").first {
+            summary = ": \(reason)"
+        } else if keys.isEmpty, let failed = report.references.first(where: { !$0.passed }) {
+            summary = ": forward pass \(failed.name) differs from the reference"
+        }
+        return ZooExit.failed("verification of \(file) failed\(summary)")
     }
 
     static func printReport(_ report: VerificationReport) {

@@ -29,7 +29,9 @@ struct Zoo: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { Self.exit(withError: error) }
-            Output.error(message(for: error), details: fullMessage(for: error) == message(for: error) ? [] : [fullMessage(for: error)])
+            let usage = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("Error:") }.joined(separator: "\n")
+            Output.error(message(for: error), details: [usage])
             Foundation.exit(ZooExit.unusable)
         }
     }

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSON
 import Tensor
 import Testing
 
@@ -51,6 +52,23 @@ struct CommandLineTests {
         let result = try zoo("verify", fixture(file))
         #expect(result.status == 0, "\(result.all)")
         #expect(result.stdout.contains("[manifest model_config]"))
+    }
+
+    @Test func verifyManyFilesExitsWithTheWorstCode() throws {
+        let checkpoints = zooCheckpoints().map { "Zoo/\($0)" }
+        let all = try runZoo(["verify"] + checkpoints)
+        #expect(all.status == 0, "\(all.all)")
+        #expect(all.stdout.components(separatedBy: "\nPASS").count - 1 == checkpoints.count)
+        let oneFails = try runZoo(["verify"] + checkpoints + [fixture("bad_nan.h5")])
+        #expect(oneFails.status == 1)
+        #expect(oneFails.stderr.contains("decoder.0.weight"))
+        let oneUnreadable = try runZoo(["verify"] + [fixture("bad_empty.h5")] + checkpoints + [fixture("bad_nan.h5")])
+        #expect(oneUnreadable.status == 2)
+        #expect(oneUnreadable.stdout.components(separatedBy: "\nPASS").count - 1 == checkpoints.count, "the other files are still checked")
+        let json = try runZoo(["verify"] + checkpoints + ["--json"])
+        let parsed = try JSONValue.parse(json.stdout)
+        #expect(parsed.arrayValue?.count == checkpoints.count)
+        #expect(try runZoo(["verify"] + checkpoints + ["--input", "x.npy", "--expect", "y.npy"]).status == 2)
     }
 
     @Test func tighterToleranceThanTheErrorFails() throws {

@@ -38,6 +38,10 @@ let zooExecutable: URL = {
 
 /// Runs the real `zoo` binary, as users' scripts do.
 func zoo(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+    try runZoo(arguments, sourceLocation: sourceLocation)
+}
+
+func runZoo(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
     try #require(FileManager.default.isExecutableFile(atPath: zooExecutable.path), "zoo is not built at \(zooExecutable.path); run swift build first", sourceLocation: sourceLocation)
     let process = Process()
     process.executableURL = zooExecutable
