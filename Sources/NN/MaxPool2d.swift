@@ -29,29 +29,33 @@ public final class MaxPool2d: Module {
     public func forward(_ input: Tensor) throws -> Tensor {
         let (planes, height, width, outHeight, outWidth) = try poolingShape(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+        let (kernel, stride, padding, dilation) = (kernelSize, self.stride, self.padding, self.dilation)
         let x = input.scalars
         var y = [Float](repeating: 0, count: planes * outHeight * outWidth)
-        for plane in 0..<planes {
-            let inBase = plane * height * width
-            let outBase = plane * outHeight * outWidth
-            for oh in 0..<outHeight {
-                let h0 = oh * stride.height - padding.height
-                for ow in 0..<outWidth {
-                    let w0 = ow * stride.width - padding.width
-                    var best = -Float.infinity
-                    for ki in 0..<kernelSize.height {
-                        let ih = h0 + ki * dilation.height
-                        guard ih >= 0 && ih < height else { continue }
-                        for kj in 0..<kernelSize.width {
-                            let iw = w0 + kj * dilation.width
-                            guard iw >= 0 && iw < width else { continue }
-                            let value = x[inBase + ih * width + iw]
-                            if value > best || value.isNaN { best = value }
-                            if best.isNaN { break }
+        x.withUnsafeBufferPointer { source in
+            y.withUnsafeMutableBufferPointer { target in
+                for plane in 0..<planes {
+                    let image = source.baseAddress! + plane * height * width
+                    let pooled = target.baseAddress! + plane * outHeight * outWidth
+                    for oh in 0..<outHeight {
+                        let h0 = oh * stride.height - padding.height
+                        for ow in 0..<outWidth {
+                            let w0 = ow * stride.width - padding.width
+                            var best = -Float.infinity
+                            window: for ki in 0..<kernel.height {
+                                let ih = h0 + ki * dilation.height
+                                guard ih >= 0 && ih < height else { continue }
+                                for kj in 0..<kernel.width {
+                                    let iw = w0 + kj * dilation.width
+                                    guard iw >= 0 && iw < width else { continue }
+                                    let value = image[ih * width + iw]
+                                    if value.isNaN { best = value; break window }
+                                    if value > best { best = value }
+                                }
+                            }
+                            pooled[oh * outWidth + ow] = best
                         }
-                        if best.isNaN { break }
                     }
-                    y[outBase + oh * outWidth + ow] = best
                 }
             }
         }
