@@ -25,6 +25,16 @@ public struct Architecture: Sendable {
     let builder: @Sendable ([String: Int]) throws -> any Module
     /// Constructor arguments read off a state_dict's shapes; nil when the keys they need are absent.
     let inferrer: @Sendable (StateDict) -> [String: Int]?
+    /// How the PyTorch definition initialises its weights on construction.
+    var initialisation: Initializer.Scheme = .pytorchDefault
+    /// Weights the definition sets by hand after initialising (seed 001's edge kernel).
+    var fixedWeights: (@Sendable (any Module) throws -> Void)? = nil
+
+    /// Initialises `model` (built from this entry) as the PyTorch definition does.
+    public func initialise(_ model: any Module, generator: inout SeededGenerator) throws {
+        try Initializer.initialise(model, scheme: initialisation, generator: &generator)
+        try fixedWeights?(model)
+    }
 
     /// `arguments` with defaults filled in for everything not given.
     public func resolvedArguments(_ given: [String: Int]) throws -> [String: Int] {

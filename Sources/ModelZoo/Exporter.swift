@@ -13,8 +13,7 @@ public enum Exporter {
         let arguments = try architecture.resolvedArguments(given)
         let model = try architecture.build(arguments)
         var generator = SeededGenerator(seed: seed)
-        try Initializer.initialise(model, scheme: architecture.name == "resnet18" ? .torchvisionResNet : .pytorchDefault, generator: &generator)
-        if architecture.name == "edgedetect" { try installEdgeKernel(model) }
+        try architecture.initialise(model, generator: &generator)
         model.eval()
         let shape = [1] + architecture.inputShape(arguments)
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
@@ -25,16 +24,6 @@ public enum Exporter {
             arch: architecture.name, archArgs: arguments.mapValues { .int(Int64($0)) }, producer: "zoo export (seed \(seed))")
         try CheckpointWriter.write(stateDict, manifest: manifest, referenceCases: [reference], to: path)
         return (stateDict, reference)
-    }
-
-    /// Seed 001's fixed edge kernel in output channel 0: all -1 with 24 at the centre.
-    static func installEdgeKernel(_ model: any Module) throws {
-        guard let conv = model.children.first?.module as? Conv2d else { return }
-        var weights = conv.weight.scalars
-        let plane = conv.kernelSize.height * conv.kernelSize.width
-        for index in 0..<plane { weights[index] = -1 }
-        weights[(conv.kernelSize.height / 2) * conv.kernelSize.width + conv.kernelSize.width / 2] = 24
-        try conv.setLocalState("weight", to: Tensor(shape: conv.weight.shape, scalars: weights))
     }
 }
 

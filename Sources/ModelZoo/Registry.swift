@@ -86,7 +86,18 @@ public enum Registry {
         builder: { _ in
             Sequential(named: [("conv", try Conv2d(inChannels: 1, outChannels: 2, kernelSize: IntPair(5, 5), bias: false))])
         },
-        inferrer: { _ in [:] })
+        inferrer: { _ in [:] },
+        fixedWeights: installEdgeKernel)
+
+    /// Seed 001's fixed edge kernel in output channel 0: all -1 with 24 at the centre.
+    @Sendable static func installEdgeKernel(_ model: any Module) throws {
+        guard let conv = model.children.first?.module as? Conv2d else { return }
+        var weights = conv.weight.scalars
+        let plane = conv.kernelSize.height * conv.kernelSize.width
+        for index in 0..<plane { weights[index] = -1 }
+        weights[(conv.kernelSize.height / 2) * conv.kernelSize.width + conv.kernelSize.width / 2] = 24
+        try conv.setLocalState("weight", to: Tensor(shape: conv.weight.shape, scalars: weights))
+    }
 
     public static let encDec = Architecture(
         name: "encdec", summary: "Conv2d/ConvTranspose2d encoder-decoder (k=4, s=2, p=1) with BatchNorm and a sigmoid output",
@@ -142,5 +153,6 @@ public enum Registry {
                 ("fc", try Linear(inFeatures: 512, outFeatures: args["num_classes"]!)),
             ])
         },
-        inferrer: { sd in firstDimension(sd, "fc.weight").map { ["num_classes": $0] } })
+        inferrer: { sd in firstDimension(sd, "fc.weight").map { ["num_classes": $0] } },
+        initialisation: .torchvisionResNet)
 }

@@ -95,7 +95,8 @@ public enum Verifier {
             let loadable = strict.missingKeys.isEmpty && strict.shapeMismatches.isEmpty
             if loadable {
                 do {
-                    try resolved.model.load(checkpoint.stateDict, strict: false, modelName: resolved.label)
+                    // `strict` above already found every key present with its shape.
+                    try resolved.model.loadState(from: { checkpoint.stateDict[$0] })
                     resolved.model.eval()
                 } catch {
                     resolutionError = "cannot load the state_dict: \(error)"

@@ -33,7 +33,7 @@ for benchmark in cases {
     let architecture = try Registry.architecture(named: benchmark.name)
     let model = try architecture.build(benchmark.arguments)
     var generator = SeededGenerator(seed: 0)
-    try Initializer.initialise(model, scheme: .pytorchDefault, generator: &generator)
+    try architecture.initialise(model, generator: &generator)
     model.eval()
     let shape = [benchmark.batch] + architecture.inputShape(try architecture.resolvedArguments(benchmark.arguments))
     let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
