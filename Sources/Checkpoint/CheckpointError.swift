@@ -1,14 +1,22 @@
+import HDF5
+
 /// Why a file could not be read or written as a checkpoint. Every case names the file and,
-/// where there is one, the key.
+/// where there is one, the key; HDF5's failures keep HDF5's own error, numbers included, so that
+/// callers can match on them:
+///
+/// ```swift
+/// catch CheckpointError.hdf5(let path, let underlying) where underlying.operation == "open file" { ... }
+/// ```
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file is not HDF5 at all; `what` says what it looks like instead.
     case notHDF5(path: String, what: String)
-    /// HDF5 failed; `message` carries its operation, object path and innermost message.
-    case hdf5(path: String, message: String)
+    /// HDF5 failed; `underlying` carries its operation, object path, innermost message and numbers.
+    case hdf5(path: String, underlying: HDF5Error)
     case unsupportedElementType(path: String, key: String, found: String)
     case invalidManifest(path: String, reason: String)
     case invalidTensor(path: String, key: String, reason: String)
     case invalidReferenceVectors(path: String, reason: String)
+    /// No tensors, and no manifest `arch` or `model_config` to say that the model has none.
     case emptyCheckpoint(path: String)
     case invalidKey(key: String, reason: String)
     case writeFailed(path: String, reason: String)
@@ -16,13 +24,14 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .notHDF5(let path, let what): return "\(path): not an HDF5 checkpoint: \(what)"
-        case .hdf5(let path, let message): return "\(path): \(message)"
+        case .hdf5(let path, let underlying): return "\(path): \(underlying)"
         case .unsupportedElementType(let path, let key, let found):
             return "\(path): tensor '\(key)' has element type \(found), which no PyTorch state_dict dtype matches"
         case .invalidManifest(let path, let reason): return "\(path): invalid __manifest__: \(reason)"
         case .invalidTensor(let path, let key, let reason): return "\(path): tensor '\(key)': \(reason)"
         case .invalidReferenceVectors(let path, let reason): return "\(path): invalid __tests__: \(reason)"
-        case .emptyCheckpoint(let path): return "\(path): the file holds no tensors"
+        case .emptyCheckpoint(let path):
+            return "\(path): the file holds no tensors, and no manifest arch or model_config describes a model without any"
         case .invalidKey(let key, let reason): return "cannot store key '\(key)': \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
         }

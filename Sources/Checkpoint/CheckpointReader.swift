@@ -16,9 +16,9 @@ public enum CheckpointReader {
             throw error
         } catch let error as HDF5Error {
             if let what = FileSniffer.describeNonHDF5(path) { throw .notHDF5(path: path, what: what) }
-            throw .hdf5(path: path, message: error.description)
+            throw .hdf5(path: path, underlying: error)
         } catch {
-            throw .hdf5(path: path, message: "\(error)")
+            throw .hdf5(path: path, underlying: HDF5Error(operation: "read checkpoint", path: path, message: "\(error)"))
         }
     }
 
@@ -55,11 +55,15 @@ public enum CheckpointReader {
         var sawNestedGroups = false
         try collect(container, prefix: "", into: &entries, sawGroups: &sawNestedGroups, path: path)
         if sawNestedGroups { notes.append("joined nested groups into dotted keys") }
-        guard !entries.isEmpty else { throw CheckpointError.emptyCheckpoint(path: path) }
+        // An empty state_dict is valid when the manifest describes the model (pooling and
+        // activations only); with nothing at all, the file is not a checkpoint.
+        guard !entries.isEmpty || manifest?.arch != nil || manifest?.modelConfig != nil else {
+            throw CheckpointError.emptyCheckpoint(path: path)
+        }
 
         var storedKeys: [String: String] = [:]
         let prefix = "module."
-        if entries.allSatisfy({ $0.0.hasPrefix(prefix) && $0.0.count > prefix.count }) {
+        if !entries.isEmpty && entries.allSatisfy({ $0.0.hasPrefix(prefix) && $0.0.count > prefix.count }) {
             entries = entries.map { key, tensor in
                 let canonical = String(key.dropFirst(prefix.count))
                 storedKeys[canonical] = key
@@ -73,9 +77,9 @@ public enum CheckpointReader {
         if !filled.isEmpty {
             notes.append("added num_batches_tracked = 0 (absent in files from old PyTorch) for: \(filled.joined(separator: ", "))")
         }
-        let widened = stateDict.filter { $0.tensor.dtype != .float32 && $0.tensor.dtype.isFloatingPoint }
+        let widened = stateDict.map(\.tensor.dtype).filter { $0 != .float32 && $0.isFloatingPoint }
         if !widened.isEmpty {
-            let dtypes = Set(widened.map { $0.tensor.dtype.rawValue }).sorted().joined(separator: ", ")
+            let dtypes = Set(widened.map(\.rawValue)).sorted().joined(separator: ", ")
             notes.append("\(widened.count) tensor(s) stored as \(dtypes); computed in float32")
         }
         return LoadedCheckpoint(
@@ -119,13 +123,5 @@ public enum CheckpointReader {
             filled.append(modulePrefix.isEmpty ? "(root)" : String(modulePrefix.dropLast()))
         }
         return filled
-    }
-}
-
-extension StateDict {
-    func filter(_ isIncluded: ((key: String, tensor: Tensor)) -> Bool) -> [(key: String, tensor: Tensor)] {
-        var result: [(key: String, tensor: Tensor)] = []
-        for entry in self where isIncluded(entry) { result.append(entry) }
-        return result
     }
 }

@@ -57,11 +57,7 @@ public enum NumPyFile {
             throw Error(path: path, reason: "data is truncated: \(bytes.count - payloadStart) of \(expected) bytes")
         }
         var payload = Array(bytes[payloadStart..<(payloadStart + expected)])
-        if bigEndian && dtype.byteCount > 1 {
-            for start in stride(from: 0, to: payload.count, by: dtype.byteCount) {
-                payload[start..<(start + dtype.byteCount)].reverse()
-            }
-        }
+        if bigEndian { swapByteOrder(&payload, elementWidth: dtype.byteCount) }
         do {
             return try Tensor(shape: dims, dtype: dtype, littleEndianBytes: payload)
         } catch {

@@ -73,11 +73,9 @@ enum TensorIO {
     /// HDF5 reads into native order; our tensors speak little-endian. On little-endian hosts
     /// (every platform Swift ships for today) this is the identity.
     private static func hostToLittleEndian(_ bytes: [UInt8], width: Int) -> [UInt8] {
-        guard 1.bigEndian == 1, width > 1 else { return bytes }
+        guard !hostIsLittleEndian else { return bytes }
         var swapped = bytes
-        for start in stride(from: 0, to: bytes.count, by: width) {
-            swapped[start..<(start + width)].reverse()
-        }
+        swapByteOrder(&swapped, elementWidth: width)
         return swapped
     }
 }

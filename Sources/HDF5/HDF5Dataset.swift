@@ -23,11 +23,11 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             }
             let rank = H5Sget_simple_extent_ndims(space.id)
             guard rank >= 0 else {
-                throw HDF5Error(operation: "read dataspace", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("read dataspace", path)
             }
             var dims = [hsize_t](repeating: 0, count: Int(rank))
             guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
-                throw HDF5Error(operation: "read dataspace", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("read dataspace", path)
             }
             return dims.map { Int($0) }
         }
@@ -75,7 +75,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         try HDF5Library.locked {
             let plist = H5Dget_create_plist(handle.id)
             guard plist >= 0 else {
-                throw HDF5Error(operation: "read dataset properties", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("read dataset properties", path)
             }
             defer { H5Pclose(plist) }
             let count = H5Pget_nfilters(plist)

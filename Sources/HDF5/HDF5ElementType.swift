@@ -125,14 +125,13 @@ func describeElementType(_ type: hid_t, path: String) throws -> HDF5ElementType 
         case H5T_BITFIELD: return .other("bitfield")
         default:
             if typeClass == H5T_NO_CLASS {
-                throw HDF5Error(operation: "read datatype", path: path, message: takeMessage())
+                throw HDF5Library.takeError("read datatype", path)
             }
             return .other("class \(typeClass.rawValue)")
         }
     }
 }
 
-private func takeMessage() -> String { HDF5Library.takeErrorMessage() }
 
 private func isBooleanEnum(_ type: hid_t) -> Bool {
     guard H5Tget_nmembers(type) == 2 else { return false }

@@ -16,8 +16,8 @@ public final class HDF5File: Sendable {
         try HDF5Library.locked {
             let isHDF5 = H5Fis_hdf5(path)
             guard isHDF5 > 0 else {
-                let reason = isHDF5 == 0 ? "not an HDF5 file (no HDF5 signature found)" : HDF5Library.takeErrorMessage()
-                throw HDF5Error(operation: "open file", path: path, message: reason)
+                if isHDF5 < 0 { throw HDF5Library.takeError("open file", path) }
+                throw HDF5Error(operation: "open file", path: path, message: "not an HDF5 file (no HDF5 signature found)")
             }
         }
         let id = try HDF5Library.identifier("open file", path) {

@@ -48,10 +48,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     private func tracksCreationOrder() -> Bool {
         HDF5Library.locked {
             let plist = H5Gget_create_plist(handle.id)
-            guard plist >= 0 else { _ = HDF5Library.takeErrorMessage(); return false }
+            guard plist >= 0 else { _ = HDF5Library.takeError("", path); return false }
             defer { H5Pclose(plist) }
             var flags: UInt32 = 0
-            guard H5Pget_link_creation_order(plist, &flags) >= 0 else { _ = HDF5Library.takeErrorMessage(); return false }
+            guard H5Pget_link_creation_order(plist, &flags) >= 0 else { _ = HDF5Library.takeError("", path); return false }
             return flags & UInt32(H5P_CRT_ORDER_INDEXED) != 0
         }
     }
@@ -60,11 +60,11 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         try HDF5Library.locked {
             let length = H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, nil, 0, hid_t(H5P_DEFAULT))
             guard length >= 0 else {
-                throw HDF5Error(operation: "read member name \(position)", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("read member name \(position)", path)
             }
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
             guard H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, position, &buffer, buffer.count, hid_t(H5P_DEFAULT)) >= 0 else {
-                throw HDF5Error(operation: "read member name \(position)", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("read member name \(position)", path)
             }
             return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
@@ -73,7 +73,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     private func kind(of name: String) -> HDF5Member.Kind {
         HDF5Library.locked {
             let object = H5Oopen(handle.id, name, hid_t(H5P_DEFAULT))
-            guard object >= 0 else { _ = HDF5Library.takeErrorMessage(); return .other }
+            guard object >= 0 else { _ = HDF5Library.takeError("", path); return .other }
             defer { H5Oclose(object) }
             switch H5Iget_type(object) {
             case H5I_GROUP: return .group

@@ -25,22 +25,34 @@ enum HDF5Library {
         return try body()
     }
 
-    /// The innermost description on HDF5's error stack for this thread, then clears the stack.
-    static func takeErrorMessage() -> String {
-        var messages: [String] = []
+    /// The innermost entry of HDF5's error stack for this thread (its description, function,
+    /// major and minor numbers) as an ``HDF5Error`` for `operation` on `path`; clears the stack.
+    static func takeError(_ operation: String, _ path: String) -> HDF5Error {
+        var entries: [H5E_error2_t] = []
         let walker: H5E_walk2_t = { _, entry, context in
             guard let entry, let context else { return 0 }
-            let sink = context.assumingMemoryBound(to: [String].self)
-            let description = entry.pointee.desc.map { String(cString: $0) } ?? ""
-            let function = entry.pointee.func_name.map { String(cString: $0) } ?? "?"
-            sink.pointee.append("\(description) (in \(function))")
+            context.assumingMemoryBound(to: [H5E_error2_t].self).pointee.append(entry.pointee)
             return 0
         }
-        _ = withUnsafeMutablePointer(to: &messages) { pointer in
+        _ = withUnsafeMutablePointer(to: &entries) { pointer in
             H5Ewalk2(hid_t(H5E_DEFAULT), H5E_WALK_UPWARD, walker, pointer)
         }
-        _ = H5Eclear2(hid_t(H5E_DEFAULT))
-        return messages.first ?? "no message on the HDF5 error stack"
+        defer { _ = H5Eclear2(hid_t(H5E_DEFAULT)) }
+        guard let innermost = entries.first else {
+            return HDF5Error(operation: operation, path: path, message: "no message on the HDF5 error stack")
+        }
+        let description = innermost.desc.map { String(cString: $0) } ?? ""
+        let function = innermost.func_name.map { String(cString: $0) } ?? "?"
+        return HDF5Error(
+            operation: operation, path: path, message: "\(description) (in \(function))",
+            major: errorNumber(innermost.maj_num), minor: errorNumber(innermost.min_num))
+    }
+
+    private static func errorNumber(_ id: hid_t) -> HDF5ErrorNumber {
+        var text = [CChar](repeating: 0, count: 256)
+        let length = H5Eget_msg(id, nil, &text, text.count)
+        let message = length > 0 ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        return HDF5ErrorNumber(number: Int64(id), text: message)
     }
 
     /// Runs an HDF5 call that returns an identifier, throwing when it is negative.
@@ -48,7 +60,7 @@ enum HDF5Library {
         try locked {
             let id = call()
             guard id >= 0 else {
-                throw HDF5Error(operation: operation, path: path, message: takeErrorMessage())
+                throw takeError(operation, path)
             }
             return id
         }
@@ -58,7 +70,7 @@ enum HDF5Library {
     static func check(_ operation: String, _ path: String, _ call: () -> herr_t) throws {
         try locked {
             guard call() >= 0 else {
-                throw HDF5Error(operation: operation, path: path, message: takeErrorMessage())
+                throw takeError(operation, path)
             }
         }
     }

@@ -16,7 +16,7 @@ public class HDF5Object: @unchecked Sendable {
         try HDF5Library.locked {
             let exists = H5Aexists(handle.id, name)
             guard exists >= 0 else {
-                throw HDF5Error(operation: "look up attribute '\(name)'", path: path, message: HDF5Library.takeErrorMessage())
+                throw HDF5Library.takeError("look up attribute '\(name)'", path)
             }
             return exists > 0
         }
@@ -110,7 +110,7 @@ func elementCount(ofSpace spaceID: hid_t, path: String) throws -> Int {
     return try HDF5Library.locked {
         let count = H5Sget_simple_extent_npoints(space.id)
         guard count >= 0 else {
-            throw HDF5Error(operation: "count elements", path: path, message: HDF5Library.takeErrorMessage())
+            throw HDF5Library.takeError("count elements", path)
         }
         return Int(count)
     }

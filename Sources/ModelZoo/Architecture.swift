@@ -22,18 +22,19 @@ public struct Architecture: Sendable {
     /// The input shape as documentation, e.g. `3 x 32 x 32`.
     public var inputDescription: String
     /// Builds the model with all arguments filled.
-    let builder: @Sendable ([String: Int]) throws -> any Module
+    let builder: @Sendable ([String: Int]) throws -> Module
     /// Constructor arguments read off a state_dict's shapes; nil when the keys they need are absent.
     let inferrer: @Sendable (StateDict) -> [String: Int]?
-    /// How the PyTorch definition initialises its weights on construction.
-    var initialisation: Initializer.Scheme = .pytorchDefault
-    /// Weights the definition sets by hand after initialising (seed 001's edge kernel).
-    var fixedWeights: (@Sendable (any Module) throws -> Void)? = nil
+    /// How the PyTorch definition initialises a built model: by default every layer's own
+    /// `reset_parameters()`; torchvision's ResNet draws its convolutions differently, seed 001
+    /// sets its edge kernel afterwards.
+    var initialiser: @Sendable (Module, inout SeededGenerator) throws -> Void = { model, generator in
+        try model.resetAllParameters(using: &generator)
+    }
 
     /// Initialises `model` (built from this entry) as the PyTorch definition does.
-    public func initialise(_ model: any Module, generator: inout SeededGenerator) throws {
-        try Initializer.initialise(model, scheme: initialisation, generator: &generator)
-        try fixedWeights?(model)
+    public func initialise(_ model: Module, generator: inout SeededGenerator) throws {
+        try initialiser(model, &generator)
     }
 
     /// `arguments` with defaults filled in for everything not given.
@@ -47,7 +48,7 @@ public struct Architecture: Sendable {
     }
 
     /// A fresh model (eval mode, zero weights until loaded or initialised).
-    public func build(_ given: [String: Int] = [:]) throws -> any Module {
+    public func build(_ given: [String: Int] = [:]) throws -> Module {
         let model = try builder(try resolvedArguments(given))
         model.eval()
         return model
@@ -65,12 +66,28 @@ public struct Architecture: Sendable {
     }
 }
 
-/// Why the registry could not do what was asked.
-public enum ModelZooError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Why the registry could not do what was asked. Recognition failures carry the registry's
+/// nearest candidates as values, so that reports (and `--json`) can list them.
+public enum ModelZooError: Error, Sendable, CustomStringConvertible {
     case unknownArchitecture(String, known: [String])
     case unknownArgument(arch: String, argument: String, known: [String])
-    case unrecognised(String)
-    case invalidInput(String)
+    /// Several registry entries match the keys and shapes exactly.
+    case ambiguous(matches: [Candidate])
+    /// No registry entry matches; `nearest` are the closest, best first.
+    case unrecognised(keyCount: Int, nearest: [Candidate])
+    /// A zoo folder that does not exist or cannot be listed.
+    case unreadableFolder(String, reason: String)
+    /// A registry entry cannot be built: a bug in zoo, reported rather than hidden.
+    case invalidRegistry(String)
+
+    /// The registry entries the failure is about: the exact matches or the nearest.
+    public var candidates: [Candidate] {
+        switch self {
+        case .ambiguous(let matches): return matches
+        case .unrecognised(_, let nearest): return nearest
+        default: return []
+        }
+    }
 
     public var description: String {
         switch self {
@@ -78,8 +95,14 @@ public enum ModelZooError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"
         case .unknownArgument(let arch, let argument, let known):
             return "\(arch) has no argument '\(argument)'; it takes: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
-        case .unrecognised(let reason): return reason
-        case .invalidInput(let reason): return reason
+        case .ambiguous(let matches):
+            return "the keys and shapes match several architectures: \(matches.map(\.label).joined(separator: ", ")); choose one with --arch"
+        case .unrecognised(let keyCount, let nearest):
+            let lines = nearest.map { "  \($0.label): \($0.differences)" }.joined(separator: "\n")
+            return "no architecture in the registry matches these \(keyCount) keys (the nearest follow)\n\(lines)\n"
+                + "name one with --arch, or export with a model_config"
+        case .unreadableFolder(let folder, let reason): return "cannot list \(folder): \(reason)"
+        case .invalidRegistry(let reason): return "the registry cannot build a model: \(reason)"
         }
     }
 }

@@ -1,9 +1,8 @@
-import Checkpoint
 import Tensor
 
 /// What differs between two state_dicts.
-public struct CheckpointDiff: Sendable {
-    public struct Change: Sendable {
+public struct CheckpointDiff: Sendable, Encodable {
+    public struct Change: Sendable, Encodable {
         public var key: String
         public var shapeA: [Int]
         public var shapeB: [Int]
@@ -11,6 +10,35 @@ public struct CheckpointDiff: Sendable {
         public var dtypeB: DType
         /// max |a - b| when the shapes agree.
         public var maxAbsoluteDifference: Double?
+
+        private enum CodingKeys: String, CodingKey {
+            case key, shapeA = "shape_a", shapeB = "shape_b", dtypeA = "dtype_a", dtypeB = "dtype_b"
+            case maxAbsoluteDifference = "max_abs_diff"
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(key, forKey: .key)
+            try container.encode(shapeA, forKey: .shapeA)
+            try container.encode(shapeB, forKey: .shapeB)
+            try container.encode(dtypeA, forKey: .dtypeA)
+            try container.encode(dtypeB, forKey: .dtypeB)
+            if let difference = maxAbsoluteDifference, difference.isFinite {
+                try container.encode(difference, forKey: .maxAbsoluteDifference)
+            }
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case identical, onlyInA = "only_in_a", onlyInB = "only_in_b", common = "tensors"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(isIdentical, forKey: .identical)
+        try container.encode(onlyInA, forKey: .onlyInA)
+        try container.encode(onlyInB, forKey: .onlyInB)
+        try container.encode(common, forKey: .common)
     }
 
     public var onlyInA: [String]

@@ -1,6 +1,4 @@
 import Checkpoint
-import Foundation
-import JSON
 import NN
 import Tensor
 
@@ -19,25 +17,10 @@ public enum Exporter {
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
         let output = try model(input)
         let reference = ReferenceCase(name: "0", input: input, output: output)
-        let stateDict = model.exportStateDict()
+        let stateDict = model.stateDict()
         let manifest = Manifest(
             arch: architecture.name, archArgs: arguments.mapValues { .int(Int64($0)) }, producer: "zoo export (seed \(seed))")
         try CheckpointWriter.write(stateDict, manifest: manifest, referenceCases: [reference], to: path)
         return (stateDict, reference)
-    }
-}
-
-public enum Importer {
-    /// Re-writes a verified checkpoint as canonical v1: manifest (unknown fields kept, arch and
-    /// arguments filled in when the registry resolved it), checksums and reference vectors.
-    public static func importCheckpoint(_ report: VerificationReport, to path: String) throws {
-        let checkpoint = report.checkpoint
-        var manifest = checkpoint.manifest ?? Manifest()
-        if let resolved = report.resolved, let architecture = resolved.architecture {
-            manifest.arch = architecture.name
-            manifest.archArgs = resolved.arguments.mapValues { .int(Int64($0)) }
-        }
-        manifest.producer = "zoo import" + (checkpoint.manifest?.producer.map { " (from \($0))" } ?? "")
-        try CheckpointWriter.write(checkpoint.stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, to: path)
     }
 }

@@ -12,7 +12,7 @@ public struct ResolvedModel {
         case recognised = "recognised from keys and shapes"
     }
 
-    public var model: any Module
+    public var model: Module
     public var label: String
     public var source: Source
     public var architecture: Architecture?
@@ -20,6 +20,41 @@ public struct ResolvedModel {
 
     /// The expected per-sample input shape when the registry knows it.
     public var inputShape: [Int]? { architecture.map { $0.inputShape(arguments) } }
+
+    /// Loads `checkpoint` strictly (keys, shapes, dtypes; see ``StrictReport``) and checks its
+    /// integrity; throws ``StrictLoadError`` naming every problem, loading nothing.
+    public func loadStrictly(_ checkpoint: LoadedCheckpoint) throws(StrictLoadError) {
+        let integrity = IntegrityReport(checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
+        let fit = LoadReport(modelName: label, expected: model.expectedTensors, stateDict: checkpoint.stateDict)
+        let report = StrictReport(load: fit, integrity: integrity)
+        guard report.isClean else { throw StrictLoadError(report: report) }
+        do { try model.load(checkpoint.stateDict, modelName: label) } catch {
+            throw StrictLoadError(report: report)
+        }
+    }
+
+    /// True when `input` is one sample of a registry model's input, without the batch axis.
+    public func lacksBatchAxis(_ input: Tensor) -> Bool {
+        inputShape.map { input.rank == $0.count } ?? false
+    }
+
+    /// An eval-mode forward pass. For a registry model given one sample without its batch axis
+    /// (rank one less than the model's input), the axis is added for the pass and removed from
+    /// the output, so that `(3, 32, 32)` in gives `(10)` out.
+    public func run(_ input: Tensor) throws -> Tensor {
+        let x = input.converted(to: .float32)
+        model.eval()
+        guard lacksBatchAxis(input) else { return try model(x) }
+        let output = try model(try x.reshaped([1] + x.shape))
+        return output.shape.first == 1 ? try output.reshaped(Array(output.shape.dropFirst())) : output
+    }
+}
+
+/// A state_dict that does not load strictly, or that fails its own integrity checks; the report
+/// names every problem.
+public struct StrictLoadError: Error, Sendable, CustomStringConvertible {
+    public var report: StrictReport
+    public var description: String { report.description }
 }
 
 public enum ModelResolver {

@@ -1,13 +1,13 @@
-import Checkpoint
+import NN
 import Tensor
 
 /// How well a state_dict fits one registry entry.
-public struct Candidate: Sendable {
+public struct Candidate: Sendable, Encodable {
     public var architecture: Architecture
     public var arguments: [String: Int]
     public var missingKeys: [String]
     public var unexpectedKeys: [String]
-    public var shapeMismatches: [StrictReport.ShapeMismatch]
+    public var shapeMismatches: [LoadReport.ShapeMismatch]
 
     public var differenceCount: Int { missingKeys.count + unexpectedKeys.count + shapeMismatches.count }
     public var isExact: Bool { differenceCount == 0 }
@@ -28,6 +28,22 @@ public struct Candidate: Sendable {
         }
         return parts.isEmpty ? "matches" : parts.joined(separator: "; ")
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case model, arch, arguments, missingKeys = "missing_keys", unexpectedKeys = "unexpected_keys"
+        case shapeMismatches = "shape_mismatches", differences
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(label, forKey: .model)
+        try container.encode(architecture.name, forKey: .arch)
+        try container.encode(arguments, forKey: .arguments)
+        try container.encode(missingKeys, forKey: .missingKeys)
+        try container.encode(unexpectedKeys, forKey: .unexpectedKeys)
+        try container.encode(shapeMismatches, forKey: .shapeMismatches)
+        try container.encode(differences, forKey: .differences)
+    }
 }
 
 extension Registry {
@@ -43,7 +59,7 @@ extension Registry {
         let scored = all.compactMap { architecture -> Candidate? in
             let arguments = architecture.inferArguments(from: stateDict) ?? (try? architecture.resolvedArguments([:])) ?? [:]
             guard let expected = try? architecture.expectedTensors(arguments) else { return nil }
-            let report = StrictReport(modelName: architecture.name, expected: expected, stateDict: stateDict)
+            let report = LoadReport(modelName: architecture.name, expected: expected, stateDict: stateDict)
             return Candidate(
                 architecture: architecture, arguments: arguments, missingKeys: report.missingKeys,
                 unexpectedKeys: report.unexpectedKeys, shapeMismatches: report.shapeMismatches)
@@ -58,9 +74,8 @@ extension Registry {
         let exact = ranked.filter(\.isExact)
         if exact.count == 1 { return exact[0] }
         if exact.count > 1 {
-            throw ModelZooError.unrecognised("the keys and shapes match several architectures: \(exact.map(\.label).joined(separator: ", ")); choose one with --arch")
+            throw ModelZooError.ambiguous(matches: exact)
         }
-        let nearest = ranked.prefix(3).map { "  \($0.label): \($0.differences)" }.joined(separator: "\n")
-        throw ModelZooError.unrecognised("no architecture in the registry matches these \(stateDict.count) keys (the nearest follow)\n\(nearest)\nname one with --arch, or export with a model_config")
+        throw ModelZooError.unrecognised(keyCount: stateDict.count, nearest: Array(ranked.prefix(3)))
     }
 }

@@ -19,7 +19,7 @@ public enum Registry {
     }
 
     /// Seed 004's SimpleCNN (and, with one input channel, its grayscale twin).
-    static func smallCNN(inChannels: Int, numClasses: Int) throws -> any Module {
+    static func smallCNN(inChannels: Int, numClasses: Int) throws -> Module {
         Sequential(named: [
             ("conv1", try Conv2d(inChannels: inChannels, outChannels: 32, kernelSize: 3, padding: 1)),
             ("relu", ReLU()),
@@ -87,10 +87,13 @@ public enum Registry {
             Sequential(named: [("conv", try Conv2d(inChannels: 1, outChannels: 2, kernelSize: IntPair(5, 5), bias: false))])
         },
         inferrer: { _ in [:] },
-        fixedWeights: installEdgeKernel)
+        initialiser: { model, generator in
+            try model.resetAllParameters(using: &generator)
+            try installEdgeKernel(model)
+        })
 
     /// Seed 001's fixed edge kernel in output channel 0: all -1 with 24 at the centre.
-    @Sendable static func installEdgeKernel(_ model: any Module) throws {
+    @Sendable static func installEdgeKernel(_ model: Module) throws {
         guard let conv = model.children.first?.module as? Conv2d else { return }
         var weights = conv.weight.scalars
         let plane = conv.kernelSize.height * conv.kernelSize.width
@@ -154,5 +157,15 @@ public enum Registry {
             ])
         },
         inferrer: { sd in firstDimension(sd, "fc.weight").map { ["num_classes": $0] } },
-        initialisation: .torchvisionResNet)
+        initialiser: { model, generator in
+            // torchvision's ResNet.__init__: kaiming_normal_(mode="fan_out") on every Conv2d
+            // (none has a bias); BatchNorm weight 1 and bias 0, Linear its default.
+            for module in model.modules {
+                if let conv = module as? Conv2d {
+                    conv.resetWeightKaimingNormalFanOut(using: &generator)
+                } else {
+                    try module.resetParameters(using: &generator)
+                }
+            }
+        })
 }

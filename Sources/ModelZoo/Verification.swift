@@ -4,24 +4,51 @@ import NN
 import Tensor
 
 /// The result of running a model on one reference input.
-public struct ReferenceResult: Sendable {
+public struct ReferenceResult: Sendable, Encodable {
     public var name: String
+    /// max |actual - expected|; infinite when a NaN appeared or nothing could be compared.
     public var maxAbsoluteError: Double
     /// max |actual - expected| / max |expected|.
     public var relativeError: Double
+    /// The tolerances used, as given (a file's NaN is kept so that the report can show it).
     public var absoluteTolerance: Double
     public var relativeTolerance: Double
+    public var toleranceSource: Tolerance.Source
+    /// True when the tolerances accept more error than the defaults (atol 1e-5, rtol 1e-4).
+    public var isLooserThanDefault: Bool
     /// Every element satisfies |actual - expected| <= atol + rtol * |expected| (NumPy's allclose).
     public var passed: Bool
     /// Why the forward pass could not be compared, when it could not.
     public var error: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case name, passed, atol, rtol, maxAbsoluteError = "max_abs_error", relativeError = "rel_error", error
+        case toleranceSource = "tolerance_source", isLooserThanDefault = "looser_than_default"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(passed, forKey: .passed)
+        try container.encode(absoluteTolerance, forKey: .atol)
+        try container.encode(relativeTolerance, forKey: .rtol)
+        try container.encode(toleranceSource, forKey: .toleranceSource)
+        try container.encode(isLooserThanDefault, forKey: .isLooserThanDefault)
+        if maxAbsoluteError.isFinite { try container.encode(maxAbsoluteError, forKey: .maxAbsoluteError) }
+        if relativeError.isFinite { try container.encode(relativeError, forKey: .relativeError) }
+        try container.encodeIfPresent(error, forKey: .error)
+    }
 }
 
-/// Compares outputs element by element with NumPy's allclose rule.
-public func compare(_ actual: Tensor, _ expected: Tensor, name: String, atol: Double, rtol: Double) -> ReferenceResult {
+/// Compares outputs element by element with NumPy's allclose rule; a NaN on either side never agrees.
+public func compare(_ actual: Tensor, _ expected: Tensor, name: String, tolerance: Tolerance) -> ReferenceResult {
+    var result = ReferenceResult(
+        name: name, maxAbsoluteError: .infinity, relativeError: .infinity, absoluteTolerance: tolerance.absolute,
+        relativeTolerance: tolerance.relative, toleranceSource: .default, isLooserThanDefault: tolerance.isLooserThanDefault,
+        passed: false, error: nil)
     guard actual.shape == expected.shape else {
-        return ReferenceResult(name: name, maxAbsoluteError: .infinity, relativeError: .infinity, absoluteTolerance: atol, relativeTolerance: rtol, passed: false,
-                               error: "output shape \(actual.shape) differs from the reference \(expected.shape)")
+        result.error = "output shape \(actual.shape) differs from the reference \(expected.shape)"
+        return result
     }
     let a = actual.storage.doubles()
     let e = expected.storage.doubles()
@@ -30,7 +57,7 @@ public func compare(_ actual: Tensor, _ expected: Tensor, name: String, atol: Do
     var passed = true
     for index in 0..<a.count {
         let difference = abs(a[index] - e[index])
-        // A NaN on either side never counts as agreement (NumPy's allclose with equal_nan=False).
+        // NumPy's allclose with equal_nan=False.
         if difference.isNaN {
             passed = false
             worst = .infinity
@@ -38,19 +65,23 @@ public func compare(_ actual: Tensor, _ expected: Tensor, name: String, atol: Do
         }
         worst = max(worst, difference)
         largest = max(largest, abs(e[index]))
-        if difference > atol + rtol * abs(e[index]) { passed = false }
+        if difference > tolerance.absolute + tolerance.relative * abs(e[index]) { passed = false }
     }
-    return ReferenceResult(name: name, maxAbsoluteError: worst, relativeError: largest > 0 ? worst / largest : worst,
-                           absoluteTolerance: atol, relativeTolerance: rtol, passed: passed, error: nil)
+    result.maxAbsoluteError = worst
+    result.relativeError = largest > 0 ? worst / largest : worst
+    result.passed = passed
+    return result
 }
 
 /// Everything `zoo verify` checks, in order, with its outcome.
-public struct VerificationReport {
+public struct VerificationReport: Encodable {
     public var path: String
     public var checkpoint: LoadedCheckpoint
     public var resolved: ResolvedModel?
     /// Why no model could be resolved (recognition failed, unknown arch, bad model_config).
     public var resolutionError: String?
+    /// The registry's nearest entries when recognition failed.
+    public var candidates: [Candidate] = []
     public var strict: StrictReport
     public var references: [ReferenceResult]
 
@@ -60,66 +91,169 @@ public struct VerificationReport {
 
     /// Keys named by failures, for scripts.
     public var offendingKeys: [String] { strict.offendingKeys }
+
+    /// The one-line reason for a failure, naming the keys when keys are to blame.
+    public var failureSummary: String? {
+        guard !passed else { return nil }
+        let keys = offendingKeys
+        if !keys.isEmpty { return keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "") }
+        if let reason = resolutionError?.split(separator: "\n").first { return String(reason) }
+        if let failed = references.first(where: { !$0.passed }) {
+            return "forward pass \(failed.name) " + (failed.error.map { "failed: \($0)" } ?? "differs from the reference")
+        }
+        return nil
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case path, passed, layout, missingKeys = "missing_keys", unexpectedKeys = "unexpected_keys"
+        case shapeMismatches = "shape_mismatches", dtypeProblems = "dtype_problems", converted
+        case nonFinite = "non_finite", checksumMismatches = "checksum_mismatches", checksumsVerified = "checksums_verified"
+        case offendingKeys = "offending_keys", forward, model, modelSource = "model_source", arch
+        case modelError = "model_error", candidates
+    }
+
+    private struct KeyReason: Encodable { var key: String; var reason: String }
+    private struct KeyCount: Encodable { var key: String; var count: Int }
+    private struct KeyDTypes: Encodable { var key: String; var expected: DType; var found: DType }
+    private struct Conversion: Encodable { var key: String; var from: DType; var to: DType }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(passed, forKey: .passed)
+        try container.encode(checkpoint.layoutNotes, forKey: .layout)
+        try container.encode(strict.missingKeys, forKey: .missingKeys)
+        try container.encode(strict.unexpectedKeys, forKey: .unexpectedKeys)
+        try container.encode(strict.shapeMismatches, forKey: .shapeMismatches)
+        try container.encode(
+            strict.dtypeMismatches.map { KeyDTypes(key: $0.key, expected: $0.expected, found: $0.found) }, forKey: .dtypeProblems)
+        try container.encode(strict.convertedKeys.map { Conversion(key: $0.key, from: $0.found, to: $0.expected) }, forKey: .converted)
+        try container.encode(strict.integrity.nonFinite.map { KeyCount(key: $0.key, count: $0.count) }, forKey: .nonFinite)
+        try container.encode(
+            strict.integrity.checksumMismatches.map { KeyReason(key: $0.key, reason: $0.reason) }, forKey: .checksumMismatches)
+        try container.encode(strict.integrity.verifiedChecksums, forKey: .checksumsVerified)
+        try container.encode(offendingKeys, forKey: .offendingKeys)
+        try container.encode(references, forKey: .forward)
+        if let resolved {
+            try container.encode(resolved.label, forKey: .model)
+            try container.encode(resolved.source.rawValue, forKey: .modelSource)
+            try container.encodeIfPresent(resolved.architecture?.name, forKey: .arch)
+        }
+        try container.encodeIfPresent(resolutionError, forKey: .modelError)
+        if !candidates.isEmpty { try container.encode(candidates, forKey: .candidates) }
+    }
 }
 
-/// The tolerances used when neither the file nor the caller gives one.
-public enum DefaultTolerance {
-    public static let absolute = 1e-5
-    public static let relative = 1e-4
+/// How `verify` chooses tolerances and what it runs beyond the file's own `__tests__`.
+public struct VerificationOptions: Sendable {
+    /// A registry architecture that overrides the manifest and recognition.
+    public var arch: String?
+    /// Reference pairs to run besides the file's.
+    public var extra: [ReferenceCase] = []
+    /// Tolerances that override the file's and the defaults, each on its own.
+    public var absoluteTolerance: Double?
+    public var relativeTolerance: Double?
+    /// Ignore the tolerances the file states: the defaults (or the overrides above) apply.
+    public var ignoresFileTolerances = false
+
+    public init(
+        arch: String? = nil, extra: [ReferenceCase] = [], absoluteTolerance: Double? = nil, relativeTolerance: Double? = nil,
+        ignoresFileTolerances: Bool = false
+    ) {
+        self.arch = arch
+        self.extra = extra
+        self.absoluteTolerance = absoluteTolerance
+        self.relativeTolerance = relativeTolerance
+        self.ignoresFileTolerances = ignoresFileTolerances
+    }
+
+    /// The tolerance for one case, where it came from, and why it cannot be used when it cannot.
+    func tolerance(for referenceCase: ReferenceCase, fromFile: Bool) -> (Tolerance.Source, Double, Double, ToleranceError?) {
+        let useFile = fromFile && !ignoresFileTolerances
+        let fileAbsolute = useFile ? referenceCase.absoluteTolerance : nil
+        let fileRelative = useFile ? referenceCase.relativeTolerance : nil
+        let absolute = absoluteTolerance ?? fileAbsolute ?? Tolerance.default.absolute
+        let relative = relativeTolerance ?? fileRelative ?? Tolerance.default.relative
+        let source: Tolerance.Source =
+            absoluteTolerance != nil || relativeTolerance != nil
+            ? .caller : (fileAbsolute != nil || fileRelative != nil ? .file : .default)
+        do {
+            _ = try Tolerance(absolute: absolute, relative: relative)
+            return (source, absolute, relative, nil)
+        } catch {
+            return (source, absolute, relative, error)
+        }
+    }
 }
 
 public enum Verifier {
     /// readable -> layout normalised -> model resolved -> strict report (keys, shapes, dtypes,
-    /// checksums, finite values) -> forward pass on `__tests__` and on `extra` cases.
-    /// Tolerances given here override the file's; the file's override the defaults.
-    public static func verify(
-        _ checkpoint: LoadedCheckpoint, arch: String? = nil, extra: [ReferenceCase] = [],
-        atol: Double? = nil, rtol: Double? = nil
-    ) -> VerificationReport {
+    /// checksums, finite values) -> forward pass on `__tests__` and on the extra cases.
+    /// Tolerances in `options` override the file's; the file's override the defaults. A NaN,
+    /// infinite or negative tolerance, from anywhere, fails its check.
+    public static func verify(_ checkpoint: LoadedCheckpoint, options: VerificationOptions = VerificationOptions())
+        -> VerificationReport
+    {
         var resolved: ResolvedModel?
         var resolutionError: String?
-        do { resolved = try ModelResolver.resolve(checkpoint, arch: arch) } catch { resolutionError = "\(error)" }
-
-        let strict: StrictReport
-        if let resolved {
-            strict = StrictReport(
-                modelName: resolved.label, expected: resolved.model.expectedTensors, stateDict: checkpoint.stateDict,
-                manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
-        } else {
-            strict = StrictReport(checkingIntegrityOf: checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
+        var candidates: [Candidate] = []
+        do {
+            resolved = try ModelResolver.resolve(checkpoint, arch: options.arch)
+        } catch {
+            resolutionError = "\(error)"
+            candidates = (error as? ModelZooError)?.candidates ?? []
         }
-
-        var references: [ReferenceResult] = []
-        let cases = checkpoint.referenceCases.map { ($0, "__tests__/\($0.name)") } + extra.map { ($0, $0.name) }
-        if let resolved, !cases.isEmpty {
-            let loadable = strict.missingKeys.isEmpty && strict.shapeMismatches.isEmpty
-            if loadable {
-                do {
-                    // `strict` above already found every key present with its shape.
-                    try resolved.model.loadState(from: { checkpoint.stateDict[$0] })
-                    resolved.model.eval()
-                } catch {
-                    resolutionError = "cannot load the state_dict: \(error)"
-                }
+        let integrity = IntegrityReport(checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
+        var load: LoadReport?
+        if let resolved {
+            do {
+                // Not strict: whatever fits is loaded, and the report says what did not.
+                load = try resolved.model.load(checkpoint.stateDict, strict: false, modelName: resolved.label)
+                resolved.model.eval()
+            } catch {
+                resolutionError = "cannot load the state_dict: \(error)"
             }
-            for (referenceCase, name) in cases {
-                let tolerance = (
-                    atol ?? referenceCase.absoluteTolerance ?? DefaultTolerance.absolute,
-                    rtol ?? referenceCase.relativeTolerance ?? DefaultTolerance.relative)
-                guard loadable else {
-                    references.append(ReferenceResult(name: name, maxAbsoluteError: .infinity, relativeError: .infinity, absoluteTolerance: tolerance.0, relativeTolerance: tolerance.1, passed: false, error: "not run: the state_dict does not fit the model"))
-                    continue
-                }
-                do {
-                    let output = try resolved.model(referenceCase.input.converted(to: .float32))
-                    references.append(compare(output, referenceCase.output, name: name, atol: tolerance.0, rtol: tolerance.1))
-                } catch {
-                    references.append(ReferenceResult(name: name, maxAbsoluteError: .infinity, relativeError: .infinity, absoluteTolerance: tolerance.0, relativeTolerance: tolerance.1, passed: false, error: "forward pass failed: \(error)"))
-                }
+        }
+        let strict = StrictReport(load: load, integrity: integrity)
+        var references: [ReferenceResult] = []
+        let cases = checkpoint.referenceCases.map { ($0, "__tests__/\($0.name)", true) } + options.extra.map { ($0, $0.name, false) }
+        if let resolved, load != nil {
+            for (referenceCase, name, fromFile) in cases {
+                references.append(run(resolved.model, on: referenceCase, name: name, fromFile: fromFile, options: options, strict: strict))
             }
         }
         return VerificationReport(
             path: checkpoint.path, checkpoint: checkpoint, resolved: resolved, resolutionError: resolutionError,
-            strict: strict, references: references)
+            candidates: candidates, strict: strict, references: references)
+    }
+
+    private static func run(
+        _ model: Module, on referenceCase: ReferenceCase, name: String, fromFile: Bool, options: VerificationOptions,
+        strict: StrictReport
+    ) -> ReferenceResult {
+        let (source, absolute, relative, toleranceError) = options.tolerance(for: referenceCase, fromFile: fromFile)
+        var result = ReferenceResult(
+            name: name, maxAbsoluteError: .infinity, relativeError: .infinity, absoluteTolerance: absolute,
+            relativeTolerance: relative, toleranceSource: source,
+            isLooserThanDefault: absolute > Tolerance.default.absolute || relative > Tolerance.default.relative,
+            passed: false, error: nil)
+        if let toleranceError {
+            let origin = source == .file ? "the file's" : "the given"
+            result.error = "\(origin) \(toleranceError)" + (source == .file ? " (--default-tolerance ignores the file's)" : "")
+            return result
+        }
+        guard strict.isLoadable else {
+            result.error = "not run: the state_dict does not fit the model"
+            return result
+        }
+        do {
+            let output = try model(referenceCase.input.converted(to: .float32))
+            var compared = compare(output, referenceCase.output, name: name, tolerance: try Tolerance(absolute: absolute, relative: relative))
+            compared.toleranceSource = source
+            return compared
+        } catch {
+            result.error = "forward pass failed: \(error)"
+            return result
+        }
     }
 }

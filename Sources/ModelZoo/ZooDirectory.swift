@@ -1,9 +1,8 @@
 import Checkpoint
-import Crypto
 import Foundation
 
 /// A checkpoint found in a zoo folder, summarised for `zoo list`.
-public struct ZooEntry: Sendable {
+public struct ZooEntry: Sendable, Encodable {
     public var path: String
     public var arch: String?
     public var parameterCount: Int?
@@ -11,26 +10,80 @@ public struct ZooEntry: Sendable {
     public var sha256: String
     /// Why the file could not be summarised, when it could not.
     public var problem: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case path, arch, parameterCount = "parameters", byteCount = "bytes", sha256, problem
+    }
 }
 
-public enum ZooDirectory {
-    /// Every `.h5` file directly in `folder`, sorted by name.
-    public static func scan(_ folder: String) -> [ZooEntry] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".h5") }.sorted()
-        return names.map { name in
-            let path = (folder as NSString).appendingPathComponent(name)
-            let data = FileManager.default.contents(atPath: path) ?? Data()
-            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-            var entry = ZooEntry(path: path, arch: nil, parameterCount: nil, byteCount: data.count, sha256: digest, problem: nil)
-            do {
-                let checkpoint = try CheckpointReader.read(path)
-                let resolved = try ModelResolver.resolve(checkpoint)
-                entry.arch = resolved.label
-                entry.parameterCount = resolved.model.parameterCount
-            } catch {
-                entry.problem = "\(error)"
-            }
-            return entry
+/// A registry entry summarised for `zoo list`.
+public struct ArchitectureSummary: Sendable, Encodable {
+    public var name: String
+    public var summary: String
+    public var origin: String
+    public var input: String
+    public var parameters: Int
+    public var keys: Int
+    /// Constructor arguments with their defaults.
+    public var arguments: [String: Int]
+    /// The same in declaration order, for tables.
+    public var orderedArguments: [(name: String, defaultValue: Int)] {
+        argumentOrder.compactMap { name in arguments[name].map { (name, $0) } }
+    }
+    private var argumentOrder: [String]
+
+    init(_ architecture: Architecture) throws {
+        let model = try architecture.build()
+        name = architecture.name
+        summary = architecture.summary
+        origin = architecture.origin
+        input = architecture.inputDescription
+        parameters = model.parameterCount
+        keys = model.stateDict().count
+        arguments = Dictionary(uniqueKeysWithValues: architecture.arguments.map { ($0.name, $0.defaultValue) })
+        argumentOrder = architecture.arguments.map(\.name)
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, summary, origin, input, parameters, keys, arguments }
+}
+
+/// What `zoo list` shows: the registry and the checkpoints in a folder.
+public struct ZooListing: Sendable, Encodable {
+    public var folder: String
+    public var architectures: [ArchitectureSummary]
+    public var checkpoints: [ZooEntry]
+
+    /// The registry, and every `.h5` file directly in `folder`, sorted by name. Throws when the
+    /// folder is missing or unreadable: an empty listing would hide a mistyped path.
+    public init(folder: String) throws(ModelZooError) {
+        self.folder = folder
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder)
+            throw .unreadableFolder(folder, reason: !exists ? "no such folder" : !isFolder.boolValue ? "not a folder" : "cannot be read")
+        }
+        do { architectures = try Registry.all.map(ArchitectureSummary.init) } catch {
+            throw .invalidRegistry("\(error)")
+        }
+        checkpoints = names.filter { $0.hasSuffix(".h5") }.sorted().map { name in
+            ZooListing.summarise((folder as NSString).appendingPathComponent(name))
         }
     }
+
+    private static func summarise(_ path: String) -> ZooEntry {
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        var entry = ZooEntry(path: path, byteCount: size, sha256: sha256Hex(ofFileAt: path) ?? "")
+        do {
+            let checkpoint = try CheckpointReader.read(path)
+            let resolved = try ModelResolver.resolve(checkpoint)
+            entry.arch = resolved.label
+            entry.parameterCount = resolved.model.parameterCount
+        } catch {
+            entry.problem = "\(error)"
+        }
+        return entry
+    }
+
+    private enum CodingKeys: String, CodingKey { case architectures, checkpoints }
 }

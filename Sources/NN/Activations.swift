@@ -17,21 +17,17 @@ func mapElements(_ input: Tensor, _ transform: (Float) -> Float) -> Tensor {
 
 /// `max(0, x)`, as PyTorch's `nn.ReLU`. Any shape.
 public final class ReLU: Module {
-    public let typeName = "ReLU"
-    public var isTraining = true
-    public init() {}
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override init() {}
+    public override func forward(_ input: Tensor) throws -> Tensor {
         mapElements(input) { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }
     }
 }
 
 /// `x` for `x > 0`, else `negative_slope * x`, as PyTorch's `nn.LeakyReLU`. Any shape.
 public final class LeakyReLU: Module {
-    public let typeName = "LeakyReLU"
     public let negativeSlope: Float
-    public var isTraining = true
     public init(negativeSlope: Double = 0.01) { self.negativeSlope = Float(negativeSlope) }
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let slope = negativeSlope
         return mapElements(input) { $0 > 0 ? $0 : $0 * slope }
     }
@@ -39,34 +35,28 @@ public final class LeakyReLU: Module {
 
 /// `1 / (1 + exp(-x))`, as PyTorch's `nn.Sigmoid`. Any shape.
 public final class Sigmoid: Module {
-    public let typeName = "Sigmoid"
-    public var isTraining = true
-    public init() {}
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override init() {}
+    public override func forward(_ input: Tensor) throws -> Tensor {
         mapElements(input) { 1 / (1 + expf(-$0)) }
     }
 }
 
 /// `tanh(x)`, as PyTorch's `nn.Tanh`. Any shape.
 public final class Tanh: Module {
-    public let typeName = "Tanh"
-    public var isTraining = true
-    public init() {}
-    public func forward(_ input: Tensor) throws -> Tensor { mapElements(input) { tanhf($0) } }
+    public override init() {}
+    public override func forward(_ input: Tensor) throws -> Tensor { mapElements(input) { tanhf($0) } }
 }
 
 /// `log(1 + exp(beta * x)) / beta`, reverting to `x` where `beta * x > threshold`, as PyTorch's
 /// `nn.Softplus`. Any shape.
 public final class Softplus: Module {
-    public let typeName = "Softplus"
     public let beta: Float
     public let threshold: Float
-    public var isTraining = true
     public init(beta: Double = 1, threshold: Double = 20) {
         self.beta = Float(beta)
         self.threshold = Float(threshold)
     }
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let (beta, threshold) = (beta, threshold)
         return mapElements(input) { $0 * beta > threshold ? $0 : log1pf(expf($0 * beta)) / beta }
     }

@@ -47,13 +47,11 @@ private func adaptivePool(_ input: Tensor, size: AdaptiveOutputSize, layer: Stri
 
 /// Average pooling to a fixed output size, as PyTorch's `nn.AdaptiveAvgPool2d`. NCHW in and out.
 public final class AdaptiveAvgPool2d: Module {
-    public let typeName = "AdaptiveAvgPool2d"
     public let outputSize: AdaptiveOutputSize
-    public var isTraining = true
 
     public init(outputSize: AdaptiveOutputSize) { self.outputSize = outputSize }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         try adaptivePool(input, size: outputSize, layer: typeName) { x, base, rows, columns, width in
             var sum: Float = 0
             for ih in rows { for iw in columns { sum += x[base + ih * width + iw] } }
@@ -64,13 +62,11 @@ public final class AdaptiveAvgPool2d: Module {
 
 /// Max pooling to a fixed output size, as PyTorch's `nn.AdaptiveMaxPool2d`. NaN propagates.
 public final class AdaptiveMaxPool2d: Module {
-    public let typeName = "AdaptiveMaxPool2d"
     public let outputSize: AdaptiveOutputSize
-    public var isTraining = true
 
     public init(outputSize: AdaptiveOutputSize) { self.outputSize = outputSize }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         try adaptivePool(input, size: outputSize, layer: typeName) { x, base, rows, columns, width in
             var best = -Float.infinity
             for ih in rows {

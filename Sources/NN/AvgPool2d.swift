@@ -6,23 +6,21 @@ import Tensor
 /// when given, else by its size including padding (`count_include_pad`, clipped at the padded
 /// border) or by the number of real pixels in it.
 public final class AvgPool2d: Module {
-    public let typeName = "AvgPool2d"
     public let kernelSize: IntPair
     public let stride: IntPair
     public let padding: IntPair
     public let ceilMode: Bool
     public let countIncludePad: Bool
     public let divisorOverride: Int?
-    public var isTraining = true
 
     public init(
         kernelSize: IntPair, stride: IntPair? = nil, padding: IntPair = 0, ceilMode: Bool = false,
         countIncludePad: Bool = true, divisorOverride: Int? = nil
     ) throws {
-        try validatePositive(kernelSize, "kernel_size", typeName)
-        try validatePositive(stride ?? kernelSize, "stride", typeName)
+        try validatePositive(kernelSize, "kernel_size", "AvgPool2d")
+        try validatePositive(stride ?? kernelSize, "stride", "AvgPool2d")
         if let divisorOverride, divisorOverride == 0 {
-            throw NNError.invalidArgument(layer: typeName, argument: "divisor_override", reason: "must not be zero")
+            throw NNError.invalidArgument(layer: "AvgPool2d", argument: "divisor_override", reason: "must not be zero")
         }
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
@@ -32,7 +30,7 @@ public final class AvgPool2d: Module {
         self.divisorOverride = divisorOverride
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let (planes, height, width, outHeight, outWidth) = try poolingShape(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: 1, ceilMode: ceilMode)
         let x = input.scalars

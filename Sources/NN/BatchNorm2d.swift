@@ -11,7 +11,6 @@ import Tensor
 /// State: `weight`, `bias` (`(C)`, when `affine`), `running_mean`, `running_var` (`(C)`),
 /// `num_batches_tracked` (int64 scalar), the last three when `track_running_stats`.
 public final class BatchNorm2d: Module {
-    public let typeName = "BatchNorm2d"
     public let numFeatures: Int
     public let eps: Double
     public let momentum: Double?
@@ -22,17 +21,27 @@ public final class BatchNorm2d: Module {
     public private(set) var runningMean: Tensor?
     public private(set) var runningVar: Tensor?
     public private(set) var numBatchesTracked: Tensor?
-    public var isTraining = true
 
     public init(numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true, trackRunningStats: Bool = true) throws {
         guard numFeatures > 0 else {
-            throw NNError.invalidArgument(layer: typeName, argument: "num_features", reason: "must be positive")
+            throw NNError.invalidArgument(layer: "BatchNorm2d", argument: "num_features", reason: "must be positive")
         }
         self.numFeatures = numFeatures
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.trackRunningStats = trackRunningStats
+        super.init()
+        resetToDefaults()
+    }
+
+    /// PyTorch's `BatchNorm2d.reset_parameters()`: weight 1, bias 0, running mean 0, running
+    /// variance 1, `num_batches_tracked` 0. Draws nothing from `generator`.
+    public override func resetParameters(using generator: inout SeededGenerator) throws {
+        resetToDefaults()
+    }
+
+    private func resetToDefaults() {
         if affine {
             weight = Tensor(shape: [numFeatures], scalars: Array(repeating: 1, count: numFeatures))
             bias = Tensor(zeros: [numFeatures])
@@ -44,7 +53,7 @@ public final class BatchNorm2d: Module {
         }
     }
 
-    public var localState: [(name: String, tensor: Tensor)] {
+    public override var localState: [(name: String, tensor: Tensor)] {
         var state: [(name: String, tensor: Tensor)] = []
         if let weight, let bias { state += [("weight", weight), ("bias", bias)] }
         if let runningMean, let runningVar, let numBatchesTracked {
@@ -53,7 +62,7 @@ public final class BatchNorm2d: Module {
         return state
     }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws {
+    public override func setLocalState(_ name: String, to tensor: Tensor) throws {
         let vector = [numFeatures]
         switch name {
         case "weight" where affine: try requireShape(tensor, vector, key: name); weight = tensor.converted(to: .float32)
@@ -65,7 +74,7 @@ public final class BatchNorm2d: Module {
         }
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == numFeatures else {
             throw NNError.inputShape(layer: "BatchNorm2d(\(numFeatures))", expected: "(N, \(numFeatures), H, W)", got: input.shape)
         }

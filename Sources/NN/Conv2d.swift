@@ -10,7 +10,6 @@ import Tensor
 ///   bottom/right as PyTorch does; `.valid` is no padding.
 /// - `paddingMode` other than `.zeros` pads the input first (reflect, replicate, circular).
 public final class Conv2d: Module {
-    public let typeName = "Conv2d"
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -22,7 +21,6 @@ public final class Conv2d: Module {
     private var parameters: WeightAndBias
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
-    public var isTraining = true
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: IntPair, stride: IntPair = 1,
@@ -51,9 +49,21 @@ public final class Conv2d: Module {
             weightShape: [outChannels, inChannels / groups, kernelSize.height, kernelSize.width], biasCount: outChannels, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
+    public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
+    public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
+
+    /// PyTorch's `Conv2d.reset_parameters()`: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    /// `fan_in = in_channels / groups * kH * kW`.
+    public override func resetParameters(using generator: inout SeededGenerator) throws {
+        parameters.reset(fanIn: inChannels / groups * kernelSize.height * kernelSize.width, using: &generator)
+    }
+
+    /// `nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")`, as torchvision's
+    /// ResNet initialises its convolutions: N(0, 2 / fan_out), `fan_out = out_channels * kH * kW`.
+    public func resetWeightKaimingNormalFanOut(using generator: inout SeededGenerator) {
+        parameters.resetKaimingNormal(fanOut: outChannels * kernelSize.height * kernelSize.width, using: &generator)
+    }
 
     /// Top, bottom, left, right padding in pixels.
     var paddingAmounts: (top: Int, bottom: Int, left: Int, right: Int) {
@@ -67,7 +77,7 @@ public final class Conv2d: Module {
         }
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
             throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
         }

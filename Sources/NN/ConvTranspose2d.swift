@@ -7,7 +7,6 @@ import Tensor
 ///   `H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1`.
 /// - `weight`: `(C_in, C_out / groups, kH, kW)`, unlike Conv2d; `bias`: `(C_out)`.
 public final class ConvTranspose2d: Module {
-    public let typeName = "ConvTranspose2d"
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -19,7 +18,6 @@ public final class ConvTranspose2d: Module {
     private var parameters: WeightAndBias
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
-    public var isTraining = true
 
     public init(
         inChannels: Int, outChannels: Int, kernelSize: IntPair, stride: IntPair = 1, padding: IntPair = 0,
@@ -50,11 +48,18 @@ public final class ConvTranspose2d: Module {
             weightShape: [inChannels, outChannels / groups, kernelSize.height, kernelSize.width], biasCount: outChannels, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
+    public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
+    public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    /// PyTorch's `reset_parameters()`: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), where
+    /// PyTorch takes fan_in from `weight.size(1) * kH * kW`, which for a transposed convolution is
+    /// `out_channels / groups * kH * kW`.
+    public override func resetParameters(using generator: inout SeededGenerator) throws {
+        parameters.reset(fanIn: outChannels / groups * kernelSize.height * kernelSize.width, using: &generator)
+    }
+
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
             throw NNError.inputShape(layer: "ConvTranspose2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
         }

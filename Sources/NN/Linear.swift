@@ -5,13 +5,11 @@ import Tensor
 /// - Input `(*, in_features)`; output `(*, out_features)`.
 /// - `weight`: `(out_features, in_features)`; `bias`: `(out_features)`.
 public final class Linear: Module {
-    public let typeName = "Linear"
     public let inFeatures: Int
     public let outFeatures: Int
     private var parameters: WeightAndBias
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
-    public var isTraining = true
 
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
         guard inFeatures >= 0, outFeatures >= 0 else {
@@ -22,11 +20,16 @@ public final class Linear: Module {
         self.parameters = WeightAndBias(weightShape: [outFeatures, inFeatures], biasCount: outFeatures, hasBias: bias)
     }
 
-    public var localState: [(name: String, tensor: Tensor)] { parameters.entries }
+    public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
-    public func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
+    public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    /// PyTorch's `Linear.reset_parameters()`: weight and bias U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    public override func resetParameters(using generator: inout SeededGenerator) throws {
+        parameters.reset(fanIn: inFeatures, using: &generator)
+    }
+
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank >= 1, input.shape.last == inFeatures else {
             throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
         }

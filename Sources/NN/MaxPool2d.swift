@@ -6,19 +6,17 @@ import Tensor
 /// Output `H_out = floor_or_ceil((H + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) / stride[0]) + 1`,
 /// ceil when `ceil_mode`, dropping a last window that would start in the right padding.
 public final class MaxPool2d: Module {
-    public let typeName = "MaxPool2d"
     public let kernelSize: IntPair
     public let stride: IntPair
     public let padding: IntPair
     public let dilation: IntPair
     public let ceilMode: Bool
-    public var isTraining = true
 
     /// `stride` defaults to `kernelSize`, as in PyTorch.
     public init(kernelSize: IntPair, stride: IntPair? = nil, padding: IntPair = 0, dilation: IntPair = 1, ceilMode: Bool = false) throws {
-        try validatePositive(kernelSize, "kernel_size", typeName)
-        try validatePositive(stride ?? kernelSize, "stride", typeName)
-        try validatePositive(dilation, "dilation", typeName)
+        try validatePositive(kernelSize, "kernel_size", "MaxPool2d")
+        try validatePositive(stride ?? kernelSize, "stride", "MaxPool2d")
+        try validatePositive(dilation, "dilation", "MaxPool2d")
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
@@ -26,7 +24,7 @@ public final class MaxPool2d: Module {
         self.ceilMode = ceilMode
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let (planes, height, width, outHeight, outWidth) = try poolingShape(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
         let (kernel, stride, padding, dilation) = (kernelSize, self.stride, self.padding, self.dilation)

@@ -20,7 +20,7 @@ public enum ModelConfig {
         guard let layers = config["layers"]?.arrayValue else {
             throw NNError.invalidConfig(reason: "expected an object with a \"layers\" array")
         }
-        var named: [(String, any Module)] = []
+        var named: [(String, Module)] = []
         var seen = Set<String>()
         for (index, layer) in layers.enumerated() {
             guard let fields = layer.objectValue, let type = fields["type"]?.stringValue else {
@@ -36,7 +36,7 @@ public enum ModelConfig {
         return Sequential(named: named)
     }
 
-    private static func makeLayer(_ a: LayerArguments) throws -> any Module {
+    private static func makeLayer(_ a: LayerArguments) throws -> Module {
         switch a.type {
         case "Conv2d":
             try a.allow(["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"])

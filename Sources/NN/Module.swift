@@ -2,60 +2,71 @@ import Tensor
 
 /// A layer or a container of layers, as PyTorch's `nn.Module`.
 ///
-/// State (parameters, then buffers) is named as PyTorch names it, so ``stateDict()`` yields the
-/// keys `model.state_dict()` yields: `features.0.weight`, BatchNorm's `running_mean`, ...
-public protocol Module: AnyObject {
-    /// The PyTorch class name, e.g. `Conv2d`.
-    var typeName: String { get }
+/// Subclasses own their state and its initialisation: they list their parameters and buffers in
+/// ``localState`` (named as PyTorch names them, so that ``stateDict(prefix:)`` yields the keys
+/// `model.state_dict()` yields: `features.0.weight`, BatchNorm's `running_mean`, ...), accept
+/// replacements in ``setLocalState(_:to:)``, draw their PyTorch initialisation in
+/// ``resetParameters(using:)``, and compute in ``forward(_:)``.
+open class Module {
+    /// Train mode (true, as PyTorch builds modules) or eval mode (false); affects BatchNorm and
+    /// Dropout. Set it for a whole model with ``train(_:)`` or ``eval()``.
+    public var isTraining = true
+
+    public init() {}
+
+    /// The PyTorch class name, e.g. `Conv2d`: the Swift class's name.
+    public var typeName: String { String(describing: type(of: self)) }
+
     /// This module's own parameters and buffers, in PyTorch's registration order.
-    var localState: [(name: String, tensor: Tensor)] { get }
+    open var localState: [(name: String, tensor: Tensor)] { [] }
+
     /// Replaces one of this module's own tensors; the shape must match.
-    func setLocalState(_ name: String, to tensor: Tensor) throws
+    open func setLocalState(_ name: String, to tensor: Tensor) throws {
+        throw NNError.unknownStateKey(key: name)
+    }
+
     /// Direct submodules with their attribute names.
-    var children: [(name: String, module: any Module)] { get }
-    /// Train mode (true) or eval mode (false); affects BatchNorm and Dropout.
-    var isTraining: Bool { get set }
+    open var children: [(name: String, module: Module)] { [] }
+
+    /// Sets this module's own parameters and buffers as PyTorch's constructor does (its
+    /// `reset_parameters()`), drawing random values from `generator`. Modules without state do nothing.
+    open func resetParameters(using generator: inout SeededGenerator) throws {}
+
     /// Runs the module on `input`.
-    func forward(_ input: Tensor) throws -> Tensor
+    open func forward(_ input: Tensor) throws -> Tensor {
+        throw NNError.invalidArgument(layer: typeName, argument: "forward", reason: "this module does not define forward")
+    }
+
+    public func callAsFunction(_ input: Tensor) throws -> Tensor { try forward(input) }
 }
 
 extension Module {
-    public var localState: [(name: String, tensor: Tensor)] { [] }
-    public func setLocalState(_ name: String, to tensor: Tensor) throws { throw NNError.unknownStateKey(key: name) }
-    public var children: [(name: String, module: any Module)] { [] }
-
-    public func callAsFunction(_ input: Tensor) throws -> Tensor { try forward(input) }
-
     /// Every parameter and buffer with its full key, in PyTorch's `state_dict()` order.
-    public func stateDict(prefix: String = "") -> [(key: String, tensor: Tensor)] {
-        var entries = localState.map { (key: prefix + $0.name, tensor: $0.tensor) }
-        for (name, child) in children {
-            entries += child.stateDict(prefix: prefix + name + ".")
-        }
+    public func stateDict(prefix: String = "") -> StateDict {
+        var entries = StateDict()
+        appendState(prefix: prefix, to: &entries)
         return entries
     }
 
-    /// Loads every tensor `lookup` has for this module's keys, converting to each slot's dtype.
-    /// Keys `lookup` lacks keep their values; use the strict report to require all of them.
-    public func loadState(prefix: String = "", from lookup: (String) -> Tensor?) throws {
-        for (name, current) in localState {
-            guard var tensor = lookup(prefix + name) else { continue }
-            // PyTorch accepts a [1] tensor for a 0-d slot, as old exports stored num_batches_tracked.
-            if current.shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
-            guard tensor.shape == current.shape else {
-                throw NNError.stateShape(key: prefix + name, expected: current.shape, got: tensor.shape)
-            }
-            try setLocalState(name, to: tensor.converted(to: current.dtype))
-        }
-        for (name, child) in children {
-            try child.loadState(prefix: prefix + name + ".", from: lookup)
-        }
+    private func appendState(prefix: String, to entries: inout StateDict) {
+        for (name, tensor) in localState { entries[prefix + name] = tensor }
+        for (name, child) in children { child.appendState(prefix: prefix + name + ".", to: &entries) }
+    }
+
+    /// This module and every submodule, depth first, parents before children (`model.modules()`).
+    public var modules: [Module] {
+        [self] + children.flatMap { $0.module.modules }
+    }
+
+    /// Initialises every module as PyTorch's constructors do, parents before children, all from
+    /// one generator: the same seed gives the same model.
+    public func resetAllParameters(using generator: inout SeededGenerator) throws {
+        for module in modules { try module.resetParameters(using: &generator) }
     }
 
     /// Sets train (true) or eval (false) mode on this module and every submodule.
     public func train(_ mode: Bool = true) {
-        isTraining = mode
-        for (_, child) in children { child.train(mode) }
+        for module in modules { module.isTraining = mode }
     }
 
     /// Eval mode, as PyTorch's `model.eval()`.
@@ -63,10 +74,11 @@ extension Module {
 
     /// Number of parameters (not buffers), as `sum(p.numel() for p in model.parameters())`.
     public var parameterCount: Int {
-        stateDict().filter { entry in
+        stateDict().reduce(0) { total, entry in
             let name = entry.key.split(separator: ".").last.map(String.init) ?? entry.key
-            return !["running_mean", "running_var", "num_batches_tracked"].contains(name)
-        }.reduce(0) { $0 + $1.tensor.count }
+            let isBuffer = ["running_mean", "running_var", "num_batches_tracked"].contains(name)
+            return total + (isBuffer ? 0 : entry.tensor.count)
+        }
     }
 }
 

@@ -3,21 +3,21 @@ import Tensor
 /// Runs its children in order, as PyTorch's `nn.Sequential`. Children are named `"0"`, `"1"`,
 /// ... unless names are given, which then form the state_dict prefixes (`features.0.weight`).
 public final class Sequential: Module {
-    public let typeName = "Sequential"
-    public private(set) var children: [(name: String, module: any Module)]
-    public var isTraining = true
+    private let layers: [(name: String, module: Module)]
 
-    public init(_ modules: [any Module]) {
-        children = modules.enumerated().map { (String($0.offset), $0.element) }
+    public init(_ modules: [Module]) {
+        layers = modules.enumerated().map { (String($0.offset), $0.element) }
     }
 
-    public init(named modules: [(String, any Module)]) {
-        children = modules.map { (name: $0.0, module: $0.1) }
+    public init(named modules: [(String, Module)]) {
+        layers = modules.map { (name: $0.0, module: $0.1) }
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override var children: [(name: String, module: Module)] { layers }
+
+    public override func forward(_ input: Tensor) throws -> Tensor {
         var value = input
-        for (_, module) in children { value = try module.forward(value) }
+        for (_, module) in layers { value = try module.forward(value) }
         return value
     }
 }
@@ -25,13 +25,11 @@ public final class Sequential: Module {
 /// torchvision's ResNet `BasicBlock`: `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`,
 /// where the shortcut is `downsample` when present, else the input.
 public final class BasicBlock: Module {
-    public let typeName = "BasicBlock"
     public let conv1: Conv2d
     public let bn1: BatchNorm2d
     public let conv2: Conv2d
     public let bn2: BatchNorm2d
     public let downsample: Sequential?
-    public var isTraining = true
 
     /// `inplanes -> planes` with 3x3 convolutions; a 1x1 strided conv + BatchNorm shortcut when
     /// the stride or the width changes, as torchvision builds it.
@@ -50,13 +48,13 @@ public final class BasicBlock: Module {
         }
     }
 
-    public var children: [(name: String, module: any Module)] {
-        var list: [(name: String, module: any Module)] = [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)]
+    public override var children: [(name: String, module: Module)] {
+        var list: [(name: String, module: Module)] = [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)]
         if let downsample { list.append(("downsample", downsample)) }
         return list
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let relu = ReLU()
         let main = try bn2(conv2(relu(bn1(conv1(input)))))
         let shortcut = try downsample?(input) ?? input

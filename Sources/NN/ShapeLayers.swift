@@ -2,17 +2,15 @@ import Tensor
 
 /// Merges axes `start_dim...end_dim` into one, as PyTorch's `nn.Flatten` (defaults 1 and -1).
 public final class Flatten: Module {
-    public let typeName = "Flatten"
     public let startDim: Int
     public let endDim: Int
-    public var isTraining = true
 
     public init(startDim: Int = 1, endDim: Int = -1) {
         self.startDim = startDim
         self.endDim = endDim
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         let rank = Swift.max(input.rank, 1)
         let start = startDim < 0 ? startDim + rank : startDim
         let end = endDim < 0 ? endDim + rank : endDim
@@ -27,27 +25,23 @@ public final class Flatten: Module {
 
 /// Returns its input, as PyTorch's `nn.Identity`.
 public final class Identity: Module {
-    public let typeName = "Identity"
-    public var isTraining = true
-    public init() {}
-    public func forward(_ input: Tensor) throws -> Tensor { input }
+    public override init() {}
+    public override func forward(_ input: Tensor) throws -> Tensor { input }
 }
 
 /// Zeroes each element with probability `p` in train mode and scales the rest by `1 / (1 - p)`;
 /// the identity in eval mode, as PyTorch's `nn.Dropout`.
 public final class Dropout: Module {
-    public let typeName = "Dropout"
     public let p: Double
-    public var isTraining = true
 
     public init(p: Double = 0.5) throws {
         guard (0...1).contains(p) else {
-            throw NNError.invalidArgument(layer: typeName, argument: "p", reason: "dropout probability has to be between 0 and 1, but got \(p)")
+            throw NNError.invalidArgument(layer: "Dropout", argument: "p", reason: "dropout probability has to be between 0 and 1, but got \(p)")
         }
         self.p = p
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard isTraining, p > 0 else { return input }
         if p == 1 { return Tensor(zeros: input.shape) }
         let scale = Float(1 / (1 - p))

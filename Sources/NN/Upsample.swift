@@ -11,22 +11,20 @@ import Tensor
 public final class Upsample: Module {
     public enum Mode: String, Sendable, CaseIterable { case nearest, bilinear }
 
-    public let typeName = "Upsample"
     public let size: IntPair?
     public let scaleFactor: (height: Double, width: Double)?
     public let mode: Mode
     public let alignCorners: Bool
-    public var isTraining = true
 
     public init(size: IntPair? = nil, scaleFactor: (height: Double, width: Double)? = nil, mode: Mode = .nearest, alignCorners: Bool? = nil) throws {
         guard (size == nil) != (scaleFactor == nil) else {
-            throw NNError.invalidArgument(layer: typeName, argument: "size", reason: "give exactly one of size and scale_factor")
+            throw NNError.invalidArgument(layer: "Upsample", argument: "size", reason: "give exactly one of size and scale_factor")
         }
         if mode == .nearest && alignCorners != nil {
-            throw NNError.invalidArgument(layer: typeName, argument: "align_corners", reason: "align_corners can only be set with the interpolating modes: bilinear")
+            throw NNError.invalidArgument(layer: "Upsample", argument: "align_corners", reason: "align_corners can only be set with the interpolating modes: bilinear")
         }
         if let scaleFactor, scaleFactor.height <= 0 || scaleFactor.width <= 0 {
-            throw NNError.invalidArgument(layer: typeName, argument: "scale_factor", reason: "must be positive")
+            throw NNError.invalidArgument(layer: "Upsample", argument: "scale_factor", reason: "must be positive")
         }
         self.size = size
         self.scaleFactor = scaleFactor
@@ -34,7 +32,7 @@ public final class Upsample: Module {
         self.alignCorners = alignCorners ?? false
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4 else { throw NNError.inputShape(layer: typeName, expected: "(N, C, H, W)", got: input.shape) }
         let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let outHeight = size?.height ?? Int((Double(height) * scaleFactor!.height).rounded(.down))

@@ -11,6 +11,22 @@ struct WeightAndBias {
         bias = hasBias ? Tensor(zeros: [biasCount]) : nil
     }
 
+    /// PyTorch's `reset_parameters()` for convolutions and Linear: the weight from
+    /// `kaiming_uniform_(a=sqrt(5))`, which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), then the bias
+    /// from the same bound.
+    mutating func reset(fanIn: Int, using generator: inout SeededGenerator) {
+        let bound = fanIn > 0 ? 1 / Float(fanIn).squareRoot() : 0
+        weight = Tensor(shape: weight.shape, scalars: generator.uniform(count: weight.count, bound: bound))
+        if let bias { self.bias = Tensor(shape: bias.shape, scalars: generator.uniform(count: bias.count, bound: bound)) }
+    }
+
+    /// `kaiming_normal_(mode="fan_out", nonlinearity="relu")`: N(0, 2 / fan_out) on the weight;
+    /// the bias is left as it is.
+    mutating func resetKaimingNormal(fanOut: Int, using generator: inout SeededGenerator) {
+        let standardDeviation = Float((2.0 / Double(Swift.max(fanOut, 1))).squareRoot())
+        weight = Tensor(shape: weight.shape, scalars: generator.normal(count: weight.count, standardDeviation: standardDeviation))
+    }
+
     var entries: [(name: String, tensor: Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

@@ -41,19 +41,21 @@ extension Tensor {
     }
 }
 
-private let hostIsLittleEndian = 1.littleEndian == 1
+/// True on every platform Swift ships for today; the big-endian paths keep the byte order of
+/// files (little-endian by contract) independent of the host.
+public let hostIsLittleEndian = 1.littleEndian == 1
 
 /// Copies elements into bytes, swapping each element's bytes on big-endian hosts.
 private func littleEndian<T>(_ values: [T], width: Int) -> [UInt8] {
     var bytes = values.withUnsafeBytes { Array($0) }
-    if !hostIsLittleEndian && width > 1 { swapEach(&bytes, width: width) }
+    if !hostIsLittleEndian { swapByteOrder(&bytes, elementWidth: width) }
     return bytes
 }
 
 /// Copies bytes into elements, swapping each element's bytes on big-endian hosts.
 private func values<T>(_ bytes: [UInt8], width: Int) -> [T] {
     var source = bytes
-    if !hostIsLittleEndian && width > 1 { swapEach(&source, width: width) }
+    if !hostIsLittleEndian { swapByteOrder(&source, elementWidth: width) }
     let count = source.count / MemoryLayout<T>.stride
     return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
         source.withUnsafeBytes { raw in
@@ -63,8 +65,11 @@ private func values<T>(_ bytes: [UInt8], width: Int) -> [T] {
     }
 }
 
-private func swapEach(_ bytes: inout [UInt8], width: Int) {
-    for start in stride(from: 0, to: bytes.count, by: width) {
-        bytes[start..<(start + width)].reverse()
+/// Reverses the bytes of each `elementWidth`-byte element in place: little-endian to big-endian
+/// and back. A width of 1 (or a trailing partial element) is left as it is.
+public func swapByteOrder(_ bytes: inout [UInt8], elementWidth: Int) {
+    guard elementWidth > 1 else { return }
+    for start in stride(from: 0, to: bytes.count - elementWidth + 1, by: elementWidth) {
+        bytes[start..<(start + elementWidth)].reverse()
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Checkpoint
 import ModelZoo
 
 struct ImportCommand: ParsableCommand {
@@ -7,24 +6,22 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Turn any Python export into canonical v1 (manifest, checksums, reference vectors), verifying it on the way.")
 
-    @Argument(help: "The Python export (.h5).")
+    @Argument(help: "The Python export (.h5).", completion: .file())
     var input: String
 
     @Option(name: .long, help: "The registry architecture, overriding the manifest and recognition.")
-    var arch: String?
+    var arch: ArchitectureName?
 
-    @Option(name: .long, help: "Where to write the canonical checkpoint (.h5).")
+    @Option(name: .long, help: "Where to write the canonical checkpoint (.h5).", completion: .file(extensions: ["h5"]))
     var output: String
 
     func run() throws {
         let checkpoint = try readCheckpoint(input)
-        if let arch {
-            do { _ = try Registry.architecture(named: arch) } catch { throw ZooExit.unusable("\(error)") }
-        }
-        let report = Verifier.verify(checkpoint, arch: arch)
+        let report = Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name))
         guard report.passed else {
             VerifyCommand.printReport(report)
-            throw ZooExit.failed("\(input) did not verify; nothing was written", details: report.offendingKeys.isEmpty ? [] : ["offending keys: " + report.offendingKeys.joined(separator: ", ")])
+            let details = report.offendingKeys.isEmpty ? [] : ["offending keys: " + report.offendingKeys.joined(separator: ", ")]
+            throw ZooExit.failed("\(input) did not verify; nothing was written", details: details)
         }
         do {
             try Importer.importCheckpoint(report, to: output)
@@ -32,7 +29,9 @@ struct ImportCommand: ParsableCommand {
             throw ZooExit.unusable("cannot write \(output)", details: ["\(error)"])
         }
         let label = report.resolved?.label ?? "unknown model"
-        Output.line("wrote \(output): \(label), \(checkpoint.stateDict.count) tensors with checksums, \(checkpoint.referenceCases.count) reference vector(s)")
+        Output.line(
+            "wrote \(output): \(label), \(checkpoint.stateDict.count) tensors with checksums, "
+                + "\(checkpoint.referenceCases.count) reference vector(s)")
         for note in checkpoint.layoutNotes { Output.line("normalised: \(note)") }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import JSON
 
 /// Printing shared by the subcommands: aligned tables and JSON on stdout, errors on stderr.
 enum Output {
@@ -7,8 +6,18 @@ enum Output {
         print(text)
     }
 
-    static func json(_ value: JSONValue) {
-        print(value.serialized(pretty: true))
+    /// A report as pretty JSON with sorted keys. Non-finite numbers, which JSON cannot spell,
+    /// become the strings "inf", "-inf" and "nan", so the output is always one valid document.
+    static func json(_ value: some Encodable) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } catch {
+            // Only a report type that cannot encode itself gets here: a bug, said as one.
+            Output.error("cannot encode the report as JSON: \(error)")
+        }
     }
 
     /// One clear line first, details after, on stderr.

@@ -29,9 +29,11 @@ struct Zoo: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { Self.exit(withError: error) }
-            let usage = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false)
-                .filter { !$0.hasPrefix("Error:") }.joined(separator: "\n")
-            Output.error(message(for: error), details: [usage])
+            // The full message repeats the short one after "Error: "; keep only what follows it.
+            let short = message(for: error)
+            var usage = fullMessage(for: error)
+            if let range = usage.range(of: short) { usage = String(usage[range.upperBound...]) }
+            Output.error(short, details: [usage.trimmingCharacters(in: .newlines)])
             Foundation.exit(ZooExit.unusable)
         }
     }
