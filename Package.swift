@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,10 +35,7 @@ let package = Package(
             name: "Checkpoint",
             dependencies: ["HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(
-            name: "ModelZoo",
-            dependencies: ["NN", "Checkpoint", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
-        ),
+        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON"]),
         .executableTarget(
             name: "zoo",
             dependencies: [
@@ -46,22 +44,31 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "zoo-bench", dependencies: ["ModelZoo", "NN", "Tensor"]),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        // Fixture paths, temporary folders and child processes, shared by every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
             name: "CheckpointTests",
-            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON"],
+            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5", "ModelZoo"],
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ModelZooTests",
-            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON"],
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "TestSupport"],
             exclude: ["Fixtures"]
+        ),
+        // The `zoo` executable as scripts use it: exit codes, messages, and snapshots of
+        // `--help` and `--json` (Snapshots/; regenerate with ZOO_UPDATE_SNAPSHOTS=1).
+        .testTarget(
+            name: "ZooCommandTests",
+            dependencies: ["Checkpoint", "JSON", "Tensor", "TestSupport"],
+            exclude: ["Snapshots"]
         ),
     ],
     swiftLanguageModes: [.v6]

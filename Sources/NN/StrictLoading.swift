@@ -103,6 +103,8 @@ public struct LoadReport: Sendable, Equatable {
 /// A state_dict that does not load strictly; the report names every problem.
 public struct LoadError: Error, Sendable, CustomStringConvertible {
     public var report: LoadReport
+
+    public init(report: LoadReport) { self.report = report }
     public var description: String {
         (["Error(s) in loading state_dict for \(report.modelName):"] + report.problemLines.map { "\t" + $0 })
             .joined(separator: "\n")

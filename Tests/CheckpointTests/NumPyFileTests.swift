@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import Tensor
+import TestSupport
 import Testing
 
 struct NumPyFileTests {

@@ -7,7 +7,7 @@ import Testing
 /// Files written by Tools/make_interop_fixtures.py with plain h5py, checked value by value
 /// against the expected.json the same script wrote.
 struct PythonWrittenFilesTests {
-    static let folder = fixturesFolder.appendingPathComponent("interop")
+    static let folder = fixtures.folder.appendingPathComponent("interop")
     static let expected: JSONValue = {
         let text = (try? String(contentsOf: folder.appendingPathComponent("expected.json"), encoding: .utf8)) ?? "{}"
         return (try? JSONValue.parse(text)) ?? .object([:])

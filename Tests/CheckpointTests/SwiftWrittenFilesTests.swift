@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import JSON
 import Tensor
+import TestSupport
 import Testing
 
 /// Files Swift writes must load with the plain h5py one-liner from the format page, value for value.
@@ -94,7 +95,7 @@ struct SwiftWrittenFilesTests {
         #expect(loaded.manifest?.extra["from_the_future"] == .string("kept"))
         #expect(loaded.manifest?.archArgs["num_classes"] == .int(3))
         #expect(loaded.referenceCases == [reference])
-        let report = StrictReport(checkingIntegrityOf: loaded.stateDict, manifest: loaded.manifest)
+        let report = IntegrityReport(loaded.stateDict, manifest: loaded.manifest)
         #expect(report.isClean)
         #expect(report.verifiedChecksums == stateDict.count)
     }

@@ -1,4 +1,3 @@
-import ModelZoo
 import NN
 import Tensor
 import Testing
@@ -6,15 +5,16 @@ import Testing
 /// Conv2d runs several samples per GEMM when planes are small and one at a time when they are
 /// large; every sample of a batch must come out as it does alone (which the parity sweep checks
 /// against PyTorch), whatever chunks the batch is cut into.
+@Suite("ConvBatching")
 struct ConvBatchingTests {
     @Test(arguments: [(5, 158, 1), (5, 158, 2), (3, 9, 1), (7, 40, 3)])
     func batchedSamplesEqualSingleSamples(batch: Int, size: Int, groups: Int) throws {
         let conv = try Conv2d(inChannels: 2 * groups, outChannels: 3 * groups, kernelSize: 3, padding: 1, groups: groups)
         var generator = SeededGenerator(seed: 7)
-        try conv.setLocalState("weight", to: Tensor(shape: conv.weight.shape, scalars: (0..<conv.weight.count).map { _ in Float.random(in: -1..<1, using: &generator) }))
-        try conv.setLocalState("bias", to: Tensor(shape: [3 * groups], scalars: (0..<3 * groups).map { _ in Float.random(in: -1..<1, using: &generator) }))
+        try conv.setLocalState("weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
+        try conv.setLocalState("bias", to: Tensor(shape: [3 * groups], scalars: generator.uniform(count: 3 * groups, bound: 1)))
         let sample = 2 * groups * size * size
-        let input = Tensor(shape: [batch, 2 * groups, size, size], scalars: (0..<batch * sample).map { _ in Float.random(in: -1..<1, using: &generator) })
+        let input = Tensor(shape: [batch, 2 * groups, size, size], scalars: generator.uniform(count: batch * sample, bound: 1))
         let whole = try conv(input).scalars
         let outSample = whole.count / batch
         for n in 0..<batch {

@@ -2,9 +2,11 @@ import Checkpoint
 import Foundation
 import JSON
 import Tensor
+import TestSupport
 import Testing
 
 /// The `zoo` command as users' scripts see it: exit codes, named keys, files written.
+@Suite("CommandLine")
 struct CommandLineTests {
     /// Wrong files: the exit code, and what the output must name.
     static let wrongFiles: [(file: String, status: Int32, names: String)] = [
@@ -27,9 +29,9 @@ struct CommandLineTests {
         ("bad_hdf5_fault_global_heap.h5", 2, "bad_hdf5_fault_global_heap.h5"),
     ]
 
-    @Test(arguments: 0..<wrongFiles.count)
-    func wrongFileGetsItsExitCodeAndNamesTheProblem(index: Int) throws {
-        let (file, status, names) = Self.wrongFiles[index]
+    @Test(arguments: wrongFiles.map(\.file))
+    func wrongFileGetsItsExitCodeAndNamesTheProblem(file: String) throws {
+        let (_, status, names) = try #require(Self.wrongFiles.first { $0.file == file })
         let result = try zoo("verify", fixture(file))
         #expect(result.status == status, "\(file): \(result.all)")
         #expect(result.stderr.hasPrefix("error: "), "\(file): errors start on stderr with one clear line")
@@ -47,7 +49,7 @@ struct CommandLineTests {
         #expect(pair.stdout.contains("\"passed\" : true"))
     }
 
-    @Test(arguments: fixtureNames(prefix: "seq_"))
+    @Test(arguments: fixtures.names(prefix: "seq_"))
     func selfDescribingFileVerifiesWithNoSwiftCodeForIt(file: String) throws {
         let result = try zoo("verify", fixture(file))
         #expect(result.status == 0, "\(result.all)")

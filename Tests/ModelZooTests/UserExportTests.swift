@@ -4,10 +4,12 @@ import JSON
 import ModelZoo
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// Exports made the way users make them, checked against PyTorch's outputs (the .npy pairs
 /// Tools/make_zoo.py wrote with PyTorch).
+@Suite("UserExport")
 struct UserExportTests {
     static let expectations: [String: JSONValue] = {
         let text = (try? String(contentsOfFile: fixture("user_exports.json"), encoding: .utf8)) ?? "{}"
@@ -25,7 +27,7 @@ struct UserExportTests {
         let base = String(file.dropLast(3))
         let pair = ReferenceCase(
             name: "pair", input: try NumPyFile.read(fixture(base + ".input.npy")), output: try NumPyFile.read(fixture(base + ".expect.npy")))
-        let report = Verifier.verify(checkpoint, extra: [pair])
+        let report = Verifier.verify(checkpoint, options: VerificationOptions(extra: [pair]))
         let expected = try #require(Self.expectations[file])
         #expect(report.resolved?.architecture?.name == expected["arch"]?.stringValue)
         #expect(report.resolved?.source == .recognised)
@@ -43,7 +45,7 @@ struct UserExportTests {
         let report = Verifier.verify(try CheckpointReader.read(zooFolder.appendingPathComponent(file).path))
         #expect(report.passed, "\(report.strict) \(report.references.map(\.maxAbsoluteError))")
         #expect(!report.references.isEmpty)
-        #expect(report.strict.verifiedChecksums == report.checkpoint.stateDict.count)
+        #expect(report.strict.integrity.verifiedChecksums == report.checkpoint.stateDict.count)
         #expect(report.resolved?.source == .manifestArch)
     }
 
@@ -54,7 +56,7 @@ struct UserExportTests {
         #expect(candidate.architecture.name == checkpoint.manifest?.arch)
     }
 
-    @Test(arguments: fixtureNames(prefix: "seq_"))
+    @Test(arguments: fixtures.names(prefix: "seq_"))
     func selfDescribingSequentialRunsFromModelConfig(file: String) throws {
         let report = Verifier.verify(try CheckpointReader.read(fixture(file)))
         #expect(report.resolved?.source == .modelConfig)
@@ -81,57 +83,5 @@ struct UserExportTests {
         #expect(torchvision.count == 122)
         #expect(try Registry.resnet18.expectedTensors() == torchvision)
         #expect(try Registry.resnet18.build().parameterCount == 11_689_512)
-    }
-}
-
-/// A self-describing file must fail when its numbers or its config are wrong.
-struct SelfDescribingFailureTests {
-    @Test func alteredReferenceOutputFails() throws {
-        var checkpoint = try CheckpointReader.read(fixture("seq_decoder.h5"))
-        var output = checkpoint.referenceCases[0].output.scalars
-        output[3] += 0.01
-        checkpoint.referenceCases[0].output = Tensor(shape: checkpoint.referenceCases[0].output.shape, scalars: output)
-        let report = Verifier.verify(checkpoint)
-        #expect(!report.passed)
-        #expect(report.references.first?.passed == false)
-        #expect(abs((report.references.first?.maxAbsoluteError ?? 0) - 0.01) < 1e-3)
-    }
-
-    @Test func unknownLayerInModelConfigIsNamed() throws {
-        var checkpoint = try CheckpointReader.read(fixture("seq_mixed.h5"))
-        var config = try #require(checkpoint.manifest?.modelConfig?.objectValue)
-        var layers = try #require(config["layers"]?.arrayValue)
-        layers[3] = .object(["type": .string("GELU")])
-        config["layers"] = .array(layers)
-        checkpoint.manifest?.modelConfig = .object(config)
-        let report = Verifier.verify(checkpoint)
-        #expect(!report.passed)
-        #expect(report.resolutionError?.contains("GELU") == true)
-    }
-}
-
-struct StrictLoadingTests {
-    @Test func strictLoadRefusesAndNamesEveryProblem() throws {
-        let model = try Registry.simpleCNN.build()
-        var stateDict = try CheckpointReader.read(zooFolder.appendingPathComponent("simplecnn.h5").path).stateDict
-        stateDict["fc2.bias"] = nil
-        stateDict["extra"] = Tensor(zeros: [1])
-        let error = #expect(throws: StrictLoadError.self) { try model.load(stateDict, modelName: "SimpleCNN") }
-        #expect(error?.report.missingKeys == ["fc2.bias"])
-        #expect(error?.report.unexpectedKeys == ["extra"])
-        #expect(model.exportStateDict()["conv1.weight"]?.scalars.allSatisfy { $0 == 0 } == true, "nothing loaded")
-    }
-
-    @Test func nonStrictLoadTakesWhatFitsAndExportsItBack() throws {
-        let model = try Registry.simpleCNN.build()
-        let original = try CheckpointReader.read(zooFolder.appendingPathComponent("simplecnn.h5").path).stateDict
-        var stateDict = original
-        stateDict["fc2.bias"] = nil
-        let report = try model.load(stateDict, strict: false, modelName: "SimpleCNN")
-        #expect(report.missingKeys == ["fc2.bias"])
-        let exported = model.exportStateDict()
-        #expect(exported.keys == original.keys)
-        #expect(exported["conv1.weight"] == original["conv1.weight"])
-        #expect(exported["fc2.bias"]?.scalars.allSatisfy { $0 == 0 } == true)
     }
 }
