@@ -230,5 +230,21 @@ def main():
     with open(os.path.join(FIXTURES, "resnet18_torchvision_keys.json"), "w") as f:
         json.dump([[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in resnet.state_dict().items()], f)
 
+def parameterless_fixture():
+    """A model with no parameters at all (pooling, upsampling, activations), saved with its
+    model_config and reference vectors: an empty state_dict that describes its model."""
+    torch.manual_seed(21)
+    model = nn.Sequential(
+        nn.MaxPool2d(2), nn.ReLU(), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        nn.AvgPool2d(3, stride=1, padding=1), nn.Sigmoid()).eval()
+    assert not model.state_dict()
+    zoo_h5.save(model, os.path.join(FIXTURES, "seq_parameterless.h5"), example_input=torch.randn(2, 3, 8, 10))
+
+
 if __name__ == "__main__":
-    main()
+    # `make_zoo.py parameterless` writes only that fixture; no argument regenerates everything.
+    if sys.argv[1:] == ["parameterless"]:
+        parameterless_fixture()
+    else:
+        main()
+        parameterless_fixture()

@@ -173,3 +173,49 @@ struct CommandLineTests {
         #expect(try zoo("inspect", fixture("bad_empty.h5")).status == 2)
     }
 }
+
+/// Exit codes hold for folders as for files, and an empty state_dict that describes its model
+/// is a checkpoint like any other.
+@Suite("CommandLineEdges")
+struct CommandLineEdgeTests {
+    @Test(arguments: ["/nonexistent/zoo", "Zoo/simplecnn.h5"])
+    func listOfAMissingOrNonFolderExitsWithTwo(folder: String) throws {
+        let result = try zoo("list", "--zoo", folder)
+        #expect(result.status == 2, "\(result.all)")
+        #expect(result.stderr.hasPrefix("error: cannot list \(folder): "))
+        #expect(!result.stdout.contains("(none)"))
+    }
+
+    @Test func parameterlessModelVerifiesRunsAndImports() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = fixture("seq_parameterless.h5")
+        #expect(try zoo("verify", file).status == 0)
+        let input = folder.appendingPathComponent("x.npy").path
+        try NumPyFile.write(Tensor(shape: [1, 3, 4, 6], scalars: (0..<72).map { Float($0) / 72 }), to: input)
+        let output = folder.appendingPathComponent("y.npy").path
+        let run = try zoo("run", file, "--input", input, "--output", output)
+        #expect(run.status == 0, "\(run.all)")
+        #expect(try NumPyFile.read(output).shape == [1, 3, 4, 6])
+        let imported = folder.appendingPathComponent("imported.h5").path
+        let result = try zoo("import", file, "--output", imported)
+        #expect(result.status == 0, "\(result.all)")
+        #expect(try zoo("verify", imported).status == 0)
+    }
+
+    @Test func unrecognisedFileListsItsCandidatesInJSON() throws {
+        let result = try zoo("verify", fixture("bad_extra_key.h5"), "--json", "--arch", "encdec")
+        #expect(result.status == 1)
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var stateDict = try CheckpointReader.read("Zoo/net.h5").stateDict
+        stateDict["fc.extra"] = Tensor(zeros: [2])
+        let path = folder.appendingPathComponent("odd.h5").path
+        try CheckpointWriter.write(stateDict, to: path)
+        let odd = try zoo("verify", path, "--json")
+        #expect(odd.status == 1)
+        let candidates = try #require(try JSONValue.parse(odd.stdout)["candidates"]?.arrayValue)
+        #expect(candidates.first?["arch"] == .string("net"))
+        #expect(candidates.first?["unexpected_keys"] == .array([.string("fc.extra")]))
+    }
+}
