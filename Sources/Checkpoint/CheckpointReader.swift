@@ -44,7 +44,8 @@ public enum CheckpointReader {
         // group called `model` is a submodule of a nested export, not a wrapper.
         let rootGroups = weightMembers.filter { $0.kind == .group }.map(\.name)
         if rootGroups.count == 1, let wrapper = rootGroups.first, wrapperGroupNames.contains(wrapper),
-           !weightMembers.contains(where: { $0.kind == .dataset && $0.name.contains(".") }) {
+            !weightMembers.contains(where: { $0.kind == .dataset && $0.name.contains(".") })
+        {
             container = try root.openGroup(wrapper)
             notes.append("read the state_dict from the wrapper group '\(wrapper)'")
             let ignored = weightMembers.filter { $0.name != wrapper }.map(\.name)
@@ -116,8 +117,8 @@ public enum CheckpointReader {
         for key in stateDict.keys where key.hasSuffix("running_var") {
             let modulePrefix = String(key.dropLast("running_var".count))
             guard stateDict[modulePrefix + "running_mean"] != nil,
-                  stateDict[modulePrefix + "num_batches_tracked"] == nil,
-                  let position = stateDict.keys.firstIndex(of: key)
+                stateDict[modulePrefix + "num_batches_tracked"] == nil,
+                let position = stateDict.keys.firstIndex(of: key)
             else { continue }
             stateDict.insert(Tensor(zeros: [], dtype: .int64), forKey: modulePrefix + "num_batches_tracked", at: position + 1)
             filled.append(modulePrefix.isEmpty ? "(root)" : String(modulePrefix.dropLast()))

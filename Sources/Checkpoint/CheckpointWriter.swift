@@ -28,7 +28,8 @@ public enum CheckpointWriter {
 
         let target = URL(fileURLWithPath: path)
         let folder = target.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
+        let temporary = folder.appendingPathComponent(
+            ".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
         do {
             try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, to: temporary.path)
             try syncFile(at: temporary.path)

@@ -36,7 +36,9 @@ enum FileSniffer {
         let signature = Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A])
         var offset: UInt64 = 512
         while offset <= 1 << 20 {
-            guard (try? handle.seek(toOffset: offset)) != nil, let chunk = try? handle.read(upToCount: 8), chunk.count == 8 else { return false }
+            guard (try? handle.seek(toOffset: offset)) != nil, let chunk = try? handle.read(upToCount: 8), chunk.count == 8 else {
+                return false
+            }
             if chunk == signature { return true }
             offset *= 2
         }

@@ -12,7 +12,10 @@ public struct LoadedCheckpoint: Sendable {
     /// Canonical key -> the key the file stored it under, where they differ.
     public var storedKeys: [String: String]
 
-    public init(path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String], storedKeys: [String: String]) {
+    public init(
+        path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],
+        storedKeys: [String: String]
+    ) {
         self.path = path
         self.stateDict = stateDict
         self.manifest = manifest

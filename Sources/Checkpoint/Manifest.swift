@@ -62,7 +62,8 @@ public struct Manifest: Sendable, Equatable {
             throw .invalidManifest(path: path, reason: "no integer format_version")
         }
         guard version <= Manifest.currentVersion, version >= 1 else {
-            throw .invalidManifest(path: path, reason: "format_version \(version) is newer than this zoo reads (\(Manifest.currentVersion)); update zoo")
+            throw .invalidManifest(
+                path: path, reason: "format_version \(version) is newer than this zoo reads (\(Manifest.currentVersion)); update zoo")
         }
         formatVersion = version
         arch = object["arch"]?.stringValue
@@ -72,7 +73,7 @@ public struct Manifest: Sendable, Equatable {
         tensors = [:]
         for (key, record) in object["tensors"]?.objectValue ?? [:] {
             guard let dtype = record["dtype"]?.stringValue,
-                  let shape = record["shape"]?.arrayValue?.compactMap(\.intValue)
+                let shape = record["shape"]?.arrayValue?.compactMap(\.intValue)
             else {
                 throw .invalidManifest(path: path, reason: "tensors['\(key)'] needs dtype and shape")
             }
@@ -89,13 +90,14 @@ public struct Manifest: Sendable, Equatable {
         if !archArgs.isEmpty || arch != nil { object["arch_args"] = .object(archArgs) }
         if let modelConfig { object["model_config"] = modelConfig }
         if let producer { object["producer"] = .string(producer) }
-        object["tensors"] = .object(tensors.mapValues { record in
-            var fields: [String: JSONValue] = [
-                "dtype": .string(record.dtype), "shape": .array(record.shape.map { .int(Int64($0)) }),
-            ]
-            if let sha = record.sha256 { fields["sha256"] = .string(sha) }
-            return .object(fields)
-        })
+        object["tensors"] = .object(
+            tensors.mapValues { record in
+                var fields: [String: JSONValue] = [
+                    "dtype": .string(record.dtype), "shape": .array(record.shape.map { .int(Int64($0)) }),
+                ]
+                if let sha = record.sha256 { fields["sha256"] = .string(sha) }
+                return .object(fields)
+            })
         return .object(object)
     }
 }

@@ -36,7 +36,7 @@ public enum NumPyFile {
         guard bytes.count >= headerStart + headerLength else { throw Error(path: path, reason: "truncated header") }
         let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         guard let descr = field("descr", in: header).map({ $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }),
-              let shapeText = field("shape", in: header)
+            let shapeText = field("shape", in: header)
         else { throw Error(path: path, reason: "header lacks descr or shape: \(header)") }
         if field("fortran_order", in: header) == "True" {
             throw Error(path: path, reason: "Fortran-order arrays are not supported; save with np.ascontiguousarray")
@@ -46,7 +46,9 @@ public enum NumPyFile {
         let dims = shape.compactMap { Int($0) }
         guard dims.count == shape.count else { throw Error(path: path, reason: "bad shape \(shapeText)") }
         guard let (dtype, bigEndian) = dtype(for: descr) else {
-            throw Error(path: path, reason: "unsupported dtype '\(descr)' (use float32, float64, float16, int64, int32, int16, int8, uint8 or bool)")
+            throw Error(
+                path: path, reason: "unsupported dtype '\(descr)' (use float32, float64, float16, int64, int32, int16, int8, uint8 or bool)"
+            )
         }
         let payloadStart = headerStart + headerLength
         guard let count = Tensor.elementCount(dims), !count.multipliedReportingOverflow(by: dtype.byteCount).overflow else {

@@ -22,12 +22,13 @@ enum ReferenceVectorIO {
             }
             let input = try group.openDataset("input_\(index)")
             let output = try group.openDataset("output_\(index)")
-            cases.append(ReferenceCase(
-                name: "\(index)",
-                input: try TensorIO.read(input, key: "__tests__/input_\(index)", path: path),
-                output: try TensorIO.read(output, key: "__tests__/output_\(index)", path: path),
-                absoluteTolerance: try output.numberAttribute("atol") ?? groupAtol,
-                relativeTolerance: try output.numberAttribute("rtol") ?? groupRtol))
+            cases.append(
+                ReferenceCase(
+                    name: "\(index)",
+                    input: try TensorIO.read(input, key: "__tests__/input_\(index)", path: path),
+                    output: try TensorIO.read(output, key: "__tests__/output_\(index)", path: path),
+                    absoluteTolerance: try output.numberAttribute("atol") ?? groupAtol,
+                    relativeTolerance: try output.numberAttribute("rtol") ?? groupRtol))
         }
         let orphans = names.filter { $0.hasPrefix("output_") && !names.contains("input_" + $0.dropFirst("output_".count)) }
         if let orphan = orphans.sorted().first {

@@ -28,7 +28,8 @@ enum TensorIO {
             case .integer(bytes: 2, signed: true): return (.bfloat16, .int16)
             case .bfloat16Float: return (.bfloat16, .bfloat16)
             default:
-                throw CheckpointError.invalidTensor(path: path, key: key, reason: "marked dtype=bfloat16 but stored as \(type), not 16-bit data")
+                throw CheckpointError.invalidTensor(
+                    path: path, key: key, reason: "marked dtype=bfloat16 but stored as \(type), not 16-bit data")
             }
         }
         switch type {

@@ -53,7 +53,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             let (elements, overflow) = count.multipliedReportingOverflow(by: dimension)
             let (bytes, bytesOverflow) = byteCount.multipliedReportingOverflow(by: dimension)
             guard !overflow, !bytesOverflow, UInt64(bytes) <= ProcessInfo.processInfo.physicalMemory else {
-                throw HDF5Error(operation: "read dataset", path: path, message: "extent \(extent) of \(type) is larger than this machine's memory; the file may be damaged")
+                throw HDF5Error(
+                    operation: "read dataset", path: path,
+                    message: "extent \(extent) of \(type) is larger than this machine's memory; the file may be damaged")
             }
             count = elements
             byteCount = bytes
@@ -91,7 +93,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
                     let label = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                     throw HDF5Error(
                         operation: "read dataset", path: path,
-                        message: "compressed with filter \(filter) ('\(label.isEmpty ? "unnamed" : label)'), which this HDF5 library cannot decode; re-export without compression or with compression=\"gzip\"")
+                        message:
+                            "compressed with filter \(filter) ('\(label.isEmpty ? "unnamed" : label)'), which this HDF5 library cannot decode; re-export without compression or with compression=\"gzip\""
+                    )
                 }
             }
         }

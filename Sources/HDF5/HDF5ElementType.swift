@@ -132,7 +132,6 @@ func describeElementType(_ type: hid_t, path: String) throws -> HDF5ElementType 
     }
 }
 
-
 private func isBooleanEnum(_ type: hid_t) -> Bool {
     guard H5Tget_nmembers(type) == 2 else { return false }
     var names: [String] = []

@@ -116,9 +116,10 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
             space = try scalarSpace(path: datasetPath)
         } else {
             let dims = shape.map { hsize_t($0) }
-            space = HDF5Handle(try HDF5Library.identifier("create dataspace", datasetPath) {
-                H5Screate_simple(Int32(dims.count), dims, nil)
-            }, .dataspace)
+            space = HDF5Handle(
+                try HDF5Library.identifier("create dataspace", datasetPath) {
+                    H5Screate_simple(Int32(dims.count), dims, nil)
+                }, .dataspace)
         }
         let fileType = try type.fileType(path: datasetPath)
         let memoryType = try type.nativeType(path: datasetPath)

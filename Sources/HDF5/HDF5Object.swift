@@ -29,7 +29,8 @@ public class HDF5Object: @unchecked Sendable {
         let attributePath = "\(path)@\(name)"
         let type = HDF5Handle(try HDF5Library.identifier("read attribute type", attributePath) { H5Aget_type(attribute.id) }, .datatype)
         guard try describeElementType(type.id, path: attributePath) == .string else { return nil }
-        let count = try elementCount(ofSpace: HDF5Library.identifier("read attribute space", attributePath) { H5Aget_space(attribute.id) }, path: attributePath)
+        let count = try elementCount(
+            ofSpace: HDF5Library.identifier("read attribute space", attributePath) { H5Aget_space(attribute.id) }, path: attributePath)
         let strings = try readStrings(fileType: type.id, count: count, path: attributePath) { memoryType, buffer in
             H5Aread(attribute.id, memoryType, buffer)
         }
@@ -46,7 +47,8 @@ public class HDF5Object: @unchecked Sendable {
         case .integer, .float, .bfloat16Float: break
         default: return nil
         }
-        let count = try elementCount(ofSpace: HDF5Library.identifier("read attribute space", attributePath) { H5Aget_space(attribute.id) }, path: attributePath)
+        let count = try elementCount(
+            ofSpace: HDF5Library.identifier("read attribute space", attributePath) { H5Aget_space(attribute.id) }, path: attributePath)
         guard count == 1 else { return nil }
         var value = 0.0
         try HDF5Library.check("read attribute", attributePath) { H5Aread(attribute.id, zoo_h5t_native_double(), &value) }
@@ -59,9 +61,10 @@ public class HDF5Object: @unchecked Sendable {
         let type = try variableStringType(path: attributePath)
         let space = try scalarSpace(path: attributePath)
         try removeAttributeIfPresent(name)
-        let attribute = HDF5Handle(try HDF5Library.identifier("create attribute", attributePath) {
-            H5Acreate2(handle.id, name, type.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
-        }, .attribute)
+        let attribute = HDF5Handle(
+            try HDF5Library.identifier("create attribute", attributePath) {
+                H5Acreate2(handle.id, name, type.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            }, .attribute)
         try value.withCString { cString in
             var pointer: UnsafePointer<CChar>? = cString
             try HDF5Library.check("write attribute", attributePath) { H5Awrite(attribute.id, type.id, &pointer) }
@@ -73,9 +76,10 @@ public class HDF5Object: @unchecked Sendable {
         let attributePath = "\(path)@\(name)"
         let space = try scalarSpace(path: attributePath)
         try removeAttributeIfPresent(name)
-        let attribute = HDF5Handle(try HDF5Library.identifier("create attribute", attributePath) {
-            H5Acreate2(handle.id, name, zoo_h5t_ieee_f64le(), space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
-        }, .attribute)
+        let attribute = HDF5Handle(
+            try HDF5Library.identifier("create attribute", attributePath) {
+                H5Acreate2(handle.id, name, zoo_h5t_ieee_f64le(), space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            }, .attribute)
         var value = value
         try HDF5Library.check("write attribute", attributePath) { H5Awrite(attribute.id, zoo_h5t_native_double(), &value) }
     }
@@ -87,9 +91,10 @@ public class HDF5Object: @unchecked Sendable {
     }
 
     private func openAttribute(_ name: String) throws -> HDF5Handle {
-        HDF5Handle(try HDF5Library.identifier("open attribute", "\(path)@\(name)") {
-            H5Aopen(handle.id, name, hid_t(H5P_DEFAULT))
-        }, .attribute)
+        HDF5Handle(
+            try HDF5Library.identifier("open attribute", "\(path)@\(name)") {
+                H5Aopen(handle.id, name, hid_t(H5P_DEFAULT))
+            }, .attribute)
     }
 }
 

@@ -96,7 +96,8 @@ public enum ModelZooError: Error, Sendable, CustomStringConvertible {
         case .unknownArgument(let arch, let argument, let known):
             return "\(arch) has no argument '\(argument)'; it takes: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
         case .ambiguous(let matches):
-            return "the keys and shapes match several architectures: \(matches.map(\.label).joined(separator: ", ")); choose one with --arch"
+            return
+                "the keys and shapes match several architectures: \(matches.map(\.label).joined(separator: ", ")); choose one with --arch"
         case .unrecognised(let keyCount, let nearest):
             let lines = nearest.map { "  \($0.label): \($0.differences)" }.joined(separator: "\n")
             return "no architecture in the registry matches these \(keyCount) keys (the nearest follow)\n\(lines)\n"

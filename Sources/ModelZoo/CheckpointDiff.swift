@@ -65,7 +65,9 @@ public struct CheckpointDiff: Sendable, Encodable {
                 }
                 difference = worst
             }
-            return Change(key: key, shapeA: left.shape, shapeB: right.shape, dtypeA: left.dtype, dtypeB: right.dtype, maxAbsoluteDifference: difference)
+            return Change(
+                key: key, shapeA: left.shape, shapeB: right.shape, dtypeA: left.dtype, dtypeB: right.dtype,
+                maxAbsoluteDifference: difference)
         }
     }
 }

@@ -65,7 +65,9 @@ public enum ModelResolver {
         if let arch {
             let architecture = try Registry.architecture(named: arch)
             var arguments = architecture.inferArguments(from: checkpoint.stateDict) ?? [:]
-            if manifest?.arch == architecture.name { arguments.merge(integerArguments(manifest?.archArgs ?? [:]), uniquingKeysWith: { _, new in new }) }
+            if manifest?.arch == architecture.name {
+                arguments.merge(integerArguments(manifest?.archArgs ?? [:]), uniquingKeysWith: { _, new in new })
+            }
             return try fromRegistry(architecture, arguments, source: .flag)
         }
         if let name = manifest?.arch, let architecture = try? Registry.architecture(named: name) {
@@ -76,13 +78,16 @@ public enum ModelResolver {
         if let config = manifest?.modelConfig {
             let model = try ModelConfig.build(config)
             model.eval()
-            return ResolvedModel(model: model, label: "Sequential from model_config (\(model.children.count) layers)", source: .modelConfig, architecture: nil, arguments: [:])
+            return ResolvedModel(
+                model: model, label: "Sequential from model_config (\(model.children.count) layers)", source: .modelConfig,
+                architecture: nil, arguments: [:])
         }
         let candidate = try Registry.recognise(checkpoint.stateDict)
         return try fromRegistry(candidate.architecture, candidate.arguments, source: .recognised)
     }
 
-    static func fromRegistry(_ architecture: Architecture, _ arguments: [String: Int], source: ResolvedModel.Source) throws -> ResolvedModel {
+    static func fromRegistry(_ architecture: Architecture, _ arguments: [String: Int], source: ResolvedModel.Source) throws -> ResolvedModel
+    {
         let resolved = try architecture.resolvedArguments(arguments)
         return ResolvedModel(
             model: try architecture.build(resolved), label: Registry.label(architecture, resolved), source: source,

@@ -24,7 +24,9 @@ public struct Candidate: Sendable, Encodable {
         if !missingKeys.isEmpty { parts.append("\(missingKeys.count) missing (\(some(missingKeys)))") }
         if !unexpectedKeys.isEmpty { parts.append("\(unexpectedKeys.count) unexpected (\(some(unexpectedKeys)))") }
         if !shapeMismatches.isEmpty {
-            parts.append("\(shapeMismatches.count) shape mismatches (" + shapeMismatches.prefix(3).map { "\($0.key): \($0.found) vs \($0.expected)" }.joined(separator: ", ") + ")")
+            parts.append(
+                "\(shapeMismatches.count) shape mismatches ("
+                    + shapeMismatches.prefix(3).map { "\($0.key): \($0.found) vs \($0.expected)" }.joined(separator: ", ") + ")")
         }
         return parts.isEmpty ? "matches" : parts.joined(separator: "; ")
     }
@@ -65,7 +67,8 @@ extension Registry {
                 unexpectedKeys: report.unexpectedKeys, shapeMismatches: report.shapeMismatches)
         }
         // Ties keep registry order, so the listing is the same on every run.
-        return scored.enumerated().sorted { ($0.element.differenceCount, $0.offset) < ($1.element.differenceCount, $1.offset) }.map(\.element)
+        return scored.enumerated().sorted { ($0.element.differenceCount, $0.offset) < ($1.element.differenceCount, $1.offset) }.map(
+            \.element)
     }
 
     /// The one registry entry that matches exactly, or an error that lists the nearest candidates.

@@ -70,10 +70,13 @@ public enum Registry {
         inputShape: { _ in [1, 8, 32] }, inputDescription: "1 x H x 32",
         builder: { _ in
             Sequential(named: [
-                ("conv_layer", Sequential(named: [
-                    ("conv", try Conv2d(inChannels: 1, outChannels: 32, kernelSize: 3, stride: 1, padding: 1)),
-                    ("relu", ReLU()),
-                ])),
+                (
+                    "conv_layer",
+                    Sequential(named: [
+                        ("conv", try Conv2d(inChannels: 1, outChannels: 32, kernelSize: 3, stride: 1, padding: 1)),
+                        ("relu", ReLU()),
+                    ])
+                ),
                 ("fc_layer", Sequential(named: [("fc", try Linear(inFeatures: 32, outFeatures: 10))])),
             ])
         },
@@ -114,18 +117,24 @@ public enum Registry {
             let c = args["in_channels"]!
             let base = args["base"]!
             return Sequential(named: [
-                ("encoder", Sequential([
-                    try Conv2d(inChannels: c, outChannels: base, kernelSize: 4, stride: 2, padding: 1, bias: false),
-                    try BatchNorm2d(numFeatures: base), ReLU(),
-                    try Conv2d(inChannels: base, outChannels: base * 2, kernelSize: 4, stride: 2, padding: 1, bias: false),
-                    try BatchNorm2d(numFeatures: base * 2), ReLU(),
-                ])),
-                ("decoder", Sequential([
-                    try ConvTranspose2d(inChannels: base * 2, outChannels: base, kernelSize: 4, stride: 2, padding: 1, bias: false),
-                    try BatchNorm2d(numFeatures: base), ReLU(),
-                    try ConvTranspose2d(inChannels: base, outChannels: c, kernelSize: 4, stride: 2, padding: 1),
-                    Sigmoid(),
-                ])),
+                (
+                    "encoder",
+                    Sequential([
+                        try Conv2d(inChannels: c, outChannels: base, kernelSize: 4, stride: 2, padding: 1, bias: false),
+                        try BatchNorm2d(numFeatures: base), ReLU(),
+                        try Conv2d(inChannels: base, outChannels: base * 2, kernelSize: 4, stride: 2, padding: 1, bias: false),
+                        try BatchNorm2d(numFeatures: base * 2), ReLU(),
+                    ])
+                ),
+                (
+                    "decoder",
+                    Sequential([
+                        try ConvTranspose2d(inChannels: base * 2, outChannels: base, kernelSize: 4, stride: 2, padding: 1, bias: false),
+                        try BatchNorm2d(numFeatures: base), ReLU(),
+                        try ConvTranspose2d(inChannels: base, outChannels: c, kernelSize: 4, stride: 2, padding: 1),
+                        Sigmoid(),
+                    ])
+                ),
             ])
         },
         inferrer: { sd in
@@ -140,7 +149,9 @@ public enum Registry {
         inputShape: { _ in [3, 224, 224] }, inputDescription: "3 x 224 x 224",
         builder: { args in
             func layer(_ inplanes: Int, _ planes: Int, stride: Int) throws -> Sequential {
-                Sequential([try BasicBlock(inplanes: inplanes, planes: planes, stride: stride), try BasicBlock(inplanes: planes, planes: planes)])
+                Sequential([
+                    try BasicBlock(inplanes: inplanes, planes: planes, stride: stride), try BasicBlock(inplanes: planes, planes: planes),
+                ])
             }
             return Sequential(named: [
                 ("conv1", try Conv2d(inChannels: 3, outChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false)),

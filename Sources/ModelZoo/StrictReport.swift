@@ -3,8 +3,8 @@ import NN
 import Tensor
 
 /// Everything that stands between a file's state_dict and a model that runs it: how it fits the
-/// model (NN's ``LoadReport``: keys, shapes, dtypes) and what the file proves about itself
-/// (Checkpoint's ``IntegrityReport``: finite values, checksums).
+/// model (NN's `LoadReport`: keys, shapes, dtypes) and what the file proves about itself
+/// (Checkpoint's `IntegrityReport`: finite values, checksums).
 public struct StrictReport: Sendable, Equatable, CustomStringConvertible {
     /// Nil when no model could be chosen: only the integrity was checked.
     public var load: LoadReport?

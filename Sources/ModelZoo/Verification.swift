@@ -248,7 +248,8 @@ public enum Verifier {
         }
         do {
             let output = try model(referenceCase.input.converted(to: .float32))
-            var compared = compare(output, referenceCase.output, name: name, tolerance: try Tolerance(absolute: absolute, relative: relative))
+            var compared = compare(
+                output, referenceCase.output, name: name, tolerance: try Tolerance(absolute: absolute, relative: relative))
             compared.toleranceSource = source
             return compared
         } catch {

@@ -20,7 +20,10 @@ private func adaptiveWindow(_ index: Int, input: Int, output: Int) -> Range<Int>
     return start..<end
 }
 
-private func adaptivePool(_ input: Tensor, size: AdaptiveOutputSize, layer: String, reduce: (UnsafeBufferPointer<Float>, Int, Range<Int>, Range<Int>, Int) -> Float) throws -> Tensor {
+private func adaptivePool(
+    _ input: Tensor, size: AdaptiveOutputSize, layer: String,
+    reduce: (UnsafeBufferPointer<Float>, Int, Range<Int>, Range<Int>, Int) -> Float
+) throws -> Tensor {
     guard input.rank == 4 else { throw NNError.inputShape(layer: layer, expected: "(N, C, H, W)", got: input.shape) }
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let outHeight = size.height ?? height

@@ -67,9 +67,11 @@ public final class BatchNorm2d: Module {
         switch name {
         case "weight" where affine: try requireShape(tensor, vector, key: name); weight = tensor.converted(to: .float32)
         case "bias" where affine: try requireShape(tensor, vector, key: name); bias = tensor.converted(to: .float32)
-        case "running_mean" where trackRunningStats: try requireShape(tensor, vector, key: name); runningMean = tensor.converted(to: .float32)
+        case "running_mean" where trackRunningStats:
+            try requireShape(tensor, vector, key: name); runningMean = tensor.converted(to: .float32)
         case "running_var" where trackRunningStats: try requireShape(tensor, vector, key: name); runningVar = tensor.converted(to: .float32)
-        case "num_batches_tracked" where trackRunningStats: try requireShape(tensor, [], key: name); numBatchesTracked = tensor.converted(to: .int64)
+        case "num_batches_tracked" where trackRunningStats:
+            try requireShape(tensor, [], key: name); numBatchesTracked = tensor.converted(to: .int64)
         default: throw NNError.unknownStateKey(key: name)
         }
     }
@@ -87,7 +89,8 @@ public final class BatchNorm2d: Module {
         if useBatchStatistics {
             let perChannel = batch * plane
             if isTraining && perChannel <= 1 {
-                throw NNError.training(layer: "BatchNorm2d", reason: "expected more than 1 value per channel when training, got input shape \(input.shape)")
+                throw NNError.training(
+                    layer: "BatchNorm2d", reason: "expected more than 1 value per channel when training, got input shape \(input.shape)")
             }
             for c in 0..<channels {
                 var sum = 0.0
@@ -142,11 +145,15 @@ public final class BatchNorm2d: Module {
         let correction = Double(count) / Double(count - 1)
         let oldMean = runningMean.scalars
         let oldVar = runningVar.scalars
-        self.runningMean = Tensor(shape: [numFeatures], scalars: (0..<numFeatures).map {
-            Float((1 - factor) * Double(oldMean[$0]) + factor * mean[$0])
-        })
-        self.runningVar = Tensor(shape: [numFeatures], scalars: (0..<numFeatures).map {
-            Float((1 - factor) * Double(oldVar[$0]) + factor * biasedVariance[$0] * correction)
-        })
+        self.runningMean = Tensor(
+            shape: [numFeatures],
+            scalars: (0..<numFeatures).map {
+                Float((1 - factor) * Double(oldMean[$0]) + factor * mean[$0])
+            })
+        self.runningVar = Tensor(
+            shape: [numFeatures],
+            scalars: (0..<numFeatures).map {
+                Float((1 - factor) * Double(oldVar[$0]) + factor * biasedVariance[$0] * correction)
+            })
     }
 }

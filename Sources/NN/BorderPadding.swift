@@ -5,10 +5,12 @@ import Tensor
 func padBorders(_ input: Tensor, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode) throws -> Tensor {
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     if mode == .reflect && (top >= height || bottom >= height || left >= width || right >= width) {
-        throw NNError.invalidArgument(layer: "Conv2d", argument: "padding", reason: "reflect padding must be smaller than the input size \(height)x\(width)")
+        throw NNError.invalidArgument(
+            layer: "Conv2d", argument: "padding", reason: "reflect padding must be smaller than the input size \(height)x\(width)")
     }
     if mode == .circular && (top > height || bottom > height || left > width || right > width) {
-        throw NNError.invalidArgument(layer: "Conv2d", argument: "padding", reason: "circular padding must not exceed the input size \(height)x\(width)")
+        throw NNError.invalidArgument(
+            layer: "Conv2d", argument: "padding", reason: "circular padding must not exceed the input size \(height)x\(width)")
     }
     let outHeight = height + top + bottom
     let outWidth = width + left + right

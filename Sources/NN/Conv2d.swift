@@ -35,7 +35,8 @@ public final class Conv2d: Module {
             throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
         }
         if padding == .same && (stride.height != 1 || stride.width != 1) {
-            throw NNError.invalidArgument(layer: name, argument: "padding", reason: "padding='same' is not supported for strided convolutions")
+            throw NNError.invalidArgument(
+                layer: name, argument: "padding", reason: "padding='same' is not supported for strided convolutions")
         }
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -98,9 +99,10 @@ public final class Conv2d: Module {
             outHeight: (height + pads.top + pads.bottom - dilation.height * (kernelSize.height - 1) - 1) / stride.height + 1,
             outWidth: (width + pads.left + pads.right - dilation.width * (kernelSize.width - 1) - 1) / stride.width + 1)
         guard height + pads.top + pads.bottom >= dilation.height * (kernelSize.height - 1) + 1,
-              width + pads.left + pads.right >= dilation.width * (kernelSize.width - 1) + 1
+            width + pads.left + pads.right >= dilation.width * (kernelSize.width - 1) + 1
         else {
-            throw NNError.inputShape(layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
+            throw NNError.inputShape(
+                layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
         }
         let outPlane = geometry.outHeight * geometry.outWidth
         let outPerGroup = outChannels / groups
@@ -129,12 +131,14 @@ public final class Conv2d: Module {
                                         geometry.im2col(image, into: cols.baseAddress! + j * outPlane, rowStride: span)
                                     }
                                     // One sample's product already has the output's layout: write it in place.
-                                    let target = count == 1
+                                    let target =
+                                        count == 1
                                         ? y.baseAddress! + (first * outChannels + g * outPerGroup) * outPlane
                                         : result.baseAddress!
-                                    gemm(transposeA: false, transposeB: false, m: outPerGroup, n: span, k: patch,
-                                         a: w.baseAddress! + g * outPerGroup * patch, lda: patch, b: cols.baseAddress!, ldb: span,
-                                         c: target, ldc: span)
+                                    gemm(
+                                        transposeA: false, transposeB: false, m: outPerGroup, n: span, k: patch,
+                                        a: w.baseAddress! + g * outPerGroup * patch, lda: patch, b: cols.baseAddress!, ldb: span,
+                                        c: target, ldc: span)
                                     for j in 0..<count {
                                         for o in 0..<outPerGroup {
                                             let channel = g * outPerGroup + o

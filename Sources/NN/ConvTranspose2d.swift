@@ -31,10 +31,11 @@ public final class ConvTranspose2d: Module {
             throw NNError.invalidArgument(layer: name, argument: "padding", reason: "must be non-negative")
         }
         guard outputPadding.height >= 0, outputPadding.width >= 0,
-              outputPadding.height < Swift.max(stride.height, dilation.height),
-              outputPadding.width < Swift.max(stride.width, dilation.width)
+            outputPadding.height < Swift.max(stride.height, dilation.height),
+            outputPadding.width < Swift.max(stride.width, dilation.width)
         else {
-            throw NNError.invalidArgument(layer: name, argument: "output_padding", reason: "\(outputPadding) must be smaller than either stride or dilation")
+            throw NNError.invalidArgument(
+                layer: name, argument: "output_padding", reason: "\(outputPadding) must be smaller than either stride or dilation")
         }
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -61,10 +62,12 @@ public final class ConvTranspose2d: Module {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
-            throw NNError.inputShape(layer: "ConvTranspose2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
+            throw NNError.inputShape(
+                layer: "ConvTranspose2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
         }
         let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
-        let outHeight = (height - 1) * stride.height - 2 * padding.height + dilation.height * (kernelSize.height - 1) + outputPadding.height + 1
+        let outHeight =
+            (height - 1) * stride.height - 2 * padding.height + dilation.height * (kernelSize.height - 1) + outputPadding.height + 1
         let outWidth = (width - 1) * stride.width - 2 * padding.width + dilation.width * (kernelSize.width - 1) + outputPadding.width + 1
         guard outHeight > 0, outWidth > 0 else {
             throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
@@ -87,10 +90,11 @@ public final class ConvTranspose2d: Module {
                     columns.withUnsafeMutableBufferPointer { cols in
                         for n in 0..<batch {
                             for g in 0..<groups {
-                                gemm(transposeA: true, transposeB: false, m: patch, n: inPlane, k: inPerGroup,
-                                     a: w.baseAddress! + g * inPerGroup * patch, lda: patch,
-                                     b: x.baseAddress! + (n * inChannels + g * inPerGroup) * inPlane, ldb: inPlane,
-                                     c: cols.baseAddress!, ldc: inPlane)
+                                gemm(
+                                    transposeA: true, transposeB: false, m: patch, n: inPlane, k: inPerGroup,
+                                    a: w.baseAddress! + g * inPerGroup * patch, lda: patch,
+                                    b: x.baseAddress! + (n * inChannels + g * inPerGroup) * inPlane, ldb: inPlane,
+                                    c: cols.baseAddress!, ldc: inPlane)
                                 geometry.col2imAdd(
                                     UnsafePointer(cols.baseAddress!),
                                     into: y.baseAddress! + (n * outChannels + g * outPerGroup) * outPlane)

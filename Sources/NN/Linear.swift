@@ -44,8 +44,9 @@ public final class Linear: Module {
             w.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
                     guard let a = xp.baseAddress, let b = wp.baseAddress, let c = yp.baseAddress else { return }
-                    gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                         a: a, lda: inFeatures, b: b, ldb: inFeatures, c: c, ldc: outFeatures, beta: 1)
+                    gemm(
+                        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                        a: a, lda: inFeatures, b: b, ldb: inFeatures, c: c, ldc: outFeatures, beta: 1)
                 }
             }
         }

@@ -26,7 +26,8 @@ public final class MaxPool2d: Module {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         let (planes, height, width, outHeight, outWidth) = try poolingShape(
-            layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+            layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
+            ceilMode: ceilMode)
         let (kernel, stride, padding, dilation) = (kernelSize, self.stride, self.padding, self.dilation)
         let x = input.scalars
         var y = [Float](repeating: 0, count: planes * outHeight * outWidth)

@@ -42,16 +42,21 @@ public enum ModelConfig {
             try a.allow(["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"])
             let modeName = try a.string("padding_mode", default: "zeros")
             guard let mode = PaddingMode(rawValue: modeName) else {
-                throw NNError.invalidArgument(layer: "Conv2d", argument: "padding_mode", reason: "'\(modeName)' is not one of zeros, reflect, replicate, circular")
+                throw NNError.invalidArgument(
+                    layer: "Conv2d", argument: "padding_mode", reason: "'\(modeName)' is not one of zeros, reflect, replicate, circular")
             }
             return try Conv2d(
                 inChannels: a.int("in_channels"), outChannels: a.int("out_channels"), kernelSize: a.pair("kernel_size"),
                 stride: a.pair("stride", default: 1), padding: a.padding(), dilation: a.pair("dilation", default: 1),
                 groups: a.int("groups", default: 1), bias: a.bool("bias", default: true), paddingMode: mode)
         case "ConvTranspose2d":
-            try a.allow(["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation", "padding_mode"])
+            try a.allow([
+                "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation",
+                "padding_mode",
+            ])
             guard try a.string("padding_mode", default: "zeros") == "zeros" else {
-                throw NNError.invalidArgument(layer: "ConvTranspose2d", argument: "padding_mode", reason: "only 'zeros' padding mode is supported")
+                throw NNError.invalidArgument(
+                    layer: "ConvTranspose2d", argument: "padding_mode", reason: "only 'zeros' padding mode is supported")
             }
             return try ConvTranspose2d(
                 inChannels: a.int("in_channels"), outChannels: a.int("out_channels"), kernelSize: a.pair("kernel_size"),
@@ -61,7 +66,8 @@ public enum ModelConfig {
         case "MaxPool2d":
             try a.allow(["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"])
             if try a.bool("return_indices", default: false) {
-                throw NNError.invalidArgument(layer: "MaxPool2d", argument: "return_indices", reason: "returning indices is not supported in a Sequential")
+                throw NNError.invalidArgument(
+                    layer: "MaxPool2d", argument: "return_indices", reason: "returning indices is not supported in a Sequential")
             }
             return try MaxPool2d(
                 kernelSize: a.pair("kernel_size"), stride: a.optionalPair("stride"), padding: a.pair("padding", default: 0),
@@ -115,12 +121,16 @@ public enum ModelConfig {
             try a.allow(["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"])
             let modeName = try a.string("mode", default: "nearest")
             guard let mode = Upsample.Mode(rawValue: modeName) else {
-                throw NNError.invalidArgument(layer: "Upsample", argument: "mode", reason: "'\(modeName)' is not supported (nearest, bilinear)")
+                throw NNError.invalidArgument(
+                    layer: "Upsample", argument: "mode", reason: "'\(modeName)' is not supported (nearest, bilinear)")
             }
             if try a.bool("recompute_scale_factor", default: false) {
-                throw NNError.invalidArgument(layer: "Upsample", argument: "recompute_scale_factor", reason: "only the default (None/False) is supported")
+                throw NNError.invalidArgument(
+                    layer: "Upsample", argument: "recompute_scale_factor", reason: "only the default (None/False) is supported")
             }
-            return try Upsample(size: a.optionalPair("size"), scaleFactor: a.optionalScale("scale_factor"), mode: mode, alignCorners: a.optionalBool("align_corners"))
+            return try Upsample(
+                size: a.optionalPair("size"), scaleFactor: a.optionalScale("scale_factor"), mode: mode,
+                alignCorners: a.optionalBool("align_corners"))
         default:
             throw NNError.unknownLayerType(type: a.type, index: a.index)
         }
@@ -143,7 +153,9 @@ private struct LayerArguments {
     }
 
     private func invalid(_ key: String, _ expected: String) -> NNError {
-        .invalidArgument(layer: "\(type) (model_config layer \(index))", argument: key, reason: "expected \(expected), got \(fields[key].map(\.description) ?? "nothing")")
+        .invalidArgument(
+            layer: "\(type) (model_config layer \(index))", argument: key,
+            reason: "expected \(expected), got \(fields[key].map(\.description) ?? "nothing")")
     }
 
     func value(_ key: String) -> JSONValue? {

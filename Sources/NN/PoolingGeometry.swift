@@ -21,11 +21,14 @@ func poolingShape(
         throw NNError.inputShape(layer: layer, expected: "(N, C, H, W)", got: input)
     }
     guard padding.height <= kernel.height / 2, padding.width <= kernel.width / 2 else {
-        throw NNError.invalidArgument(layer: layer, argument: "padding", reason: "\(padding) should be at most half of kernel size \(kernel)")
+        throw NNError.invalidArgument(
+            layer: layer, argument: "padding", reason: "\(padding) should be at most half of kernel size \(kernel)")
     }
     let (height, width) = (input[2], input[3])
-    let outHeight = pooledSize(input: height, kernel: kernel.height, stride: stride.height, padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
-    let outWidth = pooledSize(input: width, kernel: kernel.width, stride: stride.width, padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
+    let outHeight = pooledSize(
+        input: height, kernel: kernel.height, stride: stride.height, padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
+    let outWidth = pooledSize(
+        input: width, kernel: kernel.width, stride: stride.width, padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
     guard outHeight > 0, outWidth > 0 else {
         throw NNError.inputShape(layer: layer, expected: "an input large enough for kernel \(kernel)", got: input)
     }

@@ -34,7 +34,8 @@ public final class BasicBlock: Module {
     /// `inplanes -> planes` with 3x3 convolutions; a 1x1 strided conv + BatchNorm shortcut when
     /// the stride or the width changes, as torchvision builds it.
     public init(inplanes: Int, planes: Int, stride: Int = 1) throws {
-        conv1 = try Conv2d(inChannels: inplanes, outChannels: planes, kernelSize: 3, stride: IntPair(stride, stride), padding: 1, bias: false)
+        conv1 = try Conv2d(
+            inChannels: inplanes, outChannels: planes, kernelSize: 3, stride: IntPair(stride, stride), padding: 1, bias: false)
         bn1 = try BatchNorm2d(numFeatures: planes)
         conv2 = try Conv2d(inChannels: planes, outChannels: planes, kernelSize: 3, padding: 1, bias: false)
         bn2 = try BatchNorm2d(numFeatures: planes)

@@ -15,7 +15,8 @@ public final class Flatten: Module {
         let start = startDim < 0 ? startDim + rank : startDim
         let end = endDim < 0 ? endDim + rank : endDim
         guard start >= 0, end < rank, start <= end else {
-            throw NNError.inputShape(layer: "Flatten(\(startDim), \(endDim))", expected: "a tensor with axes \(startDim)...\(endDim)", got: input.shape)
+            throw NNError.inputShape(
+                layer: "Flatten(\(startDim), \(endDim))", expected: "a tensor with axes \(startDim)...\(endDim)", got: input.shape)
         }
         if input.rank == 0 { return try input.reshaped([1]) }
         let shape = Array(input.shape[..<start]) + [input.shape[start...end].reduce(1, *)] + Array(input.shape[(end + 1)...])
@@ -36,7 +37,8 @@ public final class Dropout: Module {
 
     public init(p: Double = 0.5) throws {
         guard (0...1).contains(p) else {
-            throw NNError.invalidArgument(layer: "Dropout", argument: "p", reason: "dropout probability has to be between 0 and 1, but got \(p)")
+            throw NNError.invalidArgument(
+                layer: "Dropout", argument: "p", reason: "dropout probability has to be between 0 and 1, but got \(p)")
         }
         self.p = p
     }

@@ -54,7 +54,8 @@ public struct LoadReport: Sendable, Equatable {
             if tensor.dtype != spec.dtype {
                 let mismatch = DTypeMismatch(key: spec.key, expected: spec.dtype, found: tensor.dtype)
                 let bothFloat = tensor.dtype.isFloatingPoint && spec.dtype.isFloatingPoint
-                let bothInteger = !tensor.dtype.isFloatingPoint && !spec.dtype.isFloatingPoint
+                let bothInteger =
+                    !tensor.dtype.isFloatingPoint && !spec.dtype.isFloatingPoint
                     && tensor.dtype != .bool && spec.dtype != .bool
                 if bothFloat || bothInteger { convertedKeys.append(mismatch) } else { dtypeMismatches.append(mismatch) }
             }

@@ -16,12 +16,16 @@ public final class Upsample: Module {
     public let mode: Mode
     public let alignCorners: Bool
 
-    public init(size: IntPair? = nil, scaleFactor: (height: Double, width: Double)? = nil, mode: Mode = .nearest, alignCorners: Bool? = nil) throws {
+    public init(size: IntPair? = nil, scaleFactor: (height: Double, width: Double)? = nil, mode: Mode = .nearest, alignCorners: Bool? = nil)
+        throws
+    {
         guard (size == nil) != (scaleFactor == nil) else {
             throw NNError.invalidArgument(layer: "Upsample", argument: "size", reason: "give exactly one of size and scale_factor")
         }
         if mode == .nearest && alignCorners != nil {
-            throw NNError.invalidArgument(layer: "Upsample", argument: "align_corners", reason: "align_corners can only be set with the interpolating modes: bilinear")
+            throw NNError.invalidArgument(
+                layer: "Upsample", argument: "align_corners", reason: "align_corners can only be set with the interpolating modes: bilinear"
+            )
         }
         if let scaleFactor, scaleFactor.height <= 0 || scaleFactor.width <= 0 {
             throw NNError.invalidArgument(layer: "Upsample", argument: "scale_factor", reason: "must be positive")
@@ -81,11 +85,13 @@ public final class Upsample: Module {
     }
 
     private func linearWeights(input: Int, output: Int, scale: Double?) -> [(Int, Int, Float)] {
-        let factor: Float = alignCorners
+        let factor: Float =
+            alignCorners
             ? (output > 1 ? Float(input - 1) / Float(output - 1) : 0)
             : sourceScale(input: input, output: output, scale: scale)
         return (0..<output).map { index in
-            let source: Float = alignCorners
+            let source: Float =
+                alignCorners
                 ? factor * Float(index)
                 : Swift.max(factor * (Float(index) + 0.5) - 0.5, 0)
             let lower = Swift.min(Int(source), input - 1)

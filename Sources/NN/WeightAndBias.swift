@@ -52,10 +52,12 @@ func validateConvolution(
 ) throws {
     guard groups > 0 else { throw NNError.invalidArgument(layer: layer, argument: "groups", reason: "must be positive") }
     guard inChannels > 0, inChannels % groups == 0 else {
-        throw NNError.invalidArgument(layer: layer, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
+        throw NNError.invalidArgument(
+            layer: layer, argument: "in_channels", reason: "\(inChannels) must be divisible by groups (\(groups))")
     }
     guard outChannels > 0, outChannels % groups == 0 else {
-        throw NNError.invalidArgument(layer: layer, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
+        throw NNError.invalidArgument(
+            layer: layer, argument: "out_channels", reason: "\(outChannels) must be divisible by groups (\(groups))")
     }
     try validatePositive(kernelSize, "kernel_size", layer)
     try validatePositive(stride, "stride", layer)

@@ -103,7 +103,15 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
 private extension Int64 {
     init(clamping value: Double) {
-        if value.isNaN { self = 0 } else if value >= 9.2e18 { self = .max } else if value <= -9.2e18 { self = .min } else { self = Int64(value) }
+        if value.isNaN {
+            self = 0
+        } else if value >= 9.2e18 {
+            self = .max
+        } else if value <= -9.2e18 {
+            self = .min
+        } else {
+            self = Int64(value)
+        }
     }
 }
 

@@ -29,9 +29,11 @@ struct DiffCommand: ParsableCommand {
     }
 
     private func row(_ change: CheckpointDiff.Change) -> [String] {
-        let shape = change.shapeA == change.shapeB
+        let shape =
+            change.shapeA == change.shapeB
             ? Output.shape(change.shapeA) : "\(Output.shape(change.shapeA)) -> \(Output.shape(change.shapeB))"
-        let dtype = change.dtypeA == change.dtypeB
+        let dtype =
+            change.dtypeA == change.dtypeB
             ? change.dtypeA.rawValue : "\(change.dtypeA.rawValue) -> \(change.dtypeB.rawValue)"
         return [change.key, shape, dtype, change.maxAbsoluteDifference.map(Output.scientific) ?? "shape differs"]
     }

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// libhdf5 does not validate every on-disk structure: some damaged files make it read or copy
@@ -41,9 +41,9 @@ enum FaultGuard {
             var old = sigaction()
             var action = sigaction()
             #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = faultHandler
+                action.__sigaction_handler.sa_handler = faultHandler
             #else
-            action.__sigaction_u.__sa_handler = faultHandler
+                action.__sigaction_u.__sa_handler = faultHandler
             #endif
             sigemptyset(&action.sa_mask)
             action.sa_flags = 0

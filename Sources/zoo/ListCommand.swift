@@ -24,7 +24,9 @@ struct ListCommand: ParsableCommand {
             ["name", "args (defaults)", "input", "parameters", "description"],
             listing.architectures.map { summary in
                 let arguments = summary.orderedArguments.map { "\($0.name)=\($0.defaultValue)" }.joined(separator: ", ")
-                return [summary.name, arguments.isEmpty ? "-" : arguments, summary.input, Output.grouped(summary.parameters), summary.summary]
+                return [
+                    summary.name, arguments.isEmpty ? "-" : arguments, summary.input, Output.grouped(summary.parameters), summary.summary,
+                ]
             })
         Output.line()
         Output.line("Checkpoints in \(zoo)/")
@@ -35,8 +37,10 @@ struct ListCommand: ParsableCommand {
         Output.table(
             ["file", "arch", "parameters", "size", "sha256"],
             listing.checkpoints.map { entry in
-                [(entry.path as NSString).lastPathComponent, entry.arch ?? "unrecognised",
-                 entry.parameterCount.map(Output.grouped) ?? "-", Output.bytes(entry.byteCount), String(entry.sha256.prefix(12))]
+                [
+                    (entry.path as NSString).lastPathComponent, entry.arch ?? "unrecognised",
+                    entry.parameterCount.map(Output.grouped) ?? "-", Output.bytes(entry.byteCount), String(entry.sha256.prefix(12)),
+                ]
             })
         for entry in listing.checkpoints {
             if let problem = entry.problem { Output.line("note: \(entry.path): \(problem.split(separator: "\n").first ?? "")") }

@@ -32,7 +32,9 @@ enum Output {
         let all = [header] + rows
         let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
         let numeric = header.indices.map { column in
-            rows.allSatisfy { row in row.indices.contains(column) && (Double(row[column].replacingOccurrences(of: ",", with: "")) != nil || row[column] == "-") }
+            rows.allSatisfy { row in
+                row.indices.contains(column) && (Double(row[column].replacingOccurrences(of: ",", with: "")) != nil || row[column] == "-")
+            }
         }
         for row in all {
             let cells = row.indices.map { column -> String in

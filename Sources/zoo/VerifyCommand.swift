@@ -112,7 +112,8 @@ struct VerifyCommand: ParsableCommand {
         let strict = report.strict
         let format = checkpoint.manifest.map { "format v\($0.formatVersion)" } ?? "plain export, no manifest"
         Output.line(
-            "file       \(report.path)  (\(format), \(checkpoint.stateDict.count) tensors, \(Output.bytes(checkpoint.stateDict.byteCount)))")
+            "file       \(report.path)  (\(format), \(checkpoint.stateDict.count) tensors, \(Output.bytes(checkpoint.stateDict.byteCount)))"
+        )
         for note in checkpoint.layoutNotes { Output.line("layout     \(note)") }
         if let resolved = report.resolved {
             Output.line("model      \(resolved.label)  [\(resolved.source.rawValue)]")
@@ -145,7 +146,8 @@ struct VerifyCommand: ParsableCommand {
         if let error = result.error { return "FAILED: \(error)" }
         var tolerance = "atol \(result.absoluteTolerance), rtol \(result.relativeTolerance)"
         if result.isLooserThanDefault {
-            tolerance += "; \(result.toleranceSource == .file ? "the file's, " : "")looser than the default "
+            tolerance +=
+                "; \(result.toleranceSource == .file ? "the file's, " : "")looser than the default "
                 + "atol \(Tolerance.default.absolute), rtol \(Tolerance.default.relative)"
         }
         return "max abs err \(Output.scientific(result.maxAbsoluteError)), rel err \(Output.scientific(result.relativeError)) "

@@ -38,6 +38,7 @@ struct IntegrityReportTests {
         let report = IntegrityReport(StateDict([("w", Tensor(shape: [1], scalars: [1]))]), manifest: nil)
         #expect(report.isClean)
         #expect(!report.manifestListsTensors)
-        #expect(IntegrityReport.checksumState(of: Tensor(shape: [1], scalars: [1]), key: "w", manifest: nil, storedKeys: [:]) == .noManifest)
+        #expect(
+            IntegrityReport.checksumState(of: Tensor(shape: [1], scalars: [1]), key: "w", manifest: nil, storedKeys: [:]) == .noManifest)
     }
 }

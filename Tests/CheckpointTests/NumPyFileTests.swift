@@ -8,7 +8,8 @@ struct NumPyFileTests {
     func write(_ header: String, payload: [UInt8] = [], to folder: URL) -> String {
         var text = header
         text += String(repeating: " ", count: (64 - (10 + text.utf8.count + 1) % 64) % 64) + "\n"
-        let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(text.utf8.count & 0xFF), UInt8(text.utf8.count >> 8)] + Array(text.utf8) + payload
+        let bytes: [UInt8] =
+            [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(text.utf8.count & 0xFF), UInt8(text.utf8.count >> 8)] + Array(text.utf8) + payload
         let path = folder.appendingPathComponent("\(UUID().uuidString).npy").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
@@ -37,7 +38,8 @@ struct NumPyFileTests {
     @Test func bigEndianAndScalarHeadersAreRead() throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let big = write("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", payload: [0x3F, 0x80, 0, 0, 0xC0, 0, 0, 0], to: folder)
+        let big = write(
+            "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", payload: [0x3F, 0x80, 0, 0, 0xC0, 0, 0, 0], to: folder)
         #expect(try NumPyFile.read(big).scalars == [1, -2])
         let scalar = write("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", payload: [7, 0, 0, 0, 0, 0, 0, 0], to: folder)
         #expect(try NumPyFile.read(scalar) == (try Tensor(shape: [], storage: .int64([7]))))

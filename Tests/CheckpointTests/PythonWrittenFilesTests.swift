@@ -72,5 +72,8 @@ func expectTensor(_ tensor: Tensor, equals record: JSONValue, context: String, s
     let actual = tensor.storage.doubles()
     #expect(actual.count == values.count, "\(context): count", sourceLocation: sourceLocation)
     let mismatches = zip(actual, values).enumerated().filter { $0.element.0 != $0.element.1 }
-    #expect(mismatches.isEmpty, "\(context): first mismatch \(mismatches.first.map { "at \($0.offset): \($0.element.0) vs \($0.element.1)" } ?? "")", sourceLocation: sourceLocation)
+    #expect(
+        mismatches.isEmpty,
+        "\(context): first mismatch \(mismatches.first.map { "at \($0.offset): \($0.element.0) vs \($0.element.1)" } ?? "")",
+        sourceLocation: sourceLocation)
 }

@@ -87,7 +87,8 @@ struct SwiftWrittenFilesTests {
         let stateDict = try Self.sampleStateDict()
         var manifest = Manifest(arch: "custom", archArgs: ["num_classes": .int(3)])
         manifest.extra["from_the_future"] = .string("kept")
-        let reference = ReferenceCase(name: "0", input: Tensor(shape: [1, 2], scalars: [1, 2]), output: Tensor(shape: [1], scalars: [3]), absoluteTolerance: 1e-6)
+        let reference = ReferenceCase(
+            name: "0", input: Tensor(shape: [1, 2], scalars: [1, 2]), output: Tensor(shape: [1], scalars: [3]), absoluteTolerance: 1e-6)
         try CheckpointWriter.write(stateDict, manifest: manifest, referenceCases: [reference], to: path)
 
         let loaded = try CheckpointReader.read(path)

@@ -26,7 +26,8 @@ struct UserExportTests {
         #expect(checkpoint.manifest == nil, "a plain export has no manifest")
         let base = String(file.dropLast(3))
         let pair = ReferenceCase(
-            name: "pair", input: try NumPyFile.read(fixture(base + ".input.npy")), output: try NumPyFile.read(fixture(base + ".expect.npy")))
+            name: "pair", input: try NumPyFile.read(fixture(base + ".input.npy")), output: try NumPyFile.read(fixture(base + ".expect.npy"))
+        )
         let report = Verifier.verify(checkpoint, options: VerificationOptions(extra: [pair]))
         let expected = try #require(Self.expectations[file])
         #expect(report.resolved?.architecture?.name == expected["arch"]?.stringValue)

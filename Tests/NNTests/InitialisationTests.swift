@@ -38,7 +38,9 @@ struct InitialisationTests {
     @Test func batchNormResetsToIdentityStatistics() throws {
         let norm = try BatchNorm2d(numFeatures: 3)
         try norm.load(
-            StateDict(norm.stateDict().map { key, tensor in (key, key == "num_batches_tracked" ? tensor : Tensor(shape: [3], scalars: [5, 5, 5])) }))
+            StateDict(
+                norm.stateDict().map { key, tensor in (key, key == "num_batches_tracked" ? tensor : Tensor(shape: [3], scalars: [5, 5, 5]))
+                }))
         var generator = SeededGenerator(seed: 4)
         try norm.resetParameters(using: &generator)
         #expect(norm.weight?.scalars == [1, 1, 1])

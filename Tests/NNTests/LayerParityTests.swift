@@ -15,7 +15,8 @@ struct LayerParityTests {
 
     static let casePaths: [String] = {
         guard let root = try? HDF5File.openReadOnly(fixture).rootGroup(),
-              let groups = try? root.members() else { return [] }
+            let groups = try? root.members()
+        else { return [] }
         return groups.flatMap { group -> [String] in
             let cases = (try? root.openGroup(group.name).members()) ?? []
             return cases.map { "\(group.name)/\($0.name)" }
@@ -24,7 +25,9 @@ struct LayerParityTests {
 
     @Test func sweepIsPresent() {
         #expect(Self.casePaths.count > 60)
-        for type in ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptivePool2d", "BatchNorm2d", "Linear", "Elementwise", "Upsample"] {
+        for type in [
+            "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptivePool2d", "BatchNorm2d", "Linear", "Elementwise", "Upsample",
+        ] {
             #expect(Self.casePaths.contains { $0.hasPrefix(type + "/") }, "no \(type) cases")
         }
     }

@@ -22,10 +22,14 @@ struct ModelConfigTests {
     }
 
     @Test func pytorchDefaultsApplyAndNamesArePrefixes() throws {
-        let model = try ModelConfig.build(try config(#"{"type": "Conv2d", "name": "features", "in_channels": 2, "out_channels": 4, "kernel_size": [3, 1]}, {"type": "BatchNorm2d", "name": "bn", "num_features": 4}, {"type": "MaxPool2d", "kernel_size": 2}"#))
-        #expect(model.stateDict().map(\.key) == [
-            "features.weight", "features.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
-        ])
+        let model = try ModelConfig.build(
+            try config(
+                #"{"type": "Conv2d", "name": "features", "in_channels": 2, "out_channels": 4, "kernel_size": [3, 1]}, {"type": "BatchNorm2d", "name": "bn", "num_features": 4}, {"type": "MaxPool2d", "kernel_size": 2}"#
+            ))
+        #expect(
+            model.stateDict().map(\.key) == [
+                "features.weight", "features.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
+            ])
         let conv = try #require(model.children.first?.module as? Conv2d)
         #expect(conv.weight.shape == [4, 2, 3, 1])
         #expect(conv.stride == IntPair(1, 1))
@@ -42,11 +46,20 @@ struct ModelConfigTests {
     }
 
     @Test func badArgumentsAreExplained() throws {
-        #expect(throws: NNError.self) { try ModelConfig.build(try config(#"{"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "groups": 2}"#)) }
-        #expect(throws: NNError.self) { try ModelConfig.build(try config(#"{"type": "Conv2d", "in_channels": 3, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": "same"}"#)) }
-        #expect(throws: NNError.self) { try ModelConfig.build(try config(#"{"type": "Upsample", "scale_factor": 2, "align_corners": true}"#)) }
+        #expect(throws: NNError.self) {
+            try ModelConfig.build(try config(#"{"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "groups": 2}"#))
+        }
+        #expect(throws: NNError.self) {
+            try ModelConfig.build(
+                try config(#"{"type": "Conv2d", "in_channels": 3, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": "same"}"#))
+        }
+        #expect(throws: NNError.self) {
+            try ModelConfig.build(try config(#"{"type": "Upsample", "scale_factor": 2, "align_corners": true}"#))
+        }
         #expect(throws: NNError.self) { try ModelConfig.build(try config(#"{"type": "Linear", "in_features": "two", "out_features": 3}"#)) }
-        #expect(throws: NNError.self) { try ModelConfig.build(try config(#"{"type": "ReLU", "name": "a"}, {"type": "ReLU", "name": "a"}"#)) }
+        #expect(throws: NNError.self) {
+            try ModelConfig.build(try config(#"{"type": "ReLU", "name": "a"}, {"type": "ReLU", "name": "a"}"#))
+        }
     }
 
     @Test func wrongInputShapeThrowsInsteadOfCrashing() throws {

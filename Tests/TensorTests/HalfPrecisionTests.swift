@@ -5,22 +5,22 @@ struct HalfPrecisionTests {
     /// Every float16 bit pattern decodes as the platform's IEEE half does and encodes back.
     @Test func float16MatchesTheStandardLibrary() {
         #if !(os(macOS) && arch(x86_64))  // Float16 is unavailable only on Intel Macs
-        var mismatches = 0
-        for bits in UInt16.min...UInt16.max {
-            let reference = Float(Float16(bitPattern: bits))
-            let ours = HalfPrecision.float(fromFloat16Bits: bits)
-            if reference.isNaN ? !ours.isNaN : reference.bitPattern != ours.bitPattern { mismatches += 1 }
-            if !reference.isNaN && HalfPrecision.float16Bits(from: reference) != bits { mismatches += 1 }
-        }
-        #expect(mismatches == 0)
+            var mismatches = 0
+            for bits in UInt16.min...UInt16.max {
+                let reference = Float(Float16(bitPattern: bits))
+                let ours = HalfPrecision.float(fromFloat16Bits: bits)
+                if reference.isNaN ? !ours.isNaN : reference.bitPattern != ours.bitPattern { mismatches += 1 }
+                if !reference.isNaN && HalfPrecision.float16Bits(from: reference) != bits { mismatches += 1 }
+            }
+            #expect(mismatches == 0)
         #endif
     }
 
     #if !(os(macOS) && arch(x86_64))
-    @Test(arguments: [Float(1.0009765625), 65519.0, 65520.0, 1e-8, -2.5e-5, 0.1, 3.14159])
-    func float16RoundsLikeTheStandardLibrary(value: Float) {
-        #expect(HalfPrecision.float16Bits(from: value) == Float16(value).bitPattern)
-    }
+        @Test(arguments: [Float(1.0009765625), 65519.0, 65520.0, 1e-8, -2.5e-5, 0.1, 3.14159])
+        func float16RoundsLikeTheStandardLibrary(value: Float) {
+            #expect(HalfPrecision.float16Bits(from: value) == Float16(value).bitPattern)
+        }
     #endif
 
     @Test func bfloat16RoundsToNearestEven() {

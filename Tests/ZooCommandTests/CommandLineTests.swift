@@ -44,7 +44,9 @@ struct CommandLineTests {
             #expect(result.status == 0, "\(file): \(result.all)")
             #expect(result.stdout.contains("PASS"))
         }
-        let pair = try zoo("verify", fixture("simplecnn_float16.h5"), "--input", fixture("simplecnn_float16.input.npy"), "--expect", fixture("simplecnn_float16.expect.npy"), "--json")
+        let pair = try zoo(
+            "verify", fixture("simplecnn_float16.h5"), "--input", fixture("simplecnn_float16.input.npy"), "--expect",
+            fixture("simplecnn_float16.expect.npy"), "--json")
         #expect(pair.status == 0, "\(pair.all)")
         #expect(pair.stdout.contains("\"passed\" : true"))
     }
@@ -74,7 +76,9 @@ struct CommandLineTests {
     }
 
     @Test func tighterToleranceThanTheErrorFails() throws {
-        let result = try zoo("verify", fixture("simplecnn5_nested.h5"), "--input", fixture("simplecnn5_nested.input.npy"), "--expect", fixture("simplecnn5_nested.expect.npy"), "--atol", "0", "--rtol", "1e-12")
+        let result = try zoo(
+            "verify", fixture("simplecnn5_nested.h5"), "--input", fixture("simplecnn5_nested.input.npy"), "--expect",
+            fixture("simplecnn5_nested.expect.npy"), "--atol", "0", "--rtol", "1e-12")
         #expect(result.status == 1, "\(result.all)")
     }
 
@@ -96,7 +100,8 @@ struct CommandLineTests {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("y.npy").path
-        let result = try zoo("run", fixture("encdec_trained_flat.h5"), "--input", fixture("encdec_trained_flat.input.npy"), "--output", output)
+        let result = try zoo(
+            "run", fixture("encdec_trained_flat.h5"), "--input", fixture("encdec_trained_flat.input.npy"), "--output", output)
         #expect(result.status == 0, "\(result.all)")
         let actual = try NumPyFile.read(output)
         let expected = try NumPyFile.read(fixture("encdec_trained_flat.expect.npy"))

@@ -18,7 +18,10 @@ struct SnapshotTests {
         + [("list.json", ["list", "--json"]), ("diff.json", ["diff", "Zoo/simplecnn.h5", "Zoo/graycnn.h5", "--json"])]
         + zooCheckpoints().flatMap { file in
             let name = String(file.dropLast(3))
-            return [("inspect-\(name).json", ["inspect", "Zoo/\(file)", "--json"]), ("verify-\(name).json", ["verify", "Zoo/\(file)", "--json"])]
+            return [
+                ("inspect-\(name).json", ["inspect", "Zoo/\(file)", "--json"]),
+                ("verify-\(name).json", ["verify", "Zoo/\(file)", "--json"]),
+            ]
         }
 
     @Test(arguments: cases.map(\.name))

@@ -9,7 +9,8 @@ func fixture(_ name: String) -> String { fixtures.path(name) }
 
 /// The `zoo` executable built beside the test bundle (`swift build --build-tests` builds both).
 let zooExecutable: URL = {
-    let folder = Bundle.main.executableURL?.deletingLastPathComponent()
+    let folder =
+        Bundle.main.executableURL?.deletingLastPathComponent()
         ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     return folder.appendingPathComponent("zoo")
 }()
