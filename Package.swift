@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .systemLibrary(
@@ -33,7 +34,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS"]),
         .target(
             name: "Checkpoint",
-            dependencies: ["HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
         ),
         .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON"]),
         .executableTarget(

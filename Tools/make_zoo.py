@@ -18,7 +18,7 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "python"))
 import zoo_h5  # noqa: E402
 from zoo_models import INPUT_SHAPES, REGISTRY  # noqa: E402
 
@@ -218,7 +218,7 @@ def main():
     with open(os.path.join(FIXTURES, "bad_truncated.h5"), "wb") as f:
         f.write(whole[: len(whole) // 3])
     open(os.path.join(FIXTURES, "bad_empty.h5"), "wb").close()
-    torch.save(base_model.state_dict(), os.path.join(FIXTURES, "bad_torch_save.pt"))
+    torch.save(base_model.state_dict(), os.path.join(FIXTURES, "encdec_torch_save.pt"))
     with open(os.path.join(FIXTURES, "bad_lfs_pointer.h5"), "w") as f:
         f.write("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 2207896\n")
     with open(os.path.join(FIXTURES, "bad_random.h5"), "wb") as f:

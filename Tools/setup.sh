@@ -17,7 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import h5py, numpy, pytest" >/dev/null 2>&1; then
+if ! python3 -c "import h5py, numpy, pytest, cryptography, safetensors, wheel" >/dev/null 2>&1; then
     echo "setup: installing Python packages from Tools/requirements.txt"
     python3 -m pip install --quiet --disable-pip-version-check -r Tools/requirements.txt
 fi
+# The Python helper, as users install it (reinstalled every time: it changes with the repository).
+python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps ./Tools/python

@@ -8,8 +8,15 @@ import HDF5
 /// catch CheckpointError.hdf5(let path, let underlying) where underlying.operation == "open file" { ... }
 /// ```
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The file is not HDF5 at all; `what` says what it looks like instead.
-    case notHDF5(path: String, what: String)
+    /// The file is no checkpoint zoo reads (HDF5, torch.save, safetensors); `what` says what it
+    /// looks like instead.
+    case notACheckpoint(path: String, what: String)
+    /// The file names something a weights file does not need (a pickled model, a call to
+    /// `posix.system`): refused before anything is built, nothing executed.
+    case refused(path: String, reason: String)
+    /// The file contradicts itself or ends early (a truncated archive, a storage shorter than its
+    /// tensor, a safetensors header whose ranges overlap).
+    case damaged(path: String, reason: String)
     /// HDF5 failed; `underlying` carries its operation, object path, innermost message and numbers.
     case hdf5(path: String, underlying: HDF5Error)
     case unsupportedElementType(path: String, key: String, found: String)
@@ -23,7 +30,10 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case .notHDF5(let path, let what): return "\(path): not an HDF5 checkpoint: \(what)"
+        case .notACheckpoint(let path, let what): return "\(path): not a checkpoint: \(what)"
+        case .refused(let path, let reason):
+            return "\(path): \(reason.hasPrefix("refused") || reason.hasPrefix("this file") ? reason : "refused: " + reason)"
+        case .damaged(let path, let reason): return "\(path): damaged: \(reason)"
         case .hdf5(let path, let underlying): return "\(path): \(underlying)"
         case .unsupportedElementType(let path, let key, let found):
             return "\(path): tensor '\(key)' has element type \(found), which no PyTorch state_dict dtype matches"

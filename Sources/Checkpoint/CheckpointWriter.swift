@@ -4,6 +4,7 @@ import Tensor
 
 /// Writes canonical format v1: one root dataset per key in state_dict order, a `__manifest__`
 /// with a record and SHA-256 for every tensor, and `__tests__` when reference cases are given.
+/// Or the same content as safetensors: the manifest and reference vectors in `__metadata__`.
 ///
 /// Writes are atomic: the file is built under a temporary name in the target's folder, flushed
 /// and synced, then renamed over the target, so a crash never leaves a half-written file under
@@ -11,7 +12,7 @@ import Tensor
 public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
-        to path: String
+        to path: String, format: CheckpointContainer = .hdf5, metadata: [String: String] = [:]
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -26,22 +27,21 @@ public enum CheckpointWriter {
         manifest.tensors = [:]
         for (key, tensor) in stateDict { manifest.tensors[key] = TensorRecord(describing: tensor) }
 
-        let target = URL(fileURLWithPath: path)
-        let folder = target.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(
-            ".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
-        do {
-            try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, to: temporary.path)
-            try syncFile(at: temporary.path)
-            guard rename(temporary.path, target.path) == 0 else {
-                throw CheckpointError.writeFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
+        switch format {
+        case .hdf5:
+            try AtomicFile.replace(path) { temporary in
+                try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, to: temporary)
             }
-            try? syncFile(at: folder.path)
-        } catch {
-            unlink(temporary.path)
-            if let error = error as? CheckpointError { throw error }
-            throw .writeFailed(path: path, reason: "\(error)")
+        case .safetensors:
+            try SafetensorsWriter.write(stateDict, manifest: manifest, referenceCases: referenceCases, extraMetadata: metadata, to: path)
+        case .torchZip, .torchLegacy:
+            throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
         }
+    }
+
+    /// The format a path's extension asks for: `.safetensors`, else HDF5 format v1.
+    public static func format(forPath path: String) -> CheckpointContainer {
+        path.lowercased().hasSuffix(".safetensors") ? .safetensors : .hdf5
     }
 
     /// All HDF5 handles are released when this returns, which closes the file.
@@ -54,16 +54,5 @@ public enum CheckpointWriter {
         try root.createStringDataset("__manifest__", value: manifest.json.serialized())
         try ReferenceVectorIO.write(referenceCases, into: root)
         try file.flush()
-    }
-
-    private static func syncFile(at path: String) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            throw CheckpointError.writeFailed(path: path, reason: "cannot open to sync: \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else {
-            throw CheckpointError.writeFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))")
-        }
     }
 }

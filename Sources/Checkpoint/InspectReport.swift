@@ -19,6 +19,12 @@ public struct InspectReport: Sendable, Encodable {
     }
 
     public var path: String
+    /// The kind of file: HDF5 v1, torch zip, torch legacy, safetensors.
+    public var container: CheckpointContainer
+    /// For torch.save files, the globals the pickle named (every one allowed, or it was refused).
+    public var pickleGlobals: [String]
+    /// safetensors' `__metadata__` beyond zoo's own fields.
+    public var metadata: [String: String]
     public var tensors: [Entry]
     public var manifest: Manifest?
     public var layout: [String]
@@ -27,6 +33,9 @@ public struct InspectReport: Sendable, Encodable {
 
     public init(_ checkpoint: LoadedCheckpoint) {
         path = checkpoint.path
+        container = checkpoint.container
+        pickleGlobals = checkpoint.pickleGlobals
+        metadata = checkpoint.metadata
         tensors = checkpoint.stateDict.map { key, tensor in
             Entry(
                 key: key, shape: tensor.shape, dtype: tensor.dtype, bytes: tensor.count * tensor.dtype.byteCount,
@@ -41,12 +50,16 @@ public struct InspectReport: Sendable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case path, tensors, manifest, layout, referenceVectors = "reference_vectors", totals
+        case path, container, pickleGlobals = "pickle_globals", metadata, tensors, manifest, layout
+        case referenceVectors = "reference_vectors", totals
     }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(path, forKey: .path)
+        try container.encode(self.container, forKey: .container)
+        if !pickleGlobals.isEmpty { try container.encode(pickleGlobals, forKey: .pickleGlobals) }
+        if !metadata.isEmpty { try container.encode(metadata, forKey: .metadata) }
         try container.encode(tensors, forKey: .tensors)
         try container.encode(manifest?.json ?? .null, forKey: .manifest)
         try container.encode(layout, forKey: .layout)

@@ -11,6 +11,12 @@ public struct LoadedCheckpoint: Sendable {
     public var layoutNotes: [String]
     /// Canonical key -> the key the file stored it under, where they differ.
     public var storedKeys: [String: String]
+    /// The kind of file it was read from.
+    public var container: CheckpointContainer = .hdf5
+    /// For torch.save files: the globals the pickle named, in order (all of them allowed).
+    public var pickleGlobals: [String] = []
+    /// For safetensors: `__metadata__` beyond what zoo keeps its own manifest in.
+    public var metadata: [String: String] = [:]
 
     public init(
         path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],

@@ -18,26 +18,45 @@ extension Tensor {
 
     /// Rebuilds a tensor from little-endian row-major bytes of `dtype`.
     public init(shape: [Int], dtype: DType, littleEndianBytes bytes: [UInt8]) throws(TensorError) {
-        guard let count = Tensor.elementCount(shape), count.multipliedReportingOverflow(by: dtype.byteCount).overflow == false else {
+        _ = try Tensor.byteCount(shape: shape, dtype: dtype, given: bytes.count)
+        let storage = bytes.withUnsafeBytes { TensorStorage(dtype: dtype, littleEndianBytes: $0) }
+        try self.init(shape: shape, storage: storage)
+    }
+
+    /// Rebuilds a tensor from little-endian row-major bytes of `dtype` anywhere in memory (a
+    /// mapped file): one copy, straight into the tensor's storage.
+    public init(shape: [Int], dtype: DType, littleEndianBytes bytes: UnsafeRawBufferPointer) throws(TensorError) {
+        _ = try Tensor.byteCount(shape: shape, dtype: dtype, given: bytes.count)
+        try self.init(shape: shape, storage: TensorStorage(dtype: dtype, littleEndianBytes: bytes))
+    }
+
+    /// The byte count `shape` of `dtype` needs, checked against `given`.
+    private static func byteCount(shape: [Int], dtype: DType, given: Int) throws(TensorError) -> Int {
+        guard let count = Tensor.elementCount(shape), !count.multipliedReportingOverflow(by: dtype.byteCount).overflow else {
             throw .invalidShape(shape)
         }
-        guard bytes.count == count * dtype.byteCount else {
-            throw .byteCountMismatch(dtype: dtype, shape: shape, expected: count * dtype.byteCount, actual: bytes.count)
+        guard given == count * dtype.byteCount else {
+            throw .byteCountMismatch(dtype: dtype, shape: shape, expected: count * dtype.byteCount, actual: given)
         }
-        let storage: TensorStorage
+        return count * dtype.byteCount
+    }
+}
+
+extension TensorStorage {
+    /// Elements of `dtype` from little-endian bytes (bool as bytes that are 0 or not).
+    init(dtype: DType, littleEndianBytes bytes: UnsafeRawBufferPointer) {
         switch dtype {
-        case .float32: storage = .float32(values(bytes, width: 4))
-        case .float64: storage = .float64(values(bytes, width: 8))
-        case .float16: storage = .float16(values(bytes, width: 2))
-        case .bfloat16: storage = .bfloat16(values(bytes, width: 2))
-        case .int64: storage = .int64(values(bytes, width: 8))
-        case .int32: storage = .int32(values(bytes, width: 4))
-        case .int16: storage = .int16(values(bytes, width: 2))
-        case .int8: storage = .int8(values(bytes, width: 1))
-        case .uint8: storage = .uint8(bytes)
-        case .bool: storage = .bool(bytes.map { $0 != 0 })
+        case .float32: self = .float32(values(bytes, width: 4))
+        case .float64: self = .float64(values(bytes, width: 8))
+        case .float16: self = .float16(values(bytes, width: 2))
+        case .bfloat16: self = .bfloat16(values(bytes, width: 2))
+        case .int64: self = .int64(values(bytes, width: 8))
+        case .int32: self = .int32(values(bytes, width: 4))
+        case .int16: self = .int16(values(bytes, width: 2))
+        case .int8: self = .int8(values(bytes, width: 1))
+        case .uint8: self = .uint8(Array(bytes))
+        case .bool: self = .bool(bytes.map { $0 != 0 })
         }
-        try self.init(shape: shape, storage: storage)
     }
 }
 
@@ -53,16 +72,18 @@ private func littleEndian<T>(_ values: [T], width: Int) -> [UInt8] {
 }
 
 /// Copies bytes into elements, swapping each element's bytes on big-endian hosts.
-private func values<T>(_ bytes: [UInt8], width: Int) -> [T] {
-    var source = bytes
-    if !hostIsLittleEndian { swapByteOrder(&source, elementWidth: width) }
-    let count = source.count / MemoryLayout<T>.stride
-    return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-        source.withUnsafeBytes { raw in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
-        }
+private func values<T>(_ bytes: UnsafeRawBufferPointer, width: Int) -> [T] {
+    let count = bytes.count / MemoryLayout<T>.stride
+    var result = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<(count * width)]))
         initialized = count
     }
+    if !hostIsLittleEndian {
+        result.withUnsafeMutableBytes { raw in
+            for start in stride(from: 0, to: raw.count, by: width) { raw[start..<(start + width)].reverse() }
+        }
+    }
+    return result
 }
 
 /// Reverses the bytes of each `elementWidth`-byte element in place: little-endian to big-endian

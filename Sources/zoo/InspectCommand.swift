@@ -8,7 +8,7 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "The checkpoint (.h5).", completion: .file())
+    @Argument(help: "The checkpoint (.h5, torch.save .pt/.pth/.bin, .safetensors).", completion: .file())
     var file: String
 
     func run() throws {
@@ -22,6 +22,9 @@ struct InspectCommand: ParsableCommand {
             report.tensors.map { [$0.key, Output.shape($0.shape), $0.dtype.rawValue, Output.grouped($0.bytes), $0.checksum.rawValue] })
         Output.line()
         let totals = report.totals
+        Output.line("container: \(report.container.rawValue)")
+        if !report.pickleGlobals.isEmpty { Output.line("pickle globals: \(report.pickleGlobals.joined(separator: ", "))") }
+        for (key, value) in report.metadata.sorted(by: { $0.key < $1.key }) { Output.line("metadata: \(key) = \(value)") }
         Output.line("\(totals.tensors) tensors, \(Output.grouped(totals.elements)) elements, \(Output.bytes(totals.bytes))")
         for note in report.layout { Output.line("layout: \(note)") }
         if let manifest = report.manifest {

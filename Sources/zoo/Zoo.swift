@@ -6,7 +6,7 @@ import Foundation
 struct Zoo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
-        abstract: "Load, verify, run and export PyTorch state_dicts stored in HDF5.",
+        abstract: "Load, verify, run, convert and export PyTorch state_dicts (HDF5, torch.save, safetensors).",
         discussion: """
             Exit codes: 0 when everything checked holds; 1 when a check fails (the offending keys \
             are named); 2 when a file cannot be read as a checkpoint or the arguments are wrong.
@@ -14,7 +14,7 @@ struct Zoo: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
-            ExportCommand.self, ImportCommand.self, DiffCommand.self,
+            ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self,
         ])
 
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,

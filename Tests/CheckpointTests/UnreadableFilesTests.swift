@@ -4,18 +4,19 @@ import TestSupport
 import Testing
 
 /// Files that are not checkpoints must fail with an error that says what they are.
+@Suite("UnreadableFiles")
 struct UnreadableFilesTests {
     static let cases: [(name: String, bytes: [UInt8], explanation: String)] = [
         ("empty.h5", [], "empty"),
         ("lfs.h5", Array("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n".utf8), "Git LFS"),
-        ("torch.pt", [0x50, 0x4B, 0x03, 0x04] + Array(repeating: 0, count: 60), "torch.save"),
-        ("pickle.pt", [0x80, 0x02, 0x7D, 0x71, 0x00], "pickle"),
-        ("random.bin", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }, "no HDF5 signature"),
+        ("torch.pt", [0x50, 0x4B, 0x03, 0x04] + Array(repeating: 0, count: 60), "not a readable zip archive"),
+        ("pickle.pt", [0x80, 0x02, 0x7D, 0x71, 0x00], "a Python pickle, but not a torch.save file"),
+        ("random.bin", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }, "not HDF5, torch.save or safetensors"),
     ]
 
-    @Test(arguments: 0..<cases.count)
-    func explainsWhatTheFileIs(index: Int) throws {
-        let (name, bytes, explanation) = Self.cases[index]
+    @Test(arguments: cases.map(\.name))
+    func explainsWhatTheFileIs(name: String) throws {
+        let (_, bytes, explanation) = try #require(Self.cases.first { $0.name == name })
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent(name).path

@@ -7,8 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import zoo_h5  # noqa: E402
+import zoo_h5  # installed by Tools/setup.sh: pip install ./Tools/python  # noqa: E402
 
 
 def test_round_trip_keeps_order_values_and_checksums(tmp_path):

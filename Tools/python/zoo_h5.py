@@ -3,6 +3,9 @@
     import zoo_h5
     zoo_h5.save(model, "model.h5", arch="simplecnn", example_input=torch.randn(1, 3, 32, 32))
     model.load_state_dict(zoo_h5.load("model.h5"), strict=True)
+    zoo_h5.from_torch_file("model.pt", "model.h5")
+
+Install with `pip install ./Tools/python` (add `[torch]` for the torch helpers).
 
 The h5py-only functions (`save_arrays`, `load_arrays`, `sha256_of`, `read_manifest`) need no
 torch; `save`, `load` and `model_config` import torch when called. The format is documented in
@@ -16,7 +19,7 @@ import numpy as np
 
 FORMAT = "zoo-checkpoint"
 FORMAT_VERSION = 1
-PRODUCER = "Tools/zoo_h5.py"
+PRODUCER = "zoo_h5"
 
 
 def _c_order(array):
@@ -162,14 +165,7 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
     a reference input/output pair (computed in eval mode) when `example_input` is given."""
     import torch
 
-    arrays, bf16 = {}, set()
-    for key, tensor in model.state_dict().items():
-        tensor = tensor.detach().cpu()
-        if tensor.dtype == torch.bfloat16:
-            arrays[key] = tensor.view(torch.int16).numpy().view(np.uint16)
-            bf16.add(key)
-        else:
-            arrays[key] = tensor.numpy()
+    arrays, bf16 = _arrays_of(model.state_dict())
     manifest = {}
     if arch:
         manifest["arch"] = arch
@@ -187,6 +183,60 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
         model.train(was_training)
         tests = [{"input": example_input.detach().cpu().numpy(), "output": output.detach().cpu().numpy(), "atol": atol, "rtol": rtol}]
     save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16)
+
+
+def _arrays_of(state_dict):
+    """Key -> numpy array for a state_dict of tensors, bfloat16 kept as its uint16 bit patterns."""
+    import torch
+
+    arrays, bf16 = {}, set()
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.dtype == torch.bfloat16:
+            arrays[key] = tensor.view(torch.int16).numpy().view(np.uint16)
+            bf16.add(key)
+        else:
+            arrays[key] = tensor.numpy()
+    return arrays, bf16
+
+
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net")
+
+
+def _find_state_dict(obj):
+    """The state_dict inside what torch.load returned: the dict itself, or the one under a
+    training script's wrapper key, with a DataParallel 'module.' prefix stripped."""
+    import torch
+
+    def is_state_dict(value):
+        return isinstance(value, dict) and value and all(isinstance(v, torch.Tensor) for v in value.values())
+
+    if is_state_dict(obj):
+        state = obj
+    else:
+        found = [obj[k] for k in WRAPPER_KEYS if isinstance(obj, dict) and is_state_dict(obj.get(k))]
+        if not found:
+            raise ValueError("no state_dict found: save model.state_dict(), or a dict holding it under 'state_dict'")
+        state = found[0]
+    keys = list(state)
+    if keys and all(k.startswith("module.") and len(k) > len("module.") for k in keys):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def from_torch_file(source, destination, arch=None, arch_args=None):
+    """Converts a torch.save file (read with `torch.load(weights_only=True)`, so nothing in it
+    runs) to a zoo checkpoint: the state_dict, unwrapped and without a 'module.' prefix, with a
+    manifest and checksums. The same as `zoo convert SOURCE DESTINATION`, for users of Python."""
+    import torch
+
+    state = _find_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+    arrays, bf16 = _arrays_of(state)
+    manifest = {"producer": f"{PRODUCER}.from_torch_file (torch {torch.__version__})"}
+    if arch:
+        manifest["arch"] = arch
+        manifest["arch_args"] = arch_args or {}
+    save_arrays(destination, arrays, manifest=manifest, bfloat16_keys=bf16)
 
 
 def load(path):

@@ -1,0 +1,35 @@
+import Tensor
+
+/// The kind of file a checkpoint was read from, recognised by content, never by extension.
+public enum CheckpointContainer: String, Sendable, Encodable, CaseIterable {
+    /// zoo's home format (and any h5py export of a state_dict).
+    case hdf5 = "HDF5 v1"
+    /// `torch.save` since PyTorch 1.6: a zip of `data.pkl` and one entry per storage.
+    case torchZip = "torch zip"
+    /// `torch.save` before 1.6, or with `_use_new_zipfile_serialization=False`: one stream.
+    case torchLegacy = "torch legacy"
+    /// The `safetensors` package's format.
+    case safetensors
+}
+
+/// What one container's reader found, before the layout is normalised (DataParallel prefix,
+/// missing BatchNorm counters) the same way for every container.
+struct RawCheckpoint {
+    var container: CheckpointContainer
+    var entries: [(String, Tensor)]
+    var manifest: Manifest?
+    var referenceCases: [ReferenceCase] = []
+    var notes: [String] = []
+    /// The globals a torch pickle named, in order.
+    var pickleGlobals: [String] = []
+    /// safetensors' `__metadata__`, without the fields zoo stores its manifest in.
+    var metadata: [String: String] = [:]
+}
+
+/// One container format behind the shared reading interface: a new format is a new type
+/// conforming to this, registered in ``CheckpointReader``, not a branch in every command.
+protocol CheckpointContainerReader {
+    static var container: CheckpointContainer { get }
+    /// Reads every tensor of the file at `path`; throws ``CheckpointError`` naming the file.
+    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint
+}

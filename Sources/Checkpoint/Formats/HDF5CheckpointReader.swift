@@ -1,0 +1,77 @@
+import Foundation
+import HDF5
+import Tensor
+
+/// zoo's home format and every layout Python users write with h5py: flat dotted names, nested
+/// groups, one wrapper group, float16/float64/bfloat16 storage.
+enum HDF5CheckpointReader: CheckpointContainerReader {
+    static let container = CheckpointContainer.hdf5
+    /// Groups that hold the whole state_dict when a training script saved a dict around it.
+    static let wrapperGroupNames = ["state_dict", "model_state_dict", "model"]
+
+    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+        do {
+            return try readFile(path)
+        } catch let error as CheckpointError {
+            throw error
+        } catch let error as HDF5Error {
+            throw .hdf5(path: path, underlying: error)
+        } catch {
+            throw .hdf5(path: path, underlying: HDF5Error(operation: "read checkpoint", path: path, message: "\(error)"))
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> RawCheckpoint {
+        let file = try HDF5File.openReadOnly(path)
+        let root = try file.rootGroup()
+        let rootMembers = try root.members()
+        var notes: [String] = []
+
+        var manifest: Manifest?
+        if rootMembers.contains(where: { $0.name == "__manifest__" && $0.kind == .dataset }) {
+            manifest = try Manifest(json: root.openDataset("__manifest__").readString(), path: path)
+        }
+        var referenceCases: [ReferenceCase] = []
+        if rootMembers.contains(where: { $0.name == "__tests__" && $0.kind == .group }) {
+            referenceCases = try ReferenceVectorIO.read(try root.openGroup("__tests__"), path: path)
+        }
+
+        let weightMembers = rootMembers.filter { !CheckpointReader.isMetadata($0.name) }
+        var stateDictGroup = root
+        // A wrapper is the only group at the root, beside no dotted weight names: otherwise a
+        // group called `model` is a submodule of a nested export, not a wrapper.
+        let rootGroups = weightMembers.filter { $0.kind == .group }.map(\.name)
+        if rootGroups.count == 1, let wrapper = rootGroups.first, wrapperGroupNames.contains(wrapper),
+            !weightMembers.contains(where: { $0.kind == .dataset && $0.name.contains(".") })
+        {
+            stateDictGroup = try root.openGroup(wrapper)
+            notes.append("read the state_dict from the wrapper group '\(wrapper)'")
+            let ignored = weightMembers.filter { $0.name != wrapper }.map(\.name)
+            if !ignored.isEmpty { notes.append("ignored root entries outside '\(wrapper)': \(ignored.joined(separator: ", "))") }
+        }
+
+        var entries: [(String, Tensor)] = []
+        var sawNestedGroups = false
+        try collect(stateDictGroup, prefix: "", into: &entries, sawGroups: &sawNestedGroups, path: path)
+        if sawNestedGroups { notes.append("joined nested groups into dotted keys") }
+        return RawCheckpoint(container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
+    }
+
+    private static func collect(
+        _ group: HDF5Group, prefix: String, into entries: inout [(String, Tensor)], sawGroups: inout Bool, path: String
+    ) throws {
+        for member in try group.members() where !CheckpointReader.isMetadata(member.name) {
+            let key = prefix + member.name
+            switch member.kind {
+            case .group:
+                sawGroups = true
+                try collect(try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path)
+            case .dataset:
+                entries.append((key, try TensorIO.read(try group.openDataset(member.name), key: key, path: path)))
+            case .other:
+                throw CheckpointError.unsupportedElementType(path: path, key: key, found: "a link that is neither group nor dataset")
+            }
+        }
+    }
+
+}

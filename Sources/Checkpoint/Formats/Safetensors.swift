@@ -1,0 +1,186 @@
+import Foundation
+import JSON
+import Tensor
+
+/// The `safetensors` package's format: an 8-byte little-endian header length N, N bytes of
+/// JSON (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+/// "__metadata__": {"key": "value"}}`), then the tensors' little-endian bytes.
+enum Safetensors {
+    /// The reference implementation refuses headers over 100 MB; so does zoo.
+    static let maximumHeaderLength = 100_000_000
+    /// `__metadata__` keys zoo stores its manifest and reference vectors under.
+    static let manifestKey = "zoo_manifest"
+    static let testsKey = "zoo_tests"
+    /// The state_dict's key order (safetensors orders tensors by offset, which zoo keeps in
+    /// state_dict order, but other writers sort them).
+    static let keyOrderKey = "zoo_key_order"
+
+    static let dtypeNames: [String: DType] = [
+        "F64": .float64, "F32": .float32, "F16": .float16, "BF16": .bfloat16, "I64": .int64, "I32": .int32,
+        "I16": .int16, "I8": .int8, "U8": .uint8, "BOOL": .bool,
+    ]
+
+    static func name(of dtype: DType) -> String {
+        dtypeNames.first { $0.value == dtype }?.key ?? "F32"
+    }
+}
+
+enum SafetensorsReader: CheckpointContainerReader {
+    static let container = CheckpointContainer.safetensors
+
+    private struct Record {
+        var key: String
+        var dtype: DType
+        var shape: [Int]
+        var begin: Int
+        var end: Int
+    }
+
+    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch { throw .damaged(path: path, reason: "\(error)") }
+        return try file.withBytes { bytes throws(CheckpointError) in
+            guard bytes.count >= 8 else {
+                throw .damaged(path: path, reason: "the file is truncated: \(bytes.count) bytes, no header length")
+            }
+            let declared = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+            guard declared <= UInt64(Safetensors.maximumHeaderLength) else {
+                throw .damaged(path: path, reason: "the header claims \(declared) bytes, over safetensors' limit of 100 MB")
+            }
+            let headerLength = Int(declared)
+            guard headerLength <= bytes.count - 8 else {
+                throw .damaged(
+                    path: path, reason: "the header claims \(headerLength) bytes, past the end of the file (\(bytes.count) bytes)")
+            }
+            let header: JSONValue
+            do { header = try JSONValue.parse(String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)) } catch {
+                throw .damaged(path: path, reason: "the header is not valid JSON")
+            }
+            guard let fields = header.objectValue else { throw .damaged(path: path, reason: "the header is not a JSON object") }
+            let dataStart = 8 + headerLength
+            let dataLength = bytes.count - dataStart
+            var metadata: [String: String] = [:]
+            var records: [Record] = []
+            for (key, value) in fields {
+                if key == "__metadata__" {
+                    guard let object = value.objectValue else { throw .damaged(path: path, reason: "__metadata__ is not an object") }
+                    for (name, text) in object {
+                        guard let text = text.stringValue else {
+                            throw .damaged(path: path, reason: "__metadata__['\(name)'] is not a string")
+                        }
+                        metadata[name] = text
+                    }
+                    continue
+                }
+                records.append(try record(key, value, path: path))
+            }
+            records.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+            var expectedBegin = 0
+            for record in records {
+                guard record.begin == expectedBegin else {
+                    throw .damaged(
+                        path: path,
+                        reason: record.begin < expectedBegin
+                            ? "tensor '\(record.key)' overlaps the tensor before it (bytes \(record.begin)..<\(record.end))"
+                            : "a gap of \(record.begin - expectedBegin) bytes precedes tensor '\(record.key)'")
+                }
+                guard record.end <= dataLength else {
+                    throw .damaged(
+                        path: path,
+                        reason: "tensor '\(record.key)' ends at byte \(record.end), past the end of the file's \(dataLength) data bytes")
+                }
+                expectedBegin = record.end
+            }
+            guard expectedBegin == dataLength else {
+                throw .damaged(path: path, reason: "\(dataLength - expectedBegin) bytes after the last tensor belong to none")
+            }
+            var entries: [(String, Tensor)] = []
+            entries.reserveCapacity(records.count)
+            for record in records {
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[(dataStart + record.begin)..<(dataStart + record.end)])
+                do {
+                    entries.append((record.key, try Tensor(shape: record.shape, dtype: record.dtype, littleEndianBytes: slice)))
+                } catch {
+                    throw .invalidTensor(path: path, key: record.key, reason: "\(error)")
+                }
+                file.release(dataStart + record.begin..<dataStart + record.end)
+            }
+            var raw = RawCheckpoint(container: container, entries: entries, manifest: nil)
+            if let text = metadata.removeValue(forKey: Safetensors.manifestKey) {
+                raw.manifest = try Manifest(json: text, path: path)
+            }
+            if let text = metadata.removeValue(forKey: Safetensors.keyOrderKey),
+                let order = (try? JSONValue.parse(text))?.arrayValue?.compactMap(\.stringValue)
+            {
+                let position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+                raw.entries.sort { (position[$0.0] ?? Int.max) < (position[$1.0] ?? Int.max) }
+            }
+            if let text = metadata.removeValue(forKey: Safetensors.testsKey) {
+                raw.referenceCases = try ReferenceVectorJSON.decode(text, path: path)
+            }
+            raw.metadata = metadata
+            return raw
+        }
+    }
+
+    private static func record(_ key: String, _ value: JSONValue, path: String) throws(CheckpointError) -> Record {
+        guard let name = value["dtype"]?.stringValue, let shapeValues = value["shape"]?.arrayValue,
+            let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2
+        else { throw .damaged(path: path, reason: "tensor '\(key)' lacks dtype, shape or data_offsets") }
+        guard let dtype = Safetensors.dtypeNames[name] else {
+            throw .unsupportedElementType(path: path, key: key, found: "safetensors dtype \(name)")
+        }
+        let shape = shapeValues.compactMap(\.intValue)
+        guard shape.count == shapeValues.count, let count = Tensor.elementCount(shape),
+            !count.multipliedReportingOverflow(by: dtype.byteCount).overflow
+        else { throw .damaged(path: path, reason: "tensor '\(key)' has an invalid shape \(shapeValues)") }
+        guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * dtype.byteCount else {
+            throw .damaged(
+                path: path,
+                reason:
+                    "tensor '\(key)': data_offsets \(offsets) span \(offsets[1] - offsets[0]) bytes, but \(name) \(shape) needs \(count * dtype.byteCount)"
+            )
+        }
+        return Record(key: key, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+    }
+}
+
+enum SafetensorsWriter {
+    /// Writes `stateDict` in state_dict order, with zoo's manifest (checksums filled in) and the
+    /// reference vectors in `__metadata__`, atomically.
+    static func write(
+        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], extraMetadata: [String: String], to path: String
+    ) throws(CheckpointError) {
+        var header: [String: JSONValue] = [:]
+        var offset = 0
+        for (key, tensor) in stateDict {
+            let size = tensor.count * tensor.dtype.byteCount
+            header[key] = .object([
+                "dtype": .string(Safetensors.name(of: tensor.dtype)), "shape": .array(tensor.shape.map { .int(Int64($0)) }),
+                "data_offsets": .array([.int(Int64(offset)), .int(Int64(offset + size))]),
+            ])
+            offset += size
+        }
+        var metadata = extraMetadata.mapValues(JSONValue.string)
+        metadata["format"] = metadata["format"] ?? .string("pt")
+        metadata[Safetensors.manifestKey] = .string(manifest.json.serialized())
+        if !referenceCases.isEmpty { metadata[Safetensors.testsKey] = .string(ReferenceVectorJSON.encode(referenceCases)) }
+        metadata[Safetensors.keyOrderKey] = .string(JSONValue.array(stateDict.keys.map(JSONValue.string)).serialized())
+        header["__metadata__"] = .object(metadata)
+        var headerBytes = Array(JSONValue.object(header).serialized().utf8)
+        // The reference implementation pads the header with spaces to a multiple of 8 bytes.
+        headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
+        try AtomicFile.replace(path) { temporary in
+            guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary)
+            else {
+                throw CheckpointError.writeFailed(path: path, reason: "cannot create a temporary file beside it")
+            }
+            defer { try? handle.close() }
+            let length = UInt64(headerBytes.count)
+            try handle.write(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
+            try handle.write(contentsOf: headerBytes)
+            for (_, tensor) in stateDict { try handle.write(contentsOf: tensor.littleEndianBytes) }
+            try handle.synchronize()
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Tensor
+
+/// Turns an unpickled `torch.save` object into a state_dict: finds the tensors (unwrapping a
+/// training script's dict around them) and copies each tensor's elements out of its storage,
+/// honouring storage offsets and strides (views, transposes, several tensors on one storage).
+enum TorchStateDict {
+    /// Keys a training script's dict uses for the model's state_dict.
+    static let wrapperKeys = ["state_dict", "model_state_dict", "model", "net"]
+
+    /// The tensors of `object` with their keys, and how they were found.
+    static func tensors(in object: PickleValue) throws(PickleError) -> (entries: [(String, TensorReference)], notes: [String]) {
+        guard case .dict(let root) = object else {
+            throw .refused("the file pickles a \(object.kind), not a state_dict (a dict of tensors)")
+        }
+        if let found = try flatten(root) { return (found, []) }
+        for key in wrapperKeys {
+            guard case .dict(let inner)? = root[key], let found = try flatten(inner) else { continue }
+            var notes = ["read the state_dict from the wrapper key '\(key)'"]
+            let ignored = root.entries.compactMap { $0.key.stringValue }.filter { $0 != key }
+            if !ignored.isEmpty { notes.append("ignored entries outside '\(key)': \(ignored.joined(separator: ", "))") }
+            return (found, notes)
+        }
+        var tensors: [(String, TensorReference)] = []
+        var ignored: [String] = []
+        for (key, value) in root.entries {
+            guard let name = key.stringValue else { continue }
+            if case .tensor(let tensor) = value { tensors.append((name, tensor)) } else { ignored.append(name) }
+        }
+        guard !tensors.isEmpty else {
+            let keys = root.entries.prefix(8).map { $0.key.stringValue ?? $0.key.kind }.joined(separator: ", ")
+            throw .refused("no state_dict found: the pickled dict holds no tensors (keys: \(keys))")
+        }
+        return (tensors, ["ignored entries that are not tensors: \(ignored.joined(separator: ", "))"])
+    }
+
+    /// The dict's tensors with dotted keys, when every leaf is a tensor (nested dicts of
+    /// tensors, as `{"encoder": enc.state_dict(), ...}`, are joined); nil otherwise.
+    private static func flatten(_ dict: PickleDict, prefix: String = "", depth: Int = 0) throws(PickleError) -> [(String, TensorReference)]?
+    {
+        guard depth < 32, !dict.entries.isEmpty else { return nil }
+        var result: [(String, TensorReference)] = []
+        for (key, value) in dict.entries {
+            guard let name = key.stringValue else { return nil }
+            switch value {
+            case .tensor(let tensor): result.append((prefix + name, tensor))
+            case .dict(let inner):
+                guard let nested = try flatten(inner, prefix: prefix + name + ".", depth: depth + 1) else { return nil }
+                result += nested
+            default: return nil
+            }
+        }
+        return result
+    }
+
+    /// The tensor's elements, copied out of its storage's little-endian bytes.
+    static func materialise(_ reference: TensorReference, storageBytes: [UInt8]) throws(PickleError) -> Tensor {
+        let dtype = reference.storage.dtype.dtype
+        let width = dtype.byteCount
+        let shape = reference.shape
+        guard let count = Tensor.elementCount(shape), reference.offset >= 0, reference.strides.allSatisfy({ $0 >= 0 }) else {
+            throw .damaged("a tensor has a negative or overflowing shape \(shape), offset or stride")
+        }
+        let storageElements = storageBytes.count / width
+        let start = reference.storage.viewOffset + reference.offset
+        var last = start
+        if count > 0 {
+            for (size, stride) in zip(shape, reference.strides) {
+                let (step, overflow) = (size - 1).multipliedReportingOverflow(by: stride)
+                guard !overflow, last <= Int.max - step else { throw .damaged("a tensor's strides overflow") }
+                last += step
+            }
+            guard last < storageElements else {
+                throw .damaged(
+                    "storage '\(reference.storage.key)' holds \(storageElements) elements, but a tensor of shape \(shape) "
+                        + "at offset \(start) needs \(last + 1)")
+            }
+        }
+        var contiguous = true
+        var expected = 1
+        for (size, stride) in zip(shape, reference.strides).reversed() where size != 1 {
+            if stride != expected { contiguous = false }
+            expected *= size
+        }
+        let bytes: [UInt8]
+        if contiguous {
+            bytes = Array(storageBytes[(start * width)..<((start + count) * width)])
+        } else {
+            bytes = gather(storageBytes, width: width, start: start, shape: shape, strides: reference.strides, count: count)
+        }
+        do { return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: bytes) } catch {
+            throw .damaged("\(error)")
+        }
+    }
+
+    /// Row-major walk over a strided view.
+    private static func gather(_ source: [UInt8], width: Int, start: Int, shape: [Int], strides: [Int], count: Int) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count * width)
+        var index = [Int](repeating: 0, count: shape.count)
+        var offset = start
+        source.withUnsafeBytes { from in
+            result.withUnsafeMutableBytes { to in
+                for element in 0..<count {
+                    (to.baseAddress! + element * width).copyMemory(from: from.baseAddress! + offset * width, byteCount: width)
+                    var axis = shape.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        offset += strides[axis]
+                        if index[axis] < shape[axis] { break }
+                        offset -= strides[axis] * shape[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `('storage', storage_type, key, location, numel[, view_metadata])`: the persistent id
+    /// both torch.save containers use. Any location (`cpu`, `cuda:0`, `mps`) is read as CPU bytes.
+    static func storage(fromPersistentID id: PickleValue) throws(PickleError) -> StorageReference {
+        guard let items = id.tupleValue, items.count >= 5, items[0].stringValue == "storage" else {
+            if let items = id.tupleValue, items.first?.stringValue == "module" {
+                throw .refused("this file pickles a whole model (its source code is stored); save model.state_dict() instead")
+            }
+            throw .refused("the pickle's persistent id is not a storage")
+        }
+        guard case .global(let typeName) = items[1], let type = TorchStorageType(global: typeName) else {
+            throw .refused("a storage has type \(items[1].kind), which no zoo dtype matches")
+        }
+        guard let key = items[2].stringValue, let location = items[3].stringValue, let count = items[4].intValue, count >= 0 else {
+            throw .damaged("a storage's persistent id is malformed")
+        }
+        var reference = StorageReference(key: key, dtype: type, location: location, elementCount: count)
+        if items.count > 5, let view = items[5].tupleValue, view.count == 3 {
+            guard let viewKey = view[0].stringValue, let offset = view[1].intValue, let size = view[2].intValue, offset >= 0, size >= 0
+            else {
+                throw .damaged("a storage view is malformed")
+            }
+            reference = StorageReference(key: key, dtype: type, location: location, elementCount: size, viewOffset: offset)
+            _ = viewKey
+        }
+        return reference
+    }
+}
+
+extension CheckpointError {
+    /// A pickle failure in `path`, as the error the user sees.
+    init(_ error: PickleError, path: String) {
+        switch error {
+        case .refused(let reason): self = .refused(path: path, reason: reason)
+        case .damaged(let reason): self = .damaged(path: path, reason: reason)
+        }
+    }
+}

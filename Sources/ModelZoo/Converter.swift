@@ -1,0 +1,96 @@
+import Checkpoint
+import NN
+import Tensor
+
+/// What `zoo convert` did.
+public struct ConversionReport: Sendable, Encodable {
+    public var input: String
+    public var output: String
+    public var from: CheckpointContainer
+    public var to: CheckpointContainer
+    public var tensors: Int
+    public var referenceVectors: Int
+    /// The model the state_dict was recognised as, when it was.
+    public var model: String?
+    public var notes: [String]
+
+    private enum CodingKeys: String, CodingKey {
+        case input, output, from, to, tensors, referenceVectors = "reference_vectors", model, notes
+    }
+}
+
+/// Why a checkpoint was not converted.
+public enum ConversionError: Error, Sendable, CustomStringConvertible {
+    /// The input fails its own checksums: converting would bless changed weights.
+    case integrity(path: String, report: IntegrityReport)
+    case unsupportedOutput(path: String)
+    case write(CheckpointError)
+
+    public var description: String {
+        switch self {
+        case .integrity(let path, let report):
+            let keys = report.checksumMismatches.map(\.key)
+            return
+                "\(path) fails its own checksums (\(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? " and more" : "")); nothing was written"
+        case .unsupportedOutput(let path):
+            return "\(path): the output must end in .h5 (HDF5 format v1) or .safetensors"
+        case .write(let error): return error.description
+        }
+    }
+}
+
+public enum Converter {
+    /// Writes `checkpoint` to `path` as HDF5 format v1 (`.h5`, `.hdf5`) or safetensors
+    /// (`.safetensors`), by the extension. No architecture is needed; when the registry or the
+    /// manifest recognises the model, its `arch` is recorded and the keys take its order. The
+    /// manifest (unknown fields kept), checksums and reference vectors travel with the weights.
+    public static func convert(_ checkpoint: LoadedCheckpoint, to path: String) throws(ConversionError) -> ConversionReport {
+        let lowered = path.lowercased()
+        guard lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5") || lowered.hasSuffix(".safetensors") else {
+            throw .unsupportedOutput(path: path)
+        }
+        let format = CheckpointWriter.format(forPath: path)
+        let integrity = IntegrityReport(checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
+        guard integrity.checksumMismatches.isEmpty else { throw .integrity(path: checkpoint.path, report: integrity) }
+
+        var notes = checkpoint.layoutNotes
+        if !integrity.nonFinite.isEmpty {
+            notes.append("kept non-finite values as they are in: \(integrity.nonFinite.map(\.key).joined(separator: ", "))")
+        }
+        var manifest = checkpoint.manifest ?? Manifest()
+        var stateDict = checkpoint.stateDict
+        var model: String?
+        if let resolved = try? ModelResolver.resolve(checkpoint),
+            LoadReport(modelName: resolved.label, expected: resolved.model.expectedTensors, stateDict: stateDict).isClean
+        {
+            model = resolved.label
+            if let architecture = resolved.architecture {
+                manifest.arch = architecture.name
+                manifest.archArgs = resolved.arguments.mapValues { .int(Int64($0)) }
+            }
+            // The model's own order, as model.state_dict() lists it.
+            let order = resolved.model.stateDict().keys
+            stateDict = StateDict(order.compactMap { key in stateDict[key].map { (key, $0) } })
+        } else {
+            notes.append("no model recognised: converted without arch (verify will need --arch or a model_config)")
+        }
+        if !checkpoint.metadata.isEmpty && format == .hdf5 {
+            manifest.extra["safetensors_metadata"] = .object(checkpoint.metadata.mapValues { .string($0) })
+        }
+        var metadata = checkpoint.metadata
+        if format == .safetensors, case .object(let kept)? = manifest.extra["safetensors_metadata"] {
+            for (key, value) in kept { if let text = value.stringValue { metadata[key] = text } }
+            manifest.extra["safetensors_metadata"] = nil
+        }
+        manifest.producer = "zoo convert (from \(checkpoint.container.rawValue))"
+        do {
+            try CheckpointWriter.write(
+                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, to: path, format: format, metadata: metadata)
+        } catch {
+            throw .write(error)
+        }
+        return ConversionReport(
+            input: checkpoint.path, output: path, from: checkpoint.container, to: format, tensors: stateDict.count,
+            referenceVectors: checkpoint.referenceCases.count, model: model, notes: notes)
+    }
+}

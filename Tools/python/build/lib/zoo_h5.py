@@ -1,0 +1,253 @@
+"""Save and load PyTorch state_dicts as zoo checkpoint format v1 (HDF5).
+
+    import zoo_h5
+    zoo_h5.save(model, "model.h5", arch="simplecnn", example_input=torch.randn(1, 3, 32, 32))
+    model.load_state_dict(zoo_h5.load("model.h5"), strict=True)
+    zoo_h5.from_torch_file("model.pt", "model.h5")
+
+Install with `pip install ./Tools/python` (add `[torch]` for the torch helpers).
+
+The h5py-only functions (`save_arrays`, `load_arrays`, `sha256_of`, `read_manifest`) need no
+torch; `save`, `load` and `model_config` import torch when called. The format is documented in
+Sources/Checkpoint/Checkpoint.docc/CheckpointFormat.md.
+"""
+import hashlib
+import json
+
+import h5py
+import numpy as np
+
+FORMAT = "zoo-checkpoint"
+FORMAT_VERSION = 1
+PRODUCER = "zoo_h5"
+
+
+def _c_order(array):
+    """C-ordered without promoting 0-d arrays to 1-d, as np.ascontiguousarray would."""
+    array = np.asarray(array)
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def sha256_of(array):
+    """SHA-256 over little-endian row-major bytes in the stored dtype, as the manifest records."""
+    array = _c_order(array)
+    return hashlib.sha256(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()).hexdigest()
+
+
+def _bfloat16_bits(array_float32):
+    bits = np.ascontiguousarray(array_float32, dtype=np.float32).view(np.uint32)
+    nan = np.isnan(array_float32)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    return np.where(nan, ((bits >> 16) | 0x40).astype(np.uint16), rounded)
+
+
+def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=()):
+    """Writes `arrays` (key -> numpy array, in order) as canonical v1.
+
+    `manifest`: extra manifest fields (arch, arch_args, model_config, ...); format fields and
+    per-tensor records are filled in. `tests`: list of (input, output) arrays or dicts with
+    input, output, atol, rtol. Keys in `bfloat16_keys` hold uint16 bfloat16 bit patterns.
+    """
+    manifest = dict(manifest or {})
+    manifest["format"] = FORMAT
+    manifest["format_version"] = FORMAT_VERSION
+    manifest.setdefault("producer", PRODUCER)
+    records = {}
+    with h5py.File(path, "w", track_order=True) as f:
+        for key, array in arrays.items():
+            if key.startswith("__") and key.endswith("__"):
+                raise ValueError(f"key {key!r} is reserved for metadata")
+            array = _c_order(array)
+            dataset = f.create_dataset(key, data=array)
+            dtype = "bfloat16" if key in bfloat16_keys else array.dtype.name
+            if key in bfloat16_keys:
+                dataset.attrs["dtype"] = "bfloat16"
+            records[key] = {"dtype": dtype, "shape": list(array.shape), "sha256": sha256_of(array)}
+        manifest["tensors"] = records
+        f.create_dataset("__manifest__", data=json.dumps(manifest, sort_keys=True))
+        if tests:
+            group = f.create_group("__tests__", track_order=True)
+            for index, case in enumerate(tests):
+                if not isinstance(case, dict):
+                    case = {"input": case[0], "output": case[1]}
+                group.create_dataset(f"input_{index}", data=_c_order(case["input"]))
+                output = group.create_dataset(f"output_{index}", data=_c_order(case["output"]))
+                for tolerance in ("atol", "rtol"):
+                    if case.get(tolerance) is not None:
+                        output.attrs[tolerance] = float(case[tolerance])
+
+
+def read_manifest(path):
+    """The `__manifest__` JSON as a dict, or None for a plain export."""
+    with h5py.File(path, "r") as f:
+        if "__manifest__" not in f:
+            return None
+        raw = f["__manifest__"][()]
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def load_arrays(path, verify=True):
+    """Key -> numpy array for every weight (bfloat16 widened to float32), checking manifest checksums."""
+    manifest = read_manifest(path) or {}
+    records = manifest.get("tensors", {})
+    arrays = {}
+    with h5py.File(path, "r") as f:
+        for key, dataset in f.items():
+            if key.startswith("__") and key.endswith("__"):
+                continue
+            array = dataset[()]
+            if verify and key in records and records[key].get("sha256") not in (None, sha256_of(array)):
+                raise ValueError(f"{path}: checksum mismatch for {key}: the values changed after export")
+            marker = dataset.attrs.get("dtype", "")
+            marker = marker.decode() if isinstance(marker, bytes) else marker
+            if marker == "bfloat16":
+                array = (np.asarray(array).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+            arrays[key] = array
+    return arrays
+
+
+# --- torch helpers -------------------------------------------------------------------------
+
+_CONFIG_ARGS = {
+    "Conv2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"],
+    "ConvTranspose2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation"],
+    "MaxPool2d": ["kernel_size", "stride", "padding", "dilation", "ceil_mode"],
+    "AvgPool2d": ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"],
+    "AdaptiveAvgPool2d": ["output_size"],
+    "AdaptiveMaxPool2d": ["output_size"],
+    "BatchNorm2d": ["num_features", "eps", "momentum", "affine", "track_running_stats"],
+    "Linear": ["in_features", "out_features", "bias"],
+    "Flatten": ["start_dim", "end_dim"],
+    "ReLU": [],
+    "LeakyReLU": ["negative_slope"],
+    "Sigmoid": [],
+    "Tanh": [],
+    "Softplus": ["beta", "threshold"],
+    "Dropout": ["p"],
+    "Identity": [],
+    "Upsample": ["size", "scale_factor", "mode", "align_corners"],
+}
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def model_config(model):
+    """The format's model_config for an nn.Sequential of supported layers, else None."""
+    import torch.nn as nn
+
+    if not isinstance(model, nn.Sequential):
+        return None
+    layers = []
+    for name, module in model.named_children():
+        kind = type(module).__name__
+        if kind not in _CONFIG_ARGS:
+            return None
+        entry = {"type": kind}
+        if any(True for _ in module.state_dict()):
+            entry["name"] = name
+        for arg in _CONFIG_ARGS[kind]:
+            value = getattr(module, arg)
+            if arg == "bias" and kind in ("Conv2d", "ConvTranspose2d", "Linear"):
+                value = module.bias is not None
+            entry[arg] = _plain(value)
+        layers.append(entry)
+    return {"layers": layers}
+
+
+def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, rtol=None):
+    """Writes `model.state_dict()` as canonical v1, with model_config for nn.Sequential models and
+    a reference input/output pair (computed in eval mode) when `example_input` is given."""
+    import torch
+
+    arrays, bf16 = _arrays_of(model.state_dict())
+    manifest = {}
+    if arch:
+        manifest["arch"] = arch
+        manifest["arch_args"] = arch_args or {}
+    config = model_config(model)
+    if config is not None:
+        manifest["model_config"] = config
+    manifest["producer"] = f"{PRODUCER} (torch {torch.__version__})"
+    tests = None
+    if example_input is not None:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            output = model(example_input)
+        model.train(was_training)
+        tests = [{"input": example_input.detach().cpu().numpy(), "output": output.detach().cpu().numpy(), "atol": atol, "rtol": rtol}]
+    save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16)
+
+
+def _arrays_of(state_dict):
+    """Key -> numpy array for a state_dict of tensors, bfloat16 kept as its uint16 bit patterns."""
+    import torch
+
+    arrays, bf16 = {}, set()
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.dtype == torch.bfloat16:
+            arrays[key] = tensor.view(torch.int16).numpy().view(np.uint16)
+            bf16.add(key)
+        else:
+            arrays[key] = tensor.numpy()
+    return arrays, bf16
+
+
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net")
+
+
+def _find_state_dict(obj):
+    """The state_dict inside what torch.load returned: the dict itself, or the one under a
+    training script's wrapper key, with a DataParallel 'module.' prefix stripped."""
+    import torch
+
+    def is_state_dict(value):
+        return isinstance(value, dict) and value and all(isinstance(v, torch.Tensor) for v in value.values())
+
+    if is_state_dict(obj):
+        state = obj
+    else:
+        found = [obj[k] for k in WRAPPER_KEYS if isinstance(obj, dict) and is_state_dict(obj.get(k))]
+        if not found:
+            raise ValueError("no state_dict found: save model.state_dict(), or a dict holding it under 'state_dict'")
+        state = found[0]
+    keys = list(state)
+    if keys and all(k.startswith("module.") and len(k) > len("module.") for k in keys):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def from_torch_file(source, destination, arch=None, arch_args=None):
+    """Converts a torch.save file (read with `torch.load(weights_only=True)`, so nothing in it
+    runs) to a zoo checkpoint: the state_dict, unwrapped and without a 'module.' prefix, with a
+    manifest and checksums. The same as `zoo convert SOURCE DESTINATION`, for users of Python."""
+    import torch
+
+    state = _find_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+    arrays, bf16 = _arrays_of(state)
+    manifest = {"producer": f"{PRODUCER}.from_torch_file (torch {torch.__version__})"}
+    if arch:
+        manifest["arch"] = arch
+        manifest["arch_args"] = arch_args or {}
+    save_arrays(destination, arrays, manifest=manifest, bfloat16_keys=bf16)
+
+
+def load(path):
+    """A state_dict of torch tensors (bfloat16 restored) for `model.load_state_dict(..., strict=True)`."""
+    import torch
+
+    state = {}
+    with h5py.File(path, "r") as f:
+        markers = {k: f[k].attrs.get("dtype", "") for k in f if not (k.startswith("__") and k.endswith("__"))}
+    for key, array in load_arrays(path).items():
+        marker = markers[key].decode() if isinstance(markers[key], bytes) else markers[key]
+        tensor = torch.as_tensor(_c_order(array))
+        state[key] = tensor.to(torch.bfloat16) if marker == "bfloat16" else tensor
+    return state
