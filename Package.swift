@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
+        .systemLibrary(
+            name: "CZlibChecksum",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "JSON"),
         .target(name: "Tensor"),
@@ -35,7 +40,7 @@ let package = Package(
         .target(
             name: "Checkpoint",
             dependencies: [
-                "HDF5", "Tensor", "JSON", .product(name: "Crypto", package: "swift-crypto"),
+                "HDF5", "Tensor", "JSON", "CZlibChecksum", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
@@ -47,7 +52,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "zoo-bench", dependencies: ["ModelZoo", "NN", "Tensor"]),
         // Fixture paths, temporary folders and child processes, shared by every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),

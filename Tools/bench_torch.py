@@ -9,7 +9,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # zoo_models
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))  # zoo_h5
 from zoo_models import INPUT_SHAPES, REGISTRY  # noqa: E402
 
 CASES = [("simplecnn", 64), ("encdec", 16), ("net", 64), ("resnet18", 1), ("resnet18", 8)]

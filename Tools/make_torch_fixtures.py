@@ -166,6 +166,15 @@ def main():
                 lambda name, data: data[: len(data) // 2] if name.endswith("/data/0") else data)
     refused("short_storage_zip.pt", "storage")
 
+    # One flipped byte inside a storage entry (the zip's CRC-32 no longer matches).
+    data = bytearray(open(path("dtypes_zip.pt"), "rb").read())
+    with zipfile.ZipFile(path("dtypes_zip.pt")) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith("/data/0"))
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    data[info.header_offset + 30 + name_length + extra_length] ^= 0x01
+    open(path("crc_mismatch_zip.pt"), "wb").write(bytes(data))
+    refused("crc_mismatch_zip.pt", "CRC-32")
+
     # safetensors: as the package writes it, then damaged headers.
     st = {k: v for k, v in state.items()}
     save_file(st, path("dtypes.safetensors"), metadata={"format": "pt", "note": "kept"})

@@ -37,6 +37,15 @@ public struct Architecture: Sendable {
         try initialiser(model, &generator)
     }
 
+    /// A model built with these arguments and initialised as PyTorch initialises it, from `seed`.
+    public func initialisedModel(_ given: [String: Int] = [:], seed: UInt64) throws -> Module {
+        let model = try build(given)
+        var generator = SeededGenerator(seed: seed)
+        try initialise(model, generator: &generator)
+        model.eval()
+        return model
+    }
+
     /// `arguments` with defaults filled in for everything not given.
     public func resolvedArguments(_ given: [String: Int]) throws -> [String: Int] {
         var values: [String: Int] = [:]

@@ -17,3 +17,13 @@ func gemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// How many threads the matrix products use (OpenBLAS's pool); the rest of NN is single-threaded.
+public enum ComputeThreads {
+    public static var count: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets the thread count; values below 1 are taken as 1.
+    public static func set(_ count: Int) {
+        openblas_set_num_threads(Int32(Swift.max(1, count)))
+    }
+}

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Raw little-endian row-major bytes: the form checksums are computed over and the form
 /// HDF5 reads into and writes from on little-endian hosts.
 extension Tensor {
@@ -28,6 +32,49 @@ extension Tensor {
     public init(shape: [Int], dtype: DType, littleEndianBytes bytes: UnsafeRawBufferPointer) throws(TensorError) {
         _ = try Tensor.byteCount(shape: shape, dtype: dtype, given: bytes.count)
         try self.init(shape: shape, storage: TensorStorage(dtype: dtype, littleEndianBytes: bytes))
+    }
+
+    /// A tensor whose little-endian bytes `fill` writes straight into its storage (one copy from
+    /// wherever they come from: a file, a zip entry).
+    public init(
+        shape: [Int], dtype: DType, fillingLittleEndianBytes fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws {
+        guard let count = Tensor.elementCount(shape), !count.multipliedReportingOverflow(by: dtype.byteCount).overflow else {
+            throw TensorError.invalidShape(shape)
+        }
+        func filled<T>(_: T.Type) throws -> [T] {
+            var error: Error?
+            var result = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                adviseHugePages(raw)
+                do { try fill(raw) } catch let thrown {
+                    // The elements are plain bytes: zero them so that nothing uninitialised escapes.
+                    raw.initializeMemory(as: UInt8.self, repeating: 0)
+                    error = thrown
+                }
+                initialized = count
+            }
+            if let error { throw error }
+            if !hostIsLittleEndian {
+                result.withUnsafeMutableBytes { swapByteOrder(in: $0, elementWidth: dtype.byteCount) }
+            }
+            return result
+        }
+        let storage: TensorStorage
+        switch dtype {
+        case .float32: storage = .float32(try filled(Float.self))
+        case .float64: storage = .float64(try filled(Double.self))
+        case .float16: storage = .float16(try filled(UInt16.self))
+        case .bfloat16: storage = .bfloat16(try filled(UInt16.self))
+        case .int64: storage = .int64(try filled(Int64.self))
+        case .int32: storage = .int32(try filled(Int32.self))
+        case .int16: storage = .int16(try filled(Int16.self))
+        case .int8: storage = .int8(try filled(Int8.self))
+        case .uint8: storage = .uint8(try filled(UInt8.self))
+        // Bytes other than 0 and 1 are not valid Bools in memory: read bytes, then compare.
+        case .bool: storage = .bool(try filled(UInt8.self).map { $0 != 0 })
+        }
+        try self.init(shape: shape, storage: storage)
     }
 
     /// The byte count `shape` of `dtype` needs, checked against `given`.
@@ -75,22 +122,39 @@ private func littleEndian<T>(_ values: [T], width: Int) -> [UInt8] {
 private func values<T>(_ bytes: UnsafeRawBufferPointer, width: Int) -> [T] {
     let count = bytes.count / MemoryLayout<T>.stride
     var result = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
         UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<(count * width)]))
         initialized = count
     }
-    if !hostIsLittleEndian {
-        result.withUnsafeMutableBytes { raw in
-            for start in stride(from: 0, to: raw.count, by: width) { raw[start..<(start + width)].reverse() }
-        }
-    }
+    if !hostIsLittleEndian { result.withUnsafeMutableBytes { swapByteOrder(in: $0, elementWidth: width) } }
     return result
+}
+
+/// Reverses the bytes of each element in place, in any buffer.
+func swapByteOrder(in bytes: UnsafeMutableRawBufferPointer, elementWidth: Int) {
+    guard elementWidth > 1 else { return }
+    for start in stride(from: 0, to: bytes.count - elementWidth + 1, by: elementWidth) {
+        bytes[start..<(start + elementWidth)].reverse()
+    }
+}
+
+/// Asks the kernel to back a large, fresh buffer with transparent huge pages (as NumPy does
+/// for its arrays): one fault per 2 MiB instead of per 4 KiB when it is first written, which is
+/// most of the cost of reading a large checkpoint. Only the 2 MiB-aligned interior is advised.
+func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+    #if os(Linux)
+        let hugePage = 2 << 20
+        guard buffer.count >= 2 * hugePage, let base = buffer.baseAddress else { return }
+        let start = (Int(bitPattern: base) + hugePage - 1) / hugePage * hugePage
+        let end = (Int(bitPattern: base) + buffer.count) / hugePage * hugePage
+        if end > start, let address = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(address, end - start, 14)  // MADV_HUGEPAGE
+        }
+    #endif
 }
 
 /// Reverses the bytes of each `elementWidth`-byte element in place: little-endian to big-endian
 /// and back. A width of 1 (or a trailing partial element) is left as it is.
 public func swapByteOrder(_ bytes: inout [UInt8], elementWidth: Int) {
-    guard elementWidth > 1 else { return }
-    for start in stride(from: 0, to: bytes.count - elementWidth + 1, by: elementWidth) {
-        bytes[start..<(start + elementWidth)].reverse()
-    }
+    bytes.withUnsafeMutableBytes { swapByteOrder(in: $0, elementWidth: elementWidth) }
 }

@@ -125,3 +125,20 @@ public enum HalfPrecision {
         return UInt16((bits &+ rounding) >> 16)
     }
 }
+
+extension TensorStorage {
+    /// The elements' bytes in host order, without copying; bool elements are one byte, 0 or 1.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .float32(let a): return try a.withUnsafeBytes(body)
+        case .float64(let a): return try a.withUnsafeBytes(body)
+        case .float16(let a), .bfloat16(let a): return try a.withUnsafeBytes(body)
+        case .int64(let a): return try a.withUnsafeBytes(body)
+        case .int32(let a): return try a.withUnsafeBytes(body)
+        case .int16(let a): return try a.withUnsafeBytes(body)
+        case .int8(let a): return try a.withUnsafeBytes(body)
+        case .uint8(let a): return try a.withUnsafeBytes(body)
+        case .bool(let a): return try a.withUnsafeBytes(body)
+        }
+    }
+}

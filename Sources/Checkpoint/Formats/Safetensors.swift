@@ -97,7 +97,9 @@ enum SafetensorsReader: CheckpointContainerReader {
             var entries: [(String, Tensor)] = []
             entries.reserveCapacity(records.count)
             for record in records {
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[(dataStart + record.begin)..<(dataStart + record.end)])
+                let range = (dataStart + record.begin)..<(dataStart + record.end)
+                file.prefault(range)
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[range])
                 do {
                     entries.append((record.key, try Tensor(shape: record.shape, dtype: record.dtype, littleEndianBytes: slice)))
                 } catch {

@@ -53,7 +53,7 @@ enum TorchStateDict {
     }
 
     /// The tensor's elements, copied out of its storage's little-endian bytes.
-    static func materialise(_ reference: TensorReference, storageBytes: [UInt8]) throws(PickleError) -> Tensor {
+    static func materialise(_ reference: TensorReference, storageBytes: UnsafeRawBufferPointer) throws(PickleError) -> Tensor {
         let dtype = reference.storage.dtype.dtype
         let width = dtype.byteCount
         let shape = reference.shape
@@ -75,41 +75,47 @@ enum TorchStateDict {
                         + "at offset \(start) needs \(last + 1)")
             }
         }
-        var contiguous = true
-        var expected = 1
-        for (size, stride) in zip(shape, reference.strides).reversed() where size != 1 {
-            if stride != expected { contiguous = false }
-            expected *= size
-        }
-        let bytes: [UInt8]
-        if contiguous {
-            bytes = Array(storageBytes[(start * width)..<((start + count) * width)])
-        } else {
-            bytes = gather(storageBytes, width: width, start: start, shape: shape, strides: reference.strides, count: count)
-        }
-        do { return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: bytes) } catch {
+        do {
+            if isContiguous(reference) {
+                let slice = UnsafeRawBufferPointer(rebasing: storageBytes[(start * width)..<((start + count) * width)])
+                return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: slice)
+            }
+            let bytes = gather(storageBytes, width: width, start: start, shape: shape, strides: reference.strides, count: count)
+            return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: bytes)
+        } catch {
             throw .damaged("\(error)")
         }
     }
 
+    /// True when the tensor's elements lie in row-major order without gaps (strides of size-1
+    /// axes do not matter).
+    static func isContiguous(_ reference: TensorReference) -> Bool {
+        var expected = 1
+        for (size, stride) in zip(reference.shape, reference.strides).reversed() where size != 1 {
+            if stride != expected { return false }
+            expected *= size
+        }
+        return true
+    }
+
     /// Row-major walk over a strided view.
-    private static func gather(_ source: [UInt8], width: Int, start: Int, shape: [Int], strides: [Int], count: Int) -> [UInt8] {
+    private static func gather(
+        _ from: UnsafeRawBufferPointer, width: Int, start: Int, shape: [Int], strides: [Int], count: Int
+    ) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count * width)
         var index = [Int](repeating: 0, count: shape.count)
         var offset = start
-        source.withUnsafeBytes { from in
-            result.withUnsafeMutableBytes { to in
-                for element in 0..<count {
-                    (to.baseAddress! + element * width).copyMemory(from: from.baseAddress! + offset * width, byteCount: width)
-                    var axis = shape.count - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        offset += strides[axis]
-                        if index[axis] < shape[axis] { break }
-                        offset -= strides[axis] * shape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
+        result.withUnsafeMutableBytes { to in
+            for element in 0..<count {
+                (to.baseAddress! + element * width).copyMemory(from: from.baseAddress! + offset * width, byteCount: width)
+                var axis = shape.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    offset += strides[axis]
+                    if index[axis] < shape[axis] { break }
+                    offset -= strides[axis] * shape[axis]
+                    index[axis] = 0
+                    axis -= 1
                 }
             }
         }

@@ -19,8 +19,11 @@ enum PickleError: Error, CustomStringConvertible {
 /// Every other global is refused when the pickle names it, before anything is built from it;
 /// nothing is ever executed. The machine is a loop over the bytes with explicit stacks, so a
 /// deeply nested pickle cannot exhaust the call stack.
+///
+/// It reads from memory it does not own (a pickle's bytes, or a mapped file): the caller keeps
+/// that memory alive while the unpickler is used.
 struct Unpickler {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
     private(set) var position: Int
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
@@ -32,7 +35,7 @@ struct Unpickler {
     /// Every global the pickle named, in order, each once.
     private(set) var globals: [String] = []
 
-    init(_ bytes: [UInt8], from position: Int = 0) {
+    init(_ bytes: UnsafeRawBufferPointer, from position: Int = 0) {
         self.bytes = bytes
         self.position = position
     }
@@ -111,10 +114,10 @@ struct Unpickler {
                 let items = try popMark()
                 try setItems(items, into: try dict(try top()))
             case 0x68: stack.append(try recall(Int(try byte())))  // BINGET
-            case 0x6A: stack.append(try recall(try length(4)))  // LONG_BINGET
+            case 0x6A: stack.append(try recall(Int(try littleEndian(4))))  // LONG_BINGET
             case 0x67: stack.append(try recall(try textIndex()))  // GET
             case 0x71: memo[Int(try byte())] = try top()  // BINPUT
-            case 0x72: memo[try length(4)] = try top()  // LONG_BINPUT
+            case 0x72: memo[Int(try littleEndian(4))] = try top()  // LONG_BINPUT
             case 0x70: memo[try textIndex()] = try top()  // PUT
             case 0x94: memo[memo.count] = try top()  // MEMOIZE
             case 0x63:  // GLOBAL

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import ModelZoo
+import NN
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time forward passes and checkpoint loads (build with -c release; compare with Tools/bench_torch.py).",
+        subcommands: [BenchForwardCommand.self, BenchLoadCommand.self])
+}
+
+struct BenchForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Eval-mode forward passes of a registry model (initialised with seed 0) or a checkpoint's model, on random input.")
+
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "A registry architecture (e.g. resnet18) or a checkpoint file.", completion: .file())
+    var model: String
+
+    @Option(name: .long, help: "Samples per pass.") var batch = 1
+    @Option(name: .long, help: "Input height (default: the model's).") var height: Int?
+    @Option(name: .long, help: "Input width (default: the model's).") var width: Int?
+    @Option(name: .customLong("repeat"), help: "Timed passes.") var repeats = 10
+    @Option(name: .long, help: "Untimed passes first.") var warmup = 2
+    @Option(name: .long, help: "Matrix-product threads (default: the machine's cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        for (flag, value) in [("--batch", batch), ("--repeat", repeats), ("--threads", threads)] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1")
+        }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        for (flag, value) in [("--height", height), ("--width", width)] {
+            if let value, value < 1 { throw ValidationError("\(flag) must be at least 1") }
+        }
+    }
+
+    func run() throws {
+        let built: (module: Module, label: String, shape: [Int]?)
+        if let architecture = try? Registry.architecture(named: model) {
+            let module = try architecture.initialisedModel(seed: 0)
+            built = (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
+        } else {
+            let checkpoint = try readCheckpoint(model)
+            let resolved: ResolvedModel
+            do {
+                resolved = try ModelResolver.resolve(checkpoint)
+                try resolved.loadStrictly(checkpoint)
+            } catch { throw ZooExit.failed("cannot run \(model)", details: ["\(error)"]) }
+            built = (
+                resolved.model, resolved.label,
+                resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
+            )
+        }
+        guard var shape = built.shape, shape.count >= 2 else {
+            throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
+        }
+        if let height { shape[shape.count - 2] = height }
+        if let width { shape[shape.count - 1] = width }
+        let report: ForwardBenchmarkReport
+        do {
+            report = try Benchmark.forward(
+                built.module, label: built.label, sampleShape: shape, batch: batch, repeats: repeats, warmup: warmup, threads: threads)
+        } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
+        if output.json { return Output.json(report) }
+        Output.line(
+            "\(report.arch)  input \(Output.shape(report.inputShape))  \(report.threads) thread(s): "
+                + String(format: "min %.2f ms, median %.2f ms", report.minMilliseconds, report.medianMilliseconds)
+                + ", peak RSS \(Output.bytes(report.peakResidentBytes))")
+    }
+}
+
+struct BenchLoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load", abstract: "Read every tensor of a checkpoint (any format zoo reads) into memory, timed.")
+
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "The checkpoint.", completion: .file())
+    var file: String
+
+    @Option(name: .customLong("repeat"), help: "Timed reads.") var repeats = 5
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        let report: LoadBenchmarkReport
+        do { report = try Benchmark.load(file, repeats: repeats) } catch {
+            throw ZooExit.unusable("cannot read \(file) as a checkpoint", details: ["\(error)"])
+        }
+        if output.json { return Output.json(report) }
+        Output.line(
+            "\(report.path) (\(report.container.rawValue)): \(report.tensors) tensors, \(Output.bytes(report.bytes)): "
+                + String(
+                    format: "min %.1f ms, median %.1f ms, %.2f GB/s", report.minMilliseconds, report.medianMilliseconds,
+                    report.gigabytesPerSecond)
+                + ", peak RSS \(Output.bytes(report.peakResidentBytes))")
+    }
+}
