@@ -21,8 +21,10 @@ struct FormatsTests {
         #expect(inspect["pickle_globals"]?.arrayValue?.contains(.string("torch._utils._rebuild_tensor_v2")) == true)
     }
 
-    @Test(arguments: ["whole_model.pt", "exploit_zip.pt", "exploit_legacy.pt", "truncated_zip.pt", "truncated_legacy.pt",
-        "short_storage_zip.pt", "crc_mismatch_zip.pt", "overlap.safetensors", "header_too_long.safetensors", "past_end.safetensors"])
+    @Test(arguments: [
+        "whole_model.pt", "exploit_zip.pt", "exploit_legacy.pt", "truncated_zip.pt", "truncated_legacy.pt",
+        "short_storage_zip.pt", "crc_mismatch_zip.pt", "overlap.safetensors", "header_too_long.safetensors", "past_end.safetensors",
+    ])
     func hostileOrDamagedFileIsExitTwoWithOneLine(file: String) throws {
         for command in ["verify", "inspect"] {
             let result = try zoo(command, torchFixture(file))
