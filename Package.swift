@@ -33,10 +33,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "JSON"),
         .target(name: "Tensor"),
-        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CMalloc"]),
         .target(
             name: "Checkpoint",
             dependencies: [

@@ -53,7 +53,7 @@ public enum Benchmark {
     public static func forward(
         _ model: Module, label: String, sampleShape: [Int], batch: Int, repeats: Int, warmup: Int, threads: Int
     ) throws -> ForwardBenchmarkReport {
-        ComputeThreads.set(threads)
+        if threads != ComputeThreads.count { ComputeThreads.set(threads) }
         model.eval()
         var generator = SeededGenerator(seed: 0)
         let shape = [batch] + sampleShape

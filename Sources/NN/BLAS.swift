@@ -1,4 +1,5 @@
 import CBLAS
+internal import CMalloc
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) M x K and
 /// op(B) K x N. The one entry point to OpenBLAS, so tuning happens in one place.
@@ -25,5 +26,19 @@ public enum ComputeThreads {
     /// Sets the thread count; values below 1 are taken as 1.
     public static func set(_ count: Int) {
         openblas_set_num_threads(Int32(Swift.max(1, count)))
+    }
+}
+
+/// How the C allocator serves the large buffers forward passes create and free on every layer.
+public enum ActivationMemory {
+    /// Keeps freed activation buffers (up to 256 MiB each) in the heap for the next layer or pass
+    /// instead of returning them to the kernel, which otherwise maps, faults in and zeroes fresh
+    /// pages every time: for small models most of a forward pass. Call once, before running models;
+    /// a no-op off glibc.
+    public static func reuseFreedBuffers() {
+        #if canImport(Glibc)
+            _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
+            _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
+        #endif
     }
 }

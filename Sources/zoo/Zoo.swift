@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NN
 
 /// The `zoo` command: keeps PyTorch weights in HDF5 and proves them right.
 @main
@@ -20,6 +21,7 @@ struct Zoo: ParsableCommand {
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,
     /// rather than EX_USAGE (64).
     static func main() {
+        ActivationMemory.reuseFreedBuffers()
         do {
             var command = try parseAsRoot()
             try command.run()

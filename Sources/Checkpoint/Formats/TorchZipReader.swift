@@ -8,8 +8,9 @@ import ZIPFoundation
 /// and `<archive>/version`.
 ///
 /// A storage that one tensor uses whole (the common case: each parameter its own storage) is
-/// read straight into that tensor's memory; shared storages and views are read once into a
-/// buffer that lives only until its tensors are copied out. Every entry's CRC-32 is checked.
+/// read straight into that tensor's memory, on every core at once; shared storages and views are
+/// read once into a buffer that lives only until its tensors are copied out. Every entry's CRC-32
+/// is checked.
 enum TorchZipReader: CheckpointContainerReader {
     static let container = CheckpointContainer.torchZip
 
@@ -50,14 +51,13 @@ enum TorchZipReader: CheckpointContainerReader {
         unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
         do {
             let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
-            let crcs = ParallelChecksums()
-            defer { _ = crcs.waitForFailures() }
             var users: [String: Int] = [:]
             for (_, reference) in references { users[reference.storage.key, default: 0] += 1 }
-            var shared: [String: [UInt8]] = [:]
-            var entriesRead: [(String, Tensor)] = []
-            entriesRead.reserveCapacity(references.count)
-            for (key, reference) in references {
+            // First the plan: which tensors are a whole storage of their own (read straight into
+            // the tensor, several at once), which share or view one (read after, from a buffer).
+            var direct: [(index: Int, entry: Entry, reference: TensorReference)] = []
+            var viaBuffer: [(index: Int, entry: Entry, reference: TensorReference)] = []
+            for (index, (key, reference)) in references.enumerated() {
                 let storage = reference.storage
                 guard let entry = archive[prefix + "data/" + storage.key] else {
                     throw PickleError.damaged("the archive lacks storage '\(storage.key)' that tensor '\(key)' uses")
@@ -73,35 +73,33 @@ enum TorchZipReader: CheckpointContainerReader {
                     && Tensor.elementCount(reference.shape) == storage.elementCount
                     && entry.uncompressedSize == UInt64(storage.elementCount * width)
                 if users[storage.key] == 1 && wholeStorage && !bigEndian && hostIsLittleEndian && storage.dtype.dtype != .bool {
-                    let tensor: Tensor
-                    do {
-                        tensor = try Tensor(shape: reference.shape, dtype: storage.dtype.dtype) { buffer in
-                            try entries.read(entry, into: buffer, checksum: false)
-                        }
-                    } catch { throw PickleError.damaged("tensor '\(key)': \(error)") }
-                    // The tensor's bytes are the entry's: its CRC is checked on another core.
-                    crcs.verify(tensor.storage, expected: entry.checksum, entry: entry.path)
-                    entriesRead.append((key, tensor))
-                    continue
+                    direct.append((index, entry, reference))
+                } else {
+                    viaBuffer.append((index, entry, reference))
                 }
+            }
+            var tensors = [Tensor?](repeating: nil, count: references.count)
+            for (index, tensor) in try readInParallel(direct, path: path, fallback: entries) { tensors[index] = tensor }
+            var shared: [String: [UInt8]] = [:]
+            for (index, entry, reference) in viaBuffer {
+                let key = references[index].0
+                let storage = reference.storage
                 if shared[storage.key] == nil {
                     var bytes: [UInt8]
                     do { bytes = try entries.bytes(of: entry) } catch { throw PickleError.damaged("\(error)") }
-                    if bigEndian { swapByteOrder(&bytes, elementWidth: width) }
+                    if bigEndian { swapByteOrder(&bytes, elementWidth: storage.dtype.dtype.byteCount) }
                     shared[storage.key] = bytes
                 }
                 do {
                     let bytes = shared[storage.key] ?? []
-                    entriesRead.append((key, try bytes.withUnsafeBytes { try TorchStateDict.materialise(reference, storageBytes: $0) }))
+                    tensors[index] = try bytes.withUnsafeBytes { try TorchStateDict.materialise(reference, storageBytes: $0) }
                 } catch {
                     throw PickleError.damaged("tensor '\(key)': \(error)")
                 }
                 users[storage.key, default: 1] -= 1
                 if users[storage.key] == 0 { shared[storage.key] = nil }  // Its last tensor is out.
             }
-            if let failed = crcs.waitForFailures().first {
-                throw PickleError.damaged("entry \(failed) fails its CRC-32 check; the file is damaged")
-            }
+            let entriesRead = zip(references, tensors).compactMap { pair in pair.1.map { (pair.0.0, $0) } }
             var raw = RawCheckpoint(container: container, entries: entriesRead, manifest: nil, notes: notes)
             raw.pickleGlobals = unpickler.globals
             if bigEndian { raw.notes.append("converted big-endian storages to this machine's byte order") }
@@ -114,8 +112,62 @@ enum TorchZipReader: CheckpointContainerReader {
     }
 }
 
+extension TorchZipReader {
+    /// Reads whole-storage tensors straight into their memory, on as many threads as there are
+    /// cores (at most 4), each with its own handle on the archive.
+    fileprivate static func readInParallel(
+        _ work: [(index: Int, entry: Entry, reference: TensorReference)], path: String, fallback: ZipEntries
+    ) throws(PickleError) -> [(Int, Tensor)] {
+        let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount, work.count))
+        let results = LockedResults()
+        nonisolated(unsafe) let work = work  // Read-only while the workers run.
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var readers = fallback
+            if worker > 0 {
+                guard let archive = try? Archive(url: URL(fileURLWithPath: path), accessMode: .read) else {
+                    results.fail("cannot open the archive a second time")
+                    return
+                }
+                readers = ZipEntries(archive: archive, fileSize: fallback.fileSize, path: path)
+            }
+            for item in stride(from: worker, to: work.count, by: workers) where !results.failed {
+                let (index, entry, reference) = work[item]
+                do {
+                    let tensor = try Tensor(shape: reference.shape, dtype: reference.storage.dtype.dtype) { buffer in
+                        try readers.read(entry, into: buffer)
+                    }
+                    results.add(index, tensor)
+                } catch {
+                    results.fail("\(error)")
+                }
+            }
+        }
+        return try results.collected()
+    }
+}
+
+/// Tensors read by several threads, gathered under a lock.
+private final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tensors: [(Int, Tensor)] = []
+    private var failure: String?
+
+    var failed: Bool { lock.withLock { failure != nil } }
+
+    func add(_ index: Int, _ tensor: Tensor) { lock.withLock { tensors.append((index, tensor)) } }
+
+    func fail(_ reason: String) { lock.withLock { if failure == nil { failure = reason } } }
+
+    func collected() throws(PickleError) -> [(Int, Tensor)] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw .damaged(failure) }
+        return tensors
+    }
+}
+
 /// Reads zip entries whole, checking each one's CRC-32 with zlib.
-private struct ZipEntries {
+private struct ZipEntries: @unchecked Sendable {
     let archive: Archive
     let fileSize: UInt64
     let path: String
@@ -133,9 +185,8 @@ private struct ZipEntries {
         return bytes
     }
 
-    /// Streams an entry into `buffer`, which must be exactly its size, checking its CRC-32 here
-    /// unless `checksum` is false (the caller then checks it, on another core).
-    func read(_ entry: Entry, into buffer: UnsafeMutableRawBufferPointer, checksum: Bool = true) throws(CheckpointError) {
+    /// Streams an entry into `buffer`, which must be exactly its size, checking its CRC-32.
+    func read(_ entry: Entry, into buffer: UnsafeMutableRawBufferPointer) throws(CheckpointError) {
         try check(entry)
         guard UInt64(buffer.count) == entry.uncompressedSize else {
             throw .damaged(path: path, reason: "entry \(entry.path) holds \(entry.uncompressedSize) bytes, not \(buffer.count)")
@@ -148,7 +199,7 @@ private struct ZipEntries {
                 data.withUnsafeBytes { chunk in
                     guard let base = chunk.baseAddress else { return }
                     (buffer.baseAddress! + written).copyMemory(from: base, byteCount: chunk.count)
-                    if checksum { crc = crc32(crc, base.assumingMemoryBound(to: Bytef.self), uInt(chunk.count)) }
+                    crc = crc32(crc, base.assumingMemoryBound(to: Bytef.self), uInt(chunk.count))
                 }
                 written += data.count
             }
@@ -159,7 +210,7 @@ private struct ZipEntries {
             throw .damaged(
                 path: path, reason: "entry \(entry.path) ends after \(written) of its \(buffer.count) bytes; the file is truncated")
         }
-        guard !checksum || UInt32(truncatingIfNeeded: crc) == entry.checksum else {
+        guard UInt32(truncatingIfNeeded: crc) == entry.checksum else {
             throw .damaged(path: path, reason: "entry \(entry.path) fails its CRC-32 check; the file is damaged")
         }
     }
@@ -174,42 +225,4 @@ private struct ZipEntries {
     }
 
     enum ZipReadError: Error { case longerThanDeclared }
-}
-
-/// CRC-32 checks of tensors already read, run on one background queue (the second core) while
-/// the next entries are read.
-private final class ParallelChecksums: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "zoo.zip-crc", qos: .userInitiated)
-    private let group = DispatchGroup()
-    private let lock = NSLock()
-    private var failures: [String] = []
-
-    func verify(_ storage: TensorStorage, expected: UInt32, entry: String) {
-        queue.async(group: group) {
-            let crc = storage.withUnsafeBytes { bytes -> UInt32 in
-                guard let base = bytes.baseAddress else { return 0 }
-                var crc = crc32(0, nil, 0)
-                var offset = 0
-                while offset < bytes.count {  // crc32 takes 32-bit lengths.
-                    let length = min(bytes.count - offset, 1 << 30)
-                    crc = crc32(crc, (base + offset).assumingMemoryBound(to: Bytef.self), uInt(length))
-                    offset += length
-                }
-                return UInt32(truncatingIfNeeded: crc)
-            }
-            if crc != expected {
-                self.lock.lock()
-                self.failures.append(entry)
-                self.lock.unlock()
-            }
-        }
-    }
-
-    /// Waits for every check; the entries that failed, in no particular order.
-    func waitForFailures() -> [String] {
-        group.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return failures
-    }
 }
