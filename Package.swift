@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "zoo", targets: ["zoo"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Pictures", targets: ["Pictures"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "ModelZoo", targets: ["ModelZoo"]),
@@ -34,9 +35,12 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "JSON"),
         .target(name: "Tensor"),
+        .target(name: "Pictures", dependencies: ["Tensor", "JSON", "CPNG", "CJPEG"]),
         .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CMalloc"]),
         .target(
             name: "Checkpoint",
@@ -70,6 +74,11 @@ let package = Package(
         .testTarget(
             name: "ModelZooTests",
             dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "TestSupport"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "PicturesTests",
+            dependencies: ["Pictures", "HDF5", "Checkpoint", "JSON", "Tensor", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         // The `zoo` executable as scripts use it: exit codes, messages, and snapshots of

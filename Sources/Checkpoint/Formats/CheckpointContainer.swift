@@ -28,7 +28,7 @@ struct RawCheckpoint {
 
 /// One container format behind the shared reading interface: a new format is a new type
 /// conforming to this, registered in ``CheckpointReader``, not a branch in every command.
-protocol CheckpointContainerReader {
+protocol CheckpointContainerReader: Sendable {
     static var container: CheckpointContainer { get }
     /// Reads every tensor of the file at `path`; throws ``CheckpointError`` naming the file.
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint
