@@ -49,11 +49,11 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON"]),
+        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures"]),
         .executableTarget(
             name: "zoo",
             dependencies: [
-                "ModelZoo", "Checkpoint", "Tensor", "NN", "JSON",
+                "ModelZoo", "Checkpoint", "Tensor", "NN", "JSON", "Pictures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -85,7 +85,7 @@ let package = Package(
         // `--help` and `--json` (Snapshots/; regenerate with ZOO_UPDATE_SNAPSHOTS=1).
         .testTarget(
             name: "ZooCommandTests",
-            dependencies: ["Checkpoint", "JSON", "Tensor", "TestSupport"],
+            dependencies: ["Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport"],
             exclude: ["Snapshots"]
         ),
     ],

@@ -63,6 +63,7 @@ public enum CheckpointReader {
         checkpoint.container = raw.container
         checkpoint.pickleGlobals = raw.pickleGlobals
         checkpoint.metadata = raw.metadata
+        checkpoint.evalSet = raw.evalSet
         return checkpoint
     }
 

@@ -12,7 +12,7 @@ import Tensor
 public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
-        to path: String, format: CheckpointContainer = .hdf5, metadata: [String: String] = [:]
+        evalSet: EvalSet? = nil, to path: String, format: CheckpointContainer = .hdf5, metadata: [String: String] = [:]
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -30,10 +30,11 @@ public enum CheckpointWriter {
         switch format {
         case .hdf5:
             try AtomicFile.replace(path) { temporary in
-                try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, to: temporary)
+                try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, to: temporary)
             }
         case .safetensors:
-            try SafetensorsWriter.write(stateDict, manifest: manifest, referenceCases: referenceCases, extraMetadata: metadata, to: path)
+            try SafetensorsWriter.write(
+                stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, extraMetadata: metadata, to: path)
         case .torchZip, .torchLegacy:
             throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
         }
@@ -45,7 +46,9 @@ public enum CheckpointWriter {
     }
 
     /// All HDF5 handles are released when this returns, which closes the file.
-    private static func writeFile(_ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], to path: String) throws {
+    private static func writeFile(
+        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, to path: String
+    ) throws {
         let file = try HDF5File.create(path)
         let root = try file.rootGroup()
         for (key, tensor) in stateDict {
@@ -53,6 +56,7 @@ public enum CheckpointWriter {
         }
         try root.createStringDataset("__manifest__", value: manifest.json.serialized())
         try ReferenceVectorIO.write(referenceCases, into: root)
+        if let evalSet { try EvalSetIO.write(evalSet, into: root) }
         try file.flush()
     }
 }

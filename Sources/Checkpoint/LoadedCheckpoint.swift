@@ -17,6 +17,8 @@ public struct LoadedCheckpoint: Sendable {
     public var pickleGlobals: [String] = []
     /// For safetensors: `__metadata__` beyond what zoo keeps its own manifest in.
     public var metadata: [String: String] = [:]
+    /// The held-out examples the file proves its accuracy on (`__eval__`), when it has them.
+    public var evalSet: EvalSet?
 
     public init(
         path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],

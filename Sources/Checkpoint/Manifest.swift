@@ -30,6 +30,12 @@ public struct Manifest: Sendable, Equatable {
     public var modelConfig: JSONValue?
     public var tensors: [String: TensorRecord]
     public var producer: String?
+    /// torchvision transforms that turn a picture into the model's input (see `Preprocess`).
+    public var preprocess: JSONValue?
+    /// Label strings, index = output index.
+    public var classes: [String]?
+    /// What the checkpoint achieves, e.g. `{"accuracy": 0.975, "eval_set": "__eval__"}`.
+    public var metrics: [String: JSONValue]?
     public var extra: [String: JSONValue]
 
     public init(
@@ -45,8 +51,11 @@ public struct Manifest: Sendable, Equatable {
         self.extra = [:]
     }
 
+    /// The accuracy the manifest claims, when it claims one.
+    public var claimedAccuracy: Double? { metrics?["accuracy"]?.doubleValue }
+
     private static let knownFields: Set<String> = [
-        "format", "format_version", "arch", "arch_args", "model_config", "tensors", "producer",
+        "format", "format_version", "arch", "arch_args", "model_config", "tensors", "producer", "preprocess", "classes", "metrics",
     ]
 
     /// Parses manifest JSON; `path` only names the file in errors.
@@ -70,6 +79,17 @@ public struct Manifest: Sendable, Equatable {
         archArgs = object["arch_args"]?.objectValue ?? [:]
         modelConfig = object["model_config"].flatMap { $0 == .null ? nil : $0 }
         producer = object["producer"]?.stringValue
+        preprocess = object["preprocess"].flatMap { $0 == .null ? nil : $0 }
+        if let list = object["classes"], list != .null {
+            guard let names = list.arrayValue?.compactMap(\.stringValue), names.count == list.arrayValue?.count else {
+                throw .invalidManifest(path: path, reason: "classes must be a list of strings")
+            }
+            classes = names
+        }
+        if let values = object["metrics"], values != .null {
+            guard let fields = values.objectValue else { throw .invalidManifest(path: path, reason: "metrics must be an object") }
+            metrics = fields
+        }
         tensors = [:]
         for (key, record) in object["tensors"]?.objectValue ?? [:] {
             guard let dtype = record["dtype"]?.stringValue,
@@ -90,6 +110,9 @@ public struct Manifest: Sendable, Equatable {
         if !archArgs.isEmpty || arch != nil { object["arch_args"] = .object(archArgs) }
         if let modelConfig { object["model_config"] = modelConfig }
         if let producer { object["producer"] = .string(producer) }
+        if let preprocess { object["preprocess"] = preprocess }
+        if let classes { object["classes"] = .array(classes.map(JSONValue.string)) }
+        if let metrics { object["metrics"] = .object(metrics) }
         object["tensors"] = .object(
             tensors.mapValues { record in
                 var fields: [String: JSONValue] = [

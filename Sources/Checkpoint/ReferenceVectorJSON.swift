@@ -11,7 +11,7 @@ enum ReferenceVectorJSON {
         JSONValue.array(
             cases.map { referenceCase in
                 var fields: [String: JSONValue] = [
-                    "name": .string(referenceCase.name), "input": tensor(referenceCase.input), "output": tensor(referenceCase.output),
+                    "name": .string(referenceCase.name), "input": json(referenceCase.input), "output": json(referenceCase.output),
                 ]
                 if let atol = referenceCase.absoluteTolerance { fields["atol"] = .double(atol) }
                 if let rtol = referenceCase.relativeTolerance { fields["rtol"] = .double(rtol) }
@@ -38,14 +38,14 @@ enum ReferenceVectorJSON {
         return cases
     }
 
-    private static func tensor(_ tensor: Tensor) -> JSONValue {
+    static func json(_ tensor: Tensor) -> JSONValue {
         .object([
             "dtype": .string(tensor.dtype.rawValue), "shape": .array(tensor.shape.map { .int(Int64($0)) }),
             "data": .string(Data(tensor.littleEndianBytes).base64EncodedString()),
         ])
     }
 
-    private static func tensor(_ value: JSONValue, path: String) throws(CheckpointError) -> Tensor {
+    static func tensor(_ value: JSONValue, path: String) throws(CheckpointError) -> Tensor {
         guard let dtype = value["dtype"]?.stringValue.flatMap(DType.init(rawValue:)),
             let shape = value["shape"]?.arrayValue?.compactMap(\.intValue),
             let data = value["data"]?.stringValue.flatMap({ Data(base64Encoded: $0) })

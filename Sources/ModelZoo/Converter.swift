@@ -85,7 +85,8 @@ public enum Converter {
         manifest.producer = "zoo convert (from \(checkpoint.container.rawValue))"
         do {
             try CheckpointWriter.write(
-                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, to: path, format: format, metadata: metadata)
+                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet, to: path,
+                format: format, metadata: metadata)
         } catch {
             throw .write(error)
         }

@@ -11,6 +11,7 @@ public enum Importer {
             manifest.archArgs = resolved.arguments.mapValues { .int(Int64($0)) }
         }
         manifest.producer = "zoo import" + (checkpoint.manifest?.producer.map { " (from \($0))" } ?? "")
-        try CheckpointWriter.write(checkpoint.stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, to: path)
+        try CheckpointWriter.write(
+            checkpoint.stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet, to: path)
     }
 }

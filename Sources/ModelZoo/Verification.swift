@@ -84,9 +84,11 @@ public struct VerificationReport: Encodable {
     public var candidates: [Candidate] = []
     public var strict: StrictReport
     public var references: [ReferenceResult]
+    /// The held-out set's result, when the file has one.
+    public var evaluation: EvaluationResult?
 
     public var passed: Bool {
-        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed)
+        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed) && (evaluation?.passed ?? true)
     }
 
     /// Keys named by failures, for scripts.
@@ -101,6 +103,7 @@ public struct VerificationReport: Encodable {
         if let failed = references.first(where: { !$0.passed }) {
             return "forward pass \(failed.name) " + (failed.error.map { "failed: \($0)" } ?? "differs from the reference")
         }
+        if let evaluation, !evaluation.passed { return "held-out set: \(evaluation.summary)" }
         return nil
     }
 
@@ -109,7 +112,7 @@ public struct VerificationReport: Encodable {
         case shapeMismatches = "shape_mismatches", dtypeProblems = "dtype_problems", converted
         case nonFinite = "non_finite", checksumMismatches = "checksum_mismatches", checksumsVerified = "checksums_verified"
         case offendingKeys = "offending_keys", forward, model, modelSource = "model_source", arch
-        case modelError = "model_error", candidates
+        case modelError = "model_error", candidates, evaluation = "eval"
     }
 
     private struct KeyReason: Encodable { var key: String; var reason: String }
@@ -141,6 +144,7 @@ public struct VerificationReport: Encodable {
         }
         try container.encodeIfPresent(resolutionError, forKey: .modelError)
         if !candidates.isEmpty { try container.encode(candidates, forKey: .candidates) }
+        try container.encodeIfPresent(evaluation, forKey: .evaluation)
     }
 }
 
@@ -222,9 +226,19 @@ public enum Verifier {
                 references.append(run(resolved.model, on: referenceCase, name: name, fromFile: fromFile, options: options, strict: strict))
             }
         }
+        var evaluation: EvaluationResult?
+        if let set = checkpoint.evalSet, let resolved, load != nil {
+            if strict.isLoadable {
+                evaluation = Evaluator.evaluate(resolved.model, on: set, claimedAccuracy: checkpoint.manifest?.claimedAccuracy)
+            } else {
+                evaluation = EvaluationResult(
+                    count: set.count, accuracy: 0, pytorchAccuracy: 0, agreeing: 0, claimedAccuracy: nil,
+                    error: "not run: the state_dict does not fit the model")
+            }
+        }
         return VerificationReport(
             path: checkpoint.path, checkpoint: checkpoint, resolved: resolved, resolutionError: resolutionError,
-            candidates: candidates, strict: strict, references: references)
+            candidates: candidates, strict: strict, references: references, evaluation: evaluation)
     }
 
     private static func run(

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSON
 
 /// A checkpoint found in a zoo folder, summarised for `zoo list`.
 public struct ZooEntry: Sendable, Encodable {
@@ -10,9 +11,21 @@ public struct ZooEntry: Sendable, Encodable {
     public var sha256: String
     /// Why the file could not be summarised, when it could not.
     public var problem: String?
+    /// What a trained checkpoint's manifest says it achieves; nil for untrained ones.
+    public var metrics: [String: JSONValue]?
+
+    /// "accuracy 0.9722", "reconstruction_mse 0.00019": the first numeric metric, or nil.
+    public var metricSummary: String? {
+        guard let metrics else { return nil }
+        if let accuracy = metrics["accuracy"]?.doubleValue { return "accuracy \(EvaluationResult.format(accuracy))" }
+        let preferred = ["reconstruction_mse", "mse", "loss"].compactMap { name in metrics[name].map { (key: name, value: $0) } }
+        let numeric = metrics.sorted(by: { $0.key < $1.key }).filter { !["epochs", "eval_images"].contains($0.key) }
+        guard let (name, value) = (preferred + numeric).first(where: { $0.value.doubleValue != nil }) else { return "trained" }
+        return "\(name) \(String(format: "%.3g", value.doubleValue ?? 0))"
+    }
 
     private enum CodingKeys: String, CodingKey {
-        case path, arch, parameterCount = "parameters", byteCount = "bytes", sha256, problem
+        case path, arch, parameterCount = "parameters", byteCount = "bytes", sha256, problem, metrics
     }
 }
 
@@ -79,6 +92,7 @@ public struct ZooListing: Sendable, Encodable {
             let resolved = try ModelResolver.resolve(checkpoint)
             entry.arch = resolved.label
             entry.parameterCount = resolved.model.parameterCount
+            entry.metrics = checkpoint.manifest?.metrics
         } catch {
             entry.problem = "\(error)"
         }

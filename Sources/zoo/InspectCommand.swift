@@ -1,6 +1,8 @@
 import ArgumentParser
 import Checkpoint
 import JSON
+import ModelZoo
+import Pictures
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,8 +13,19 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The checkpoint (.h5, torch.save .pt/.pth/.bin, .safetensors).", completion: .file())
     var file: String
 
+    @Option(name: .long, help: "Write the first convolution's kernels as a picture grid (PNG).", completion: .file(extensions: ["png"]))
+    var filters: String?
+
     func run() throws {
-        let report = InspectReport(try readCheckpoint(file))
+        let checkpoint = try readCheckpoint(file)
+        if let filters {
+            guard let (key, picture) = FilterGrid.picture(of: checkpoint.stateDict) else {
+                throw ZooExit.unusable("\(file) holds no 4-d convolution weight to draw")
+            }
+            do { try PictureFile.writePNG(picture, to: filters) } catch { throw ZooExit.unusable("\(error)") }
+            if !output.json { Output.line("wrote \(filters): \(key) as a \(picture.width)x\(picture.height) grid") }
+        }
+        let report = InspectReport(checkpoint)
         if output.json {
             Output.json(report)
             return

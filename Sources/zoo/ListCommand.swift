@@ -35,11 +35,12 @@ struct ListCommand: ParsableCommand {
             return
         }
         Output.table(
-            ["file", "arch", "parameters", "size", "sha256"],
+            ["file", "arch", "parameters", "size", "sha256", "trained"],
             listing.checkpoints.map { entry in
                 [
                     (entry.path as NSString).lastPathComponent, entry.arch ?? "unrecognised",
                     entry.parameterCount.map(Output.grouped) ?? "-", Output.bytes(entry.byteCount), String(entry.sha256.prefix(12)),
+                    entry.metricSummary ?? "no (fresh weights)",
                 ]
             })
         for entry in listing.checkpoints {

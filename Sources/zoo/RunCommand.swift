@@ -4,21 +4,54 @@ import ModelZoo
 import NN
 import Tensor
 
+extension PictureScale: ExpressibleByArgument {}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run an eval-mode forward pass: NumPy .npy in (float32 or float64, C order), float32 .npy out.")
+        commandName: "run",
+        abstract: "Run an eval-mode forward pass on pictures (PNG, JPEG) or a NumPy .npy array.",
+        discussion: """
+            --image decodes each picture, applies the file's preprocess (without one: converted to \
+            the model's channel count, ToTensor scaling, no resize) and runs them as one batch; a \
+            classifier prints its top K classes with softmax probabilities. --output writes the raw \
+            output as float32 .npy; --output-image writes picture-shaped outputs as PNG.
+            """)
 
-    @Argument(help: "The checkpoint (.h5).", completion: .file())
+    @OptionGroup var output: OutputOptions
+
+    @Argument(help: "The checkpoint.", completion: .file())
     var file: String
 
     @Option(name: .long, help: "The registry architecture, overriding the manifest and recognition.")
     var arch: ArchitectureName?
 
     @Option(name: .long, help: "The input array (.npy), with or without the batch axis.", completion: .file(extensions: ["npy"]))
-    var input: String
+    var input: String?
 
-    @Option(name: .long, help: "Where to write the output array (.npy).", completion: .file(extensions: ["npy"]))
-    var output: String
+    @Option(
+        name: .long, help: "A picture to run (repeatable); all run as one batch.", completion: .file(extensions: ["png", "jpg", "jpeg"]))
+    var image: [String] = []
+
+    @Option(name: .long, help: "How many classes to show per picture.")
+    var top = 5
+
+    @Option(name: .customLong("output"), help: "Where to write the output array (.npy).", completion: .file(extensions: ["npy"]))
+    var outputArray: String?
+
+    @Option(name: .long, help: "Where to write a picture-shaped output as PNG (out.png, or out-0.png, out-1.png, ... for several).")
+    var outputImage: String?
+
+    @Option(name: .long, help: "minmax (per channel, the default) or unit ([0, 1] clamped).")
+    var scale: PictureScale = .minmax
+
+    func validate() throws {
+        if input == nil && image.isEmpty { throw ValidationError("give --input X.npy or --image PICTURE") }
+        if input != nil && !image.isEmpty { throw ValidationError("--input and --image do not go together") }
+        if input != nil && outputArray == nil && outputImage == nil {
+            throw ValidationError("--input needs --output Y.npy or --output-image")
+        }
+        if top < 1 { throw ValidationError("--top must be at least 1") }
+    }
 
     func run() throws {
         let checkpoint = try readCheckpoint(file)
@@ -30,17 +63,63 @@ struct RunCommand: ParsableCommand {
             throw ZooExit.failed("\(file) does not load strictly into \(resolved.label)", details: [error.description])
         }
         let x: Tensor
-        do { x = try NumPyFile.read(input) } catch {
-            throw ZooExit.unusable("cannot read --input", details: ["\(error)"])
+        if let input {
+            do { x = try NumPyFile.read(input) } catch { throw ZooExit.unusable("cannot read --input", details: ["\(error)"]) }
+        } else {
+            do {
+                x = try PictureRunner.batch(
+                    image, preprocess: try PictureRunner.preprocess(for: checkpoint, model: resolved), checkpointPath: file)
+            } catch { throw ZooExit.unusable(error.description) }
         }
         let y: Tensor
-        do { y = try resolved.run(x) } catch {
-            throw ZooExit.unusable("the forward pass failed", details: ["\(error)"])
+        do { y = try resolved.run(x) } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
+        if let outputArray {
+            do { try NumPyFile.write(y, to: outputArray) } catch {
+                throw ZooExit.unusable("cannot write --output", details: [error.description])
+            }
         }
-        do { try NumPyFile.write(y, to: output) } catch {
-            throw ZooExit.unusable("cannot write --output", details: [error.description])
+        var written: [String] = []
+        if let outputImage {
+            let batched = resolved.lacksBatchAxis(x) ? try y.reshaped([1] + y.shape) : y
+            do { written = try PictureRunner.writeOutputPictures(batched, to: outputImage, scale: scale) } catch {
+                throw ZooExit.unusable(error.description)
+            }
         }
         let ranShape = resolved.lacksBatchAxis(x) ? [1] + x.shape : x.shape
-        Output.line("\(resolved.label): \(Output.shape(ranShape)) -> \(Output.shape(y.shape)) written to \(output)")
+        if !image.isEmpty && y.rank == 2 {
+            let predictions = PictureRunner.top(top, of: y, images: image, classes: checkpoint.manifest?.classes)
+            if output.json { return Output.json(predictions) }
+            for prediction in predictions {
+                Output.line(prediction.image)
+                for score in prediction.top {
+                    Output.line(
+                        String(
+                            format: "  %6.2f%%  %@", score.probability * 100, score.name.map { "\(score.index) \($0)" } ?? "\(score.index)")
+                    )
+                }
+            }
+        } else if output.json {
+            Output.json(
+                RunSummary(
+                    model: resolved.label, inputShape: ranShape, outputShape: y.shape, written: written + (outputArray.map { [$0] } ?? [])))
+            return
+        } else {
+            Output.line("\(resolved.label): \(Output.shape(ranShape)) -> \(Output.shape(y.shape))")
+        }
+        if !output.json {
+            if let outputArray { Output.line("wrote \(outputArray)") }
+            for path in written { Output.line("wrote \(path)") }
+        }
+    }
+
+    struct RunSummary: Encodable {
+        var model: String
+        var inputShape: [Int]
+        var outputShape: [Int]
+        var written: [String]
+
+        private enum CodingKeys: String, CodingKey {
+            case model, inputShape = "input_shape", outputShape = "output_shape", written
+        }
     }
 }

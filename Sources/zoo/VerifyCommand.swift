@@ -139,6 +139,7 @@ struct VerifyCommand: ParsableCommand {
             Output.line("forward    no reference vectors (add __tests__ or pass --input/--expect)")
         }
         for result in report.references { Output.line("forward    \(result.name): " + describe(result)) }
+        if let evaluation = report.evaluation { Output.line("eval       \(evaluation.summary)") }
         Output.line(report.passed ? "PASS" : "FAIL")
     }
 

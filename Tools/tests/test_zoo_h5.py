@@ -60,3 +60,18 @@ def test_plain_export_has_no_manifest(tmp_path):
         f.create_dataset("w", data=np.zeros(2, np.float32))
     assert zoo_h5.read_manifest(path) is None
     assert list(zoo_h5.load_arrays(path)) == ["w"]
+
+
+def test_eval_set_and_picture_fields_are_written(tmp_path):
+    path = str(tmp_path / "e.h5")
+    inputs = np.zeros((3, 1, 2, 2), dtype=np.float32)
+    zoo_h5.save_arrays(path, {"w": np.ones(2, np.float32)},
+                       manifest={"preprocess": [{"type": "ToTensor"}], "classes": ["a", "b"], "metrics": {"accuracy": 2 / 3}},
+                       eval_set=(inputs, [0, 1, 1], [0, 1, 0]))
+    with h5py.File(path, "r") as f:
+        assert f["__eval__/inputs"].shape == (3, 1, 2, 2)
+        assert f["__eval__/labels"].dtype == np.int64
+        assert list(f["__eval__/predictions"][()]) == [0, 1, 0]
+    manifest = zoo_h5.read_manifest(path)
+    assert manifest["classes"] == ["a", "b"]
+    assert manifest["preprocess"] == [{"type": "ToTensor"}]

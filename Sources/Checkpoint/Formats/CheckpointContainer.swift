@@ -19,6 +19,7 @@ struct RawCheckpoint {
     var entries: [(String, Tensor)]
     var manifest: Manifest?
     var referenceCases: [ReferenceCase] = []
+    var evalSet: EvalSet?
     var notes: [String] = []
     /// The globals a torch pickle named, in order.
     var pickleGlobals: [String] = []

@@ -54,7 +54,12 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         var sawNestedGroups = false
         try collect(stateDictGroup, prefix: "", into: &entries, sawGroups: &sawNestedGroups, path: path)
         if sawNestedGroups { notes.append("joined nested groups into dotted keys") }
-        return RawCheckpoint(container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
+        var raw = RawCheckpoint(
+            container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
+        if rootMembers.contains(where: { $0.name == EvalSetIO.groupName && $0.kind == .group }) {
+            raw.evalSet = try EvalSetIO.read(try root.openGroup(EvalSetIO.groupName), path: path)
+        }
+        return raw
     }
 
     private static func collect(

@@ -11,6 +11,7 @@ enum Safetensors {
     /// `__metadata__` keys zoo stores its manifest and reference vectors under.
     static let manifestKey = "zoo_manifest"
     static let testsKey = "zoo_tests"
+    static let evalKey = "zoo_eval"
     /// The state_dict's key order (safetensors orders tensors by offset, which zoo keeps in
     /// state_dict order, but other writers sort them).
     static let keyOrderKey = "zoo_key_order"
@@ -120,6 +121,7 @@ enum SafetensorsReader: CheckpointContainerReader {
             if let text = metadata.removeValue(forKey: Safetensors.testsKey) {
                 raw.referenceCases = try ReferenceVectorJSON.decode(text, path: path)
             }
+            if let text = metadata.removeValue(forKey: Safetensors.evalKey) { raw.evalSet = try EvalSetIO.decode(text, path: path) }
             raw.metadata = metadata
             return raw
         }
@@ -151,7 +153,8 @@ enum SafetensorsWriter {
     /// Writes `stateDict` in state_dict order, with zoo's manifest (checksums filled in) and the
     /// reference vectors in `__metadata__`, atomically.
     static func write(
-        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], extraMetadata: [String: String], to path: String
+        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, extraMetadata: [String: String],
+        to path: String
     ) throws(CheckpointError) {
         var header: [String: JSONValue] = [:]
         var offset = 0
@@ -167,6 +170,7 @@ enum SafetensorsWriter {
         metadata["format"] = metadata["format"] ?? .string("pt")
         metadata[Safetensors.manifestKey] = .string(manifest.json.serialized())
         if !referenceCases.isEmpty { metadata[Safetensors.testsKey] = .string(ReferenceVectorJSON.encode(referenceCases)) }
+        if let evalSet { metadata[Safetensors.evalKey] = .string(EvalSetIO.encode(evalSet)) }
         metadata[Safetensors.keyOrderKey] = .string(JSONValue.array(stateDict.keys.map(JSONValue.string)).serialized())
         header["__metadata__"] = .object(metadata)
         var headerBytes = Array(JSONValue.object(header).serialized().utf8)

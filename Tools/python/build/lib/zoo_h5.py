@@ -41,12 +41,14 @@ def _bfloat16_bits(array_float32):
     return np.where(nan, ((bits >> 16) | 0x40).astype(np.uint16), rounded)
 
 
-def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=()):
+def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=(), eval_set=None):
     """Writes `arrays` (key -> numpy array, in order) as canonical v1.
 
-    `manifest`: extra manifest fields (arch, arch_args, model_config, ...); format fields and
-    per-tensor records are filled in. `tests`: list of (input, output) arrays or dicts with
-    input, output, atol, rtol. Keys in `bfloat16_keys` hold uint16 bfloat16 bit patterns.
+    `manifest`: extra manifest fields (arch, arch_args, model_config, preprocess, classes,
+    metrics, ...); format fields and per-tensor records are filled in. `tests`: list of
+    (input, output) arrays or dicts with input, output, atol, rtol. Keys in `bfloat16_keys` hold
+    uint16 bfloat16 bit patterns. `eval_set`: (inputs, labels, predictions) arrays, written as
+    the `__eval__` group.
     """
     manifest = dict(manifest or {})
     manifest["format"] = FORMAT
@@ -75,6 +77,12 @@ def save_arrays(path, arrays, manifest=None, tests=None, bfloat16_keys=()):
                 for tolerance in ("atol", "rtol"):
                     if case.get(tolerance) is not None:
                         output.attrs[tolerance] = float(case[tolerance])
+        if eval_set is not None:
+            inputs, labels, predictions = eval_set
+            group = f.create_group("__eval__", track_order=True)
+            group.create_dataset("inputs", data=_c_order(np.asarray(inputs, dtype=np.float32)))
+            group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+            group.create_dataset("predictions", data=np.asarray(predictions, dtype=np.int64))
 
 
 def read_manifest(path):
@@ -160,9 +168,15 @@ def model_config(model):
     return {"layers": layers}
 
 
-def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, rtol=None):
+def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, rtol=None, preprocess=None, classes=None,
+         eval_set=None, metrics=None):
     """Writes `model.state_dict()` as canonical v1, with model_config for nn.Sequential models and
-    a reference input/output pair (computed in eval mode) when `example_input` is given."""
+    a reference input/output pair (computed in eval mode) when `example_input` is given.
+
+    `preprocess`: torchvision transforms as [{"type": class name, **kwargs}] that turn a picture
+    into the model's input; `classes`: label strings by output index; `eval_set=(x, y)`: held-out
+    inputs (already preprocessed) and labels, stored with PyTorch's predictions as `__eval__`,
+    their accuracy in `metrics`."""
     import torch
 
     arrays, bf16 = _arrays_of(model.state_dict())
@@ -174,6 +188,25 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
     if config is not None:
         manifest["model_config"] = config
     manifest["producer"] = f"{PRODUCER} (torch {torch.__version__})"
+    if preprocess is not None:
+        manifest["preprocess"] = preprocess
+    if classes is not None:
+        manifest["classes"] = [str(c) for c in classes]
+    manifest_metrics = dict(metrics or {})
+    evaluation = None
+    if eval_set is not None:
+        x, y = eval_set
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            predictions = torch.cat([model(x[i:i + 64]).argmax(1) for i in range(0, len(x), 64)])
+        model.train(was_training)
+        labels = torch.as_tensor(y).long()
+        manifest_metrics["accuracy"] = float((predictions == labels).double().mean())
+        manifest_metrics["eval_set"] = "__eval__"
+        evaluation = (x.detach().cpu().numpy(), labels.numpy(), predictions.numpy())
+    if manifest_metrics:
+        manifest["metrics"] = manifest_metrics
     tests = None
     if example_input is not None:
         was_training = model.training
@@ -182,7 +215,7 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
             output = model(example_input)
         model.train(was_training)
         tests = [{"input": example_input.detach().cpu().numpy(), "output": output.detach().cpu().numpy(), "atol": atol, "rtol": rtol}]
-    save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16)
+    save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16, eval_set=evaluation)
 
 
 def _arrays_of(state_dict):
