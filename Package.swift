@@ -85,7 +85,9 @@ let package = Package(
         // `--help` and `--json` (Snapshots/; regenerate with ZOO_UPDATE_SNAPSHOTS=1).
         .testTarget(
             name: "ZooCommandTests",
-            dependencies: ["Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport"],
+            dependencies: [
+                "Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["Snapshots"]
         ),
     ],

@@ -64,6 +64,8 @@ public enum CheckpointReader {
         checkpoint.pickleGlobals = raw.pickleGlobals
         checkpoint.metadata = raw.metadata
         checkpoint.evalSet = raw.evalSet
+        checkpoint.manifestText = raw.manifestText
+        checkpoint.signatureText = raw.signature
         return checkpoint
     }
 

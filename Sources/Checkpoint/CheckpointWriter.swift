@@ -12,7 +12,8 @@ import Tensor
 public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
-        evalSet: EvalSet? = nil, to path: String, format: CheckpointContainer = .hdf5, metadata: [String: String] = [:]
+        evalSet: EvalSet? = nil, signature: String? = nil, to path: String, format: CheckpointContainer = .hdf5,
+        metadata: [String: String] = [:]
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -22,22 +23,31 @@ public enum CheckpointWriter {
                 throw .invalidKey(key: key, reason: "names that start and end with '__' are reserved for metadata")
             }
         }
-        var manifest = manifest
-        manifest.formatVersion = Manifest.currentVersion
-        manifest.tensors = [:]
-        for (key, tensor) in stateDict { manifest.tensors[key] = TensorRecord(describing: tensor) }
+        let manifest = canonicalManifest(manifest, for: stateDict)
 
         switch format {
         case .hdf5:
             try AtomicFile.replace(path) { temporary in
-                try writeFile(stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, to: temporary)
+                try writeFile(
+                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature, to: temporary)
             }
         case .safetensors:
             try SafetensorsWriter.write(
-                stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, extraMetadata: metadata, to: path)
+                stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
+                extraMetadata: metadata, to: path)
         case .torchZip, .torchLegacy:
             throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
         }
+    }
+
+    /// The manifest as written for `stateDict`: the current format version and a record with a
+    /// SHA-256 for every tensor. Its `json.serialized()` is the exact text stored.
+    public static func canonicalManifest(_ manifest: Manifest, for stateDict: StateDict) -> Manifest {
+        var manifest = manifest
+        manifest.formatVersion = Manifest.currentVersion
+        manifest.tensors = [:]
+        for (key, tensor) in stateDict { manifest.tensors[key] = TensorRecord(describing: tensor) }
+        return manifest
     }
 
     /// The format a path's extension asks for: `.safetensors`, else HDF5 format v1.
@@ -47,7 +57,8 @@ public enum CheckpointWriter {
 
     /// All HDF5 handles are released when this returns, which closes the file.
     private static func writeFile(
-        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, to path: String
+        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
+        to path: String
     ) throws {
         let file = try HDF5File.create(path)
         let root = try file.rootGroup()
@@ -57,6 +68,7 @@ public enum CheckpointWriter {
         try root.createStringDataset("__manifest__", value: manifest.json.serialized())
         try ReferenceVectorIO.write(referenceCases, into: root)
         if let evalSet { try EvalSetIO.write(evalSet, into: root) }
+        if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
         try file.flush()
     }
 }

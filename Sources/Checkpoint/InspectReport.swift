@@ -26,6 +26,8 @@ public struct InspectReport: Sendable, Encodable {
     /// safetensors' `__metadata__` beyond zoo's own fields.
     public var metadata: [String: String]
     public var tensors: [Entry]
+    /// The fingerprint of the key that signed the file (not checked here; `zoo verify` checks).
+    public var signer: String?
     public var manifest: Manifest?
     public var layout: [String]
     public var referenceVectors: Int
@@ -36,6 +38,7 @@ public struct InspectReport: Sendable, Encodable {
         container = checkpoint.container
         pickleGlobals = checkpoint.pickleGlobals
         metadata = checkpoint.metadata
+        signer = checkpoint.signatureText.flatMap { try? SignatureRecord(json: $0) }?.fingerprint
         tensors = checkpoint.stateDict.map { key, tensor in
             Entry(
                 key: key, shape: tensor.shape, dtype: tensor.dtype, bytes: tensor.count * tensor.dtype.byteCount,
@@ -50,7 +53,7 @@ public struct InspectReport: Sendable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case path, container, pickleGlobals = "pickle_globals", metadata, tensors, manifest, layout
+        case path, container, pickleGlobals = "pickle_globals", metadata, signer, tensors, manifest, layout
         case referenceVectors = "reference_vectors", totals
     }
 
@@ -60,6 +63,7 @@ public struct InspectReport: Sendable, Encodable {
         try container.encode(self.container, forKey: .container)
         if !pickleGlobals.isEmpty { try container.encode(pickleGlobals, forKey: .pickleGlobals) }
         if !metadata.isEmpty { try container.encode(metadata, forKey: .metadata) }
+        try container.encodeIfPresent(signer, forKey: .signer)
         try container.encode(tensors, forKey: .tensors)
         try container.encode(manifest?.json ?? .null, forKey: .manifest)
         try container.encode(layout, forKey: .layout)

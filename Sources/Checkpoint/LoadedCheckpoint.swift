@@ -19,6 +19,10 @@ public struct LoadedCheckpoint: Sendable {
     public var metadata: [String: String] = [:]
     /// The held-out examples the file proves its accuracy on (`__eval__`), when it has them.
     public var evalSet: EvalSet?
+    /// The manifest's JSON exactly as stored (a signature covers these bytes).
+    public var manifestText: String?
+    /// The `__signature__` record's JSON, when the file is signed.
+    public var signatureText: String?
 
     public init(
         path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],

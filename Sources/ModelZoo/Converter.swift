@@ -60,7 +60,10 @@ public enum Converter {
         var manifest = checkpoint.manifest ?? Manifest()
         var stateDict = checkpoint.stateDict
         var model: String?
-        if let resolved = try? ModelResolver.resolve(checkpoint),
+        // A signed file keeps its manifest byte for byte, so that its signature still holds.
+        let signed = checkpoint.signatureText != nil
+        if signed { notes.append("kept the signature: the manifest and every tensor are carried unchanged") }
+        if !signed, let resolved = try? ModelResolver.resolve(checkpoint),
             LoadReport(modelName: resolved.label, expected: resolved.model.expectedTensors, stateDict: stateDict).isClean
         {
             model = resolved.label
@@ -71,22 +74,22 @@ public enum Converter {
             // The model's own order, as model.state_dict() lists it.
             let order = resolved.model.stateDict().keys
             stateDict = StateDict(order.compactMap { key in stateDict[key].map { (key, $0) } })
-        } else {
+        } else if !signed {
             notes.append("no model recognised: converted without arch (verify will need --arch or a model_config)")
         }
-        if !checkpoint.metadata.isEmpty && format == .hdf5 {
+        if !checkpoint.metadata.isEmpty && format == .hdf5 && !signed {
             manifest.extra["safetensors_metadata"] = .object(checkpoint.metadata.mapValues { .string($0) })
         }
         var metadata = checkpoint.metadata
-        if format == .safetensors, case .object(let kept)? = manifest.extra["safetensors_metadata"] {
+        if format == .safetensors, !signed, case .object(let kept)? = manifest.extra["safetensors_metadata"] {
             for (key, value) in kept { if let text = value.stringValue { metadata[key] = text } }
             manifest.extra["safetensors_metadata"] = nil
         }
-        manifest.producer = "zoo convert (from \(checkpoint.container.rawValue))"
+        if !signed { manifest.producer = "zoo convert (from \(checkpoint.container.rawValue))" }
         do {
             try CheckpointWriter.write(
-                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet, to: path,
-                format: format, metadata: metadata)
+                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet,
+                signature: checkpoint.signatureText, to: path, format: format, metadata: metadata)
         } catch {
             throw .write(error)
         }

@@ -86,9 +86,11 @@ public struct VerificationReport: Encodable {
     public var references: [ReferenceResult]
     /// The held-out set's result, when the file has one.
     public var evaluation: EvaluationResult?
+    /// What the file's signature proves.
+    public var signature: SignatureCheck
 
     public var passed: Bool {
-        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed) && (evaluation?.passed ?? true)
+        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed) && (evaluation?.passed ?? true) && signature.passed
     }
 
     /// Keys named by failures, for scripts.
@@ -104,6 +106,7 @@ public struct VerificationReport: Encodable {
             return "forward pass \(failed.name) " + (failed.error.map { "failed: \($0)" } ?? "differs from the reference")
         }
         if let evaluation, !evaluation.passed { return "held-out set: \(evaluation.summary)" }
+        if !signature.passed { return "signature: \(signature.summary)" }
         return nil
     }
 
@@ -112,7 +115,7 @@ public struct VerificationReport: Encodable {
         case shapeMismatches = "shape_mismatches", dtypeProblems = "dtype_problems", converted
         case nonFinite = "non_finite", checksumMismatches = "checksum_mismatches", checksumsVerified = "checksums_verified"
         case offendingKeys = "offending_keys", forward, model, modelSource = "model_source", arch
-        case modelError = "model_error", candidates, evaluation = "eval"
+        case modelError = "model_error", candidates, evaluation = "eval", signature
     }
 
     private struct KeyReason: Encodable { var key: String; var reason: String }
@@ -145,6 +148,7 @@ public struct VerificationReport: Encodable {
         try container.encodeIfPresent(resolutionError, forKey: .modelError)
         if !candidates.isEmpty { try container.encode(candidates, forKey: .candidates) }
         try container.encodeIfPresent(evaluation, forKey: .evaluation)
+        try container.encode(signature, forKey: .signature)
     }
 }
 
@@ -159,6 +163,8 @@ public struct VerificationOptions: Sendable {
     public var relativeTolerance: Double?
     /// Ignore the tolerances the file states: the defaults (or the overrides above) apply.
     public var ignoresFileTolerances = false
+    /// Public keys one of which must have signed the file; nil to report the signature only.
+    public var trustedKeys: [Data]?
 
     public init(
         arch: String? = nil, extra: [ReferenceCase] = [], absoluteTolerance: Double? = nil, relativeTolerance: Double? = nil,
@@ -238,7 +244,8 @@ public enum Verifier {
         }
         return VerificationReport(
             path: checkpoint.path, checkpoint: checkpoint, resolved: resolved, resolutionError: resolutionError,
-            candidates: candidates, strict: strict, references: references, evaluation: evaluation)
+            candidates: candidates, strict: strict, references: references, evaluation: evaluation,
+            signature: Signer.check(checkpoint, trustedKeys: options.trustedKeys))
     }
 
     private static func run(

@@ -36,6 +36,7 @@ struct InspectCommand: ParsableCommand {
         Output.line()
         let totals = report.totals
         Output.line("container: \(report.container.rawValue)")
+        if let signer = report.signer { Output.line("signed by: \(signer)") }
         if !report.pickleGlobals.isEmpty { Output.line("pickle globals: \(report.pickleGlobals.joined(separator: ", "))") }
         for (key, value) in report.metadata.sorted(by: { $0.key < $1.key }) { Output.line("metadata: \(key) = \(value)") }
         Output.line("\(totals.tensors) tensors, \(Output.grouped(totals.elements)) elements, \(Output.bytes(totals.bytes))")

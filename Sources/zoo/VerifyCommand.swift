@@ -38,6 +38,14 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .long, help: "Ignore the tolerances the file states; use the defaults (or --atol/--rtol).")
     var defaultTolerance = false
 
+    @Option(
+        name: .long, help: "A public key (.pub) one of which must have signed the file (repeatable).",
+        completion: .file(extensions: ["pub"]))
+    var trust: [String] = []
+
+    @Option(name: .long, help: "A folder of .pub keys one of which must have signed the file.", completion: .directory)
+    var trustDir: String?
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("Missing expected argument '<files> ...'") }
         if input != nil && files.count > 1 {
@@ -56,6 +64,12 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         var options = VerificationOptions(
             arch: arch?.architecture.name, absoluteTolerance: atol, relativeTolerance: rtol, ignoresFileTolerances: defaultTolerance)
+        if !trust.isEmpty || trustDir != nil {
+            do {
+                options.trustedKeys =
+                    try trust.map(SigningKeys.publicKey(at:)) + (try trustDir.map(SigningKeys.publicKeys(inFolder:)) ?? [])
+            } catch { throw ZooExit.unusable(error.description) }
+        }
         if let input, let expect {
             do {
                 options.extra.append(ReferenceCase(name: input, input: try NumPyFile.read(input), output: try NumPyFile.read(expect)))
@@ -140,6 +154,7 @@ struct VerifyCommand: ParsableCommand {
         }
         for result in report.references { Output.line("forward    \(result.name): " + describe(result)) }
         if let evaluation = report.evaluation { Output.line("eval       \(evaluation.summary)") }
+        Output.line("signature  \(report.signature.summary)")
         Output.line(report.passed ? "PASS" : "FAIL")
     }
 

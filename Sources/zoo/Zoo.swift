@@ -15,7 +15,8 @@ struct Zoo: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
-            ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self, BenchCommand.self,
+            ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self, KeygenCommand.self, SignCommand.self,
+            BenchCommand.self,
         ])
 
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,

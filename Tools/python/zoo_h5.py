@@ -284,3 +284,117 @@ def load(path):
         tensor = torch.as_tensor(_c_order(array))
         state[key] = tensor.to(torch.bfloat16) if marker == "bfloat16" else tensor
     return state
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+def _describe(array, dtype_name=None):
+    array = _c_order(np.asarray(array))
+    name = dtype_name or array.dtype.name
+    shape = "[" + ",".join(str(d) for d in array.shape) + "]"
+    return f"{name} {shape} {sha256_of(array)}"
+
+
+def _tolerance_bits(value):
+    import struct
+    return "-" if value is None else struct.pack(">d", float(value)).hex()
+
+
+def _contents(path):
+    """(manifest text, {key: (array, dtype name)}, [(name, input, output, atol, rtol)], eval or None, signature text)
+    from an HDF5 or safetensors checkpoint, as stored."""
+    import base64
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"\x89HDF"):
+        tensors, tests, evaluation = {}, [], None
+        with h5py.File(path, "r") as f:
+            text = f["__manifest__"][()]
+            manifest = text.decode() if isinstance(text, bytes) else text
+            signature = f["__signature__"][()] if "__signature__" in f else None
+            signature = signature.decode() if isinstance(signature, bytes) else signature
+
+            def visit(name, item):
+                if isinstance(item, h5py.Dataset) and not any(p.startswith("__") and p.endswith("__") for p in name.split("/")):
+                    marker = item.attrs.get("dtype", "")
+                    marker = marker.decode() if isinstance(marker, bytes) else marker
+                    tensors[name.replace("/", ".")] = (item[()], "bfloat16" if marker == "bfloat16" else None)
+            f.visititems(visit)
+            if "__tests__" in f:
+                group = f["__tests__"]
+                indices = sorted(int(k[len("input_"):]) for k in group if k.startswith("input_"))
+                for i in indices:
+                    output = group[f"output_{i}"]
+                    atol = output.attrs.get("atol", group.attrs.get("atol"))
+                    rtol = output.attrs.get("rtol", group.attrs.get("rtol"))
+                    tests.append((str(i), group[f"input_{i}"][()], output[()], atol, rtol))
+            if "__eval__" in f:
+                evaluation = tuple(f["__eval__"][k][()] for k in ("inputs", "labels", "predictions"))
+        return manifest, tensors, tests, evaluation, signature
+    with open(path, "rb") as f:
+        length = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(length))
+        data = f.read()
+    metadata = header.pop("__metadata__", {})
+    names = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "uint16", "I64": "int64", "I32": "int32",
+             "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+    tensors = {}
+    for key, record in header.items():
+        begin, end = record["data_offsets"]
+        array = np.frombuffer(data[begin:end], dtype=np.dtype(names[record["dtype"]]).newbyteorder("<")).reshape(record["shape"])
+        tensors[key] = (array, "bfloat16" if record["dtype"] == "BF16" else None)
+
+    def decode(value):
+        array = np.frombuffer(base64.b64decode(value["data"]), dtype=np.dtype(value["dtype"]).newbyteorder("<"))
+        return array.reshape(value["shape"])
+    tests = [(case["name"], decode(case["input"]), decode(case["output"]), case.get("atol"), case.get("rtol"))
+             for case in json.loads(metadata.get("zoo_tests", "[]"))]
+    evaluation = None
+    if "zoo_eval" in metadata:
+        value = json.loads(metadata["zoo_eval"])
+        evaluation = (decode(value["inputs"]), np.array(value["labels"], np.int64), np.array(value["predictions"], np.int64))
+    return metadata["zoo_manifest"], tensors, tests, evaluation, metadata.get("zoo_signature")
+
+
+def signed_payload(path):
+    """The text a zoo signature covers, computed from the file as it is now (see the format page)."""
+    import hashlib
+    manifest, tensors, tests, evaluation, _ = _contents(path)
+    lines = ["zoo-signature-v1", "manifest " + hashlib.sha256(manifest.encode("utf-8")).hexdigest()]
+    for key in sorted(tensors, key=lambda k: k.encode("utf-8")):
+        array, dtype_name = tensors[key]
+        lines.append(f"tensor {_describe(array, dtype_name)} {key}")
+    for name, x, y, atol, rtol in tests:
+        lines.append(f"test {name}/input {_describe(x)}")
+        lines.append(f"test {name}/output {_describe(y)} atol={_tolerance_bits(atol)} rtol={_tolerance_bits(rtol)}")
+    if evaluation is not None:
+        for name, array in zip(("inputs", "labels", "predictions"), evaluation):
+            lines.append(f"eval {name} {_describe(np.asarray(array, np.float32 if name == 'inputs' else np.int64))}")
+    return "\n".join(lines) + "\n"
+
+
+def verify_signature(path, public_key_path):
+    """True when the checkpoint is signed by the key in `public_key_path` (zoo keygen's NAME.pub)
+    and nothing the signature covers has changed since; False otherwise. Needs `cryptography`."""
+    import base64
+    import hashlib
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    with open(public_key_path) as f:
+        trusted = base64.b64decode(f.read().strip())
+    signature_text = _contents(path)[4]
+    if signature_text is None:
+        return False
+    record = json.loads(signature_text)
+    if record.get("algorithm") != "ed25519" or base64.b64decode(record["public_key"]) != trusted:
+        return False
+    payload = signed_payload(path)
+    if payload != record["payload"] or hashlib.sha256(payload.encode("utf-8")).hexdigest() != record["payload_sha256"]:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(trusted).verify(base64.b64decode(record["signature"]), payload.encode("utf-8"))
+    except InvalidSignature:
+        return False
+    return True

@@ -18,17 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))  # Tools/, for zoo_models
 import zoo_h5  # installed by Tools/setup.sh: pip install ./Tools/python  # noqa: E402
 from zoo_models import INPUT_SHAPES, REGISTRY  # noqa: E402
-
-
-def zoo_binary():
-    for candidate in [os.environ.get("ZOO_BIN"), os.path.join(ROOT, ".build/release/zoo"), os.path.join(ROOT, ".build/debug/zoo")]:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("no zoo binary: run `swift build` first or set ZOO_BIN")
-
-
-def zoo(*args):
-    return subprocess.run([zoo_binary(), *args], capture_output=True, text=True, cwd=ROOT)
+from zoo_cli import zoo  # noqa: E402
 
 
 SMALL_ARCHS = [("simplecnn", {"num_classes": 7}), ("graycnn", {}), ("net", {}), ("cnnmodel", {}), ("edgedetect", {}), ("encdec", {"base": 8})]
@@ -188,3 +178,14 @@ def test_from_torch_file_matches_zoo_convert(tmp_path):
     _assert_bitwise_equal(expected, zoo_h5.load(target))
     assert zoo("verify", target, "--arch", "net").returncode == 1  # keys differ from net's: a check failure, not a crash
     assert zoo("inspect", target).returncode == 0
+
+
+def test_a_signed_checkpoint_still_loads_strictly_in_pytorch(tmp_path):
+    key = str(tmp_path / "key")
+    assert zoo("keygen", "--output", key).returncode == 0
+    path = str(tmp_path / "encdec.h5")
+    assert zoo("export", "encdec", "--set", "base=8", "--output", path).returncode == 0
+    assert zoo("sign", path, "--key", key).returncode == 0
+    model = REGISTRY["encdec"](base=8)
+    model.load_state_dict(zoo_h5.load(path), strict=True)
+    assert zoo_h5.verify_signature(path, key + ".pub")

@@ -20,6 +20,10 @@ struct RawCheckpoint {
     var manifest: Manifest?
     var referenceCases: [ReferenceCase] = []
     var evalSet: EvalSet?
+    /// The manifest exactly as the file stores it: what a signature covers.
+    var manifestText: String?
+    /// The `__signature__` JSON, when the file is signed.
+    var signature: String?
     var notes: [String] = []
     /// The globals a torch pickle named, in order.
     var pickleGlobals: [String] = []

@@ -28,8 +28,15 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         var notes: [String] = []
 
         var manifest: Manifest?
+        var manifestText: String?
         if rootMembers.contains(where: { $0.name == "__manifest__" && $0.kind == .dataset }) {
-            manifest = try Manifest(json: root.openDataset("__manifest__").readString(), path: path)
+            let text = try root.openDataset("__manifest__").readString()
+            manifest = try Manifest(json: text, path: path)
+            manifestText = text
+        }
+        var signature: String?
+        if rootMembers.contains(where: { $0.name == SignatureRecord.datasetName && $0.kind == .dataset }) {
+            signature = try root.openDataset(SignatureRecord.datasetName).readString()
         }
         var referenceCases: [ReferenceCase] = []
         if rootMembers.contains(where: { $0.name == "__tests__" && $0.kind == .group }) {
@@ -56,6 +63,8 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         if sawNestedGroups { notes.append("joined nested groups into dotted keys") }
         var raw = RawCheckpoint(
             container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
+        raw.manifestText = manifestText
+        raw.signature = signature
         if rootMembers.contains(where: { $0.name == EvalSetIO.groupName && $0.kind == .group }) {
             raw.evalSet = try EvalSetIO.read(try root.openGroup(EvalSetIO.groupName), path: path)
         }

@@ -12,6 +12,7 @@ enum Safetensors {
     static let manifestKey = "zoo_manifest"
     static let testsKey = "zoo_tests"
     static let evalKey = "zoo_eval"
+    static let signatureKey = "zoo_signature"
     /// The state_dict's key order (safetensors orders tensors by offset, which zoo keeps in
     /// state_dict order, but other writers sort them).
     static let keyOrderKey = "zoo_key_order"
@@ -111,6 +112,7 @@ enum SafetensorsReader: CheckpointContainerReader {
             var raw = RawCheckpoint(container: container, entries: entries, manifest: nil)
             if let text = metadata.removeValue(forKey: Safetensors.manifestKey) {
                 raw.manifest = try Manifest(json: text, path: path)
+                raw.manifestText = text
             }
             if let text = metadata.removeValue(forKey: Safetensors.keyOrderKey),
                 let order = (try? JSONValue.parse(text))?.arrayValue?.compactMap(\.stringValue)
@@ -122,6 +124,7 @@ enum SafetensorsReader: CheckpointContainerReader {
                 raw.referenceCases = try ReferenceVectorJSON.decode(text, path: path)
             }
             if let text = metadata.removeValue(forKey: Safetensors.evalKey) { raw.evalSet = try EvalSetIO.decode(text, path: path) }
+            raw.signature = metadata.removeValue(forKey: Safetensors.signatureKey)
             raw.metadata = metadata
             return raw
         }
@@ -153,8 +156,8 @@ enum SafetensorsWriter {
     /// Writes `stateDict` in state_dict order, with zoo's manifest (checksums filled in) and the
     /// reference vectors in `__metadata__`, atomically.
     static func write(
-        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, extraMetadata: [String: String],
-        to path: String
+        _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
+        extraMetadata: [String: String], to path: String
     ) throws(CheckpointError) {
         var header: [String: JSONValue] = [:]
         var offset = 0
@@ -171,6 +174,7 @@ enum SafetensorsWriter {
         metadata[Safetensors.manifestKey] = .string(manifest.json.serialized())
         if !referenceCases.isEmpty { metadata[Safetensors.testsKey] = .string(ReferenceVectorJSON.encode(referenceCases)) }
         if let evalSet { metadata[Safetensors.evalKey] = .string(EvalSetIO.encode(evalSet)) }
+        if let signature { metadata[Safetensors.signatureKey] = .string(signature) }
         metadata[Safetensors.keyOrderKey] = .string(JSONValue.array(stateDict.keys.map(JSONValue.string)).serialized())
         header["__metadata__"] = .object(metadata)
         var headerBytes = Array(JSONValue.object(header).serialized().utf8)
