@@ -1,5 +1,7 @@
 import CBLAS
 internal import CMalloc
+import Dispatch
+import Foundation
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) M x K and
 /// op(B) K x N. The one entry point to OpenBLAS, so tuning happens in one place.
@@ -19,13 +21,21 @@ func gemm(
         Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// How many threads the matrix products use (OpenBLAS's pool); the rest of NN is single-threaded.
+/// How many threads forward passes use: OpenBLAS's pool for the matrix products, and as many
+/// of zoo's own for the column copies (im2col, col2im) around them.
 public enum ComputeThreads {
-    public static var count: Int { Int(openblas_get_num_threads()) }
+    nonisolated(unsafe) private static var configured: Int = {
+        let count = ProcessInfo.processInfo.activeProcessorCount
+        openblas_set_num_threads(Int32(count))
+        return count
+    }()
+
+    public static var count: Int { configured }
 
     /// Sets the thread count; values below 1 are taken as 1.
     public static func set(_ count: Int) {
-        openblas_set_num_threads(Int32(Swift.max(1, count)))
+        configured = Swift.max(1, count)
+        openblas_set_num_threads(Int32(configured))
     }
 }
 
@@ -40,5 +50,26 @@ public enum ActivationMemory {
             _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
             _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
         #endif
+    }
+}
+
+/// Runs `body(0..<count)` split across the compute threads (in order on one thread when there
+/// is one); each index must touch memory no other index touches.
+@inline(__always)
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    let threads = Swift.min(ComputeThreads.count, count)
+    guard threads > 1 else {
+        for index in 0..<count { body(index) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+            var index = part
+            while index < count {
+                body(index)
+                index += threads
+            }
+        }
     }
 }

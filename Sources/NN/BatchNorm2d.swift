@@ -115,16 +115,7 @@ public final class BatchNorm2d: Module {
             mean = runningMean.scalars.map(Double.init)
             variance = runningVar.scalars.map(Double.init)
         }
-        let gamma = weight?.scalars
-        let beta = bias?.scalars
-        var scale = [Float](repeating: 1, count: channels)
-        var shift = [Float](repeating: 0, count: channels)
-        for c in 0..<channels {
-            let inverse = 1 / (variance[c] + eps).squareRoot()
-            let g = Double(gamma?[c] ?? 1)
-            scale[c] = Float(g * inverse)
-            shift[c] = Float(Double(beta?[c] ?? 0) - mean[c] * g * inverse)
-        }
+        let (scale, shift) = affineMap(mean: mean, variance: variance)
         var y = x
         for n in 0..<batch {
             for c in 0..<channels {
@@ -134,6 +125,29 @@ public final class BatchNorm2d: Module {
             }
         }
         return Tensor(shape: input.shape, scalars: y)
+    }
+
+    /// `y = x * scale[c] + shift[c]`, from the statistics in double precision.
+    private func affineMap(mean: [Double], variance: [Double]) -> (scale: [Float], shift: [Float]) {
+        let gamma = weight?.scalars
+        let beta = bias?.scalars
+        var scale = [Float](repeating: 1, count: numFeatures)
+        var shift = [Float](repeating: 0, count: numFeatures)
+        for c in 0..<numFeatures {
+            let inverse = 1 / (variance[c] + eps).squareRoot()
+            let g = Double(gamma?[c] ?? 1)
+            scale[c] = Float(g * inverse)
+            shift[c] = Float(Double(beta?[c] ?? 0) - mean[c] * g * inverse)
+        }
+        return (scale, shift)
+    }
+
+    /// In eval mode with running statistics, the per-channel map this layer applies, for a
+    /// convolution to apply in its own output pass (the same float operations, so the same
+    /// results, one pass over the activations fewer); nil when it depends on the batch.
+    var evalAffineMap: (scale: [Float], shift: [Float])? {
+        guard !isTraining, trackRunningStats, let runningMean, let runningVar else { return nil }
+        return affineMap(mean: runningMean.scalars.map(Double.init), variance: runningVar.scalars.map(Double.init))
     }
 
     private func updateRunningStatistics(mean: [Double], biasedVariance: [Double], count: Int) {

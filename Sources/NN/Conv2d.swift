@@ -88,10 +88,57 @@ public final class Conv2d: Module {
             source = try padBorders(input, top: pads.top, bottom: pads.bottom, left: pads.left, right: pads.right, mode: paddingMode)
             pads = (0, 0, 0, 0)
         }
-        return try convolve(source, pads: pads)
+        return try convolve(source, pads: pads, epilogue: nil)
     }
 
-    private func convolve(_ input: Tensor, pads: (top: Int, bottom: Int, left: Int, right: Int)) throws -> Tensor {
+    /// What a convolution applies to its output in the same pass: a following eval-mode
+    /// BatchNorm's per-channel map, then ReLU. The float operations are those the layers would
+    /// do one after the other, so the results are the same.
+    struct Epilogue {
+        var scale: [Float]?
+        var shift: [Float]?
+        var relu: Bool
+    }
+
+    /// `forward` with the next layers' work folded into the output pass.
+    func forward(_ input: Tensor, epilogue: Epilogue) throws -> Tensor {
+        guard input.rank == 4, input.shape[1] == inChannels else { return try forward(input) }
+        var pads = paddingAmounts
+        var source = input
+        if paddingMode != .zeros && (pads.top + pads.bottom + pads.left + pads.right) > 0 {
+            source = try padBorders(input, top: pads.top, bottom: pads.bottom, left: pads.left, right: pads.right, mode: paddingMode)
+            pads = (0, 0, 0, 0)
+        }
+        return try convolve(source, pads: pads, epilogue: epilogue)
+    }
+
+    /// `destination = relu?((source + bias) * scale + shift)`, one specialised loop per case so
+    /// that each vectorises; the operations are ReLU's and BatchNorm's own, in their order.
+    @inline(__always)
+    private func applyEpilogue(
+        _ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, bias: Float, scale: Float?,
+        shift: Float, relu: Bool
+    ) {
+        switch (scale, relu) {
+        case (let a?, true):
+            for index in 0..<count {
+                let value = (source[index] + bias) * a + shift
+                // ReLU's result for every input, NaN included (0 >= NaN is false), as a select.
+                destination[index] = 0 >= value ? 0 : value
+            }
+        case (let a?, false):
+            for index in 0..<count { destination[index] = (source[index] + bias) * a + shift }
+        case (nil, true):
+            for index in 0..<count {
+                let value = source[index] + bias
+                destination[index] = 0 >= value ? 0 : value
+            }
+        case (nil, false):
+            for index in 0..<count { destination[index] = source[index] + bias }
+        }
+    }
+
+    private func convolve(_ input: Tensor, pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: Epilogue?) throws -> Tensor {
         let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
         let geometry = ConvGeometry(
             channels: inChannels / groups, height: height, width: width,
@@ -126,9 +173,10 @@ public final class Conv2d: Module {
                                 let count = Swift.min(samplesPerChunk, batch - first)
                                 let span = count * outPlane
                                 for g in 0..<groups {
-                                    for j in 0..<count {
-                                        let image = x.baseAddress! + ((first + j) * inChannels + g * geometry.channels) * height * width
-                                        geometry.im2col(image, into: cols.baseAddress! + j * outPlane, rowStride: span)
+                                    nonisolated(unsafe) let (images, columns) = (x.baseAddress!, cols.baseAddress!)
+                                    parallelFor(count) { j in
+                                        let image = images + ((first + j) * inChannels + g * geometry.channels) * height * width
+                                        geometry.im2col(image, into: columns + j * outPlane, rowStride: span)
                                     }
                                     // One sample's product already has the output's layout: write it in place.
                                     let target =
@@ -145,7 +193,13 @@ public final class Conv2d: Module {
                                             let source = result.baseAddress! + o * span + j * outPlane
                                             let destination = y.baseAddress! + ((first + j) * outChannels + channel) * outPlane
                                             let shift = biasValues?[channel] ?? 0
-                                            if count == 1 {
+                                            let from = count == 1 ? UnsafePointer(destination) : UnsafePointer(source)
+                                            if let epilogue {
+                                                applyEpilogue(
+                                                    from, into: destination, count: outPlane, bias: shift,
+                                                    scale: epilogue.scale?[channel], shift: epilogue.shift?[channel] ?? 0,
+                                                    relu: epilogue.relu)
+                                            } else if count == 1 {
                                                 if shift != 0 { for index in 0..<outPlane { destination[index] += shift } }
                                             } else {
                                                 for index in 0..<outPlane { destination[index] = source[index] + shift }

@@ -56,8 +56,8 @@ struct ConvGeometry {
 
     /// The adjoint of im2col: adds each column entry back into the image it came from. Here the
     /// "output" geometry is the small input of a transposed convolution.
-    func col2imAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
-        let outPlane = outHeight * outWidth
+    func col2imAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let outPlane = rowStride ?? outHeight * outWidth
         var row = 0
         for c in 0..<channels {
             let plane = image + c * height * width

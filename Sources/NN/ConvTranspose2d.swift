@@ -80,24 +80,48 @@ public final class ConvTranspose2d: Module {
         let inPlane = height * width
         let outPlane = outHeight * outWidth
         let patch = geometry.patchSize
+        // Small input planes leave a per-sample GEMM too narrow: several samples share one, their
+        // input planes side by side, up to about 65536 columns or a 32 MB column matrix.
+        let samplesPerChunk = Swift.max(1, Swift.min(batch, 65536 / Swift.max(1, inPlane), (8 << 20) / Swift.max(1, patch * inPlane)))
         let inputValues = input.scalars
         let weightValues = weight.scalars
         var output = [Float](repeating: 0, count: batch * outChannels * outPlane)
-        var columns = [Float](repeating: 0, count: patch * inPlane)
+        var columns = [Float](repeating: 0, count: patch * samplesPerChunk * inPlane)
+        var gathered = [Float](repeating: 0, count: samplesPerChunk > 1 ? inPerGroup * samplesPerChunk * inPlane : 0)
         inputValues.withUnsafeBufferPointer { x in
             weightValues.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
                     columns.withUnsafeMutableBufferPointer { cols in
-                        for n in 0..<batch {
-                            for g in 0..<groups {
-                                gemm(
-                                    transposeA: true, transposeB: false, m: patch, n: inPlane, k: inPerGroup,
-                                    a: w.baseAddress! + g * inPerGroup * patch, lda: patch,
-                                    b: x.baseAddress! + (n * inChannels + g * inPerGroup) * inPlane, ldb: inPlane,
-                                    c: cols.baseAddress!, ldc: inPlane)
-                                geometry.col2imAdd(
-                                    UnsafePointer(cols.baseAddress!),
-                                    into: y.baseAddress! + (n * outChannels + g * outPerGroup) * outPlane)
+                        gathered.withUnsafeMutableBufferPointer { side in
+                            for first in Swift.stride(from: 0, to: batch, by: samplesPerChunk) {
+                                let count = Swift.min(samplesPerChunk, batch - first)
+                                let span = count * inPlane
+                                for g in 0..<groups {
+                                    let source: UnsafePointer<Float>
+                                    if count == 1 {
+                                        source = UnsafePointer(x.baseAddress! + (first * inChannels + g * inPerGroup) * inPlane)
+                                    } else {
+                                        // (C_in, samples x H x W): each channel's planes side by side.
+                                        for j in 0..<count {
+                                            for c in 0..<inPerGroup {
+                                                (side.baseAddress! + c * span + j * inPlane).update(
+                                                    from: x.baseAddress! + ((first + j) * inChannels + g * inPerGroup + c) * inPlane,
+                                                    count: inPlane)
+                                            }
+                                        }
+                                        source = UnsafePointer(side.baseAddress!)
+                                    }
+                                    gemm(
+                                        transposeA: true, transposeB: false, m: patch, n: span, k: inPerGroup,
+                                        a: w.baseAddress! + g * inPerGroup * patch, lda: patch,
+                                        b: source, ldb: span, c: cols.baseAddress!, ldc: span)
+                                    nonisolated(unsafe) let (columns, output) = (cols.baseAddress!, y.baseAddress!)
+                                    parallelFor(count) { j in
+                                        geometry.col2imAdd(
+                                            UnsafePointer(columns + j * inPlane),
+                                            into: output + ((first + j) * outChannels + g * outPerGroup) * outPlane, rowStride: span)
+                                    }
+                                }
                             }
                         }
                     }

@@ -17,7 +17,32 @@ public final class Sequential: Module {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         var value = input
-        for (_, module) in layers { value = try module.forward(value) }
+        var index = 0
+        while index < layers.count {
+            // In eval mode a convolution takes over a following BatchNorm and ReLU.
+            if let conv = layers[index].module as? Conv2d, !conv.isTraining {
+                var epilogue = Conv2d.Epilogue(scale: nil, shift: nil, relu: false)
+                var next = index + 1
+                if next < layers.count, let norm = layers[next].module as? BatchNorm2d, let map = norm.evalAffineMap,
+                    map.scale.count == conv.outChannels
+                {
+                    epilogue.scale = map.scale
+                    epilogue.shift = map.shift
+                    next += 1
+                }
+                if next < layers.count, layers[next].module is ReLU {
+                    epilogue.relu = true
+                    next += 1
+                }
+                if next > index + 1 {
+                    value = try conv.forward(value, epilogue: epilogue)
+                    index = next
+                    continue
+                }
+            }
+            value = try layers[index].module.forward(value)
+            index += 1
+        }
         return value
     }
 }
@@ -57,7 +82,13 @@ public final class BasicBlock: Module {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         let relu = ReLU()
-        let main = try bn2(conv2(relu(bn1(conv1(input)))))
+        let main: Tensor
+        if let first = bn1.evalAffineMap, let second = bn2.evalAffineMap, !conv1.isTraining, !conv2.isTraining {
+            let hidden = try conv1.forward(input, epilogue: .init(scale: first.scale, shift: first.shift, relu: true))
+            main = try conv2.forward(hidden, epilogue: .init(scale: second.scale, shift: second.shift, relu: false))
+        } else {
+            main = try bn2(conv2(relu(bn1(conv1(input)))))
+        }
         let shortcut = try downsample?(input) ?? input
         return try relu(try add(main, shortcut))
     }
