@@ -8,21 +8,26 @@ import Foundation
 
 /// Replaces a file so that a crash never leaves a half-written file under its name and never
 /// destroys the previous one: the new content is written under a temporary name in the same
-/// folder, flushed and synced, then renamed over the target, and the folder is synced.
+/// folder (`.NAME.tmp-PID-RANDOM`), flushed and synced, then renamed over the target, and the
+/// folder is synced. Temporary files that a killed writer left behind (their process is gone)
+/// are removed by the next write of the same target. System calls interrupted by a signal
+/// (EINTR) are retried.
 enum AtomicFile {
-    /// `write` fills the temporary path it is given (by any means: HDF5, a file handle).
-    static func replace(_ path: String, write: (String) throws -> Void) throws(CheckpointError) {
+    /// `write` fills the temporary path it is given (by any means: HDF5, a file handle) and
+    /// closes what it opened. With `durable` false (scratch files) nothing is synced.
+    static func replace(_ path: String, durable: Bool = true, write: (String) throws -> Void) throws(CheckpointError) {
         let target = URL(fileURLWithPath: path)
         let folder = target.deletingLastPathComponent()
+        removeStaleTemporaries(of: target)
         let temporary = folder.appendingPathComponent(
-            ".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
+            "\(temporaryPrefix(of: target))\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
         do {
             try write(temporary.path)
-            try sync(temporary.path, reportingAs: path)
-            guard rename(temporary.path, target.path) == 0 else {
+            if durable { try sync(temporary.path, reportingAs: path) }
+            guard retryingInterrupts({ rename(temporary.path, target.path) }) == 0 else {
                 throw CheckpointError.writeFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
             }
-            try? sync(folder.path, reportingAs: path)
+            if durable { try? sync(folder.path, reportingAs: path) }
         } catch {
             unlink(temporary.path)
             if let error = error as? CheckpointError { throw error }
@@ -30,14 +35,36 @@ enum AtomicFile {
         }
     }
 
+    private static func temporaryPrefix(of target: URL) -> String { ".\(target.lastPathComponent).tmp-" }
+
+    /// Removes `.NAME.tmp-PID-*` files of this target whose writer process no longer exists.
+    private static func removeStaleTemporaries(of target: URL) {
+        let folder = target.deletingLastPathComponent()
+        let prefix = temporaryPrefix(of: target)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count).split(separator: "-").first ?? "") else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(folder.appendingPathComponent(name).path) }
+        }
+    }
+
     private static func sync(_ file: String, reportingAs path: String) throws {
-        let descriptor = open(file, O_RDONLY)
+        let descriptor = retryingInterrupts { open(file, O_RDONLY) }
         guard descriptor >= 0 else {
             throw CheckpointError.writeFailed(path: path, reason: "cannot open to sync: \(String(cString: strerror(errno)))")
         }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else {
+        defer { _ = close(descriptor) }
+        guard retryingInterrupts({ fsync(descriptor) }) == 0 else {
             throw CheckpointError.writeFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// Runs a system call again while it fails with EINTR.
+func retryingInterrupts(_ call: () -> Int32) -> Int32 {
+    while true {
+        let result = call()
+        if result == -1 && errno == EINTR { continue }
+        return result
     }
 }

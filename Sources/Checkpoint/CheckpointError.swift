@@ -27,6 +27,9 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case emptyCheckpoint(path: String)
     case invalidKey(key: String, reason: String)
     case writeFailed(path: String, reason: String)
+    /// The contained reader (a child process) failed, crashed or ran out of time; `reason` is
+    /// its one line, naming the file.
+    case containedFailure(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -44,6 +47,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(path): the file holds no tensors, and no manifest arch or model_config describes a model without any"
         case .invalidKey(let key, let reason): return "cannot store key '\(key)': \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
+        case .containedFailure(_, let reason): return reason
         }
     }
 }

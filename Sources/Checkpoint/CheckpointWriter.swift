@@ -55,20 +55,23 @@ public enum CheckpointWriter {
         path.lowercased().hasSuffix(".safetensors") ? .safetensors : .hdf5
     }
 
-    /// All HDF5 handles are released when this returns, which closes the file.
+    /// Writes the file and closes it explicitly, checking every status: the groups and datasets
+    /// are released first (inner scope), then `H5Fclose`'s status decides.
     private static func writeFile(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
         to path: String
     ) throws {
         let file = try HDF5File.create(path)
-        let root = try file.rootGroup()
-        for (key, tensor) in stateDict {
-            try TensorIO.write(tensor, key: key, into: root)
-        }
-        try root.createStringDataset("__manifest__", value: manifest.json.serialized())
-        try ReferenceVectorIO.write(referenceCases, into: root)
-        if let evalSet { try EvalSetIO.write(evalSet, into: root) }
-        if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
-        try file.flush()
+        try {
+            let root = try file.rootGroup()
+            for (key, tensor) in stateDict {
+                try TensorIO.write(tensor, key: key, into: root)
+            }
+            try root.createStringDataset("__manifest__", value: manifest.json.serialized())
+            try ReferenceVectorIO.write(referenceCases, into: root)
+            if let evalSet { try EvalSetIO.write(evalSet, into: root) }
+            if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
+        }()
+        try file.close()
     }
 }

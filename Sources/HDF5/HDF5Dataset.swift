@@ -61,6 +61,7 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             byteCount = bytes
         }
         try requireAvailableFilters()
+        try requireLocalStorage(elements: count)
         var bytes = [UInt8](repeating: 0, count: byteCount)
         guard count > 0 else { return bytes }
         let memoryType = try type.nativeType(path: path)
@@ -70,6 +71,56 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             }
         }
         return bytes
+    }
+
+    /// The most a gzip-compressed chunk expands (DEFLATE's limit is about 1032:1), with room for
+    /// headers: a dataset claiming more elements than its stored bytes can give is refused
+    /// before the buffer for it is allocated.
+    static let maximumExpansion = 1100
+
+    /// Refuses data that lives outside the file (virtual datasets, external storage) and extents
+    /// the stored bytes cannot fill: a contiguous dataset needs its bytes in the file, a chunked
+    /// one cannot expand beyond what compression allows.
+    private func requireLocalStorage(elements: Int) throws {
+        let fileElementBytes = try HDF5Library.locked { H5Tget_size(try fileType().id) }
+        let (byteCount, overflow) = elements.multipliedReportingOverflow(by: Int(fileElementBytes))
+        guard !overflow else { throw HDF5Error(operation: "read dataset", path: path, message: "its size overflows; the file is damaged") }
+        try HDF5Library.locked {
+            let plist = H5Dget_create_plist(handle.id)
+            guard plist >= 0 else { throw HDF5Library.takeError("read dataset properties", path) }
+            defer { H5Pclose(plist) }
+            let layout = H5Pget_layout(plist)
+            if layout == H5D_VIRTUAL {
+                throw HDF5Error(
+                    operation: "read dataset", path: path,
+                    message: "a virtual dataset, whose data lives in other files; zoo reads only what is in the file")
+            }
+            if H5Pget_external_count(plist) > 0 {
+                throw HDF5Error(
+                    operation: "read dataset", path: path, message: "stored in external files; zoo reads only what is in the file")
+            }
+            let stored = Int(clamping: H5Dget_storage_size(handle.id))
+            switch layout {
+            case H5D_CONTIGUOUS:
+                // Unwritten contiguous datasets store nothing and read as fill values: allow small ones only.
+                guard stored >= byteCount || (stored == 0 && byteCount <= 1 << 20) else {
+                    throw HDF5Error(
+                        operation: "read dataset", path: path,
+                        message: "declares \(byteCount) bytes but the file stores \(stored); the file is damaged or crafted")
+                }
+            case H5D_CHUNKED:
+                let (limit, overflow) = stored.multipliedReportingOverflow(by: Self.maximumExpansion)
+                guard overflow || byteCount <= limit + (1 << 20) else {
+                    throw HDF5Error(
+                        operation: "read dataset", path: path,
+                        message:
+                            "declares \(byteCount) bytes from \(stored) stored, more than any compression gives; the file is damaged or crafted"
+                    )
+                }
+            default:
+                break
+            }
+        }
     }
 
     /// HDF5 reports a missing filter plugin as a failure to open a plugin folder; name the filter instead.

@@ -43,14 +43,14 @@ extension HDF5MemoryType {
     /// A datatype handle for this element type in native byte order.
     func nativeType(path: String) throws -> HDF5Handle {
         switch self {
-        case .int8: return try copied(zoo_h5t_native_int8(), path)
-        case .uint8: return try copied(zoo_h5t_native_uint8(), path)
-        case .int16: return try copied(zoo_h5t_native_int16(), path)
-        case .uint16: return try copied(zoo_h5t_native_uint16(), path)
-        case .int32: return try copied(zoo_h5t_native_int32(), path)
-        case .int64: return try copied(zoo_h5t_native_int64(), path)
-        case .float32: return try copied(zoo_h5t_native_float(), path)
-        case .float64: return try copied(zoo_h5t_native_double(), path)
+        case .int8: return try copied({ zoo_h5t_native_int8() }, path)
+        case .uint8: return try copied({ zoo_h5t_native_uint8() }, path)
+        case .int16: return try copied({ zoo_h5t_native_int16() }, path)
+        case .uint16: return try copied({ zoo_h5t_native_uint16() }, path)
+        case .int32: return try copied({ zoo_h5t_native_int32() }, path)
+        case .int64: return try copied({ zoo_h5t_native_int64() }, path)
+        case .float32: return try copied({ zoo_h5t_native_float() }, path)
+        case .float64: return try copied({ zoo_h5t_native_double() }, path)
         case .float16: return try customFloat(path, exponentBits: 5, mantissaBits: 10, bias: 15)
         case .bfloat16: return try customFloat(path, exponentBits: 8, mantissaBits: 7, bias: 127)
         case .bool: return try booleanEnum(path)
@@ -60,26 +60,27 @@ extension HDF5MemoryType {
     /// The datatype written to files: little-endian, as h5py writes on every common machine.
     func fileType(path: String) throws -> HDF5Handle {
         switch self {
-        case .int8: return try copied(zoo_h5t_std_i8le(), path)
-        case .uint8: return try copied(zoo_h5t_std_u8le(), path)
-        case .int16: return try copied(zoo_h5t_std_i16le(), path)
-        case .uint16: return try copied(zoo_h5t_std_u16le(), path)
-        case .int32: return try copied(zoo_h5t_std_i32le(), path)
-        case .int64: return try copied(zoo_h5t_std_i64le(), path)
-        case .float32: return try copied(zoo_h5t_ieee_f32le(), path)
-        case .float64: return try copied(zoo_h5t_ieee_f64le(), path)
+        case .int8: return try copied({ zoo_h5t_std_i8le() }, path)
+        case .uint8: return try copied({ zoo_h5t_std_u8le() }, path)
+        case .int16: return try copied({ zoo_h5t_std_i16le() }, path)
+        case .uint16: return try copied({ zoo_h5t_std_u16le() }, path)
+        case .int32: return try copied({ zoo_h5t_std_i32le() }, path)
+        case .int64: return try copied({ zoo_h5t_std_i64le() }, path)
+        case .float32: return try copied({ zoo_h5t_ieee_f32le() }, path)
+        case .float64: return try copied({ zoo_h5t_ieee_f64le() }, path)
         case .float16, .bfloat16, .bool: return try nativeType(path: path)
         }
     }
 
-    private func copied(_ type: hid_t, _ path: String) throws -> HDF5Handle {
-        HDF5Handle(try HDF5Library.identifier("copy datatype", path) { H5Tcopy(type) }, .datatype)
+    /// `type` is a closure so that the shim (which may run H5open) is called under the library lock.
+    private func copied(_ type: () -> hid_t, _ path: String) throws -> HDF5Handle {
+        HDF5Handle(try HDF5Library.identifier("copy datatype", path) { H5Tcopy(type()) }, .datatype)
     }
 
     /// HDF5 1.10 has no predefined half type; h5py builds IEEE half the same way, from
     /// single precision with narrower fields, so the files agree.
     private func customFloat(_ path: String, exponentBits: Int, mantissaBits: Int, bias: Int) throws -> HDF5Handle {
-        let type = try copied(zoo_h5t_ieee_f32le(), path)
+        let type = try copied({ zoo_h5t_ieee_f32le() }, path)
         let op = "build 16-bit float type"
         try HDF5Library.check(op, path) {
             H5Tset_fields(type.id, 15, size_t(mantissaBits), size_t(exponentBits), 0, size_t(mantissaBits))

@@ -46,6 +46,13 @@ public final class HDF5File: Sendable {
         try HDF5Group(openedIn: handle.id, name: "/", path: "/")
     }
 
+    /// Flushes and closes the file, reporting HDF5's status. Objects opened from it must be
+    /// released first (a writer's last step); after this the file cannot be used.
+    public func close() throws {
+        try flush()
+        try handle.close(path)
+    }
+
     /// Writes buffered data to disk.
     public func flush() throws {
         try HDF5Library.check("flush file", path) { H5Fflush(handle.id, H5F_SCOPE_GLOBAL) }

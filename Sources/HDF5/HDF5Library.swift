@@ -84,24 +84,39 @@ final class HDF5Handle: @unchecked Sendable {
 
     let id: hid_t
     let kind: Kind
+    /// Guarded by the library lock.
+    nonisolated(unsafe) private var closed = false
 
     init(_ id: hid_t, _ kind: Kind) {
         self.id = id
         self.kind = kind
     }
 
+    /// Closes now, reporting HDF5's status; the deinit then does nothing. Writers close their
+    /// file this way, so that a failed close (data not written) is an error, not silence.
+    func close(_ path: String) throws {
+        try HDF5Library.locked {
+            guard !closed else { return }
+            closed = true
+            guard closeCall() >= 0 else { throw HDF5Library.takeError("close \(kind)", path) }
+        }
+    }
+
     deinit {
-        HDF5Library.locked {
-            switch kind {
-            case .file: _ = H5Fclose(id)
-            case .group: _ = H5Gclose(id)
-            case .dataset: _ = H5Dclose(id)
-            case .datatype: _ = H5Tclose(id)
-            case .dataspace: _ = H5Sclose(id)
-            case .attribute: _ = H5Aclose(id)
-            case .propertyList: _ = H5Pclose(id)
-            case .object: _ = H5Oclose(id)
-            }
+        // Handles not closed explicitly were only read from; their status cannot change any data.
+        HDF5Library.locked { if !closed { _ = closeCall() } }
+    }
+
+    private func closeCall() -> herr_t {
+        switch kind {
+        case .file: return H5Fclose(id)
+        case .group: return H5Gclose(id)
+        case .dataset: return H5Dclose(id)
+        case .datatype: return H5Tclose(id)
+        case .dataspace: return H5Sclose(id)
+        case .attribute: return H5Aclose(id)
+        case .propertyList: return H5Pclose(id)
+        case .object: return H5Oclose(id)
         }
     }
 }

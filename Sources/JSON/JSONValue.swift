@@ -52,6 +52,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         let encoder = JSONEncoder()
         encoder.outputFormatting =
             pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        // JSON has no NaN or infinity: they are written as the strings "nan", "inf" and "-inf"
+        // rather than failing the whole document.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         guard let data = try? encoder.encode(self) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
@@ -96,6 +99,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         switch self {
         case .int(let value): return Double(value)
         case .double(let value): return value
+        case .string("nan"): return .nan
+        case .string("inf"): return .infinity
+        case .string("-inf"): return -.infinity
         default: return nil
         }
     }

@@ -67,8 +67,11 @@ public struct ZooListing: Sendable, Encodable {
     public var checkpoints: [ZooEntry]
 
     /// The registry, and every `.h5` file directly in `folder`, sorted by name. Throws when the
-    /// folder is missing or unreadable: an empty listing would hide a mistyped path.
-    public init(folder: String) throws(ModelZooError) {
+    /// folder is missing or unreadable: an empty listing would hide a mistyped path. Files are
+    /// read with `read` (in process by default; the command line contains it in a child).
+    public init(folder: String, read: @Sendable (String) throws -> LoadedCheckpoint = { try CheckpointReader.read($0) })
+        throws(ModelZooError)
+    {
         self.folder = folder
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
@@ -79,16 +82,22 @@ public struct ZooListing: Sendable, Encodable {
         do { architectures = try Registry.all.map(ArchitectureSummary.init) } catch {
             throw .invalidRegistry("\(error)")
         }
-        checkpoints = names.filter { $0.hasSuffix(".h5") }.sorted().map { name in
-            ZooListing.summarise((folder as NSString).appendingPathComponent(name))
-        }
+        let paths = names.filter { $0.hasSuffix(".h5") }.sorted().map { (folder as NSString).appendingPathComponent($0) }
+        checkpoints = ZooListing.inParallel(paths) { ZooListing.summarise($0, read: read) }
     }
 
-    private static func summarise(_ path: String) -> ZooEntry {
+    /// `transform` over `items` on every core, results in the items' order.
+    static func inParallel<T: Sendable>(_ items: [String], _ transform: @Sendable (String) -> T) -> [T] {
+        let results = ResultSlots<T>(count: items.count)
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in results.set(index, transform(items[index])) }
+        return results.values
+    }
+
+    private static func summarise(_ path: String, read: (String) throws -> LoadedCheckpoint) -> ZooEntry {
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         var entry = ZooEntry(path: path, byteCount: size, sha256: sha256Hex(ofFileAt: path) ?? "")
         do {
-            let checkpoint = try CheckpointReader.read(path)
+            let checkpoint = try read(path)
             let resolved = try ModelResolver.resolve(checkpoint)
             entry.arch = resolved.label
             entry.parameterCount = resolved.model.parameterCount
@@ -100,4 +109,16 @@ public struct ZooListing: Sendable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey { case architectures, checkpoints }
+}
+
+/// Results written by several threads, one slot each.
+final class ResultSlots<T: Sendable>: @unchecked Sendable {
+    private var slots: [T?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
+
+    var values: [T] { lock.withLock { slots.compactMap { $0 } } }
 }

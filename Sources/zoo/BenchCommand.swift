@@ -84,12 +84,15 @@ struct BenchLoadCommand: ParsableCommand {
     var file: String
 
     @Option(name: .customLong("repeat"), help: "Timed reads.") var repeats = 5
+    @OptionGroup var reading: ReadOptions
 
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeat must be at least 1") }
     }
 
     func run() throws {
+        // A contained read first: a hostile file is exit 2 here, before the timed in-process reads.
+        _ = try readCheckpoint(file, timeout: reading.timeout)
         let report: LoadBenchmarkReport
         do { report = try Benchmark.load(file, repeats: repeats) } catch {
             throw ZooExit.unusable("cannot read \(file) as a checkpoint", details: ["\(error)"])

@@ -13,6 +13,7 @@ struct ConvertCommand: ParsableCommand {
             """)
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The checkpoint to convert.", completion: .file())
     var input: String
@@ -28,6 +29,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
+        readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(input)
         let report: ConversionReport
         do { report = try Converter.convert(checkpoint, to: destination) } catch {

@@ -8,6 +8,7 @@ struct DiffCommand: ParsableCommand {
         discussion: "Exit 0 when identical, 1 when they differ, 2 when a file cannot be read.")
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The first checkpoint.", completion: .file())
     var a: String
@@ -16,6 +17,7 @@ struct DiffCommand: ParsableCommand {
     var b: String
 
     func run() throws {
+        readTimeout = reading.timeout
         let diff = CheckpointDiff(try readCheckpoint(a).stateDict, try readCheckpoint(b).stateDict)
         if output.json {
             Output.json(diff)

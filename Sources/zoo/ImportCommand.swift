@@ -6,6 +6,8 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Turn any Python export into canonical v1 (manifest, checksums, reference vectors), verifying it on the way.")
 
+    @OptionGroup var reading: ReadOptions
+
     @Argument(help: "The Python export (.h5).", completion: .file())
     var input: String
 
@@ -16,6 +18,7 @@ struct ImportCommand: ParsableCommand {
     var output: String
 
     func run() throws {
+        readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(input)
         let report = Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name))
         guard report.passed else {

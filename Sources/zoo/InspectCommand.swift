@@ -9,6 +9,7 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect", abstract: "List every tensor (key, shape, dtype, bytes, checksum state), the manifest and totals.")
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The checkpoint (.h5, torch.save .pt/.pth/.bin, .safetensors).", completion: .file())
     var file: String
@@ -17,6 +18,7 @@ struct InspectCommand: ParsableCommand {
     var filters: String?
 
     func run() throws {
+        readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(file)
         if let filters {
             guard let (key, picture) = FilterGrid.picture(of: checkpoint.stateDict) else {

@@ -12,9 +12,14 @@ struct ListCommand: ParsableCommand {
     @Option(name: .long, help: "The folder of checkpoints.", completion: .directory)
     var zoo = "Zoo"
 
+    @OptionGroup var reading: ReadOptions
+
     func run() throws {
         let listing: ZooListing
-        do { listing = try ZooListing(folder: zoo) } catch { throw ZooExit.unusable("\(error)") }
+        let timeout = reading.timeout
+        do { listing = try ZooListing(folder: zoo, read: { try readCheckpoint($0, timeout: timeout) }) } catch {
+            throw ZooExit.unusable("\(error)")
+        }
         if output.json {
             Output.json(listing)
             return

@@ -18,6 +18,7 @@ struct RunCommand: ParsableCommand {
             """)
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The checkpoint.", completion: .file())
     var file: String
@@ -54,6 +55,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(file)
         let resolved: ResolvedModel
         do { resolved = try ModelResolver.resolve(checkpoint, arch: arch?.architecture.name) } catch {

@@ -13,6 +13,7 @@ struct SignCommand: ParsableCommand {
             """)
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The checkpoint (.h5 or .safetensors).", completion: .file())
     var file: String
@@ -21,6 +22,7 @@ struct SignCommand: ParsableCommand {
     var key: String
 
     func run() throws {
+        readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(file)
         let report: SigningReport
         do { report = try Signer.sign(file, checkpoint: checkpoint, keyPath: key) } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import Foundation
 import ModelZoo
 
 struct VerifyCommand: ParsableCommand {
@@ -16,6 +17,7 @@ struct VerifyCommand: ParsableCommand {
             """)
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var reading: ReadOptions
 
     @Argument(help: "The checkpoints (.h5).", completion: .file())
     var files: [String]
@@ -62,6 +64,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        readTimeout = reading.timeout
         var options = VerificationOptions(
             arch: arch?.architecture.name, absoluteTolerance: atol, relativeTolerance: rtol, ignoresFileTolerances: defaultTolerance)
         if !trust.isEmpty || trustDir != nil {
@@ -77,29 +80,63 @@ struct VerifyCommand: ParsableCommand {
                 throw ZooExit.unusable("cannot read the reference pair", details: ["\(error)"])
             }
         }
+        // Files are read and checked on every core at once; results print in argument order.
+        let timeout = readTimeout
+        let finalOptions = options
+        let results = VerifyCommand.inParallel(files) { file -> Result<VerificationReport, ZooExit> in
+            do { return .success(Verifier.verify(try readCheckpoint(file, timeout: timeout), options: finalOptions)) } catch let exit
+                as ZooExit
+            {
+                return .failure(exit)
+            } catch {
+                return .failure(ZooExit.unusable("\(error)"))
+            }
+        }
         var worst: ZooExit?
         var outcomes: [Outcome] = []
-        for (index, file) in files.enumerated() {
+        for (index, (file, result)) in zip(files, results).enumerated() {
             if index > 0 && !output.json { Output.line() }
-            do {
-                let report = Verifier.verify(try readCheckpoint(file), options: options)
+            var exit: ZooExit?
+            switch result {
+            case .success(let report):
                 outcomes.append(.report(report))
                 if !output.json { VerifyCommand.printReport(report) }
-                if let summary = report.failureSummary { throw ZooExit.failed("verification of \(file) failed: \(summary)") }
-            } catch let exit as ZooExit {
-                guard files.count > 1 else {
-                    if output.json, let only = outcomes.first { Output.json(only) }
-                    throw exit
-                }
-                if let message = exit.message { Output.error(message, details: exit.details) }
-                if outcomes.count == index { outcomes.append(.unreadable(path: file, error: exit.message ?? "")) }
-                if exit.code > (worst?.code ?? 0) { worst = ZooExit(code: exit.code) }
+                if let summary = report.failureSummary { exit = ZooExit.failed("verification of \(file) failed: \(summary)") }
+            case .failure(let failure):
+                outcomes.append(.unreadable(path: file, error: failure.message ?? ""))
+                exit = failure
             }
+            guard let exit else { continue }
+            guard files.count > 1 else {
+                if output.json, case .report = outcomes[0] { Output.json(outcomes[0]) }
+                throw exit
+            }
+            if let message = exit.message { Output.error(message, details: exit.details) }
+            if exit.code > (worst?.code ?? 0) { worst = ZooExit(code: exit.code) }
         }
         if output.json {
             if files.count == 1, let only = outcomes.first { Output.json(only) } else { Output.json(outcomes) }
         }
         if let worst { throw worst }
+    }
+
+    /// `body` over `files` on every core, results in the files' order.
+    static func inParallel<T>(_ files: [String], _ body: (String) -> T) -> [T] {
+        var results = [T?](repeating: nil, count: files.count)
+        let lock = NSLock()
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, files.count))
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            nonisolated(unsafe) var slots = results
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for index in stride(from: worker, to: files.count, by: workers) {
+                    let value = body(files[index])
+                    lock.withLock { slots[index] = value }
+                }
+            }
+            results = slots
+        }
+        return results.compactMap { $0 }
     }
 
     /// One file's result in `--json`: its report, or why it could not be read.

@@ -16,7 +16,7 @@ struct Zoo: ParsableCommand {
         subcommands: [
             ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
             ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self, KeygenCommand.self, SignCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, ContainedReadCommand.self,
         ])
 
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,
@@ -28,6 +28,7 @@ struct Zoo: ParsableCommand {
             try command.run()
         } catch let exit as ZooExit {
             if let message = exit.message { Output.error(message, details: exit.details) }
+            if let line = exit.plainLine { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             Foundation.exit(exit.code)
         } catch {
             let code = exitCode(for: error)
@@ -43,13 +44,16 @@ struct Zoo: ParsableCommand {
 }
 
 /// How a subcommand ends when it does not succeed.
-struct ZooExit: Error {
+struct ZooExit: Error, CustomStringConvertible, Sendable {
+    var description: String { ([message ?? plainLine ?? "exit \(code)"] + details).joined(separator: ": ") }
+
     static let checkFailed: Int32 = 1
     static let unusable: Int32 = 2
 
     var code: Int32
     var message: String?
     var details: [String] = []
+    var plainLine: String?
 
     /// A check failed: exit 1.
     static func failed(_ message: String, details: [String] = []) -> ZooExit {
@@ -59,5 +63,11 @@ struct ZooExit: Error {
     /// The file or the arguments cannot be used: exit 2.
     static func unusable(_ message: String, details: [String] = []) -> ZooExit {
         ZooExit(code: unusable, message: message, details: details)
+    }
+
+    /// Exit 2 with `message` alone on stderr, without "error: ": the contained reader's line,
+    /// which its parent passes on as it is.
+    static func unusableQuietly(_ message: String) -> ZooExit {
+        ZooExit(code: unusable, message: nil, details: [], plainLine: message)
     }
 }

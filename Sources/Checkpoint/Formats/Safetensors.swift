@@ -157,7 +157,7 @@ enum SafetensorsWriter {
     /// reference vectors in `__metadata__`, atomically.
     static func write(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
-        extraMetadata: [String: String], to path: String
+        extraMetadata: [String: String], to path: String, durable: Bool = true
     ) throws(CheckpointError) {
         var header: [String: JSONValue] = [:]
         var offset = 0
@@ -180,7 +180,7 @@ enum SafetensorsWriter {
         var headerBytes = Array(JSONValue.object(header).serialized().utf8)
         // The reference implementation pads the header with spaces to a multiple of 8 bytes.
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
-        try AtomicFile.replace(path) { temporary in
+        try AtomicFile.replace(path, durable: durable) { temporary in
             guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary)
             else {
                 throw CheckpointError.writeFailed(path: path, reason: "cannot create a temporary file beside it")
@@ -190,7 +190,8 @@ enum SafetensorsWriter {
             try handle.write(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
             try handle.write(contentsOf: headerBytes)
             for (_, tensor) in stateDict { try handle.write(contentsOf: tensor.littleEndianBytes) }
-            try handle.synchronize()
+            if durable { try handle.synchronize() }
+            try handle.close()
         }
     }
 }

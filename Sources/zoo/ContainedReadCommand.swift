@@ -1,0 +1,19 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+
+/// The child half of contained reading (see `ContainedReading`): reads one untrusted file in its
+/// own process and hands the result to the parent through a scratch file. Not for users.
+struct ContainedReadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contained-read", abstract: "Read one checkpoint for a parent zoo process.", shouldDisplay: false)
+
+    @Argument var file: String
+    @Option(name: .long) var output: String
+
+    func run() throws {
+        do { try ContainedReading.serve(file, output: output) } catch {
+            throw ZooExit.unusableQuietly(error.description)
+        }
+    }
+}
