@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: set-up, style, the Swift tests, the documentation (broken links
-# fail), then the Python tests of Tools/.
+# fail), the Python tests of Tools/, the concurrency suite under ThreadSanitizer, and a bounded
+# fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tools/setup.sh
@@ -10,3 +11,7 @@ swift test --skip-build
 swift package generate-documentation --warnings-as-errors \
     --target HDF5 --target Tensor --target Pictures --target NN --target Checkpoint --target ModelZoo >/dev/null
 python3 -m pytest -q Tools/tests
+# Many threads at once, under ThreadSanitizer (its own build folder).
+swift test --sanitize=thread --build-path .build-tsan --filter ConcurrentVerification
+# A bounded fuzzing run of every reader through the command line: no crash, no hang.
+python3 Tools/fuzz/mutate.py --seconds 90 --mode contained --zoo .build/debug/zoo

@@ -82,7 +82,9 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// the stored bytes cannot fill: a contiguous dataset needs its bytes in the file, a chunked
     /// one cannot expand beyond what compression allows.
     private func requireLocalStorage(elements: Int) throws {
-        let fileElementBytes = try HDF5Library.locked { H5Tget_size(try fileType().id) }
+        let type = try fileType()
+        let fileElementBytes = withExtendedLifetime(type) { HDF5Library.locked { H5Tget_size(type.id) } }
+        guard fileElementBytes > 0 else { throw HDF5Library.takeError("read datatype size", path) }
         let (byteCount, overflow) = elements.multipliedReportingOverflow(by: Int(fileElementBytes))
         guard !overflow else { throw HDF5Error(operation: "read dataset", path: path, message: "its size overflows; the file is damaged") }
         try HDF5Library.locked {

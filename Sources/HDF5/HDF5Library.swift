@@ -10,18 +10,19 @@ enum HDF5Library {
         return lock
     }()
 
-    /// Silences HDF5's automatic printing to stderr once, before the first call: errors are
-    /// reported through thrown values instead.
-    private static let silenced: Bool = {
+    /// Makes sure the library is open before the first call.
+    private static let opened: Bool = {
         _ = H5open()
-        _ = H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
         return true
     }()
 
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
-        _ = silenced
+        _ = opened
+        // HDF5 would print its error stack to stderr; errors are reported through thrown values
+        // instead. Thread-safe builds keep this setting per thread, so it is set on every call.
+        _ = H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
         return try body()
     }
 

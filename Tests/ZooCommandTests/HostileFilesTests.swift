@@ -1,0 +1,64 @@
+import Checkpoint
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Files from strangers: a reader that hangs or crashes inside a C library is stopped and named,
+/// never a signal or a hang for the user; the library offers the same containment.
+@Suite("HostileFiles")
+struct HostileFilesTests {
+    @Test func aReaderThatHangsIsStoppedAtTheTimeout() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A FIFO nobody writes to: opening it blocks the reader forever.
+        let path = folder.appendingPathComponent("hang.h5").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let start = Date()
+        let result = try zoo("verify", path, "--timeout", "1")
+        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(result.status == 2, "\(result.all)")
+        #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
+    }
+
+    @Test(arguments: ["bad_hdf5_fault_object_header.h5", "bad_hdf5_fault_global_heap.h5"])
+    func aReaderThatCrashesIsExitTwoNamingTheFile(file: String) throws {
+        let result = try zoo("inspect", fixture(file))
+        #expect(result.status == 2, "\(result.all)")
+        #expect(result.stderr.hasPrefix("error: cannot read \(fixture(file)) as a checkpoint"))
+        // libhdf5 1.10.8 faults on these; a newer one may report an error instead. Either is named.
+        #expect(result.stderr.contains("\(fixture(file)): "))
+    }
+
+    @Test func theLibrarysContainedReadEqualsTheInProcessRead() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for file in ["Zoo/digits.h5", fixture("encdec_torch_save.pt")] {
+            let direct = try CheckpointReader.read(file)
+            let contained = try ContainedReading.read(file, timeout: 30, reader: zooExecutable)
+            #expect(contained.stateDict == direct.stateDict)
+            #expect(contained.manifestText == direct.manifestText)
+            #expect(contained.referenceCases == direct.referenceCases)
+            #expect(contained.evalSet == direct.evalSet)
+            #expect(contained.container == direct.container)
+            #expect(contained.layoutNotes == direct.layoutNotes)
+            #expect(contained.pickleGlobals == direct.pickleGlobals)
+        }
+        let error = #expect(throws: CheckpointError.self) {
+            try ContainedReading.read(fixture("bad_truncated.h5"), timeout: 30, reader: zooExecutable)
+        }
+        #expect(error?.description.contains("bad_truncated.h5") == true)
+    }
+
+    @Test func nothingFromTheLibrariesReachesStderr() throws {
+        for file in ["bad_truncated.h5", "bad_corrupt_extent.h5", "bad_random.h5", "bad_lfs_pointer.h5"] {
+            let result = try zoo("verify", fixture(file))
+            #expect(result.status == 2)
+            #expect(!result.stderr.contains("HDF5-DIAG"), "\(file): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").first?.hasPrefix("error: ") == true)
+        }
+    }
+}
