@@ -123,11 +123,18 @@ func elementCount(ofSpace spaceID: hid_t, path: String) throws -> Int {
 
 /// Reads `count` strings stored with `fileType`, variable or fixed length, in the file's
 /// character set, letting HDF5 convert into a memory string type of the same kind.
+/// The longest string zoo reads (a manifest is a few hundred kilobytes even for large models).
+let maximumStringBytes = 64 << 20
+
 func readStrings(
     fileType: hid_t, count: Int, path: String,
     read: (hid_t, UnsafeMutableRawPointer) -> herr_t
 ) throws -> [String] {
     guard count > 0 else { return [] }
+    guard count <= 1 << 20 else {
+        throw HDF5Error(
+            operation: "read strings", path: path, message: "\(count) strings, more than any checkpoint holds; the file is damaged")
+    }
     let memoryType = HDF5Handle(try HDF5Library.identifier("create string type", path) { H5Tcopy(zoo_h5t_c_s1()) }, .datatype)
     let isVariable = HDF5Library.locked { H5Tis_variable_str(fileType) }
     let characterSet = HDF5Library.locked { H5Tget_cset(fileType) }
@@ -147,6 +154,9 @@ func readStrings(
         }
     }
     let width = HDF5Library.locked { H5Tget_size(fileType) }
+    guard Int(width) * count <= maximumStringBytes else {
+        throw HDF5Error(operation: "read strings", path: path, message: "\(Int(width) * count) bytes of text, over zoo's limit of 64 MiB")
+    }
     let padding = HDF5Library.locked { H5Tget_strpad(fileType) }
     try HDF5Library.check("create string type", path) { H5Tset_size(memoryType.id, width) }
     try HDF5Library.check("create string type", path) { H5Tset_strpad(memoryType.id, H5T_STR_NULLPAD) }

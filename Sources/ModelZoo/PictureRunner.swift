@@ -73,11 +73,15 @@ public enum PictureRunner {
     }
 
     /// Decodes and preprocesses `images` into one batch `(N, C, H, W)`.
-    public static func batch(_ images: [String], preprocess: Preprocess, checkpointPath: String) throws(PictureRunError) -> Tensor {
+    /// Pictures are decoded by `decode` (in process by default; the command line contains it).
+    public static func batch(
+        _ images: [String], preprocess: Preprocess, checkpointPath: String,
+        decode: (String) throws(PictureError) -> Picture = { path throws(PictureError) in try PictureFile.read(path) }
+    ) throws(PictureRunError) -> Tensor {
         var samples: [Tensor] = []
         for path in images {
             let picture: Picture
-            do { picture = try PictureFile.read(path) } catch { throw .picture(error) }
+            do { picture = try decode(path) } catch { throw .picture(error) }
             do { samples.append(try preprocess.apply(picture)) } catch { throw .preprocess(path: checkpointPath, error) }
         }
         guard let first = samples.first else { throw .forward("no pictures given") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Pictures
 
 /// The child half of contained reading (see `ContainedReading`): reads one untrusted file in its
 /// own process and hands the result to the parent through a scratch file. Not for users.
@@ -13,6 +14,21 @@ struct ContainedReadCommand: ParsableCommand {
 
     func run() throws {
         do { try ContainedReading.serve(file, output: output) } catch {
+            throw ZooExit.unusableQuietly(error.description)
+        }
+    }
+}
+
+/// The child half of contained picture decoding (see `ContainedDecoding`). Not for users.
+struct ContainedDecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contained-decode", abstract: "Decode one picture for a parent zoo process.", shouldDisplay: false)
+
+    @Argument var file: String
+    @Option(name: .long) var output: String
+
+    func run() throws {
+        do { try ContainedDecoding.serve(file, output: output) } catch {
             throw ZooExit.unusableQuietly(error.description)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import ModelZoo
+import Pictures
 
 /// Options every subcommand that reports takes.
 struct OutputOptions: ParsableArguments {
@@ -61,6 +62,12 @@ func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> Loa
     } catch {
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
     }
+}
+
+/// Decodes a picture in a child process, as `readCheckpoint` reads checkpoints.
+func decodePicture(_ path: String, timeout: Double) throws(PictureError) -> Picture {
+    if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try PictureFile.read(path) }
+    return try ContainedDecoding.read(path, timeout: timeout, decoder: ownExecutable)
 }
 
 /// This executable, to run as the contained reader.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoint
 import ModelZoo
 import NN
+import Pictures
 import Tensor
 
 extension PictureScale: ExpressibleByArgument {}
@@ -69,8 +70,10 @@ struct RunCommand: ParsableCommand {
             do { x = try NumPyFile.read(input) } catch { throw ZooExit.unusable("cannot read --input", details: ["\(error)"]) }
         } else {
             do {
+                let timeout = reading.timeout
                 x = try PictureRunner.batch(
-                    image, preprocess: try PictureRunner.preprocess(for: checkpoint, model: resolved), checkpointPath: file)
+                    image, preprocess: try PictureRunner.preprocess(for: checkpoint, model: resolved), checkpointPath: file,
+                    decode: { path throws(PictureError) in try decodePicture(path, timeout: timeout) })
             } catch { throw ZooExit.unusable(error.description) }
         }
         let y: Tensor

@@ -16,7 +16,7 @@ struct Zoo: ParsableCommand {
         subcommands: [
             ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
             ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self, KeygenCommand.self, SignCommand.self,
-            BenchCommand.self, ContainedReadCommand.self,
+            BenchCommand.self, ContainedReadCommand.self, ContainedDecodeCommand.self,
         ])
 
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,

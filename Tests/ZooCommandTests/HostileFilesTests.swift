@@ -24,6 +24,20 @@ struct HostileFilesTests {
         #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
     }
 
+    /// Pictures are decoded contained too; a FIFO is refused as unreadable (or stopped at the
+    /// limit), never a hang.
+    @Test func aPictureThatBlocksIsNeverAHang() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("hang.png").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let start = Date()
+        let result = try zoo("run", "Zoo/digits.h5", "--image", path, "--timeout", "1")
+        #expect(Date().timeIntervalSince(start) < 20)
+        #expect(result.status == 2, "\(result.all)")
+        #expect(result.stderr.hasPrefix("error: \(path): "))
+    }
+
     @Test(arguments: ["bad_hdf5_fault_object_header.h5", "bad_hdf5_fault_global_heap.h5"])
     func aReaderThatCrashesIsExitTwoNamingTheFile(file: String) throws {
         let result = try zoo("inspect", fixture(file))

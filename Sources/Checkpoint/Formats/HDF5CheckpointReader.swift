@@ -71,15 +71,24 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         return raw
     }
 
+    /// Nested groups deeper than this are refused: state_dict keys have a handful of parts.
+    static let maximumDepth = 64
+
     private static func collect(
-        _ group: HDF5Group, prefix: String, into entries: inout [(String, Tensor)], sawGroups: inout Bool, path: String
+        _ group: HDF5Group, prefix: String, into entries: inout [(String, Tensor)], sawGroups: inout Bool, path: String, depth: Int = 0
     ) throws {
+        guard depth < maximumDepth else {
+            throw CheckpointError.invalidTensor(
+                path: path, key: prefix, reason: "groups nest deeper than \(maximumDepth) levels; the file is damaged or crafted")
+        }
         for member in try group.members() where !CheckpointReader.isMetadata(member.name) {
             let key = prefix + member.name
             switch member.kind {
             case .group:
                 sawGroups = true
-                try collect(try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path)
+                try collect(
+                    try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path, depth: depth + 1
+                )
             case .dataset:
                 entries.append((key, try TensorIO.read(try group.openDataset(member.name), key: key, path: path)))
             case .other:
