@@ -24,6 +24,13 @@ struct HostileFilesTests {
         #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
     }
 
+    /// Found by Tools/fuzz/mutate.py: libhdf5 1.10.8 loops for ever on this mutated file.
+    @Test func aFuzzedFileThatLoopsLibhdf5IsStopped() throws {
+        let result = try zoo("inspect", fixture("bad_hdf5_hang_fuzzed.h5"), "--timeout", "2")
+        #expect(result.status == 2, "\(result.all)")
+        #expect(result.stderr.contains("reading took longer than 2 s and was stopped"))
+    }
+
     /// Pictures are decoded contained too; a FIFO is refused as unreadable (or stopped at the
     /// limit), never a hang.
     @Test func aPictureThatBlocksIsNeverAHang() throws {

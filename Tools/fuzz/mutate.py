@@ -8,8 +8,8 @@ input is a seed with one mutation: bit flips in the first 4 KiB, random bytes an
 truncation, a zeroed run or a duplicated run. Each is given to the command that reads it:
 `zoo inspect` for checkpoints, `zoo run --input` for .npy, `zoo run --image` for pictures.
 
-`--mode contained` (the default, what users get) requires exit 0, 1 or 2 within the limit for
-every input. `--mode in-process` sets ZOO_IN_PROCESS=1 so that the readers run inside the
+`--mode contained` (the default, what users get) requires exit 0, 1 or 2 for every input, zoo's
+own reading limit set to 5 s (a reader that loops longer is stopped by zoo: exit 2). `--mode in-process` sets ZOO_IN_PROCESS=1 so that the readers run inside the
 process that parses the file: crashes there are bugs of a reader (zoo's or a C library's),
 which containment turns into exit 2. Crashing and hanging inputs are saved under
 Tools/fuzz/findings/<mode>/<reader>/. Prints, per reader, inputs tried, crashes and hangs; exits 1
@@ -46,12 +46,14 @@ EXTENSIONS = {"hdf5": ".h5", "torch-zip": ".pt", "torch-legacy": ".pt", "safeten
               "png": ".png", "jpeg": ".jpg"}
 
 
-def command(reader, path, zoo):
+def command(reader, path, zoo, limit):
+    """The command that reads `path`; contained runs give zoo's own reading limit (--timeout)."""
+    limit = ["--timeout", str(limit)] if limit else []
     if reader == "npy":
-        return [zoo, "run", os.path.join(ROOT, "Zoo", "cnnmodel.h5"), "--input", path, "--output", os.devnull]
+        return [zoo, "run", os.path.join(ROOT, "Zoo", "cnnmodel.h5"), "--input", path, "--output", os.devnull] + limit
     if reader in ("png", "jpeg"):
-        return [zoo, "run", os.path.join(ROOT, "Zoo", "digits.h5"), "--image", path, "--top", "1"]
-    return [zoo, "inspect", path]
+        return [zoo, "run", os.path.join(ROOT, "Zoo", "digits.h5"), "--image", path, "--top", "1"] + limit
+    return [zoo, "inspect", path] + limit
 
 
 def mutate(data, rng):
@@ -85,8 +87,10 @@ def run_one(job):
     environment = dict(os.environ)
     if mode == "in-process":
         environment["ZOO_IN_PROCESS"] = "1"
+    # Contained, zoo stops a reader after 5 s itself (exit 2); a hang is zoo not returning at all.
+    limit = 5 if mode == "contained" else None
     try:
-        result = subprocess.run(command(reader, path, zoo), capture_output=True, timeout=timeout, env=environment, cwd=ROOT)
+        result = subprocess.run(command(reader, path, zoo, limit), capture_output=True, timeout=timeout, env=environment, cwd=ROOT)
         outcome = "ok" if result.returncode in (0, 1, 2) else ("crash" if result.returncode < 0 else f"exit {result.returncode}")
     except subprocess.TimeoutExpired:
         outcome = "hang"
@@ -98,7 +102,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--mode", choices=["contained", "in-process"], default="contained")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--timeout", type=float, default=20)
+    parser.add_argument("--timeout", type=float, default=30, help="seconds before an input counts as a hang")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--zoo", default=None)
     args = parser.parse_args()
