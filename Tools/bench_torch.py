@@ -99,17 +99,21 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    for name, batch, channels, height, width in FORWARD_CASES:
-        report = zoo("bench", "forward", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
-                     "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
+    # zoo first, every case, before PyTorch's thread pool exists: its threads keep spinning after
+    # each operation and would take the cores from zoo's run.
+    zoo_reports = [zoo("bench", "forward", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
+                       "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
+                   for name, batch, channels, height, width in FORWARD_CASES]
+    for (name, batch, channels, height, width), report in zip(FORWARD_CASES, zoo_reports):
         reference = torch_forward(name, batch, channels, height, width, args.repeat, args.warmup)
         rows.append({"case": f"{name} b{batch} {height}x{width}", "zoo_min_ms": report["min_ms"], "zoo_median_ms": report["median_ms"],
                      "reference": f"torch {torch.__version__}", "reference_min_ms": reference[0], "reference_median_ms": reference[1]})
     if args.load_dir:
         paths = make_load_files(args.load_dir)
+        loads = {kind: zoo("bench", "load", path, "--repeat", str(max(3, args.repeat // 4))) for kind, path in paths.items()}
         reference = h5py_load(paths["h5"], max(3, args.repeat // 4))
         for kind, path in paths.items():
-            report = zoo("bench", "load", path, "--repeat", str(max(3, args.repeat // 4)))
+            report = loads[kind]
             rows.append({"case": f"load {os.path.basename(path)} ({report['bytes'] / 2**20:.0f} MiB)", "zoo_min_ms": report["min_ms"],
                          "zoo_median_ms": report["median_ms"], "reference": "h5py .h5", "reference_min_ms": reference[0],
                          "reference_median_ms": reference[1], "zoo_peak_rss_bytes": report["peak_rss_bytes"]})

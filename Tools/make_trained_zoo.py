@@ -54,40 +54,31 @@ def preprocess(pictures, steps):
     return torch.stack([pipeline(p) for p in pictures])
 
 
-def train_classifier(x, y, epochs=12):
-    deterministic(0)
-    model = REGISTRY["graycnn"](num_classes=10)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    criterion = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(0)
+def train(model, x, target, criterion, epochs, learning_rate, seed):
+    """The seeds' loop: Adam, shuffled batches of 64, deterministic from `seed`."""
+    deterministic(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), 64):
             batch = order[start:start + 64]
             optimizer.zero_grad()
-            loss = criterion(model(x[batch]), y[batch])
+            loss = criterion(model(x[batch]), target[batch])
             loss.backward()
             optimizer.step()
     return model.eval()
+
+
+def train_classifier(x, y, epochs=12):
+    deterministic(0)
+    return train(REGISTRY["graycnn"](num_classes=10), x, y, nn.CrossEntropyLoss(), epochs, 1e-3, 0)
 
 
 def train_autoencoder(x, epochs=25):
     deterministic(1)
-    model = REGISTRY["encdec"](in_channels=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    criterion = nn.BCELoss()
-    generator = torch.Generator().manual_seed(1)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), 64):
-            batch = order[start:start + 64]
-            optimizer.zero_grad()
-            loss = criterion(model(x[batch]), x[batch])
-            loss.backward()
-            optimizer.step()
-    return model.eval()
+    return train(REGISTRY["encdec"](in_channels=1), x, x, nn.BCELoss(), epochs, 2e-3, 1)
 
 
 def edge_photo():

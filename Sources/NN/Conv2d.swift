@@ -79,16 +79,7 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4, input.shape[1] == inChannels else {
-            throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
-        }
-        var pads = paddingAmounts
-        var source = input
-        if paddingMode != .zeros && (pads.top + pads.bottom + pads.left + pads.right) > 0 {
-            source = try padBorders(input, top: pads.top, bottom: pads.bottom, left: pads.left, right: pads.right, mode: paddingMode)
-            pads = (0, 0, 0, 0)
-        }
-        return try convolve(source, pads: pads, epilogue: nil)
+        try forward(input, epilogue: nil)
     }
 
     /// What a convolution applies to its output in the same pass: a following eval-mode
@@ -100,9 +91,11 @@ public final class Conv2d: Module {
         var relu: Bool
     }
 
-    /// `forward` with the next layers' work folded into the output pass.
-    func forward(_ input: Tensor, epilogue: Epilogue) throws -> Tensor {
-        guard input.rank == 4, input.shape[1] == inChannels else { return try forward(input) }
+    /// `forward`, with the next layers' work folded into the output pass when `epilogue` is given.
+    func forward(_ input: Tensor, epilogue: Epilogue?) throws -> Tensor {
+        guard input.rank == 4, input.shape[1] == inChannels else {
+            throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
+        }
         var pads = paddingAmounts
         var source = input
         if paddingMode != .zeros && (pads.top + pads.bottom + pads.left + pads.right) > 0 {
