@@ -88,7 +88,7 @@ let package = Package(
             dependencies: [
                 "Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
             ],
-            exclude: ["Snapshots"]
+            exclude: ["Snapshots", "Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -24,6 +24,21 @@ struct HostileFilesTests {
         #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
     }
 
+    /// Everything the in-process fuzzing run found (Tools/fuzz/mutate.py --mode in-process, 20 min):
+    /// faults and endless loops inside libhdf5 1.10.8, and a trap inside ZIPFoundation 0.9.20 on a
+    /// crafted zip offset. Contained, each is exit 2 with one line naming the file.
+    static let fuzzedFolder = Fixtures("ZooCommandTests").folder.appendingPathComponent("fuzzed")
+    static let fuzzed = ((try? FileManager.default.contentsOfDirectory(atPath: fuzzedFolder.path)) ?? []).sorted()
+
+    @Test(arguments: fuzzed)
+    func whatFuzzingFoundIsExitTwoWithOneLine(file: String) throws {
+        let path = Self.fuzzedFolder.appendingPathComponent(file).path
+        let result = try zoo("inspect", path, "--timeout", "5")
+        #expect(result.status == 2, "\(file): \(result.all)")
+        #expect(result.stderr.hasPrefix("error: cannot read \(path) as a checkpoint\n\(path): "), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     /// Found by Tools/fuzz/mutate.py: libhdf5 1.10.8 loops for ever on this mutated file.
     @Test func aFuzzedFileThatLoopsLibhdf5IsStopped() throws {
         let result = try zoo("inspect", fixture("bad_hdf5_hang_fuzzed.h5"), "--timeout", "2")
