@@ -39,13 +39,15 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "JSON"),
+        // Child processes with a wall-clock limit, for parsing untrusted files.
+        .target(name: "Containment"),
         .target(name: "Tensor"),
-        .target(name: "Pictures", dependencies: ["Tensor", "JSON", "CPNG", "CJPEG"]),
+        .target(name: "Pictures", dependencies: ["Tensor", "JSON", "Containment", "CPNG", "CJPEG"]),
         .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CMalloc"]),
         .target(
             name: "Checkpoint",
             dependencies: [
-                "HDF5", "Tensor", "JSON", "CZlibChecksum", .product(name: "Crypto", package: "swift-crypto"),
+                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

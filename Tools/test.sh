@@ -9,7 +9,7 @@ swift format lint --strict -r Sources Tests Package.swift
 swift build --build-tests
 swift test --skip-build
 swift package generate-documentation --warnings-as-errors \
-    --target HDF5 --target Tensor --target Pictures --target NN --target Checkpoint --target ModelZoo >/dev/null
+    --target Containment --target HDF5 --target Tensor --target Pictures --target NN --target Checkpoint --target ModelZoo >/dev/null
 python3 -m pytest -q Tools/tests
 # Many threads at once, under ThreadSanitizer (its own build folder).
 swift test --sanitize=thread --build-path .build-tsan --filter ConcurrentVerification

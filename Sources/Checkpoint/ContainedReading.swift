@@ -1,3 +1,4 @@
+import Containment
 import Foundation
 import JSON
 import Tensor
@@ -30,41 +31,25 @@ public enum ContainedReading {
         let scratch = scratchFolder().appendingPathComponent(
             "zoo-read-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).safetensors")
         defer { unlink(scratch.path) }
-        let errors = scratchFolder().appendingPathComponent("zoo-read-\(UUID().uuidString).err")
-        defer { unlink(errors.path) }
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        let process = Process()
-        process.executableURL = reader
-        process.arguments = ["contained-read", path, "--output", scratch.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: errors.path)
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        do { try process.run() } catch {
+        let outcome: ChildOutcome
+        do { outcome = try ChildProcess.run(reader, ["contained-read", path, "--output", scratch.path], timeout: timeout) } catch {
             throw .containedFailure(path: path, reason: "cannot start the reader process \(reader.path): \(error)")
         }
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
+        switch outcome {
+        case .timedOut:
             throw .containedFailure(
                 path: path,
                 reason:
                     "\(path): reading took longer than \(Int(timeout)) s and was stopped; the file may be crafted to hang the reader (--timeout changes the limit)"
             )
-        }
-        let message = (try? String(contentsOf: errors, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        switch (process.terminationReason, process.terminationStatus) {
-        case (.uncaughtSignal, let signal):
+        case .crashed(let signal):
             throw .containedFailure(
                 path: path,
                 reason: "\(path): the reader crashed (signal \(signal)) on this file; it is damaged or crafted, and nothing was loaded")
-        case (.exit, 0):
+        case .exited(0, _):
             return try readTransfer(scratch.path, originalPath: path)
-        case (.exit, _):
+        case .exited(_, let message):
             throw .containedFailure(path: path, reason: message.isEmpty ? "\(path): the reader failed" : message)
-        @unknown default:
-            throw .containedFailure(path: path, reason: "\(path): the reader ended unexpectedly")
         }
     }
 

@@ -1,3 +1,4 @@
+import Containment
 import Foundation
 import JSON
 
@@ -12,36 +13,23 @@ import JSON
 public enum ContainedDecoding {
     public static func read(_ path: String, timeout: Double = 60, decoder: URL) throws(PictureError) -> Picture {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-picture-\(UUID().uuidString).raw")
-        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-picture-\(UUID().uuidString).err")
-        defer {
-            unlink(scratch.path)
-            unlink(errors.path)
+        defer { unlink(scratch.path) }
+        let outcome: ChildOutcome
+        do { outcome = try ChildProcess.run(decoder, ["contained-decode", path, "--output", scratch.path], timeout: timeout) } catch {
+            throw PictureError(path: path, reason: "cannot start the decoder process: \(error)")
         }
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        let process = Process()
-        process.executableURL = decoder
-        process.arguments = ["contained-decode", path, "--output", scratch.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: errors.path)
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        do { try process.run() } catch { throw PictureError(path: path, reason: "cannot start the decoder process: \(error)") }
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
+        switch outcome {
+        case .timedOut:
             throw PictureError(
                 path: path, reason: "decoding took longer than \(Int(timeout)) s and was stopped; the picture may be crafted")
-        }
-        if process.terminationReason == .uncaughtSignal {
-            throw PictureError(
-                path: path, reason: "the decoder crashed (signal \(process.terminationStatus)) on this picture; it is damaged or crafted")
-        }
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOf: errors, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        case .crashed(let signal):
+            throw PictureError(path: path, reason: "the decoder crashed (signal \(signal)) on this picture; it is damaged or crafted")
+        case .exited(0, _):
+            return try readRaw(scratch.path, originalPath: path)
+        case .exited(_, let message):
             let prefix = "\(path): "
             throw PictureError(path: path, reason: message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message)
         }
-        return try readRaw(scratch.path, originalPath: path)
     }
 
     /// The child's side: decodes `path` in this process and writes the raw pixels to `output`.
