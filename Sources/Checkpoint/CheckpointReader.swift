@@ -69,6 +69,18 @@ public enum CheckpointReader {
         return checkpoint
     }
 
+    /// The manifest's JSON exactly as stored, without reading any tensor: HDF5's `__manifest__`
+    /// dataset, or safetensors' `__metadata__["zoo_manifest"]`; nil for files without one
+    /// (plain exports, torch.save files).
+    public static func readManifestText(_ path: String) throws(CheckpointError) -> String? {
+        switch FileSniffer.recognise(path) {
+        case .other(let what): throw .notACheckpoint(path: path, what: what)
+        case .container(.hdf5): return try HDF5CheckpointReader.readManifestText(path)
+        case .container(.safetensors): return try SafetensorsReader.readManifestText(path)
+        case .container: return nil
+        }
+    }
+
     /// Names that start and end with `__` are metadata, never weights.
     public static func isMetadata(_ name: String) -> Bool {
         name.count >= 4 && name.hasPrefix("__") && name.hasSuffix("__")

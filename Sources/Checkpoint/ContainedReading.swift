@@ -53,6 +53,38 @@ public enum ContainedReading {
         }
     }
 
+    /// The manifest's text only (no tensor is read), in a child process as `read` does it.
+    public static func readManifestText(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> String? {
+        let scratch = scratchFolder().appendingPathComponent("zoo-manifest-\(UUID().uuidString).json")
+        defer { unlink(scratch.path) }
+        let outcome: ChildOutcome
+        do {
+            outcome = try ChildProcess.run(reader, ["contained-read", path, "--output", scratch.path, "--manifest-only"], timeout: timeout)
+        } catch {
+            throw .containedFailure(path: path, reason: "cannot start the reader process \(reader.path): \(error)")
+        }
+        switch outcome {
+        case .timedOut: throw .containedFailure(path: path, reason: "\(path): reading took longer than \(Int(timeout)) s and was stopped")
+        case .crashed(let signal):
+            throw .containedFailure(path: path, reason: "\(path): the reader crashed (signal \(signal)) on this file")
+        case .exited(0, _):
+            guard let text = try? String(contentsOf: scratch, encoding: .utf8), let value = try? JSONValue.parse(text) else {
+                throw .containedFailure(path: path, reason: "\(path): the reader's answer is incomplete")
+            }
+            return value["manifest"]?.stringValue
+        case .exited(_, let message): throw .containedFailure(path: path, reason: message.isEmpty ? "\(path): the reader failed" : message)
+        }
+    }
+
+    /// The child's side of `readManifestText`.
+    public static func serveManifest(_ path: String, output: String) throws(CheckpointError) {
+        let text = try CheckpointReader.readManifestText(path)
+        let answer = JSONValue.object(["manifest": text.map(JSONValue.string) ?? .null]).serialized()
+        do { try answer.write(toFile: output, atomically: false, encoding: .utf8) } catch {
+            throw .writeFailed(path: output, reason: "\(error)")
+        }
+    }
+
     /// The child's side: reads `path` in this process and writes it to `output` for the parent.
     public static func serve(_ path: String, output: String) throws(CheckpointError) {
         let checkpoint = try CheckpointReader.read(path)

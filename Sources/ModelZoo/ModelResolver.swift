@@ -60,6 +60,23 @@ public struct StrictLoadError: Error, Sendable, CustomStringConvertible {
 public enum ModelResolver {
     /// Picks the model for `checkpoint`: `--arch` first, then the manifest's `arch`, then its
     /// `model_config`, then recognition against the registry.
+    /// The model a manifest names by itself (`arch` with its `arch_args`, or `model_config`),
+    /// without any tensor; nil when it names none.
+    public static func resolve(manifest: Manifest) throws -> ResolvedModel? {
+        if let name = manifest.arch, let architecture = try? Registry.architecture(named: name) {
+            return try fromRegistry(architecture, integerArguments(manifest.archArgs), source: .manifestArch)
+        }
+        if let config = manifest.modelConfig {
+            let model = try ModelConfig.build(config)
+            model.eval()
+            return ResolvedModel(
+                model: model, label: "Sequential from model_config (\(model.children.count) layers)", source: .modelConfig,
+                architecture: nil,
+                arguments: [:])
+        }
+        return nil
+    }
+
     public static func resolve(_ checkpoint: LoadedCheckpoint, arch: String? = nil) throws -> ResolvedModel {
         let manifest = checkpoint.manifest
         if let arch {

@@ -67,11 +67,15 @@ public struct ZooListing: Sendable, Encodable {
     public var checkpoints: [ZooEntry]
 
     /// The registry, and every `.h5` file directly in `folder`, sorted by name. Throws when the
-    /// folder is missing or unreadable: an empty listing would hide a mistyped path. Files are
-    /// read with `read` (in process by default; the command line contains it in a child).
-    public init(folder: String, read: @Sendable (String) throws -> LoadedCheckpoint = { try CheckpointReader.read($0) })
-        throws(ModelZooError)
-    {
+    /// folder is missing or unreadable: an empty listing would hide a mistyped path. A file whose
+    /// manifest names its model is summarised from the manifest alone (`readManifest`), no tensor
+    /// decoded; others are read whole (`read`). Both run in process by default; the command line
+    /// contains them in a child.
+    public init(
+        folder: String,
+        readManifest: @Sendable (String) throws -> String? = { try CheckpointReader.readManifestText($0) },
+        read: @Sendable (String) throws -> LoadedCheckpoint = { try CheckpointReader.read($0) }
+    ) throws(ModelZooError) {
         self.folder = folder
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
@@ -83,7 +87,7 @@ public struct ZooListing: Sendable, Encodable {
             throw .invalidRegistry("\(error)")
         }
         let paths = names.filter { $0.hasSuffix(".h5") }.sorted().map { (folder as NSString).appendingPathComponent($0) }
-        checkpoints = ZooListing.inParallel(paths) { ZooListing.summarise($0, read: read) }
+        checkpoints = ZooListing.inParallel(paths) { ZooListing.summarise($0, readManifest: readManifest, read: read) }
     }
 
     /// `transform` over `items` on every core, results in the items' order.
@@ -93,10 +97,20 @@ public struct ZooListing: Sendable, Encodable {
         return results.values
     }
 
-    private static func summarise(_ path: String, read: (String) throws -> LoadedCheckpoint) -> ZooEntry {
+    private static func summarise(
+        _ path: String, readManifest: (String) throws -> String?, read: (String) throws -> LoadedCheckpoint
+    ) -> ZooEntry {
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         var entry = ZooEntry(path: path, byteCount: size, sha256: sha256Hex(ofFileAt: path) ?? "")
         do {
+            if let text = try readManifest(path), let manifest = try? Manifest(json: text, path: path),
+                let resolved = try ModelResolver.resolve(manifest: manifest)
+            {
+                entry.arch = resolved.label
+                entry.parameterCount = resolved.model.parameterCount
+                entry.metrics = manifest.metrics
+                return entry
+            }
             let checkpoint = try read(path)
             let resolved = try ModelResolver.resolve(checkpoint)
             entry.arch = resolved.label

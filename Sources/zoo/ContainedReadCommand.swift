@@ -11,9 +11,16 @@ struct ContainedReadCommand: ParsableCommand {
 
     @Argument var file: String
     @Option(name: .long) var output: String
+    @Flag(name: .long) var manifestOnly = false
 
     func run() throws {
-        do { try ContainedReading.serve(file, output: output) } catch {
+        do {
+            if manifestOnly {
+                try ContainedReading.serveManifest(file, output: output)
+            } else {
+                try ContainedReading.serve(file, output: output)
+            }
+        } catch {
             throw ZooExit.unusableQuietly(error.description)
         }
     }

@@ -17,7 +17,11 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let listing: ZooListing
         let timeout = reading.timeout
-        do { listing = try ZooListing(folder: zoo, read: { try readCheckpoint($0, timeout: timeout) }) } catch {
+        do {
+            listing = try ZooListing(
+                folder: zoo, readManifest: { try readManifestText($0, timeout: timeout) },
+                read: { try readCheckpoint($0, timeout: timeout) })
+        } catch {
             throw ZooExit.unusable("\(error)")
         }
         if output.json {

@@ -64,6 +64,16 @@ func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> Loa
     }
 }
 
+/// A checkpoint's manifest text, read in a child process without reading any tensor.
+func readManifestText(_ path: String, timeout: Double) throws -> String? {
+    do {
+        if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try CheckpointReader.readManifestText(path) }
+        return try ContainedReading.readManifestText(path, timeout: timeout, reader: ownExecutable)
+    } catch {
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
+    }
+}
+
 /// Decodes a picture in a child process, as `readCheckpoint` reads checkpoints.
 func decodePicture(_ path: String, timeout: Double) throws(PictureError) -> Picture {
     if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try PictureFile.read(path) }

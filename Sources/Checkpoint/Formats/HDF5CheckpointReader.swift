@@ -21,6 +21,18 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         }
     }
 
+    static func readManifestText(_ path: String) throws(CheckpointError) -> String? {
+        do {
+            let root = try HDF5File.openReadOnly(path).rootGroup()
+            guard try root.members().contains(where: { $0.name == "__manifest__" && $0.kind == .dataset }) else { return nil }
+            return try root.openDataset("__manifest__").readString()
+        } catch let error as HDF5Error {
+            throw .hdf5(path: path, underlying: error)
+        } catch {
+            throw .hdf5(path: path, underlying: HDF5Error(operation: "read manifest", path: path, message: "\(error)"))
+        }
+    }
+
     private static func readFile(_ path: String) throws -> RawCheckpoint {
         let file = try HDF5File.openReadOnly(path)
         let root = try file.rootGroup()

@@ -130,6 +130,23 @@ enum SafetensorsReader: CheckpointContainerReader {
         }
     }
 
+    /// The header's `zoo_manifest`, reading the header only (bounded as `read` bounds it).
+    static func readManifestText(_ path: String) throws(CheckpointError) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .damaged(path: path, reason: "cannot be opened") }
+        defer { try? handle.close() }
+        guard let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
+            throw .damaged(path: path, reason: "the file is truncated: no header length")
+        }
+        let declared = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard declared <= UInt64(Safetensors.maximumHeaderLength) else {
+            throw .damaged(path: path, reason: "the header claims \(declared) bytes, over safetensors' limit of 100 MB")
+        }
+        guard let header = try? handle.read(upToCount: Int(declared)), header.count == Int(declared),
+            let value = try? JSONValue.parse(String(decoding: header, as: UTF8.self))
+        else { throw .damaged(path: path, reason: "the header is truncated or not JSON") }
+        return value["__metadata__"]?[Safetensors.manifestKey]?.stringValue
+    }
+
     private static func record(_ key: String, _ value: JSONValue, path: String) throws(CheckpointError) -> Record {
         guard let name = value["dtype"]?.stringValue, let shapeValues = value["shape"]?.arrayValue,
             let offsets = value["data_offsets"]?.arrayValue?.compactMap(\.intValue), offsets.count == 2
