@@ -87,14 +87,7 @@ public struct ZooListing: Sendable, Encodable {
             throw .invalidRegistry("\(error)")
         }
         let paths = names.filter { $0.hasSuffix(".h5") }.sorted().map { (folder as NSString).appendingPathComponent($0) }
-        checkpoints = ZooListing.inParallel(paths) { ZooListing.summarise($0, readManifest: readManifest, read: read) }
-    }
-
-    /// `transform` over `items` on every core, results in the items' order.
-    static func inParallel<T: Sendable>(_ items: [String], _ transform: @Sendable (String) -> T) -> [T] {
-        let results = ResultSlots<T>(count: items.count)
-        DispatchQueue.concurrentPerform(iterations: items.count) { index in results.set(index, transform(items[index])) }
-        return results.values
+        checkpoints = mapInParallel(paths) { ZooListing.summarise($0, readManifest: readManifest, read: read) }
     }
 
     private static func summarise(
@@ -125,14 +118,22 @@ public struct ZooListing: Sendable, Encodable {
     private enum CodingKeys: String, CodingKey { case architectures, checkpoints }
 }
 
-/// Results written by several threads, one slot each.
-final class ResultSlots<T: Sendable>: @unchecked Sendable {
-    private var slots: [T?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
-
-    var values: [T] { lock.withLock { slots.compactMap { $0 } } }
+/// `body` over `items` on every core at once, results in the items' order: how `zoo list` and
+/// `zoo verify` check several files.
+public func mapInParallel<T>(_ items: [String], _ body: (String) -> T) -> [T] {
+    var results = [T?](repeating: nil, count: items.count)
+    let lock = NSLock()
+    let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        nonisolated(unsafe) var slots = results
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: items.count, by: workers) {
+                let value = body(items[index])
+                lock.withLock { slots[index] = value }
+            }
+        }
+        results = slots
+    }
+    return results.compactMap { $0 }
 }

@@ -57,7 +57,7 @@ nonisolated(unsafe) var readTimeout = ContainedReading.defaultTimeout
 /// hang here. `ZOO_IN_PROCESS=1` reads in this process instead (for fuzzing the readers).
 func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> LoadedCheckpoint {
     do {
-        if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try CheckpointReader.read(path) }
+        if readsInProcess { return try CheckpointReader.read(path) }
         return try ContainedReading.read(path, timeout: timeout, reader: ownExecutable)
     } catch {
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
@@ -67,7 +67,7 @@ func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> Loa
 /// A checkpoint's manifest text, read in a child process without reading any tensor.
 func readManifestText(_ path: String, timeout: Double) throws -> String? {
     do {
-        if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try CheckpointReader.readManifestText(path) }
+        if readsInProcess { return try CheckpointReader.readManifestText(path) }
         return try ContainedReading.readManifestText(path, timeout: timeout, reader: ownExecutable)
     } catch {
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
@@ -76,9 +76,12 @@ func readManifestText(_ path: String, timeout: Double) throws -> String? {
 
 /// Decodes a picture in a child process, as `readCheckpoint` reads checkpoints.
 func decodePicture(_ path: String, timeout: Double) throws(PictureError) -> Picture {
-    if ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1" { return try PictureFile.read(path) }
+    if readsInProcess { return try PictureFile.read(path) }
     return try ContainedDecoding.read(path, timeout: timeout, decoder: ownExecutable)
 }
+
+/// `ZOO_IN_PROCESS=1`: untrusted files are parsed in this process (for fuzzing the readers).
+let readsInProcess = ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1"
 
 /// This executable, to run as the contained reader.
 let ownExecutable: URL = {

@@ -83,7 +83,7 @@ struct VerifyCommand: ParsableCommand {
         // Files are read and checked on every core at once; results print in argument order.
         let timeout = readTimeout
         let finalOptions = options
-        let results = VerifyCommand.inParallel(files) { file -> Result<VerificationReport, ZooExit> in
+        let results = mapInParallel(files) { file -> Result<VerificationReport, ZooExit> in
             do { return .success(Verifier.verify(try readCheckpoint(file, timeout: timeout), options: finalOptions)) } catch let exit
                 as ZooExit
             {
@@ -118,25 +118,6 @@ struct VerifyCommand: ParsableCommand {
             if files.count == 1, let only = outcomes.first { Output.json(only) } else { Output.json(outcomes) }
         }
         if let worst { throw worst }
-    }
-
-    /// `body` over `files` on every core, results in the files' order.
-    static func inParallel<T>(_ files: [String], _ body: (String) -> T) -> [T] {
-        var results = [T?](repeating: nil, count: files.count)
-        let lock = NSLock()
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, files.count))
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            nonisolated(unsafe) var slots = results
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for index in stride(from: worker, to: files.count, by: workers) {
-                    let value = body(files[index])
-                    lock.withLock { slots[index] = value }
-                }
-            }
-            results = slots
-        }
-        return results.compactMap { $0 }
     }
 
     /// One file's result in `--json`: its report, or why it could not be read.
