@@ -35,6 +35,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .systemLibrary(name: "CMalloc"),
+        // oneDNN: the convolution kernels PyTorch runs on the CPU (Tools/bench/conv_libraries.c).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -43,7 +45,7 @@ let package = Package(
         .target(name: "Containment"),
         .target(name: "Tensor"),
         .target(name: "Pictures", dependencies: ["Tensor", "JSON", "Containment", "CPNG", "CJPEG"]),
-        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CMalloc"]),
+        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CDNNL", "CMalloc"]),
         .target(
             name: "Checkpoint",
             dependencies: [

@@ -18,7 +18,8 @@ public final class Conv2d: Module {
     public let dilation: IntPair
     public let groups: Int
     public let paddingMode: PaddingMode
-    private var parameters: WeightAndBias
+    private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
+    private let oneDNNPlans = OneDNNPlans()
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -144,6 +145,8 @@ public final class Conv2d: Module {
             throw NNError.inputShape(
                 layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
         }
+        let outputShape = [batch, outChannels, geometry.outHeight, geometry.outWidth]
+        if let output = convolveWithOneDNN(input, outputShape: outputShape, pads: pads, epilogue: epilogue) { return output }
         let outPlane = geometry.outHeight * geometry.outWidth
         let outPerGroup = outChannels / groups
         let patch = geometry.patchSize
@@ -206,6 +209,41 @@ public final class Conv2d: Module {
                 }
             }
         }
-        return Tensor(shape: [batch, outChannels, geometry.outHeight, geometry.outWidth], scalars: output)
+        return Tensor(shape: outputShape, scalars: output)
+    }
+
+    /// The convolution through oneDNN (bias added there, the epilogue here); nil when oneDNN
+    /// cannot run this case and zoo's own im2col and GEMM should.
+    private func convolveWithOneDNN(
+        _ input: Tensor, outputShape: [Int], pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: Epilogue?
+    ) -> Tensor? {
+        let shape = OneDNNConvolutionShape(
+            kind: .convolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize, stride: stride,
+            dilation: dilation, padBefore: IntPair(pads.top, pads.left), padAfter: IntPair(pads.bottom, pads.right),
+            hasBias: bias != nil)
+        let plan = oneDNNPlans.plan(for: shape) {
+            weight.scalars.withUnsafeBufferPointer { OneDNNConvolution(shape, weight: $0.baseAddress!, bias: bias?.scalars) }
+        }
+        guard let plan else { return nil }
+        let outPlane = outputShape[2] * outputShape[3]
+        var output = [Float](unsafeUninitializedCapacity: outputShape.reduce(1, *)) { buffer, count in
+            count = buffer.count
+        }
+        let ran = input.scalars.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
+        }
+        guard ran else { return nil }
+        if let epilogue {
+            output.withUnsafeMutableBufferPointer { y in
+                for plane in 0..<(outputShape[0] * outChannels) {
+                    let channel = plane % outChannels
+                    let values = y.baseAddress! + plane * outPlane
+                    applyEpilogue(
+                        values, into: values, count: outPlane, bias: 0, scale: epilogue.scale?[channel],
+                        shift: epilogue.shift?[channel] ?? 0, relu: epilogue.relu)
+                }
+            }
+        }
+        return Tensor(shape: outputShape, scalars: output)
     }
 }

@@ -15,7 +15,8 @@ public final class ConvTranspose2d: Module {
     public let outputPadding: IntPair
     public let groups: Int
     public let dilation: IntPair
-    private var parameters: WeightAndBias
+    private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
+    private let oneDNNPlans = OneDNNPlans()
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -72,6 +73,8 @@ public final class ConvTranspose2d: Module {
         guard outHeight > 0, outWidth > 0 else {
             throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
         }
+        let outputShape = [batch, outChannels, outHeight, outWidth]
+        if let output = convolveWithOneDNN(input, outputShape: outputShape) { return output }
         let inPerGroup = inChannels / groups
         let outPerGroup = outChannels / groups
         let geometry = ConvGeometry(
@@ -136,6 +139,26 @@ public final class ConvTranspose2d: Module {
                 }
             }
         }
-        return Tensor(shape: [batch, outChannels, outHeight, outWidth], scalars: output)
+        return Tensor(shape: outputShape, scalars: output)
+    }
+
+    /// The transposed convolution through oneDNN; nil when oneDNN cannot run this case (for
+    /// example output padding larger than the padding) and zoo's own GEMM and col2im should.
+    private func convolveWithOneDNN(_ input: Tensor, outputShape: [Int]) -> Tensor? {
+        // PyTorch adds output_padding at the bottom and right only.
+        let shape = OneDNNConvolutionShape(
+            kind: .deconvolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize,
+            stride: stride, dilation: dilation, padBefore: padding,
+            padAfter: IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width), hasBias: bias != nil)
+        guard shape.padAfter.height >= 0, shape.padAfter.width >= 0 else { return nil }
+        let plan = oneDNNPlans.plan(for: shape) {
+            weight.scalars.withUnsafeBufferPointer { OneDNNConvolution(shape, weight: $0.baseAddress!, bias: bias?.scalars) }
+        }
+        guard let plan else { return nil }
+        var output = [Float](unsafeUninitializedCapacity: outputShape.reduce(1, *)) { buffer, count in count = buffer.count }
+        let ran = input.scalars.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
+        }
+        return ran ? Tensor(shape: outputShape, scalars: output) : nil
     }
 }

@@ -1,5 +1,5 @@
 /// Height and width of a 2-d argument, as PyTorch's `_pair` makes it from an int or a tuple.
-public struct IntPair: Equatable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
+public struct IntPair: Hashable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     public var height: Int
     public var width: Int
 
