@@ -25,17 +25,13 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
         ),
         .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
-        ),
-        .systemLibrary(
             name: "CZlibChecksum",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         .systemLibrary(name: "CMalloc"),
-        // oneDNN: the convolution kernels PyTorch runs on the CPU (Tools/bench/conv_libraries.c).
+        // oneDNN: the convolution kernels PyTorch runs on the CPU (Tools/bench/conv_libraries.c), and
+        // its GEMM, so that one thread pool serves both.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
@@ -45,7 +41,7 @@ let package = Package(
         .target(name: "Containment"),
         .target(name: "Tensor"),
         .target(name: "Pictures", dependencies: ["Tensor", "JSON", "Containment", "CPNG", "CJPEG"]),
-        .target(name: "NN", dependencies: ["Tensor", "JSON", "CBLAS", "CDNNL", "CMalloc"]),
+        .target(name: "NN", dependencies: ["Tensor", "JSON", "CDNNL", "CMalloc"]),
         .target(
             name: "Checkpoint",
             dependencies: [

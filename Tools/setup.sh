@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libhdf5-dev libopenblas-dev libdnnl-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config)
+packages=(libhdf5-dev libdnnl-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

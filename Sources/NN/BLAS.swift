@@ -1,10 +1,12 @@
-import CBLAS
+internal import CDNNL
 internal import CMalloc
 import Dispatch
 import Foundation
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) M x K and
-/// op(B) K x N. The one entry point to OpenBLAS, so tuning happens in one place.
+/// op(B) K x N. The one entry point to a BLAS, so tuning happens in one place: oneDNN's, so
+/// that matrix products and convolutions share one thread pool (OpenBLAS's own pool beside
+/// oneDNN's OpenMP threads left both spinning for the same two cores).
 @inline(__always)
 func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -16,27 +18,38 @@ func gemm(
         if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
         return
     }
-    cblas_sgemm(
-        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    ComputeThreads.applyToThisThread()
+    let status = dnnl_sgemm(
+        CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), dnnl_dim_t(m), dnnl_dim_t(n),
+        dnnl_dim_t(k), 1, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
+    // Only invalid sizes or leading dimensions fail, which zoo's callers never pass.
+    precondition(status == dnnl_success, "dnnl_sgemm rejected its arguments (status \(status.rawValue))")
 }
 
-/// How many threads forward passes use: OpenBLAS's pool for the matrix products, and as many
-/// of zoo's own for the column copies (im2col, col2im) around them.
+/// How many threads forward passes use: oneDNN's OpenMP team for convolutions and matrix
+/// products, and as many of zoo's own for the column copies (im2col, col2im) of the cases
+/// oneDNN does not run.
 public enum ComputeThreads {
-    nonisolated(unsafe) private static var configured: Int = {
-        let count = ProcessInfo.processInfo.activeProcessorCount
-        openblas_set_num_threads(Int32(count))
-        return count
-    }()
+    nonisolated(unsafe) private static var configured = ProcessInfo.processInfo.activeProcessorCount
 
     public static var count: Int { configured }
 
     /// Sets the thread count; values below 1 are taken as 1.
     public static func set(_ count: Int) {
         configured = Swift.max(1, count)
-        openblas_set_num_threads(Int32(configured))
     }
+
+    /// OpenMP keeps the team size per calling thread, so each thread that calls oneDNN sets it.
+    static func applyToThisThread() {
+        setOpenMPThreads?(Int32(configured))
+    }
+
+    /// `omp_set_num_threads` from the OpenMP runtime oneDNN loaded (libgomp on Debian), looked up
+    /// at run time because its development link is not on Swift's library path.
+    private static let setOpenMPThreads: (@convention(c) (Int32) -> Void)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Void).self)
+    }()
 }
 
 /// How the C allocator serves the large buffers forward passes create and free on every layer.

@@ -9,7 +9,7 @@ import Tensor
 /// - `padding: .same` pads so that `H_out == H` (stride 1 only), putting the odd pixel at the
 ///   bottom/right as PyTorch does; `.valid` is no padding.
 /// - `paddingMode` other than `.zeros` pads the input first (reflect, replicate, circular).
-public final class Conv2d: Module {
+public final class Conv2d: Module, EpilogueFusing {
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -83,17 +83,8 @@ public final class Conv2d: Module {
         try forward(input, epilogue: nil)
     }
 
-    /// What a convolution applies to its output in the same pass: a following eval-mode
-    /// BatchNorm's per-channel map, then ReLU. The float operations are those the layers would
-    /// do one after the other, so the results are the same.
-    struct Epilogue {
-        var scale: [Float]?
-        var shift: [Float]?
-        var relu: Bool
-    }
-
     /// `forward`, with the next layers' work folded into the output pass when `epilogue` is given.
-    func forward(_ input: Tensor, epilogue: Epilogue?) throws -> Tensor {
+    func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
             throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
         }
@@ -106,33 +97,9 @@ public final class Conv2d: Module {
         return try convolve(source, pads: pads, epilogue: epilogue)
     }
 
-    /// `destination = relu?((source + bias) * scale + shift)`, one specialised loop per case so
-    /// that each vectorises; the operations are ReLU's and BatchNorm's own, in their order.
-    @inline(__always)
-    private func applyEpilogue(
-        _ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, bias: Float, scale: Float?,
-        shift: Float, relu: Bool
-    ) {
-        switch (scale, relu) {
-        case (let a?, true):
-            for index in 0..<count {
-                let value = (source[index] + bias) * a + shift
-                // ReLU's result for every input, NaN included (0 >= NaN is false), as a select.
-                destination[index] = 0 >= value ? 0 : value
-            }
-        case (let a?, false):
-            for index in 0..<count { destination[index] = (source[index] + bias) * a + shift }
-        case (nil, true):
-            for index in 0..<count {
-                let value = source[index] + bias
-                destination[index] = 0 >= value ? 0 : value
-            }
-        case (nil, false):
-            for index in 0..<count { destination[index] = source[index] + bias }
-        }
-    }
-
-    private func convolve(_ input: Tensor, pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: Epilogue?) throws -> Tensor {
+    private func convolve(_ input: Tensor, pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: ConvolutionEpilogue?) throws
+        -> Tensor
+    {
         let (batch, height, width) = (input.shape[0], input.shape[2], input.shape[3])
         let geometry = ConvGeometry(
             channels: inChannels / groups, height: height, width: width,
@@ -191,10 +158,7 @@ public final class Conv2d: Module {
                                             let shift = biasValues?[channel] ?? 0
                                             let from = count == 1 ? UnsafePointer(destination) : UnsafePointer(source)
                                             if let epilogue {
-                                                applyEpilogue(
-                                                    from, into: destination, count: outPlane, bias: shift,
-                                                    scale: epilogue.scale?[channel], shift: epilogue.shift?[channel] ?? 0,
-                                                    relu: epilogue.relu)
+                                                epilogue.apply(from, into: destination, count: outPlane, bias: shift, channel: channel)
                                             } else if count == 1 {
                                                 if shift != 0 { for index in 0..<outPlane { destination[index] += shift } }
                                             } else {
@@ -215,7 +179,7 @@ public final class Conv2d: Module {
     /// The convolution through oneDNN (bias added there, the epilogue here); nil when oneDNN
     /// cannot run this case and zoo's own im2col and GEMM should.
     private func convolveWithOneDNN(
-        _ input: Tensor, outputShape: [Int], pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: Epilogue?
+        _ input: Tensor, outputShape: [Int], pads: (top: Int, bottom: Int, left: Int, right: Int), epilogue: ConvolutionEpilogue?
     ) -> Tensor? {
         let shape = OneDNNConvolutionShape(
             kind: .convolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize, stride: stride,
@@ -233,17 +197,7 @@ public final class Conv2d: Module {
             output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
         }
         guard ran else { return nil }
-        if let epilogue {
-            output.withUnsafeMutableBufferPointer { y in
-                for plane in 0..<(outputShape[0] * outChannels) {
-                    let channel = plane % outChannels
-                    let values = y.baseAddress! + plane * outPlane
-                    applyEpilogue(
-                        values, into: values, count: outPlane, bias: 0, scale: epilogue.scale?[channel],
-                        shift: epilogue.shift?[channel] ?? 0, relu: epilogue.relu)
-                }
-            }
-        }
+        epilogue?.apply(toPlanesOf: &output, channels: outChannels, plane: outPlane)
         return Tensor(shape: outputShape, scalars: output)
     }
 }

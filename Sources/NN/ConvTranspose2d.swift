@@ -6,7 +6,7 @@ import Tensor
 /// - Input `(N, C_in, H, W)`; output `(N, C_out, H_out, W_out)` with
 ///   `H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1`.
 /// - `weight`: `(C_in, C_out / groups, kH, kW)`, unlike Conv2d; `bias`: `(C_out)`.
-public final class ConvTranspose2d: Module {
+public final class ConvTranspose2d: Module, EpilogueFusing {
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -62,6 +62,11 @@ public final class ConvTranspose2d: Module {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
+        try forward(input, epilogue: nil)
+    }
+
+    /// `forward`, with a following eval-mode BatchNorm and ReLU applied in the output pass.
+    func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
             throw NNError.inputShape(
                 layer: "ConvTranspose2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
@@ -74,7 +79,7 @@ public final class ConvTranspose2d: Module {
             throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
         }
         let outputShape = [batch, outChannels, outHeight, outWidth]
-        if let output = convolveWithOneDNN(input, outputShape: outputShape) { return output }
+        if let output = convolveWithOneDNN(input, outputShape: outputShape, epilogue: epilogue) { return output }
         let inPerGroup = inChannels / groups
         let outPerGroup = outChannels / groups
         let geometry = ConvGeometry(
@@ -139,12 +144,13 @@ public final class ConvTranspose2d: Module {
                 }
             }
         }
+        epilogue?.apply(toPlanesOf: &output, channels: outChannels, plane: outPlane)
         return Tensor(shape: outputShape, scalars: output)
     }
 
     /// The transposed convolution through oneDNN; nil when oneDNN cannot run this case (for
     /// example output padding larger than the padding) and zoo's own GEMM and col2im should.
-    private func convolveWithOneDNN(_ input: Tensor, outputShape: [Int]) -> Tensor? {
+    private func convolveWithOneDNN(_ input: Tensor, outputShape: [Int], epilogue: ConvolutionEpilogue?) -> Tensor? {
         // PyTorch adds output_padding at the bottom and right only.
         let shape = OneDNNConvolutionShape(
             kind: .deconvolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize,
@@ -159,6 +165,8 @@ public final class ConvTranspose2d: Module {
         let ran = input.scalars.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
         }
-        return ran ? Tensor(shape: outputShape, scalars: output) : nil
+        guard ran else { return nil }
+        epilogue?.apply(toPlanesOf: &output, channels: outChannels, plane: outputShape[2] * outputShape[3])
+        return Tensor(shape: outputShape, scalars: output)
     }
 }

@@ -20,8 +20,8 @@ public final class Sequential: Module {
         var index = 0
         while index < layers.count {
             // In eval mode a convolution takes over a following BatchNorm and ReLU.
-            if let conv = layers[index].module as? Conv2d, !conv.isTraining {
-                var epilogue = Conv2d.Epilogue(scale: nil, shift: nil, relu: false)
+            if let conv = layers[index].module as? any EpilogueFusing, !conv.isTraining {
+                var epilogue = ConvolutionEpilogue(scale: nil, shift: nil, relu: false)
                 var next = index + 1
                 if next < layers.count, let norm = layers[next].module as? BatchNorm2d, let map = norm.evalAffineMap,
                     map.scale.count == conv.outChannels
