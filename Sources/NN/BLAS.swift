@@ -1,6 +1,5 @@
 internal import CDNNL
 internal import CMalloc
-import Dispatch
 import Foundation
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) M x K and
@@ -41,15 +40,8 @@ public enum ComputeThreads {
 
     /// OpenMP keeps the team size per calling thread, so each thread that calls oneDNN sets it.
     static func applyToThisThread() {
-        setOpenMPThreads?(Int32(configured))
+        OpenMP.setThreads?(Int32(configured))
     }
-
-    /// `omp_set_num_threads` from the OpenMP runtime oneDNN loaded (libgomp on Debian), looked up
-    /// at run time because its development link is not on Swift's library path.
-    private static let setOpenMPThreads: (@convention(c) (Int32) -> Void)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Void).self)
-    }()
 }
 
 /// How the C allocator serves the large buffers forward passes create and free on every layer.
@@ -66,23 +58,3 @@ public enum ActivationMemory {
     }
 }
 
-/// Runs `body(0..<count)` split across the compute threads (in order on one thread when there
-/// is one); each index must touch memory no other index touches.
-@inline(__always)
-func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    let threads = Swift.min(ComputeThreads.count, count)
-    guard threads > 1 else {
-        for index in 0..<count { body(index) }
-        return
-    }
-    withoutActuallyEscaping(body) { body in
-        nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: threads) { part in
-            var index = part
-            while index < count {
-                body(index)
-                index += threads
-            }
-        }
-    }
-}

@@ -33,9 +33,10 @@ public final class MaxPool2d: Module {
         var y = [Float](repeating: 0, count: planes * outHeight * outWidth)
         x.withUnsafeBufferPointer { source in
             y.withUnsafeMutableBufferPointer { target in
-                for plane in 0..<planes {
-                    let image = source.baseAddress! + plane * height * width
-                    let pooled = target.baseAddress! + plane * outHeight * outWidth
+                nonisolated(unsafe) let (source, target) = (source.baseAddress!, target.baseAddress!)
+                parallelFor(planes, costPerIndex: outHeight * outWidth * kernel.height * kernel.width) { plane in
+                    let image = source + plane * height * width
+                    let pooled = target + plane * outHeight * outWidth
                     for oh in 0..<outHeight {
                         let h0 = oh * stride.height - padding.height
                         for ow in 0..<outWidth {

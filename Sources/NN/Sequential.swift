@@ -90,16 +90,35 @@ public final class BasicBlock: Module {
             main = try bn2(conv2(relu(bn1(conv1(input)))))
         }
         let shortcut = try downsample?(input) ?? input
-        return try relu(try add(main, shortcut))
+        return try add(main, shortcut, thenReLU: true)
     }
 }
 
 /// Elementwise sum of two tensors of the same shape: the residual add.
 public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try add(a, b, thenReLU: false)
+}
+
+/// `a + b`, then `relu` when asked, in one pass (the same float operations as two).
+func add(_ a: Tensor, _ b: Tensor, thenReLU: Bool) throws -> Tensor {
     guard a.shape == b.shape else {
         throw NNError.inputShape(layer: "add", expected: "shape \(a.shape)", got: b.shape)
     }
-    let x = a.scalars
-    let y = b.scalars
-    return Tensor(shape: a.shape, scalars: (0..<x.count).map { x[$0] + y[$0] })
+    let (x, y) = (a.scalars, b.scalars)
+    let sum = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeBufferPointer { y in
+                if thenReLU {
+                    for index in 0..<x.count {
+                        let value = x[index] + y[index]
+                        buffer[index] = 0 >= value ? 0 : value
+                    }
+                } else {
+                    for index in 0..<x.count { buffer[index] = x[index] + y[index] }
+                }
+            }
+        }
+        initialized = x.count
+    }
+    return Tensor(shape: a.shape, scalars: sum)
 }
