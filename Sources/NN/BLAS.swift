@@ -29,7 +29,11 @@ func gemm(
 /// products, and as many of zoo's own for the column copies (im2col, col2im) of the cases
 /// oneDNN does not run.
 public enum ComputeThreads {
-    nonisolated(unsafe) private static var configured = ProcessInfo.processInfo.activeProcessorCount
+    /// `OMP_NUM_THREADS` when set to a positive number (as PyTorch honours it), else every core.
+    nonisolated(unsafe) private static var configured: Int = {
+        if let value = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"].flatMap({ Int($0) }), value > 0 { return value }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
 
     public static var count: Int { configured }
 
@@ -57,4 +61,3 @@ public enum ActivationMemory {
         #endif
     }
 }
-

@@ -26,8 +26,8 @@ struct BenchForwardCommand: ParsableCommand {
     @Option(name: .long, help: "Input width (default: the model's).") var width: Int?
     @Option(name: .customLong("repeat"), help: "Timed passes.") var repeats = 10
     @Option(name: .long, help: "Untimed passes first.") var warmup = 2
-    @Option(name: .long, help: "Matrix-product threads (default: the machine's cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, help: "Compute threads (default: OMP_NUM_THREADS if set, else the machine's cores).")
+    var threads = ComputeThreads.count
 
     func validate() throws {
         for (flag, value) in [("--batch", batch), ("--repeat", repeats), ("--threads", threads)] where value < 1 {
