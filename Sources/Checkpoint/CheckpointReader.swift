@@ -26,6 +26,14 @@ public enum CheckpointReader {
         return try normalise(try reader.read(path), path: path)
     }
 
+    /// Reads `path` with one container's reader, whatever its content looks like: for tools that
+    /// already know what they hold, and for fuzzing each reader on its own (`Fuzz/`). The file is
+    /// still checked as that reader checks any file; nothing is trusted because of the choice.
+    public static func read(_ path: String, as container: CheckpointContainer) throws(CheckpointError) -> LoadedCheckpoint {
+        guard let reader = readers[container] else { throw .notACheckpoint(path: path, what: "a \(container.rawValue) file") }
+        return try normalise(try reader.read(path), path: path)
+    }
+
     private static func normalise(_ raw: RawCheckpoint, path: String) throws(CheckpointError) -> LoadedCheckpoint {
         var entries = raw.entries
         var notes = raw.notes

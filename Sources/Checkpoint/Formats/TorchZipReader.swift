@@ -15,6 +15,11 @@ enum TorchZipReader: CheckpointContainerReader {
     static let container = CheckpointContainer.torchZip
 
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+        let directoryProblem: String?
+        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
+            throw .damaged(path: path, reason: "cannot be read (\(error))")
+        }
+        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")

@@ -1,0 +1,20 @@
+// swift-tools-version: 6.0
+// libFuzzer harness over each of zoo's readers, in-process and coverage-guided. Built apart from
+// the main package because every module is compiled with the fuzzer's instrumentation:
+//   bash Tools/fuzz/libfuzzer.sh [seconds per reader]
+import PackageDescription
+
+let package = Package(
+    name: "zoo-fuzz",
+    dependencies: [.package(name: "zoo", path: "..")],
+    targets: [
+        // The process's entry point (see driver.c).
+        .target(name: "FuzzDriver"),
+        .executableTarget(
+            name: "ZooFuzz",
+            dependencies: [
+                "FuzzDriver", .product(name: "Checkpoint", package: "zoo"), .product(name: "Pictures", package: "zoo"),
+            ]
+        ),
+    ]
+)
