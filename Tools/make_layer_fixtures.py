@@ -58,6 +58,11 @@ case("valid", nn.Conv2d(2, 3, 3, padding="valid"), (1, 2, 5, 6))
 for mode in ["reflect", "replicate", "circular"]:
     case(f"padding_mode_{mode}", nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode), (1, 2, 5, 6))
 case("padding_mode_reflect_same", nn.Conv2d(2, 2, 4, padding="same", padding_mode="reflect"), (1, 2, 6, 7))
+# Channel counts at which zoo's oneDNN kernels run: Winograd F(2x2, 3x3) (one sample) and
+# F(4x4, 3x3) (a batch), and the blocked direct kernel of a strided convolution.
+case("winograd_2x3", nn.Conv2d(32, 64, 3, padding=1), (1, 32, 16, 16))
+case("winograd_4x3", nn.Conv2d(16, 16, 3, padding=1), (8, 16, 16, 16))
+case("blocked_strided", nn.Conv2d(16, 32, 3, stride=2, padding=1), (2, 16, 16, 16))
 Conv2d = CASES[:]
 CASES.clear()
 
@@ -68,6 +73,7 @@ case("nonsquare", nn.ConvTranspose2d(2, 3, (2, 3), stride=(3, 2), padding=(0, 1)
 case("groups_dilation", nn.ConvTranspose2d(4, 6, 3, stride=2, padding=2, groups=2, dilation=2), (2, 4, 3, 3))
 case("depthwise", nn.ConvTranspose2d(3, 3, 3, groups=3), (1, 3, 4, 4))
 case("stride1", nn.ConvTranspose2d(3, 2, 3, padding=1), (1, 3, 5, 4))
+case("blocked", nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), (2, 32, 8, 8))
 ConvTranspose2d = CASES[:]
 CASES.clear()
 

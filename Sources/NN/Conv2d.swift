@@ -20,6 +20,9 @@ public final class Conv2d: Module, EpilogueFusing {
     public let paddingMode: PaddingMode
     private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
     private let oneDNNPlans = OneDNNPlans()
+    /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
+    /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
+    public var usesOneDNN = true
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -113,7 +116,9 @@ public final class Conv2d: Module, EpilogueFusing {
                 layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
         }
         let outputShape = [batch, outChannels, geometry.outHeight, geometry.outWidth]
-        if let output = convolveWithOneDNN(input, outputShape: outputShape, pads: pads, epilogue: epilogue) { return output }
+        if usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, pads: pads, epilogue: epilogue) {
+            return output
+        }
         let outPlane = geometry.outHeight * geometry.outWidth
         let outPerGroup = outChannels / groups
         let patch = geometry.patchSize
@@ -184,7 +189,8 @@ public final class Conv2d: Module, EpilogueFusing {
         let shape = OneDNNConvolutionShape(
             kind: .convolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize, stride: stride,
             dilation: dilation, padBefore: IntPair(pads.top, pads.left), padAfter: IntPair(pads.bottom, pads.right),
-            hasBias: bias != nil)
+            hasBias: bias != nil,
+            winograd: ConvolutionAlgorithms.allowsWinograd && kernelSize == 3 && stride == 1 && dilation == 1 && groups == 1)
         let plan = oneDNNPlans.plan(for: shape) {
             weight.scalars.withUnsafeBufferPointer { OneDNNConvolution(shape, weight: $0.baseAddress!, bias: bias?.scalars) }
         }

@@ -17,6 +17,9 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
     public let dilation: IntPair
     private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
     private let oneDNNPlans = OneDNNPlans()
+    /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
+    /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
+    public var usesOneDNN = true
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -79,7 +82,7 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
             throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
         }
         let outputShape = [batch, outChannels, outHeight, outWidth]
-        if let output = convolveWithOneDNN(input, outputShape: outputShape, epilogue: epilogue) { return output }
+        if usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, epilogue: epilogue) { return output }
         let inPerGroup = inChannels / groups
         let outPerGroup = outChannels / groups
         let geometry = ConvGeometry(

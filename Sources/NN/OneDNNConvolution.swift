@@ -20,6 +20,8 @@ struct OneDNNConvolutionShape: Hashable {
     var padBefore: IntPair
     var padAfter: IntPair
     var hasBias: Bool
+    /// Whether to ask for a Winograd kernel first (see ``ConvolutionAlgorithms``).
+    var winograd = false
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -91,17 +93,19 @@ final class OneDNNConvolution: @unchecked Sendable {
         guard dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user) == dnnl_success else { return nil }
 
         var created: dnnl_primitive_desc_t?
-        let status: dnnl_status_t
+        var status = dnnl_unimplemented
         switch shape.kind {
         case .convolution:
-            var operation = dnnl_convolution_desc_t()
-            guard
-                dnnl_dilated_convolution_forward_desc_init(
-                    &operation, dnnl_forward_inference, dnnl_convolution_direct, &sourceAny, &weightsAny,
-                    biasLayout, &destinationAny, strides, dilates, padBefore, padAfter)
-                    == dnnl_success
-            else { return nil }
-            status = dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil)
+            for algorithm in OneDNN.algorithms(for: shape) where status != dnnl_success {
+                var operation = dnnl_convolution_desc_t()
+                guard
+                    dnnl_dilated_convolution_forward_desc_init(
+                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny,
+                        biasLayout, &destinationAny, strides, dilates, padBefore, padAfter)
+                        == dnnl_success
+                else { continue }
+                status = dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil)
+            }
         case .deconvolution:
             var operation = dnnl_deconvolution_desc_t()
             guard
@@ -221,6 +225,13 @@ enum OneDNN {
         var engine: dnnl_engine_t?
         return dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success ? engine : nil
     }()
+
+    /// The algorithms to ask for, best first: Winograd F(4x4, 3x3) (or F(2x2, 3x3)) for 3x3
+    /// stride-1 convolutions when allowed, which oneDNN offers for some shapes and declines for
+    /// others, then direct.
+    static func algorithms(for shape: OneDNNConvolutionShape) -> [dnnl_alg_kind_t] {
+        shape.winograd ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
+    }
 
     /// A `dnnl_dims_t` (12 entries, the rest zero).
     static func dims(_ values: [Int]) -> [dnnl_dim_t] {

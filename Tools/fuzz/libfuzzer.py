@@ -13,7 +13,7 @@ returns NULL (glibc's behaviour, which libhdf5 checks), and leaks are not report
 leaks on its own error paths).
 
 Every finding is replayed on its own and sorted by where it happened: `libhdf5` (the top frame
-that is not the sanitizer's is in libhdf5), `zoo` (in zoo's code or any other library), or `not
+that is not the sanitizer's is in libhdf5, or in zlib under its filter), `zoo` (in zoo's code or any other library), or `not
 reproducible` (it needed the state earlier inputs left in the process; libhdf5 keeps global
 state). Each is then given to `zoo inspect` (contained, what users run), which must answer
 with exit 0, 1 or 2. Findings are kept in .build/fuzz/findings/<reader>/.
@@ -107,7 +107,8 @@ def classify(reader, path):
     for frame in frames:
         if NEUTRAL.search(frame):
             continue
-        return "libhdf5" if "libhdf5" in frame else "zoo"
+        # zlib runs under libhdf5's deflate filter.
+        return "libhdf5" if "libhdf5" in frame or "libz.so" in frame else "zoo"
     return "zoo"
 
 
