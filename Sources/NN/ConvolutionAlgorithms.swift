@@ -10,6 +10,6 @@ public enum ConvolutionAlgorithms {
 
     public static var allowsWinograd: Bool { winograd }
 
-    /// Applies to layers' next new input shapes (each layer keeps the kernels it has made).
+    /// Applies from the next forward pass on (layers keep kernels of both kinds by input shape).
     public static func allowWinograd(_ allowed: Bool) { winograd = allowed }
 }

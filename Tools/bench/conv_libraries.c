@@ -1,7 +1,9 @@
-// Times resnet18's and encdec's convolution layers four ways on the CPU, to choose what zoo's
-// Conv2d runs: im2col + OpenBLAS sgemm (zoo's own path), oneDNN with plain NCHW tensors in and
-// out (reorders included, what a drop-in layer pays), oneDNN kept in its blocked layout (no
-// reorders), and XNNPACK in NHWC. Build and run by hand:
+// Times resnet18's and encdec's convolution layers several ways on the CPU, to choose what zoo's
+// Conv2d runs: im2col + OpenBLAS sgemm (zoo's own path before oneDNN), oneDNN with plain NCHW
+// tensors in and out (reorders included, what a drop-in layer pays), oneDNN kept in its blocked
+// layout (no reorders), oneDNN's kernel for plain NCHW, oneDNN's Winograd (3x3 stride 1; -1 where
+// it does not apply) and XNNPACK in NHWC. Needs libdnnl-dev, libxnnpack-dev, libpthreadpool-dev
+// and libopenblas-dev. Build and run by hand:
 //   cc -O2 -fopenmp Tools/bench/conv_libraries.c -o /tmp/conv_libraries \
 //      -ldnnl -lXNNPACK -lpthreadpool -lopenblas && /tmp/conv_libraries 2
 // Prints the fastest of 20 passes per layer in milliseconds.
@@ -143,7 +145,7 @@ static void reorder(dnnl_memory_t from, dnnl_memory_t to) {
 }
 
 // oneDNN; `blocked` lets it choose the activations' layout and times only the convolution.
-static double time_onednn(const Layer *l, float *x, float *wt, float *y, int repeats, int blocked, int plain_kernel) {
+static double time_onednn(const Layer *l, float *x, float *wt, float *y, int repeats, int blocked, int plain_kernel, int winograd) {
     int oh = out_size(l);
     dnnl_dims_t src_dims = {l->n, l->c, l->h, l->w}, dst_dims = {l->n, l->k, oh, oh};
     dnnl_dims_t w_dims = {l->k, l->c, l->kh, l->kh};
@@ -163,9 +165,10 @@ static double time_onednn(const Layer *l, float *x, float *wt, float *y, int rep
         CHECK(dnnl_primitive_desc_create(&pd, &d, NULL, engine, NULL));
     } else {
         dnnl_convolution_desc_t d;
-        CHECK(dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct, &src_any,
-                                                          &w_any, NULL, &dst_any, strides, dil, pad, pad));
-        CHECK(dnnl_primitive_desc_create(&pd, &d, NULL, engine, NULL));
+        CHECK(dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_inference,
+                                                          winograd ? dnnl_convolution_winograd : dnnl_convolution_direct,
+                                                          &src_any, &w_any, NULL, &dst_any, strides, dil, pad, pad));
+        if (dnnl_primitive_desc_create(&pd, &d, NULL, engine, NULL) != dnnl_success) return -1;
     }
     const char *impl;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
@@ -239,18 +242,20 @@ int main(int argc, char **argv) {
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
     if (xnn_initialize(NULL) != xnn_status_success) { fprintf(stderr, "xnn_initialize failed\n"); return 1; }
     pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : NULL;
-    printf("| layer | im2col+OpenBLAS | oneDNN, NCHW in/out | oneDNN, blocked | oneDNN, NCHW kernel | XNNPACK, NHWC |\n|---|---|---|---|---|---|\n");
+    printf("| layer | im2col+OpenBLAS | oneDNN, NCHW in/out | oneDNN, blocked | oneDNN, NCHW kernel | oneDNN Winograd, NCHW in/out | XNNPACK, NHWC |\n|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const Layer *l = &layers[i];
         int oh = out_size(l);
         size_t xs = (size_t)l->n * l->c * l->h * l->w, ys = (size_t)l->n * l->k * oh * oh, ws = (size_t)l->k * l->c * l->kh * l->kh;
         float *x = random_floats(xs), *y = random_floats(ys), *wt = random_floats(ws);
         double a = time_im2col(l, x, wt, y, repeats);
-        double b = time_onednn(l, x, wt, y, repeats, 0, 0);
-        double c = time_onednn(l, x, wt, y, repeats, 1, 0);
-        double p = time_onednn(l, x, wt, y, repeats, 0, 1);
+        double b = time_onednn(l, x, wt, y, repeats, 0, 0, 0);
+        double c = time_onednn(l, x, wt, y, repeats, 1, 0, 0);
+        double p = time_onednn(l, x, wt, y, repeats, 0, 1, 0);
+        int winograd_applies = !l->transposed && l->kh == 3 && l->stride == 1;
+        double g = winograd_applies ? time_onednn(l, x, wt, y, repeats, 0, 0, 1) : -1;
         double d = time_xnnpack(l, x, wt, y, repeats, pool);
-        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", l->name, a, b, c, p, d);
+        printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", l->name, a, b, c, p, g, d);
         fflush(stdout);
         free(x); free(y); free(wt);
     }
