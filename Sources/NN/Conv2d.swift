@@ -23,6 +23,11 @@ public final class Conv2d: Module, EpilogueFusing {
     /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
     /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
     public var usesOneDNN = true
+    /// Whether oneDNN's kernels keep this layer's weights in their own layout between calls (the
+    /// default: fastest, one more copy of the weights, four times them for Winograd) or reorder
+    /// them on every call and use direct kernels only (no lasting copy; `zoo verify` runs this
+    /// way to bound its memory).
+    public var keepsPreparedWeights = true
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -55,6 +60,8 @@ public final class Conv2d: Module, EpilogueFusing {
     }
 
     public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
+
+    public override var localStateLayout: [(name: String, shape: [Int], dtype: DType)] { parameters.layout }
 
     public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
@@ -190,9 +197,12 @@ public final class Conv2d: Module, EpilogueFusing {
             kind: .convolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize, stride: stride,
             dilation: dilation, padBefore: IntPair(pads.top, pads.left), padAfter: IntPair(pads.bottom, pads.right),
             hasBias: bias != nil,
-            winograd: ConvolutionAlgorithms.allowsWinograd && kernelSize == 3 && stride == 1 && dilation == 1 && groups == 1)
+            // Winograd's transformed weights are four times the weights: worth it only kept.
+            winograd: ConvolutionAlgorithms.allowsWinograd && keepsPreparedWeights && kernelSize == 3 && stride == 1 && dilation == 1
+                && groups == 1,
+            keepsPreparedWeights: keepsPreparedWeights)
         let plan = oneDNNPlans.plan(for: shape) {
-            weight.scalars.withUnsafeBufferPointer { OneDNNConvolution(shape, weight: $0.baseAddress!, bias: bias?.scalars) }
+            OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
         }
         guard let plan else { return nil }
         let outPlane = outputShape[2] * outputShape[3]

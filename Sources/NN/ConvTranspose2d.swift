@@ -20,6 +20,10 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
     /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
     /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
     public var usesOneDNN = true
+    /// Whether oneDNN's kernels keep this layer's weights in their own layout between calls (the
+    /// default: fastest, one more copy of the weights, four times them for Winograd) or reorder
+    /// them on every call (no lasting copy; `zoo verify` runs this way to bound its memory).
+    public var keepsPreparedWeights = true
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -54,6 +58,8 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
     }
 
     public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
+
+    public override var localStateLayout: [(name: String, shape: [Int], dtype: DType)] { parameters.layout }
 
     public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
@@ -158,10 +164,11 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
         let shape = OneDNNConvolutionShape(
             kind: .deconvolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize,
             stride: stride, dilation: dilation, padBefore: padding,
-            padAfter: IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width), hasBias: bias != nil)
+            padAfter: IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width), hasBias: bias != nil,
+            keepsPreparedWeights: keepsPreparedWeights)
         guard shape.padAfter.height >= 0, shape.padAfter.width >= 0 else { return nil }
         let plan = oneDNNPlans.plan(for: shape) {
-            weight.scalars.withUnsafeBufferPointer { OneDNNConvolution(shape, weight: $0.baseAddress!, bias: bias?.scalars) }
+            OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
         }
         guard let plan else { return nil }
         var output = [Float](unsafeUninitializedCapacity: outputShape.reduce(1, *)) { buffer, count in count = buffer.count }

@@ -4,7 +4,8 @@
 /// them (F(4x4, 3x3) or F(2x2, 3x3) by shape): about 1.6x faster on resnet18, and on a whole
 /// torchvision resnet18 (four 224x224 inputs) its outputs differed from PyTorch's by at most
 /// 4.6e-7 (direct: 4.2e-7), far inside the parity rule of 1e-5 x max(1, max |y|). Switch it off
-/// to run the direct kernels PyTorch's eager mode runs.
+/// to run the direct kernels PyTorch's eager mode runs. Layers that do not keep prepared weights
+/// (``Conv2d/keepsPreparedWeights``) run direct kernels either way.
 public enum ConvolutionAlgorithms {
     nonisolated(unsafe) private static var winograd = true
 

@@ -22,6 +22,8 @@ public final class Linear: Module {
 
     public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
 
+    public override var localStateLayout: [(name: String, shape: [Int], dtype: DType)] { parameters.layout }
+
     public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
 
     /// PyTorch's `Linear.reset_parameters()`: weight and bias U(-1/sqrt(in_features), 1/sqrt(in_features)).

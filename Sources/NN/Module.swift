@@ -20,6 +20,12 @@ open class Module {
     /// This module's own parameters and buffers, in PyTorch's registration order.
     open var localState: [(name: String, tensor: Tensor)] { [] }
 
+    /// The names, shapes and dtypes of ``localState``, which layers override to answer without
+    /// making the tensors (strict loading needs only these).
+    open var localStateLayout: [(name: String, shape: [Int], dtype: DType)] {
+        localState.map { ($0.name, $0.tensor.shape, $0.tensor.dtype) }
+    }
+
     /// Replaces one of this module's own tensors; the shape must match.
     open func setLocalState(_ name: String, to tensor: Tensor) throws {
         throw NNError.unknownStateKey(key: name)
@@ -74,10 +80,10 @@ extension Module {
 
     /// Number of parameters (not buffers), as `sum(p.numel() for p in model.parameters())`.
     public var parameterCount: Int {
-        stateDict().reduce(0) { total, entry in
+        expectedTensors.reduce(0) { total, entry in
             let name = entry.key.split(separator: ".").last.map(String.init) ?? entry.key
             let isBuffer = ["running_mean", "running_var", "num_batches_tracked"].contains(name)
-            return total + (isBuffer ? 0 : entry.tensor.count)
+            return total + (isBuffer ? 0 : entry.shape.reduce(1, *))
         }
     }
 }
@@ -85,4 +91,15 @@ extension Module {
 /// Checks a replacement tensor against the slot it fills.
 func requireShape(_ tensor: Tensor, _ shape: [Int], key: String) throws {
     guard tensor.shape == shape else { throw NNError.stateShape(key: key, expected: shape, got: tensor.shape) }
+}
+
+extension Module {
+    /// Sets ``Conv2d/keepsPreparedWeights`` on every convolution in the model: false bounds the
+    /// model's memory to its own tensors (plus one layer's reordered weights during its call).
+    public func keepPreparedConvolutionWeights(_ keep: Bool) {
+        for module in modules {
+            (module as? Conv2d)?.keepsPreparedWeights = keep
+            (module as? ConvTranspose2d)?.keepsPreparedWeights = keep
+        }
+    }
 }

@@ -22,6 +22,9 @@ struct OneDNNConvolutionShape: Hashable {
     var hasBias: Bool
     /// Whether to ask for a Winograd kernel first (see ``ConvolutionAlgorithms``).
     var winograd = false
+    /// Whether the plan keeps the weights in oneDNN's layout (fast, one more copy of them) or
+    /// reorders them on every call (see ``Conv2d/keepsPreparedWeights``).
+    var keepsPreparedWeights = true
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -42,14 +45,18 @@ final class OneDNNConvolution: @unchecked Sendable {
     private let scratchpadDescriptor: dnnl_memory_desc_t
     private let sourceReorder: Reorder?
     private let destinationReorder: Reorder?
-    private let weights: UnsafeMutableRawPointer
+    /// The weights in oneDNN's layout, when kept; else the layer's own values and the reorder
+    /// that makes that layout on each call.
+    private let preparedWeights: UnsafeMutableRawPointer?
+    private let plainWeights: [Float]
+    private let weightReorder: Reorder?
     private let bias: UnsafeMutableBufferPointer<Float>?
     /// oneDNN's name for the kernel it picked, for benchmarks and tests.
     let implementation: String
 
     /// Creates the primitive and reorders `weight` (PyTorch's layout) once; nil when oneDNN
     /// cannot run this case, so that the caller uses zoo's own kernels.
-    init?(_ shape: OneDNNConvolutionShape, weight: UnsafePointer<Float>, bias: [Float]?) {
+    init?(_ shape: OneDNNConvolutionShape, weight: [Float], bias: [Float]?) {
         guard let engine = OneDNN.engine else { return nil }
         let (outChannels, inChannels) = (shape.destination[1], shape.source[1])
         let g = shape.groups
@@ -140,24 +147,46 @@ final class OneDNNConvolution: @unchecked Sendable {
             _ = copy.initialize(from: values)
             return copy
         }
-        weights = OneDNN.allocate(weightsInner)
-        let reorderedWeights = Reorder(from: weightsPlain, to: weightsInner, engine: engine)
-        if let reorderedWeights {
-            guard reorderedWeights.run(from: UnsafeMutableRawPointer(mutating: weight), to: weights) else { return nil }
-        } else {
-            weights.copyMemory(from: weight, byteCount: dnnl_memory_desc_get_size(&weightsPlain))
+        plainWeights = weight
+        weightReorder = Reorder(from: weightsPlain, to: weightsInner, engine: engine)
+        guard shape.keepsPreparedWeights else {
+            preparedWeights = nil
+            return
         }
+        let prepared = OneDNN.allocate(weightsInner)
+        preparedWeights = prepared
+        let copied = weight.withUnsafeBufferPointer { plain in
+            let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
+            guard let weightReorder else {
+                prepared.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
+                return true
+            }
+            return weightReorder.run(from: raw, to: prepared)
+        }
+        guard copied else { return nil }
     }
 
     deinit {
         dnnl_primitive_destroy(primitive)
         dnnl_primitive_desc_destroy(descriptor)
-        weights.deallocate()
+        preparedWeights?.deallocate()
         bias?.deallocate()
     }
 
     /// `output = conv(input) + bias`, both plain NCHW. False when oneDNN reports a failure.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) -> Bool {
+        if let preparedWeights { return run(input: input, output: output, weights: preparedWeights) }
+        return plainWeights.withUnsafeBufferPointer { plain in
+            let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
+            guard let weightReorder else { return run(input: input, output: output, weights: raw) }
+            let weights = OneDNN.allocate(weightsInner)
+            defer { weights.deallocate() }
+            guard weightReorder.run(from: raw, to: weights) else { return false }
+            return run(input: input, output: output, weights: weights)
+        }
+    }
+
+    private func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer) -> Bool {
         guard let engine = OneDNN.engine else { return false }
         let source = UnsafeMutableRawPointer(mutating: input)
         let sourceBuffer = sourceReorder.map { _ in OneDNN.allocate(sourceInner) }

@@ -115,7 +115,9 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
 extension Module {
     /// What the model's `state_dict()` holds: keys, shapes and dtypes.
     public var expectedTensors: [ExpectedTensor] {
-        stateDict().map { ExpectedTensor(key: $0.key, shape: $0.tensor.shape, dtype: $0.tensor.dtype) }
+        modulesWithPrefixes().flatMap { module in
+            module.module.localStateLayout.map { ExpectedTensor(key: module.prefix + $0.name, shape: $0.shape, dtype: $0.dtype) }
+        }
     }
 
     /// Loads `stateDict` as PyTorch's `load_state_dict` does. With `strict` (the default), any
@@ -128,11 +130,11 @@ extension Module {
         if strict && !report.isClean { throw LoadError(report: report) }
         let skipped = Set(report.shapeMismatches.map(\.key) + report.dtypeMismatches.map(\.key))
         for module in modulesWithPrefixes() {
-            for (name, current) in module.module.localState {
+            for (name, shape, dtype) in module.module.localStateLayout {
                 let key = module.prefix + name
                 guard !skipped.contains(key), var tensor = stateDict[key] else { continue }
-                if current.shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
-                try module.module.setLocalState(name, to: tensor.converted(to: current.dtype))
+                if shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
+                try module.module.setLocalState(name, to: tensor.converted(to: dtype))
             }
         }
         return report

@@ -3,12 +3,32 @@ import Tensor
 /// The `weight` and optional `bias` that Conv2d, ConvTranspose2d and Linear own, with the
 /// state_dict naming and shape checks they share.
 struct WeightAndBias {
-    private(set) var weight: Tensor
-    private(set) var bias: Tensor?
+    let weightShape: [Int]
+    let biasCount: Int?
+    /// nil until loaded or initialised: the zeros a fresh layer holds are made only when read,
+    /// so that a model built to be loaded never holds a second copy of its weights (zoo verify's
+    /// peak memory is the checkpoint's tensors, not twice them).
+    private var storedWeight: Tensor?
+    private var storedBias: Tensor?
 
     init(weightShape: [Int], biasCount: Int, hasBias: Bool) {
-        weight = Tensor(zeros: weightShape)
-        bias = hasBias ? Tensor(zeros: [biasCount]) : nil
+        self.weightShape = weightShape
+        self.biasCount = hasBias ? biasCount : nil
+    }
+
+    var weight: Tensor {
+        get { storedWeight ?? Tensor(zeros: weightShape) }
+        set { storedWeight = newValue }
+    }
+
+    var bias: Tensor? {
+        get { biasCount.map { storedBias ?? Tensor(zeros: [$0]) } }
+        set { storedBias = newValue }
+    }
+
+    /// Names, shapes and dtypes, without making any zeros.
+    var layout: [(name: String, shape: [Int], dtype: DType)] {
+        [("weight", weightShape, .float32)] + (biasCount.map { [("bias", [$0], .float32)] } ?? [])
     }
 
     /// PyTorch's `reset_parameters()` for convolutions and Linear: the weight from
@@ -16,15 +36,16 @@ struct WeightAndBias {
     /// from the same bound.
     mutating func reset(fanIn: Int, using generator: inout SeededGenerator) {
         let bound = fanIn > 0 ? 1 / Float(fanIn).squareRoot() : 0
-        weight = Tensor(shape: weight.shape, scalars: generator.uniform(count: weight.count, bound: bound))
-        if let bias { self.bias = Tensor(shape: bias.shape, scalars: generator.uniform(count: bias.count, bound: bound)) }
+        weight = Tensor(shape: weightShape, scalars: generator.uniform(count: weightShape.reduce(1, *), bound: bound))
+        if let biasCount { bias = Tensor(shape: [biasCount], scalars: generator.uniform(count: biasCount, bound: bound)) }
     }
 
     /// `kaiming_normal_(mode="fan_out", nonlinearity="relu")`: N(0, 2 / fan_out) on the weight;
     /// the bias is left as it is.
     mutating func resetKaimingNormal(fanOut: Int, using generator: inout SeededGenerator) {
         let standardDeviation = Float((2.0 / Double(Swift.max(fanOut, 1))).squareRoot())
-        weight = Tensor(shape: weight.shape, scalars: generator.normal(count: weight.count, standardDeviation: standardDeviation))
+        weight = Tensor(
+            shape: weightShape, scalars: generator.normal(count: weightShape.reduce(1, *), standardDeviation: standardDeviation))
     }
 
     var entries: [(name: String, tensor: Tensor)] {
@@ -34,12 +55,12 @@ struct WeightAndBias {
     mutating func set(_ name: String, to tensor: Tensor) throws {
         switch name {
         case "weight":
-            try requireShape(tensor, weight.shape, key: name)
+            try requireShape(tensor, weightShape, key: name)
             weight = tensor.converted(to: .float32)
         case "bias":
-            guard let bias else { throw NNError.unknownStateKey(key: name) }
-            try requireShape(tensor, bias.shape, key: name)
-            self.bias = tensor.converted(to: .float32)
+            guard let biasCount else { throw NNError.unknownStateKey(key: name) }
+            try requireShape(tensor, [biasCount], key: name)
+            bias = tensor.converted(to: .float32)
         default:
             throw NNError.unknownStateKey(key: name)
         }
