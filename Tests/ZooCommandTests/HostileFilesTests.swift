@@ -27,7 +27,9 @@ struct HostileFilesTests {
     /// Everything the in-process fuzzing run found (Tools/fuzz/mutate.py --mode in-process, 20 min):
     /// faults and endless loops inside libhdf5 1.10.8, and traps inside ZIPFoundation 0.9.20 on
     /// crafted ZIP64 offsets (also found by Tools/fuzz/libfuzzer.py, and now refused before
-    /// ZIPFoundation reads, even in-process). Contained, each is exit 2 with one line naming the file.
+    /// ZIPFoundation reads, even in-process), and the libhdf5 faults and huge allocations that
+    /// Tools/fuzz/libfuzzer.py found in-process (libfuzzer-*.h5). Contained, each is exit 2 with
+    /// one line naming the file.
     static let fuzzedFolder = Fixtures("ZooCommandTests").folder.appendingPathComponent("fuzzed")
     static let fuzzed = ((try? FileManager.default.contentsOfDirectory(atPath: fuzzedFolder.path)) ?? []).sorted()
 
