@@ -197,9 +197,10 @@ public final class Conv2d: Module, EpilogueFusing {
             kind: .convolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize, stride: stride,
             dilation: dilation, padBefore: IntPair(pads.top, pads.left), padAfter: IntPair(pads.bottom, pads.right),
             hasBias: bias != nil,
-            // Winograd's transformed weights are four times the weights: worth it only kept.
+            // Winograd's transformed weights are four times the weights: worth it only kept, and
+            // only with channels enough to fill its tiles (net's 3 -> 32 ran 2x slower on it).
             winograd: ConvolutionAlgorithms.allowsWinograd && keepsPreparedWeights && kernelSize == 3 && stride == 1 && dilation == 1
-                && groups == 1,
+                && groups == 1 && inChannels >= 16 && outChannels >= 16,
             keepsPreparedWeights: keepsPreparedWeights)
         let plan = oneDNNPlans.plan(for: shape) {
             OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
