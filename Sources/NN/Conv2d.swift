@@ -9,7 +9,7 @@ import Tensor
 /// - `padding: .same` pads so that `H_out == H` (stride 1 only), putting the odd pixel at the
 ///   bottom/right as PyTorch does; `.valid` is no padding.
 /// - `paddingMode` other than `.zeros` pads the input first (reflect, replicate, circular).
-public final class Conv2d: Module, EpilogueFusing {
+public final class Conv2d: Module, EpilogueFusing, ConvolutionKernelChoosing {
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -20,14 +20,8 @@ public final class Conv2d: Module, EpilogueFusing {
     public let paddingMode: PaddingMode
     private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
     private let oneDNNPlans = OneDNNPlans()
-    /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
-    /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
-    public var usesOneDNN = true
-    /// Whether oneDNN's kernels keep this layer's weights in their own layout between calls (the
-    /// default: fastest, one more copy of the weights, four times them for Winograd) or reorder
-    /// them on every call and use direct kernels only (no lasting copy; `zoo verify` runs this
-    /// way to bound its memory).
-    public var keepsPreparedWeights = true
+    /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
+    public var kernels = ConvolutionKernels()
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -123,7 +117,7 @@ public final class Conv2d: Module, EpilogueFusing {
                 layer: "Conv2d", expected: "a padded input at least as large as the dilated kernel \(kernelSize)", got: input.shape)
         }
         let outputShape = [batch, outChannels, geometry.outHeight, geometry.outWidth]
-        if usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, pads: pads, epilogue: epilogue) {
+        if kernels.usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, pads: pads, epilogue: epilogue) {
             return output
         }
         let outPlane = geometry.outHeight * geometry.outWidth
@@ -199,9 +193,10 @@ public final class Conv2d: Module, EpilogueFusing {
             hasBias: bias != nil,
             // Winograd's transformed weights are four times the weights: worth it only kept, and
             // only with channels enough to fill its tiles (net's 3 -> 32 ran 2x slower on it).
-            winograd: ConvolutionAlgorithms.allowsWinograd && keepsPreparedWeights && kernelSize == 3 && stride == 1 && dilation == 1
+            winograd: ConvolutionAlgorithms.allowsWinograd && kernels.keepsPreparedWeights && kernelSize == 3 && stride == 1
+                && dilation == 1
                 && groups == 1 && inChannels >= 16 && outChannels >= 16,
-            keepsPreparedWeights: keepsPreparedWeights)
+            keepsPreparedWeights: kernels.keepsPreparedWeights)
         let plan = oneDNNPlans.plan(for: shape) {
             OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
         }

@@ -6,7 +6,7 @@ import Tensor
 /// - Input `(N, C_in, H, W)`; output `(N, C_out, H_out, W_out)` with
 ///   `H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1) + output_padding[0] + 1`.
 /// - `weight`: `(C_in, C_out / groups, kH, kW)`, unlike Conv2d; `bias`: `(C_out)`.
-public final class ConvTranspose2d: Module, EpilogueFusing {
+public final class ConvTranspose2d: Module, EpilogueFusing, ConvolutionKernelChoosing {
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: IntPair
@@ -17,13 +17,8 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
     public let dilation: IntPair
     private var parameters: WeightAndBias { didSet { oneDNNPlans.removeAll() } }
     private let oneDNNPlans = OneDNNPlans()
-    /// Whether this layer may run on oneDNN's kernels (the default); false runs zoo's own im2col
-    /// and GEMM, which serve the cases oneDNN declines, so that tests can check both paths.
-    public var usesOneDNN = true
-    /// Whether oneDNN's kernels keep this layer's weights in their own layout between calls (the
-    /// default: fastest, one more copy of the weights, four times them for Winograd) or reorder
-    /// them on every call (no lasting copy; `zoo verify` runs this way to bound its memory).
-    public var keepsPreparedWeights = true
+    /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
+    public var kernels = ConvolutionKernels()
     public var weight: Tensor { parameters.weight }
     public var bias: Tensor? { parameters.bias }
 
@@ -88,7 +83,7 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
             throw NNError.inputShape(layer: "ConvTranspose2d", expected: "an input that gives a positive output size", got: input.shape)
         }
         let outputShape = [batch, outChannels, outHeight, outWidth]
-        if usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, epilogue: epilogue) { return output }
+        if kernels.usesOneDNN, let output = convolveWithOneDNN(input, outputShape: outputShape, epilogue: epilogue) { return output }
         let inPerGroup = inChannels / groups
         let outPerGroup = outChannels / groups
         let geometry = ConvGeometry(
@@ -165,7 +160,7 @@ public final class ConvTranspose2d: Module, EpilogueFusing {
             kind: .deconvolution, source: input.shape, destination: outputShape, groups: groups, kernel: kernelSize,
             stride: stride, dilation: dilation, padBefore: padding,
             padAfter: IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width), hasBias: bias != nil,
-            keepsPreparedWeights: keepsPreparedWeights)
+            keepsPreparedWeights: kernels.keepsPreparedWeights)
         guard shape.padAfter.height >= 0, shape.padAfter.width >= 0 else { return nil }
         let plan = oneDNNPlans.plan(for: shape) {
             OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)

@@ -94,12 +94,10 @@ func requireShape(_ tensor: Tensor, _ shape: [Int], key: String) throws {
 }
 
 extension Module {
-    /// Sets ``Conv2d/keepsPreparedWeights`` on every convolution in the model: false bounds the
-    /// model's memory to its own tensors (plus one layer's reordered weights during its call).
+    /// Sets ``ConvolutionKernels/keepsPreparedWeights`` on every convolution in the model: false
+    /// bounds the model's memory to its own tensors (plus one layer's reordered weights during its
+    /// call).
     public func keepPreparedConvolutionWeights(_ keep: Bool) {
-        for module in modules {
-            (module as? Conv2d)?.keepsPreparedWeights = keep
-            (module as? ConvTranspose2d)?.keepsPreparedWeights = keep
-        }
+        for case let layer as any ConvolutionKernelChoosing in modules { layer.kernels.keepsPreparedWeights = keep }
     }
 }

@@ -55,10 +55,7 @@ struct LayerParityTests {
         #expect(expectedKeys == Set(state.keys), "state keys")
         let training = try group.stringAttribute("mode") == "train"
         model.train(training)
-        for (_, layer) in model.children {
-            (layer as? Conv2d)?.usesOneDNN = usingOneDNN
-            (layer as? ConvTranspose2d)?.usesOneDNN = usingOneDNN
-        }
+        for case let layer as any ConvolutionKernelChoosing in model.modules { layer.kernels.usesOneDNN = usingOneDNN }
 
         var step = 0
         let names = Set(try group.members().map(\.name))
