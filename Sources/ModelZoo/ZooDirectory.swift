@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import JSON
+import Tensor
 
 /// A checkpoint found in a zoo folder, summarised for `zoo list`.
 public struct ZooEntry: Sendable, Encodable {
@@ -116,24 +117,4 @@ public struct ZooListing: Sendable, Encodable {
     }
 
     private enum CodingKeys: String, CodingKey { case architectures, checkpoints }
-}
-
-/// `body` over `items` on every core at once, results in the items' order: how `zoo list` and
-/// `zoo verify` check several files.
-public func mapInParallel<T>(_ items: [String], _ body: (String) -> T) -> [T] {
-    var results = [T?](repeating: nil, count: items.count)
-    let lock = NSLock()
-    let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
-    withoutActuallyEscaping(body) { body in
-        nonisolated(unsafe) let body = body
-        nonisolated(unsafe) var slots = results
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for index in stride(from: worker, to: items.count, by: workers) {
-                let value = body(items[index])
-                lock.withLock { slots[index] = value }
-            }
-        }
-        results = slots
-    }
-    return results.compactMap { $0 }
 }

@@ -62,8 +62,8 @@ public enum TensorStorage: Sendable, Equatable {
     public func floats() -> [Float] {
         switch self {
         case .float32(let a): return a
-        case .float16(let a): return a.map(HalfPrecision.float(fromFloat16Bits:))
-        case .bfloat16(let a): return a.map(HalfPrecision.float(fromBFloat16Bits:))
+        case .float16(let a): return HalfPrecision.widen(a, HalfPrecision.float(fromFloat16Bits:))
+        case .bfloat16(let a): return HalfPrecision.widen(a, HalfPrecision.float(fromBFloat16Bits:))
         default: return doubles().map(Float.init)
         }
     }
@@ -72,18 +72,26 @@ public enum TensorStorage: Sendable, Equatable {
 /// Bit-level conversions for the 16-bit float formats, done in software so they behave the
 /// same on every platform.
 public enum HalfPrecision {
+    /// Exact for every bit pattern, without branches so that loops over arrays vectorise: the
+    /// half's exponent and mantissa placed in a float's fields are its magnitude times 2^-112
+    /// (subnormal halves included), and the largest exponent marks infinities and NaNs.
+    @inline(__always)
     public static func float(fromFloat16Bits bits: UInt16) -> Float {
-        let sign = UInt32(bits >> 15) << 31
-        let exponent = UInt32((bits >> 10) & 0x1F)
-        let mantissa = UInt32(bits & 0x3FF)
-        if exponent == 0 {
-            let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-            return sign == 0 ? magnitude : -magnitude
+        let magnitudeBits = UInt32(bits & 0x7FFF) << 13
+        let scaled = Float(bitPattern: magnitudeBits) * 0x1p112
+        let special = Float(bitPattern: magnitudeBits | 0x7F80_0000)
+        let magnitude = bits & 0x7C00 == 0x7C00 ? special : scaled
+        return Float(bitPattern: magnitude.bitPattern | UInt32(bits & 0x8000) << 16)
+    }
+
+    /// Every element of a float16 or bfloat16 array widened to Float, in one loop over the buffers.
+    static func widen(_ halves: [UInt16], _ widen: (UInt16) -> Float) -> [Float] {
+        [Float](unsafeUninitializedCapacity: halves.count) { floats, initialised in
+            halves.withUnsafeBufferPointer { halves in
+                for index in 0..<halves.count { floats[index] = widen(halves[index]) }
+            }
+            initialised = halves.count
         }
-        if exponent == 0x1F {
-            return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-        }
-        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
 
     /// Round to nearest, ties to even, as PyTorch's `.half()` does.
@@ -113,6 +121,7 @@ public enum HalfPrecision {
         return sign | UInt16(half)
     }
 
+    @inline(__always)
     public static func float(fromBFloat16Bits bits: UInt16) -> Float {
         Float(bitPattern: UInt32(bits) << 16)
     }

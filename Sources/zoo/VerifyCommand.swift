@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import ModelZoo
+import Tensor
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

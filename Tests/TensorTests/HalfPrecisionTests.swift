@@ -16,6 +16,23 @@ struct HalfPrecisionTests {
         #endif
     }
 
+    /// The array path (one loop over the buffers) agrees with the standard library for every
+    /// float16 pattern, and bfloat16 is the float's upper half.
+    @Test func arraysWidenEveryPattern() {
+        let patterns = (0...0xFFFF).map { UInt16($0) }
+        let halves = TensorStorage.float16(patterns).floats()
+        let brains = TensorStorage.bfloat16(patterns).floats()
+        var mismatches = 0
+        for (index, bits) in patterns.enumerated() {
+            #if !(os(macOS) && arch(x86_64))
+                let reference = Float(Float16(bitPattern: bits))
+                if reference.isNaN ? !halves[index].isNaN : reference.bitPattern != halves[index].bitPattern { mismatches += 1 }
+            #endif
+            if brains[index].bitPattern != UInt32(bits) << 16 { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
     #if !(os(macOS) && arch(x86_64))
         @Test(arguments: [Float(1.0009765625), 65519.0, 65520.0, 1e-8, -2.5e-5, 0.1, 3.14159])
         func float16RoundsLikeTheStandardLibrary(value: Float) {
