@@ -23,7 +23,7 @@ struct OneDNNConvolutionShape: Hashable {
     /// Whether to ask for a Winograd kernel first (see ``ConvolutionAlgorithms``).
     var winograd = false
     /// Whether the plan keeps the weights in oneDNN's layout (fast, one more copy of them) or
-    /// reorders them on every call (see ``Conv2d/keepsPreparedWeights``).
+    /// reorders them on every call (see ``ConvolutionKernels/keepsPreparedWeights``).
     var keepsPreparedWeights = true
 }
 
@@ -51,7 +51,8 @@ final class OneDNNConvolution: @unchecked Sendable {
     private let plainWeights: [Float]
     private let weightReorder: Reorder?
     private let bias: UnsafeMutableBufferPointer<Float>?
-    /// oneDNN's name for the kernel it picked, for benchmarks and tests.
+    /// oneDNN's name for the kernel it picked (`brgconv:avx512_core`, `jit_wino_4x3:avx512_core`,
+    /// `x64:gemm:jit`, ...), for a debugger or a profile.
     let implementation: String
 
     /// Creates the primitive and reorders `weight` (PyTorch's layout) once; nil when oneDNN
