@@ -197,19 +197,6 @@ public final class Conv2d: Module, EpilogueFusing, ConvolutionKernelChoosing {
                 && dilation == 1
                 && groups == 1 && inChannels >= 16 && outChannels >= 16,
             keepsPreparedWeights: kernels.keepsPreparedWeights)
-        let plan = oneDNNPlans.plan(for: shape) {
-            OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
-        }
-        guard let plan else { return nil }
-        let outPlane = outputShape[2] * outputShape[3]
-        var output = [Float](unsafeUninitializedCapacity: outputShape.reduce(1, *)) { buffer, count in
-            count = buffer.count
-        }
-        let ran = input.scalars.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
-        }
-        guard ran else { return nil }
-        epilogue?.apply(toPlanesOf: &output, channels: outChannels, plane: outPlane)
-        return Tensor(shape: outputShape, scalars: output)
+        return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue)
     }
 }

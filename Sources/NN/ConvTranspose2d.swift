@@ -162,16 +162,6 @@ public final class ConvTranspose2d: Module, EpilogueFusing, ConvolutionKernelCho
             padAfter: IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width), hasBias: bias != nil,
             keepsPreparedWeights: kernels.keepsPreparedWeights)
         guard shape.padAfter.height >= 0, shape.padAfter.width >= 0 else { return nil }
-        let plan = oneDNNPlans.plan(for: shape) {
-            OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
-        }
-        guard let plan else { return nil }
-        var output = [Float](unsafeUninitializedCapacity: outputShape.reduce(1, *)) { buffer, count in count = buffer.count }
-        let ran = input.scalars.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
-        }
-        guard ran else { return nil }
-        epilogue?.apply(toPlanesOf: &output, channels: outChannels, plane: outputShape[2] * outputShape[3])
-        return Tensor(shape: outputShape, scalars: output)
+        return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue)
     }
 }

@@ -1,6 +1,7 @@
 internal import CDNNL
 import Foundation
 import Synchronization
+import Tensor
 
 /// What a convolution layer asks oneDNN for: one (de)convolution over NCHW float32 tensors with
 /// PyTorch's weight layout, for one input shape.
@@ -102,27 +103,25 @@ final class OneDNNConvolution: @unchecked Sendable {
 
         var created: dnnl_primitive_desc_t?
         var status = dnnl_unimplemented
-        switch shape.kind {
-        case .convolution:
-            for algorithm in OneDNN.algorithms(for: shape) where status != dnnl_success {
+        for algorithm in OneDNN.algorithms(for: shape) where status != dnnl_success {
+            switch shape.kind {
+            case .convolution:
                 var operation = dnnl_convolution_desc_t()
                 guard
                     dnnl_dilated_convolution_forward_desc_init(
-                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny,
-                        biasLayout, &destinationAny, strides, dilates, padBefore, padAfter)
-                        == dnnl_success
+                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny, biasLayout, &destinationAny, strides,
+                        dilates, padBefore, padAfter) == dnnl_success
+                else { continue }
+                status = dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil)
+            case .deconvolution:
+                var operation = dnnl_deconvolution_desc_t()
+                guard
+                    dnnl_dilated_deconvolution_forward_desc_init(
+                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny, biasLayout, &destinationAny, strides,
+                        dilates, padBefore, padAfter) == dnnl_success
                 else { continue }
                 status = dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil)
             }
-        case .deconvolution:
-            var operation = dnnl_deconvolution_desc_t()
-            guard
-                dnnl_dilated_deconvolution_forward_desc_init(
-                    &operation, dnnl_forward_inference, dnnl_deconvolution_direct, &sourceAny, &weightsAny,
-                    biasLayout, &destinationAny, strides, dilates, padBefore, padAfter)
-                    == dnnl_success
-            else { return nil }
-            status = dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil)
         }
         guard status == dnnl_success, let descriptor = created else { return nil }
         var implementationName: UnsafePointer<CChar>?
@@ -162,7 +161,7 @@ final class OneDNNConvolution: @unchecked Sendable {
                 prepared.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
                 return true
             }
-            return weightReorder.run(from: raw, to: prepared)
+            return OneDNN.withStream { weightReorder.run(from: raw, to: prepared, on: $0) }
         }
         guard copied else { return nil }
     }
@@ -176,19 +175,22 @@ final class OneDNNConvolution: @unchecked Sendable {
 
     /// `output = conv(input) + bias`, both plain NCHW. False when oneDNN reports a failure.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) -> Bool {
-        if let preparedWeights { return run(input: input, output: output, weights: preparedWeights) }
-        return plainWeights.withUnsafeBufferPointer { plain in
-            let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
-            guard let weightReorder else { return run(input: input, output: output, weights: raw) }
-            let weights = OneDNN.allocate(weightsInner)
-            defer { weights.deallocate() }
-            guard weightReorder.run(from: raw, to: weights) else { return false }
-            return run(input: input, output: output, weights: weights)
+        OneDNN.withStream { stream in
+            if let preparedWeights { return run(input: input, output: output, weights: preparedWeights, on: stream) }
+            return plainWeights.withUnsafeBufferPointer { plain in
+                let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
+                guard let weightReorder else { return run(input: input, output: output, weights: raw, on: stream) }
+                let weights = OneDNN.allocate(weightsInner)
+                defer { weights.deallocate() }
+                guard weightReorder.run(from: raw, to: weights, on: stream) else { return false }
+                return run(input: input, output: output, weights: weights, on: stream)
+            }
         }
     }
 
-    private func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer) -> Bool {
-        guard let engine = OneDNN.engine else { return false }
+    private func run(
+        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer, on stream: dnnl_stream_t
+    ) -> Bool {
         let source = UnsafeMutableRawPointer(mutating: input)
         let sourceBuffer = sourceReorder.map { _ in OneDNN.allocate(sourceInner) }
         let destinationBuffer = destinationReorder.map { _ in OneDNN.allocate(destinationInner) }
@@ -199,10 +201,10 @@ final class OneDNNConvolution: @unchecked Sendable {
             scratchpad.deallocate()
         }
         if let sourceReorder, let sourceBuffer {
-            guard sourceReorder.run(from: source, to: sourceBuffer) else { return false }
+            guard sourceReorder.run(from: source, to: sourceBuffer, on: stream) else { return false }
         }
         let ok = OneDNN.execute(
-            primitive, engine: engine,
+            primitive, on: stream,
             arguments: [
                 (DNNL_ARG_SRC, sourceInner, sourceBuffer ?? source),
                 (DNNL_ARG_WEIGHTS, weightsInner, weights),
@@ -211,7 +213,7 @@ final class OneDNNConvolution: @unchecked Sendable {
             ] + (bias.map { values in [(DNNL_ARG_BIAS, biasDescriptor, UnsafeMutableRawPointer(values.baseAddress!))] } ?? []))
         guard ok else { return false }
         if let destinationReorder, let destinationBuffer {
-            return destinationReorder.run(from: destinationBuffer, to: UnsafeMutableRawPointer(output))
+            return destinationReorder.run(from: destinationBuffer, to: UnsafeMutableRawPointer(output), on: stream)
         }
         return true
     }
@@ -223,7 +225,6 @@ private final class Reorder: @unchecked Sendable {
     private let descriptor: dnnl_primitive_desc_t
     private let source: dnnl_memory_desc_t
     private let destination: dnnl_memory_desc_t
-    private let engine: dnnl_engine_t
 
     init?(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, engine: dnnl_engine_t) {
         var (a, b) = (source, destination)
@@ -236,7 +237,7 @@ private final class Reorder: @unchecked Sendable {
             dnnl_primitive_desc_destroy(descriptor)
             return nil
         }
-        (self.descriptor, self.primitive, self.source, self.destination, self.engine) = (descriptor, primitive, a, b, engine)
+        (self.descriptor, self.primitive, self.source, self.destination) = (descriptor, primitive, a, b)
     }
 
     deinit {
@@ -244,8 +245,8 @@ private final class Reorder: @unchecked Sendable {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
-    func run(from input: UnsafeMutableRawPointer, to output: UnsafeMutableRawPointer) -> Bool {
-        OneDNN.execute(primitive, engine: engine, arguments: [(DNNL_ARG_FROM, source, input), (DNNL_ARG_TO, destination, output)])
+    func run(from input: UnsafeMutableRawPointer, to output: UnsafeMutableRawPointer, on stream: dnnl_stream_t) -> Bool {
+        OneDNN.execute(primitive, on: stream, arguments: [(DNNL_ARG_FROM, source, input), (DNNL_ARG_TO, destination, output)])
     }
 }
 
@@ -260,7 +261,11 @@ enum OneDNN {
     /// stride-1 convolutions when allowed, which oneDNN offers for some shapes and declines for
     /// others, then direct.
     static func algorithms(for shape: OneDNNConvolutionShape) -> [dnnl_alg_kind_t] {
-        shape.winograd ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
+        switch (shape.kind, shape.winograd) {
+        case (.deconvolution, _): [dnnl_deconvolution_direct]
+        case (.convolution, true): [dnnl_convolution_winograd, dnnl_convolution_direct]
+        case (.convolution, false): [dnnl_convolution_direct]
+        }
     }
 
     /// A `dnnl_dims_t` (12 entries, the rest zero).
@@ -278,14 +283,24 @@ enum OneDNN {
         return UnsafeMutableRawPointer.allocate(byteCount: Swift.max(64, dnnl_memory_desc_get_size(&descriptor)), alignment: 64)
     }
 
-    /// Runs `primitive` on the given (argument, layout, buffer) triples and waits for it.
-    static func execute(
-        _ primitive: dnnl_primitive_t, engine: dnnl_engine_t, arguments: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]
-    ) -> Bool {
+    /// `body` with a stream of the engine, made once for the primitives of one call (streams are
+    /// cheap but not free, and a stream must not be shared between threads).
+    static func withStream(_ body: (dnnl_stream_t) -> Bool) -> Bool {
+        guard let engine else { return false }
         ComputeThreads.applyToThisThread()
         var stream: dnnl_stream_t?
-        guard dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)) == dnnl_success else { return false }
+        guard dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)) == dnnl_success, let stream else {
+            return false
+        }
         defer { dnnl_stream_destroy(stream) }
+        return body(stream)
+    }
+
+    /// Runs `primitive` on `stream` with the given (argument, layout, buffer) triples and waits.
+    static func execute(
+        _ primitive: dnnl_primitive_t, on stream: dnnl_stream_t, arguments: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]
+    ) -> Bool {
+        guard let engine else { return false }
         var memories: [dnnl_memory_t?] = []
         defer { for memory in memories { dnnl_memory_destroy(memory) } }
         var executionArguments: [dnnl_exec_arg_t] = []
@@ -315,4 +330,21 @@ final class OneDNNPlans: Sendable {
     }
 
     func removeAll() { plans.withLock { $0.removeAll() } }
+
+    /// The layer's output through its plan for `shape` (made on first use), with `epilogue`
+    /// applied in place after oneDNN added the bias; nil when oneDNN cannot run this case.
+    func convolve(
+        _ input: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?
+    ) -> Tensor? {
+        guard let plan = plan(for: shape, make: { OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars) }) else {
+            return nil
+        }
+        var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
+        let ran = input.scalars.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in plan.run(input: x.baseAddress!, output: y.baseAddress!) }
+        }
+        guard ran else { return nil }
+        epilogue?.apply(toPlanesOf: &output, channels: shape.destination[1], plane: shape.destination[2] * shape.destination[3])
+        return Tensor(shape: shape.destination, scalars: output)
+    }
 }
