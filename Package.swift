@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "ModelZoo", targets: ["ModelZoo"]),
+        .library(name: "ZooCLI", targets: ["ZooCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,13 +51,15 @@ let package = Package(
             ]
         ),
         .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures"]),
-        .executableTarget(
-            name: "zoo",
+        // The command tree as a library: the executable runs it, and tests run it in-process.
+        .target(
+            name: "ZooCLI",
             dependencies: [
                 "ModelZoo", "Checkpoint", "Tensor", "NN", "JSON", "Pictures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "zoo", dependencies: ["ZooCLI"]),
         // Fixture paths, temporary folders and child processes, shared by every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),

@@ -3,9 +3,8 @@ import Foundation
 import NN
 
 /// The `zoo` command: keeps PyTorch weights in HDF5 and proves them right.
-@main
-struct Zoo: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ZooCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "Load, verify, run, convert and export PyTorch state_dicts (HDF5, torch.save, safetensors).",
         discussion: """
@@ -21,7 +20,9 @@ struct Zoo: ParsableCommand {
 
     /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,
     /// rather than EX_USAGE (64).
-    static func main() {
+    public init() {}
+
+    public static func main() {
         ActivationMemory.reuseFreedBuffers()
         do {
             var command = try parseAsRoot()
