@@ -17,7 +17,8 @@ struct DiffCommand: ParsableCommand {
     var b: String
 
     func run() throws {
-        let diff = CheckpointDiff(try readCheckpoint(a, with: reading.files).stateDict, try readCheckpoint(b, with: reading.files).stateDict)
+        let diff = CheckpointDiff(
+            try readCheckpoint(a, with: reading.files).stateDict, try readCheckpoint(b, with: reading.files).stateDict)
         if output.json {
             Output.json(diff)
         } else {

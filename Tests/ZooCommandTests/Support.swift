@@ -1,7 +1,7 @@
 import Foundation
-import ZooCLI
 import TestSupport
 import Testing
+import ZooCLI
 
 /// The wrong, odd and self-describing files the command is tried on.
 let fixtures = Fixtures("ModelZooTests")
