@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "zoo", targets: ["zoo"]),
         .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "JSON", targets: ["JSON"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Pictures", targets: ["Pictures"]),
         .library(name: "NN", targets: ["NN"]),
