@@ -1,8 +1,8 @@
 import Checkpoint
 import Foundation
 import ModelZoo
-import TestSupport
 import Tensor
+import TestSupport
 import Testing
 
 /// The front door as an app uses it: open, run, classify, verify; and what it throws.
