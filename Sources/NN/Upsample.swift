@@ -8,7 +8,7 @@ import Tensor
 /// use `H_in / H_out`. `nearest` takes `floor(dst * scale)`. `bilinear` maps
 /// `src = (dst + 0.5) * scale - 0.5` (clamped at 0), or `dst * (H_in - 1) / (H_out - 1)` with
 /// `align_corners`.
-public final class Upsample: Module {
+public final class Upsample: ModuleBase, Layer {
     public enum Mode: String, Sendable, CaseIterable { case nearest, bilinear }
 
     public let size: IntPair?
@@ -34,9 +34,10 @@ public final class Upsample: Module {
         self.scaleFactor = scaleFactor
         self.mode = mode
         self.alignCorners = alignCorners ?? false
+        super.init()
     }
 
-    public override func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4 else { throw NNError.inputShape(layer: typeName, expected: "(N, C, H, W)", got: input.shape) }
         let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let outHeight = size?.height ?? Int((Double(height) * scaleFactor!.height).rounded(.down))

@@ -1,0 +1,84 @@
+/// `output = conv_transpose(input) + bias`, then `epilogue`, by GEMM and col2im: the path for
+/// whatever oneDNN declines. Here `problem.geometry` is the sliding window of the matching
+/// forward convolution: its image is this layer's output, its output this layer's input, and
+/// the weight is PyTorch's `(C_in, C_out / groups, kH, kW)`.
+///
+/// Small input planes leave a per-sample GEMM too narrow: several samples share one, their input
+/// planes side by side, up to about 65536 columns or a 32 MB column matrix.
+func col2imTransposedConvolution(
+    _ input: [Float], _ problem: ConvolutionProblem, weight: [Float], bias: [Float]?, epilogue: ConvolutionEpilogue?
+) -> [Float] {
+    let geometry = problem.geometry
+    let inPlane = geometry.outHeight * geometry.outWidth
+    let patch = geometry.patchSize
+    let samplesPerChunk = Swift.max(
+        1, Swift.min(problem.batch, 65536 / Swift.max(1, inPlane), (8 << 20) / Swift.max(1, patch * inPlane)))
+    let outPlane = geometry.height * geometry.width
+    var output = makeValues(zeroed: problem.batch * problem.outChannels * outPlane) { output in
+        withReadPointers(input, weight) { images, weights in
+            withScratch(patch * samplesPerChunk * inPlane) { columns in
+                withScratch(samplesPerChunk > 1 ? problem.inChannels / problem.groups * samplesPerChunk * inPlane : 0) { gathered in
+                    let chunk = TransposedConvolutionChunk(
+                        problem: problem, images: images, weights: weights, columns: columns, gathered: gathered, output: output)
+                    for first in Swift.stride(from: 0, to: problem.batch, by: samplesPerChunk) {
+                        for group in 0..<problem.groups {
+                            chunk.run(samples: first..<Swift.min(first + samplesPerChunk, problem.batch), group: group)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let bias {
+        for n in 0..<problem.batch {
+            for o in 0..<problem.outChannels {
+                let base = (n * problem.outChannels + o) * outPlane
+                for index in base..<(base + outPlane) { output[index] += bias[o] }
+            }
+        }
+    }
+    epilogue?.apply(toPlanesOf: &output, channels: problem.outChannels, plane: outPlane)
+    return output
+}
+
+/// The buffers of one transposed convolution, and the work on one chunk of samples for one group.
+private struct TransposedConvolutionChunk {
+    let problem: ConvolutionProblem
+    let images: UnsafePointer<Float>
+    let weights: UnsafePointer<Float>
+    let columns: UnsafeMutablePointer<Float>
+    /// Several samples' input planes side by side, `(C_in / groups, samples x H x W)`.
+    let gathered: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+
+    func run(samples: Range<Int>, group: Int) {
+        let geometry = problem.geometry
+        let (inChannels, outChannels) = (problem.inChannels, problem.outChannels)
+        let (inPerGroup, outPerGroup) = (inChannels / problem.groups, outChannels / problem.groups)
+        let inPlane = geometry.outHeight * geometry.outWidth
+        let outPlane = geometry.height * geometry.width
+        let (count, first) = (samples.count, samples.lowerBound)
+        let span = count * inPlane
+        let source: UnsafePointer<Float>
+        if count == 1 {
+            source = images + (first * inChannels + group * inPerGroup) * inPlane
+        } else {
+            for j in 0..<count {
+                for c in 0..<inPerGroup {
+                    (gathered + c * span + j * inPlane).update(
+                        from: images + ((first + j) * inChannels + group * inPerGroup + c) * inPlane, count: inPlane)
+                }
+            }
+            source = UnsafePointer(gathered)
+        }
+        gemm(
+            transposeA: true, transposeB: false, m: geometry.patchSize, n: span, k: inPerGroup,
+            a: weights + group * inPerGroup * geometry.patchSize, lda: geometry.patchSize, b: source, ldb: span, c: columns, ldc: span)
+        let (columns, output) = (SharedPointer(columns), SharedPointer(output))
+        parallelFor(count) { j in
+            geometry.col2imAdd(
+                UnsafePointer(columns.base + j * inPlane), into: output.base + ((first + j) * outChannels + group * outPerGroup) * outPlane,
+                rowStride: span)
+        }
+    }
+}
