@@ -30,8 +30,8 @@ open class ModuleBase {
     /// This module's own parameters and buffers, in PyTorch's registration order.
     public let stateSlots: [StateSlot]
 
-    /// The tensors loaded or drawn so far, by slot name; an absent slot reads as its
-    /// ``StateSlot/unsetValue``, made only when read, so that a model built to be loaded never
+    /// The tensors loaded or drawn so far, by slot name. An absent slot reads as its unset value
+    /// (zeros, or its constant), made only when read, so that a model built to be loaded never
     /// holds a second copy of its weights (zoo verify's peak memory is the checkpoint's tensors,
     /// not twice them).
     private var values: [String: Tensor] = [:]

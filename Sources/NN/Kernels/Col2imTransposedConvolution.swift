@@ -2,32 +2,15 @@
 /// whatever oneDNN declines. Here `problem.geometry` is the sliding window of the matching
 /// forward convolution: its image is this layer's output, its output this layer's input, and
 /// the weight is PyTorch's `(C_in, C_out / groups, kH, kW)`.
-///
-/// Small input planes leave a per-sample GEMM too narrow: several samples share one, their input
-/// planes side by side, up to about 65536 columns or a 32 MB column matrix.
 func col2imTransposedConvolution(
     _ input: [Float], _ problem: ConvolutionProblem, weight: [Float], bias: [Float]?, epilogue: ConvolutionEpilogue?
 ) -> [Float] {
     let geometry = problem.geometry
     let inPlane = geometry.outHeight * geometry.outWidth
-    let patch = geometry.patchSize
-    let samplesPerChunk = Swift.max(
-        1, Swift.min(problem.batch, 65536 / Swift.max(1, inPlane), (8 << 20) / Swift.max(1, patch * inPlane)))
     let outPlane = geometry.height * geometry.width
-    var output = makeValues(zeroed: problem.batch * problem.outChannels * outPlane) { output in
-        withReadPointers(input, weight) { images, weights in
-            withScratch(patch * samplesPerChunk * inPlane) { columns in
-                withScratch(samplesPerChunk > 1 ? problem.inChannels / problem.groups * samplesPerChunk * inPlane : 0) { gathered in
-                    let chunk = TransposedConvolutionChunk(
-                        problem: problem, images: images, weights: weights, columns: columns, gathered: gathered, output: output)
-                    for first in Swift.stride(from: 0, to: problem.batch, by: samplesPerChunk) {
-                        for group in 0..<problem.groups {
-                            chunk.run(samples: first..<Swift.min(first + samplesPerChunk, problem.batch), group: group)
-                        }
-                    }
-                }
-            }
-        }
+    var output = problem.runInChunks(input, weight: weight, plane: inPlane, sideRows: problem.inChannels / problem.groups) {
+        buffers, samples, group in
+        TransposedConvolutionChunk(problem: problem, buffers: buffers).run(samples: samples, group: group)
     }
     if let bias {
         for n in 0..<problem.batch {
@@ -44,14 +27,11 @@ func col2imTransposedConvolution(
 /// The buffers of one transposed convolution, and the work on one chunk of samples for one group.
 private struct TransposedConvolutionChunk {
     let problem: ConvolutionProblem
-    let images: UnsafePointer<Float>
-    let weights: UnsafePointer<Float>
-    let columns: UnsafeMutablePointer<Float>
-    /// Several samples' input planes side by side, `(C_in / groups, samples x H x W)`.
-    let gathered: UnsafeMutablePointer<Float>
-    let output: UnsafeMutablePointer<Float>
+    /// `side` holds several samples' input planes side by side, `(C_in / groups, samples x H x W)`.
+    let buffers: ConvolutionBuffers
 
     func run(samples: Range<Int>, group: Int) {
+        let (images, weights, columns, gathered, output) = (buffers.images, buffers.weights, buffers.columns, buffers.side, buffers.output)
         let geometry = problem.geometry
         let (inChannels, outChannels) = (problem.inChannels, problem.outChannels)
         let (inPerGroup, outPerGroup) = (inChannels / problem.groups, outChannels / problem.groups)
@@ -74,10 +54,11 @@ private struct TransposedConvolutionChunk {
         gemm(
             transposeA: true, transposeB: false, m: geometry.patchSize, n: span, k: inPerGroup,
             a: weights + group * inPerGroup * geometry.patchSize, lda: geometry.patchSize, b: source, ldb: span, c: columns, ldc: span)
-        let (columns, output) = (SharedPointer(columns), SharedPointer(output))
+        let (sharedColumns, sharedOutput) = (SharedPointer(columns), SharedPointer(output))
         parallelFor(count) { j in
             geometry.col2imAdd(
-                UnsafePointer(columns.base + j * inPlane), into: output.base + ((first + j) * outChannels + group * outPerGroup) * outPlane,
+                UnsafePointer(sharedColumns.base + j * inPlane),
+                into: sharedOutput.base + ((first + j) * outChannels + group * outPerGroup) * outPlane,
                 rowStride: span)
         }
     }

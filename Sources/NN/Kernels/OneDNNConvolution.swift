@@ -103,24 +103,19 @@ final class OneDNNConvolution: @unchecked Sendable {
         try OneDNN.check(
             dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
 
+        // A deconvolution's descriptor is a convolution's (the same C type), made by its own call.
+        let (initialise, initialiser) =
+            shape.kind == .convolution
+            ? (dnnl_dilated_convolution_forward_desc_init, "dnnl_dilated_convolution_forward_desc_init")
+            : (dnnl_dilated_deconvolution_forward_desc_init, "dnnl_dilated_deconvolution_forward_desc_init")
         func describe(_ algorithm: dnnl_alg_kind_t) throws(OneDNNFallback) -> dnnl_primitive_desc_t {
+            var operation = dnnl_convolution_desc_t()
+            try OneDNN.check(
+                initialise(
+                    &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny, biasLayout, &destinationAny, strides, dilates,
+                    padBefore, padAfter), initialiser)
             var created: dnnl_primitive_desc_t?
-            switch shape.kind {
-            case .convolution:
-                var operation = dnnl_convolution_desc_t()
-                try OneDNN.check(
-                    dnnl_dilated_convolution_forward_desc_init(
-                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny, biasLayout, &destinationAny, strides,
-                        dilates, padBefore, padAfter), "dnnl_dilated_convolution_forward_desc_init")
-                try OneDNN.check(dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil), "dnnl_primitive_desc_create")
-            case .deconvolution:
-                var operation = dnnl_deconvolution_desc_t()
-                try OneDNN.check(
-                    dnnl_dilated_deconvolution_forward_desc_init(
-                        &operation, dnnl_forward_inference, algorithm, &sourceAny, &weightsAny, biasLayout, &destinationAny, strides,
-                        dilates, padBefore, padAfter), "dnnl_dilated_deconvolution_forward_desc_init")
-                try OneDNN.check(dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil), "dnnl_primitive_desc_create")
-            }
+            try OneDNN.check(dnnl_primitive_desc_create(&created, &operation, attributes, engine, nil), "dnnl_primitive_desc_create")
             guard let created else { throw .failed(call: "dnnl_primitive_desc_create", status: .runtimeError) }
             return created
         }
