@@ -42,51 +42,23 @@ public final class BatchNorm2d: ModuleBase, Layer {
         guard input.rank == 4, input.shape[1] == numFeatures else {
             throw NNError.inputShape(layer: "BatchNorm2d(\(numFeatures))", expected: "(N, \(numFeatures), H, W)", got: input.shape)
         }
-        let (batch, channels) = (input.shape[0], input.shape[1])
-        let plane = input.shape[2] * input.shape[3]
         let x = input.scalars
-        let useBatchStatistics = isTraining || !trackRunningStats
-        var mean = [Double](repeating: 0, count: channels)
-        var variance = [Double](repeating: 0, count: channels)
-        if useBatchStatistics {
-            let perChannel = batch * plane
+        var mean = [Double](repeating: 0, count: numFeatures)
+        var variance = [Double](repeating: 0, count: numFeatures)
+        if isTraining || !trackRunningStats {
+            let perChannel = input.shape[0] * input.shape[2] * input.shape[3]
             if isTraining && perChannel <= 1 {
                 throw NNError.training(
                     layer: "BatchNorm2d", reason: "expected more than 1 value per channel when training, got input shape \(input.shape)")
             }
-            for c in 0..<channels {
-                var sum = 0.0
-                for n in 0..<batch {
-                    let base = (n * channels + c) * plane
-                    for index in base..<(base + plane) { sum += Double(x[index]) }
-                }
-                let m = sum / Double(perChannel)
-                var squares = 0.0
-                for n in 0..<batch {
-                    let base = (n * channels + c) * plane
-                    for index in base..<(base + plane) {
-                        let d = Double(x[index]) - m
-                        squares += d * d
-                    }
-                }
-                mean[c] = m
-                variance[c] = squares / Double(perChannel)
-            }
+            (mean, variance) = channelStatistics(x, shape: input.shape)
             if isTraining && trackRunningStats { updateRunningStatistics(mean: mean, biasedVariance: variance, count: perChannel) }
         } else if let runningMean, let runningVar {
             mean = runningMean.scalars.map(Double.init)
             variance = runningVar.scalars.map(Double.init)
         }
         let (scale, shift) = affineMap(mean: mean, variance: variance)
-        var y = x
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let base = (n * channels + c) * plane
-                let (a, b) = (scale[c], shift[c])
-                for index in base..<(base + plane) { y[index] = x[index] * a + b }
-            }
-        }
-        return Tensor(shape: input.shape, scalars: y)
+        return Tensor(shape: input.shape, scalars: affineChannels(x, shape: input.shape, scale: scale, shift: shift))
     }
 
     /// `y = x * scale[c] + shift[c]`, from the statistics in double precision.

@@ -28,22 +28,8 @@ public final class Linear: ModuleBase, Layer {
             throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
         }
         let rows = input.shape.dropLast().reduce(1, *)
-        let x = input.scalars
-        let w = weight.scalars
-        var y = [Float](repeating: 0, count: rows * outFeatures)
-        if let b = bias?.scalars {
-            for row in 0..<rows { for o in 0..<outFeatures { y[row * outFeatures + o] = b[o] } }
-        }
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    guard let a = xp.baseAddress, let b = wp.baseAddress, let c = yp.baseAddress else { return }
-                    gemm(
-                        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                        a: a, lda: inFeatures, b: b, ldb: inFeatures, c: c, ldc: outFeatures, beta: 1)
-                }
-            }
-        }
+        let y = affineRows(
+            input.scalars, rows: rows, inFeatures: inFeatures, weight: weight.scalars, bias: bias?.scalars, outFeatures: outFeatures)
         return Tensor(shape: Array(input.shape.dropLast()) + [outFeatures], scalars: y)
     }
 }

@@ -20,5 +20,5 @@ func gemm(
         CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), dnnl_dim_t(m), dnnl_dim_t(n),
         dnnl_dim_t(k), 1, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
     // Only invalid sizes or leading dimensions fail, which zoo's callers never pass.
-    precondition(status == dnnl_success, "dnnl_sgemm rejected its arguments (status \(status.rawValue))")
+    precondition(status == dnnl_success, "dnnl_sgemm rejected its arguments (\(OneDNNStatus(status)))")
 }
