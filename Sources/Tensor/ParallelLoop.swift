@@ -1,21 +1,29 @@
 import Dispatch
 import Foundation
 
-/// Runs `body(index)` for every index in `0..<count` on up to `threads` threads at once, in order
-/// on the calling thread when there is one: the one parallel loop of zoo. Each index must touch
-/// memory no other index touches.
-///
-/// The loop runs on the OpenMP team oneDNN's kernels use (when a runtime is loaded), so that
-/// zoo's own loops between them (pooling, column copies) neither wait for that team's spinning
-/// threads to sleep nor compete with them for the cores; Dispatch serves otherwise.
-public func parallelLoop(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+/// Which threads a ``parallelLoop(_:threads:on:_:)`` runs on.
+public enum ParallelPool: Sendable {
+    /// The OpenMP team oneDNN's kernels use (when a runtime is loaded; Dispatch otherwise), so
+    /// that zoo's own loops between them (pooling, column copies) neither wait for that team's
+    /// spinning threads to sleep nor compete with them for the cores. For arithmetic.
+    case compute
+    /// Dispatch's threads, for tasks that block (files, child processes) or run forward passes
+    /// of their own: each such task then gets a whole OpenMP team, where inside the compute
+    /// team its kernels would run on one thread.
+    case tasks
+}
+
+/// Runs `body(index)` for every index in `0..<count` on up to `threads` threads of `pool` at
+/// once, in order on the calling thread when there is one: the one parallel loop of zoo. Each
+/// index must touch memory no other index touches.
+public func parallelLoop(_ count: Int, threads: Int, on pool: ParallelPool = .compute, _ body: @Sendable (Int) -> Void) {
     let threads = Swift.min(threads, count)
     guard threads > 1 else {
         for index in 0..<count { body(index) }
         return
     }
     withoutActuallyEscaping(body) { body in
-        if let parallel = OpenMP.parallel {
+        if pool == .compute, let parallel = OpenMP.parallel {
             var work = OpenMP.Work(body: body, count: count)
             withUnsafeMutablePointer(to: &work) { parallel(OpenMP.runShare, $0, UInt32(threads), 0) }
             return
@@ -38,7 +46,7 @@ public func mapInParallel<Item, Result>(_ items: [Item], _ body: (Item) -> Resul
     withoutActuallyEscaping(body) { body in
         withUnsafePointer(to: (items, body)) { work in
             let shared = MapWork(work: UnsafeRawPointer(work), results: UnsafeMutableRawPointer(results.baseAddress))
-            parallelLoop(items.count, threads: ProcessInfo.processInfo.activeProcessorCount) { index in
+            parallelLoop(items.count, threads: ProcessInfo.processInfo.activeProcessorCount, on: .tasks) { index in
                 let (items, body) = shared.work.assumingMemoryBound(to: ([Item], (Item) -> Result).self).pointee
                 shared.results?.assumingMemoryBound(to: Result?.self)[index] = body(items[index])
             }
