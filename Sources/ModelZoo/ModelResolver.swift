@@ -41,7 +41,13 @@ public struct ResolvedModel {
     /// An eval-mode forward pass. For a registry model given one sample without its batch axis
     /// (rank one less than the model's input), the axis is added for the pass and removed from
     /// the output, so that `(3, 32, 32)` in gives `(10)` out.
-    public func run(_ input: Tensor) throws -> Tensor {
+    ///
+    /// Before anything is computed, the pass's memory is estimated from the shapes and refused
+    /// with ``MemoryAdmissionError`` past `memoryLimit` bytes (default: what this process may
+    /// still use, see ``MemoryAdmission``).
+    public func run(_ input: Tensor, memoryLimit: Int? = nil) throws -> Tensor {
+        let batched = lacksBatchAxis(input) ? [1] + input.shape : input.shape
+        try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: batched), limit: memoryLimit)
         let x = input.converted(to: .float32)
         InferenceFusion.apply(to: model)
         guard lacksBatchAxis(input) else { return try model(x) }

@@ -20,6 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var reading: ReadOptions
+    @OptionGroup var memory: MemoryOptions
 
     @Argument(help: "The checkpoint.", completion: .file())
     var file: String
@@ -76,7 +77,9 @@ struct RunCommand: ParsableCommand {
             } catch { throw ZooExit.unusable(error.description) }
         }
         let y: Tensor
-        do { y = try resolved.run(x) } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
+        do { y = try resolved.run(x, memoryLimit: memory.maxMemory?.bytes) } catch let error as MemoryAdmissionError {
+            throw memory.failure(error, running: file)
+        } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
         if let outputArray {
             do { try NumPyFile.write(y, to: outputArray) } catch {
                 throw ZooExit.unusable("cannot write --output", details: [error.description])
