@@ -32,7 +32,7 @@ struct ConvertCommand: ParsableCommand {
         readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(input)
         let report: ConversionReport
-        do { report = try Converter.convert(checkpoint, to: destination) } catch {
+        do { report = FlagHints.apply(to: try Converter.convert(checkpoint, to: destination)) } catch {
             switch error {
             case .integrity: throw ZooExit.failed(error.description)
             case .unsupportedOutput, .write: throw ZooExit.unusable(error.description)

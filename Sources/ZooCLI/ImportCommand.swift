@@ -20,7 +20,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         readTimeout = reading.timeout
         let checkpoint = try readCheckpoint(input)
-        let report = Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name))
+        let report = FlagHints.apply(to: Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name)))
         guard report.passed else {
             VerifyCommand.printReport(report)
             let details = report.offendingKeys.isEmpty ? [] : ["offending keys: " + report.offendingKeys.joined(separator: ", ")]

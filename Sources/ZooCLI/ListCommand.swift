@@ -15,7 +15,7 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var reading: ReadOptions
 
     func run() throws {
-        let listing: ZooListing
+        var listing: ZooListing
         let timeout = reading.timeout
         do {
             listing = try ZooListing(
@@ -23,6 +23,9 @@ struct ListCommand: ParsableCommand {
                 read: { try readCheckpoint($0, timeout: timeout) })
         } catch {
             throw ZooExit.unusable("\(error)")
+        }
+        for index in listing.checkpoints.indices {
+            if let failure = listing.checkpoints[index].failure { listing.checkpoints[index].problem = FlagHints.message(failure) }
         }
         if output.json {
             Output.json(listing)

@@ -60,7 +60,7 @@ func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> Loa
         if readsInProcess { return try CheckpointReader.read(path) }
         return try ContainedReading.read(path, timeout: timeout, reader: ownExecutable)
     } catch {
-        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
     }
 }
 

@@ -72,7 +72,7 @@ struct VerifyCommand: ParsableCommand {
             do {
                 options.trustedKeys =
                     try trust.map(SigningKeys.publicKey(at:)) + (try trustDir.map(SigningKeys.publicKeys(inFolder:)) ?? [])
-            } catch { throw ZooExit.unusable(error.description) }
+            } catch { throw ZooExit.unusable(FlagHints.message(error)) }
         }
         if let input, let expect {
             do {
@@ -85,7 +85,9 @@ struct VerifyCommand: ParsableCommand {
         let timeout = readTimeout
         let finalOptions = options
         let results = mapInParallel(files) { file -> Result<VerificationReport, ZooExit> in
-            do { return .success(Verifier.verify(try readCheckpoint(file, timeout: timeout), options: finalOptions)) } catch let exit
+            do {
+                return .success(FlagHints.apply(to: Verifier.verify(try readCheckpoint(file, timeout: timeout), options: finalOptions)))
+            } catch let exit
                 as ZooExit
             {
                 return .failure(exit)
@@ -149,7 +151,8 @@ struct VerifyCommand: ParsableCommand {
         )
         for note in checkpoint.layoutNotes { Output.line("layout     \(note)") }
         if let resolved = report.resolved {
-            Output.line("model      \(resolved.label)  [\(resolved.source.rawValue)]")
+            Output.line("model      \(resolved.label)  [\(report.modelSource ?? resolved.source.rawValue)]")
+            for note in resolved.notes { Output.line("model      note: \(note)") }
         }
         if let error = report.resolutionError {
             Output.line("model      FAILED: \(error)")
@@ -173,7 +176,7 @@ struct VerifyCommand: ParsableCommand {
         }
         for result in report.references { Output.line("forward    \(result.name): " + describe(result)) }
         if let evaluation = report.evaluation { Output.line("eval       \(evaluation.summary)") }
-        Output.line("signature  \(report.signature.summary)")
+        Output.line("signature  \(report.signatureSummary)")
         Output.line(report.passed ? "PASS" : "FAIL")
     }
 

@@ -10,11 +10,11 @@ import Testing
 struct ConcurrentVerificationTests {
     @Test func verifyingTheZooFromManyTasksAgreesWithOneAtATime() async throws {
         let files = zooCheckpoints().map { zooFolder.appendingPathComponent($0).path }
-        let sequential = try files.map { try summary(Verifier.verify(try CheckpointReader.read($0))) }
+        let sequential = try files.map { summary(Verifier.verify(try CheckpointReader.read($0))) }
         let concurrent = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for round in 0..<3 {
                 for (index, file) in files.enumerated() {
-                    group.addTask { (round * files.count + index, try summary(Verifier.verify(try CheckpointReader.read(file)))) }
+                    group.addTask { (round * files.count + index, summary(Verifier.verify(try CheckpointReader.read(file)))) }
                 }
             }
             var results: [(Int, String)] = []
