@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "zoo", targets: ["zoo"]),
         .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "JSON", targets: ["JSON"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Pictures", targets: ["Pictures"]),
         .library(name: "NN", targets: ["NN"]),
@@ -84,12 +85,14 @@ let package = Package(
             dependencies: ["Pictures", "HDF5", "Checkpoint", "JSON", "Tensor", "TestSupport"],
             exclude: ["Fixtures"]
         ),
-        // The `zoo` executable as scripts use it: exit codes, messages, and snapshots of
-        // `--help` and `--json` (Snapshots/; regenerate with ZOO_UPDATE_SNAPSHOTS=1).
+        // The command tree as scripts use it, mostly run in-process (ZooCLI), the binary where
+        // exit codes, signals and containment matter: messages, and snapshots of `--help` and
+        // `--json` (Snapshots/; regenerate with ZOO_UPDATE_SNAPSHOTS=1).
         .testTarget(
             name: "ZooCommandTests",
             dependencies: [
-                "Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "ZooCLI", "Checkpoint", "JSON", "Tensor", "Pictures", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Snapshots", "Fixtures"]
         ),

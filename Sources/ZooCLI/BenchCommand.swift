@@ -45,7 +45,7 @@ struct BenchForwardCommand: ParsableCommand {
             let module = try architecture.initialisedModel(seed: 0)
             built = (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
         } else {
-            let checkpoint = try readCheckpoint(model)
+            let checkpoint = try readCheckpoint(model, with: CommandContext.current.reading(timeout: ContainedReading.defaultTimeout))
             let resolved: ResolvedModel
             do {
                 resolved = try ModelResolver.resolve(checkpoint)
@@ -92,7 +92,7 @@ struct BenchLoadCommand: ParsableCommand {
 
     func run() throws {
         // A contained read first: a hostile file is exit 2 here, before the timed in-process reads.
-        _ = try readCheckpoint(file, timeout: reading.timeout)
+        _ = try readCheckpoint(file, with: reading.files)
         let report: LoadBenchmarkReport
         do { report = try Benchmark.load(file, repeats: repeats) } catch {
             throw ZooExit.unusable("cannot read \(file) as a checkpoint", details: ["\(error)"])

@@ -29,8 +29,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        readTimeout = reading.timeout
-        let checkpoint = try readCheckpoint(input)
+        let checkpoint = try readCheckpoint(input, with: reading.files)
         let report: ConversionReport
         do { report = FlagHints.apply(to: try Converter.convert(checkpoint, to: destination)) } catch {
             switch error {

@@ -17,8 +17,8 @@ struct DiffCommand: ParsableCommand {
     var b: String
 
     func run() throws {
-        readTimeout = reading.timeout
-        let diff = CheckpointDiff(try readCheckpoint(a).stateDict, try readCheckpoint(b).stateDict)
+        let diff = CheckpointDiff(
+            try readCheckpoint(a, with: reading.files).stateDict, try readCheckpoint(b, with: reading.files).stateDict)
         if output.json {
             Output.json(diff)
         } else {

@@ -39,6 +39,12 @@ enum FlagHints {
         return report
     }
 
+    /// One file's outcome among several, its report in the command line's words.
+    static func apply(to outcome: VerificationOutcome) -> VerificationOutcome {
+        guard case .report(let report) = outcome else { return outcome }
+        return .report(apply(to: report))
+    }
+
     /// `report` with its notes in the command line's words.
     static func apply(to report: ConversionReport) -> ConversionReport {
         var report = report

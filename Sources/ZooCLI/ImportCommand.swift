@@ -18,8 +18,7 @@ struct ImportCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        readTimeout = reading.timeout
-        let checkpoint = try readCheckpoint(input)
+        let checkpoint = try readCheckpoint(input, with: reading.files)
         let report = FlagHints.apply(to: Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name)))
         guard report.passed else {
             VerifyCommand.printReport(report)

@@ -18,8 +18,7 @@ struct InspectCommand: ParsableCommand {
     var filters: String?
 
     func run() throws {
-        readTimeout = reading.timeout
-        let checkpoint = try readCheckpoint(file)
+        let checkpoint = try readCheckpoint(file, with: reading.files)
         if let filters {
             guard let (key, picture) = FilterGrid.picture(of: checkpoint.stateDict) else {
                 throw ZooExit.unusable("\(file) holds no 4-d convolution weight to draw")

@@ -16,11 +16,10 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         var listing: ZooListing
-        let timeout = reading.timeout
+        let files = reading.files
         do {
             listing = try ZooListing(
-                folder: zoo, readManifest: { try readManifestText($0, timeout: timeout) },
-                read: { try readCheckpoint($0, timeout: timeout) })
+                folder: zoo, readManifest: { try readManifestText($0, with: files) }, read: { try readCheckpoint($0, with: files) })
         } catch {
             throw ZooExit.unusable("\(error)")
         }

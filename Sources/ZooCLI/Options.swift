@@ -47,47 +47,22 @@ struct ReadOptions: ParsableArguments {
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
+
+    /// How this run reads files: in a child process with this limit, unless `ZOO_IN_PROCESS=1`.
+    var files: FileReading { CommandContext.current.reading(timeout: timeout) }
 }
 
-/// The limit commands without `ReadOptions` use; set once from the parsed options.
-nonisolated(unsafe) var readTimeout = ContainedReading.defaultTimeout
-
-/// Reads a checkpoint in a child process (this executable, `zoo contained-read`), so that a
-/// crash or hang inside libhdf5 on a crafted file is exit 2 naming the file, never a signal or a
-/// hang here. `ZOO_IN_PROCESS=1` reads in this process instead (for fuzzing the readers).
-func readCheckpoint(_ path: String, timeout: Double = readTimeout) throws -> LoadedCheckpoint {
-    do {
-        if readsInProcess { return try CheckpointReader.read(path) }
-        return try ContainedReading.read(path, timeout: timeout, reader: ownExecutable)
-    } catch {
+/// Reads a checkpoint as `reading` says (contained unless `ZOO_IN_PROCESS=1`), so that a crash or
+/// hang inside libhdf5 on a crafted file is exit 2 naming the file, never a signal or a hang here.
+func readCheckpoint(_ path: String, with reading: FileReading) throws -> LoadedCheckpoint {
+    do { return try reading.checkpoint(at: path) } catch {
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
     }
 }
 
-/// A checkpoint's manifest text, read in a child process without reading any tensor.
-func readManifestText(_ path: String, timeout: Double) throws -> String? {
-    do {
-        if readsInProcess { return try CheckpointReader.readManifestText(path) }
-        return try ContainedReading.readManifestText(path, timeout: timeout, reader: ownExecutable)
-    } catch {
+/// A checkpoint's manifest text, read without reading any tensor.
+func readManifestText(_ path: String, with reading: FileReading) throws -> String? {
+    do { return try reading.manifestText(at: path) } catch {
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
     }
 }
-
-/// Decodes a picture in a child process, as `readCheckpoint` reads checkpoints.
-func decodePicture(_ path: String, timeout: Double) throws(PictureError) -> Picture {
-    if readsInProcess { return try PictureFile.read(path) }
-    return try ContainedDecoding.read(path, timeout: timeout, decoder: ownExecutable)
-}
-
-/// `ZOO_IN_PROCESS=1`: untrusted files are parsed in this process (for fuzzing the readers).
-let readsInProcess = ProcessInfo.processInfo.environment["ZOO_IN_PROCESS"] == "1"
-
-/// This executable, to run as the contained reader.
-let ownExecutable: URL = {
-    #if os(Linux)
-        let link = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        if FileManager.default.isExecutableFile(atPath: link.path) { return link }
-    #endif
-    return Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
-}()

@@ -3,7 +3,7 @@ import Foundation
 /// Printing shared by the subcommands: aligned tables and JSON on stdout, errors on stderr.
 enum Output {
     static func line(_ text: String = "") {
-        print(text)
+        CommandContext.current.output.write(text + "\n", to: .standardOutput)
     }
 
     /// A report as pretty JSON with sorted keys. Non-finite numbers, which JSON cannot spell,
@@ -13,7 +13,7 @@ enum Output {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do {
-            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+            line(String(decoding: try encoder.encode(value), as: UTF8.self))
         } catch {
             // Only a report type that cannot encode itself gets here: a bug, said as one.
             Output.error("cannot encode the report as JSON: \(error)")
@@ -24,7 +24,7 @@ enum Output {
     static func error(_ message: String, details: [String] = []) {
         var text = "error: \(message)\n"
         for detail in details where !detail.isEmpty { text += detail.hasSuffix("\n") ? detail : detail + "\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        CommandContext.current.output.write(text, to: .standardError)
     }
 
     /// Columns padded to their widest cell; numeric-looking columns right-aligned.
@@ -41,7 +41,7 @@ enum Output {
                 let padding = String(repeating: " ", count: widths[column] - row[column].count)
                 return numeric[column] && row != header ? padding + row[column] : row[column] + padding
             }
-            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            line(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
     }
 

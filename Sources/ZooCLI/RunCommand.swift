@@ -56,8 +56,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        readTimeout = reading.timeout
-        let checkpoint = try readCheckpoint(file)
+        let checkpoint = try readCheckpoint(file, with: reading.files)
         let resolved: ResolvedModel
         do { resolved = try ModelResolver.resolve(checkpoint, arch: arch?.architecture.name) } catch {
             throw ZooExit.failed("cannot choose a model for \(file)", details: [FlagHints.message(error)])
@@ -70,10 +69,10 @@ struct RunCommand: ParsableCommand {
             do { x = try NumPyFile.read(input) } catch { throw ZooExit.unusable("cannot read --input", details: ["\(error)"]) }
         } else {
             do {
-                let timeout = reading.timeout
+                let files = reading.files
                 x = try PictureRunner.batch(
                     image, preprocess: try PictureRunner.preprocess(for: checkpoint, model: resolved), checkpointPath: file,
-                    decode: { path throws(PictureError) in try decodePicture(path, timeout: timeout) })
+                    decode: { path throws(PictureError) in try files.picture(at: path) })
             } catch { throw ZooExit.unusable(error.description) }
         }
         let y: Tensor

@@ -22,8 +22,7 @@ struct SignCommand: ParsableCommand {
     var key: String
 
     func run() throws {
-        readTimeout = reading.timeout
-        let checkpoint = try readCheckpoint(file)
+        let checkpoint = try readCheckpoint(file, with: reading.files)
         let report: SigningReport
         do { report = try Signer.sign(file, checkpoint: checkpoint, keyPath: key) } catch {
             if case .integrity = error { throw ZooExit.failed(error.description) }

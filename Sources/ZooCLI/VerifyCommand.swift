@@ -65,7 +65,6 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        readTimeout = reading.timeout
         var options = VerificationOptions(
             arch: arch?.architecture.name, absoluteTolerance: atol, relativeTolerance: rtol, ignoresFileTolerances: defaultTolerance)
         if !trust.isEmpty || trustDir != nil {
@@ -81,65 +80,29 @@ struct VerifyCommand: ParsableCommand {
                 throw ZooExit.unusable("cannot read the reference pair", details: ["\(error)"])
             }
         }
-        // Files are read and checked on every core at once; results print in argument order.
-        let timeout = readTimeout
-        let finalOptions = options
-        let results = mapInParallel(files) { file -> Result<VerificationReport, ZooExit> in
-            do {
-                return .success(FlagHints.apply(to: Verifier.verify(try readCheckpoint(file, timeout: timeout), options: finalOptions)))
-            } catch let exit
-                as ZooExit
-            {
-                return .failure(exit)
-            } catch {
-                return .failure(ZooExit.unusable("\(error)"))
-            }
-        }
-        var worst: ZooExit?
-        var outcomes: [Outcome] = []
-        for (index, (file, result)) in zip(files, results).enumerated() {
+        let outcomes = Verifier.verify(files: files, reading: reading.files, options: options).map(FlagHints.apply(to:))
+        for (index, outcome) in outcomes.enumerated() {
             if index > 0 && !output.json { Output.line() }
-            var exit: ZooExit?
-            switch result {
-            case .success(let report):
-                outcomes.append(.report(report))
+            let exit: ZooExit
+            switch outcome {
+            case .report(let report):
                 if !output.json { VerifyCommand.printReport(report) }
-                if let summary = report.failureSummary { exit = ZooExit.failed("verification of \(file) failed: \(summary)") }
-            case .failure(let failure):
-                outcomes.append(.unreadable(path: file, error: failure.message ?? ""))
-                exit = failure
+                guard let summary = report.failureSummary else { continue }
+                exit = ZooExit.failed("verification of \(report.path) failed: \(summary)")
+            case .unreadable(let path, let error):
+                exit = ZooExit.unusable(VerificationOutcome.unreadableMessage(path: path), details: [FlagHints.message(error)])
             }
-            guard let exit else { continue }
             guard files.count > 1 else {
-                if output.json, case .report = outcomes[0] { Output.json(outcomes[0]) }
+                if output.json, case .report = outcome { Output.json(outcome) }
                 throw exit
             }
             if let message = exit.message { Output.error(message, details: exit.details) }
-            if exit.code > (worst?.code ?? 0) { worst = ZooExit(code: exit.code) }
         }
         if output.json {
             if files.count == 1, let only = outcomes.first { Output.json(only) } else { Output.json(outcomes) }
         }
-        if let worst { throw worst }
-    }
-
-    /// One file's result in `--json`: its report, or why it could not be read.
-    enum Outcome: Encodable {
-        case report(VerificationReport)
-        case unreadable(path: String, error: String)
-
-        private enum CodingKeys: String, CodingKey { case path, passed, error }
-
-        func encode(to encoder: Encoder) throws {
-            switch self {
-            case .report(let report): try report.encode(to: encoder)
-            case .unreadable(let path, let error):
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(path, forKey: .path)
-                try container.encode(false, forKey: .passed)
-                try container.encode(error, forKey: .error)
-            }
-        }
+        let worst = outcomes.worstStatus
+        if worst != .passed { throw ZooExit(code: worst.rawValue) }
     }
 
     static func printReport(_ report: VerificationReport) {

@@ -18,30 +18,61 @@ public struct ZooCommand: ParsableCommand {
             BenchCommand.self, ContainedReadCommand.self, ContainedDecodeCommand.self,
         ])
 
-    /// Replaces ArgumentParser's entry point so that usage errors exit with 2, as documented,
-    /// rather than EX_USAGE (64).
     public init() {}
 
+    /// The `zoo` executable's entry point: runs the command tree on the process's arguments and
+    /// exits with its code.
     public static func main() {
         ActivationMemory.reuseFreedBuffers()
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let exit as ZooExit {
-            if let message = exit.message { Output.error(message, details: exit.details) }
-            if let line = exit.plainLine { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-            Foundation.exit(exit.code)
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success { Self.exit(withError: error) }
-            // The full message repeats the short one after "Error: "; keep only what follows it.
-            let short = message(for: error)
-            var usage = fullMessage(for: error)
-            if let range = usage.range(of: short) { usage = String(usage[range.upperBound...]) }
-            Output.error(short, details: [usage.trimmingCharacters(in: .newlines)])
-            Foundation.exit(ZooExit.unusable)
+        Foundation.exit(execute(Array(CommandLine.arguments.dropFirst()), in: .process))
+    }
+
+    /// Runs the command tree on `arguments` (without the program name) in this process, as the
+    /// `zoo` executable would, and returns its exit code and what it printed. Untrusted files are
+    /// read in child processes running `readerExecutable` (a `zoo` executable).
+    public static func run(_ arguments: [String], readerExecutable: URL) -> CommandResult {
+        let output = OutputSink.capturing()
+        let context = CommandContext(readerExecutable: readerExecutable, readsInProcess: false, output: output)
+        let status = execute(arguments, in: context)
+        let text = output.text
+        return CommandResult(status: status, standardOutput: text.standardOutput, standardError: text.standardError)
+    }
+
+    /// Parses and runs one command. Usage errors exit with 2, as documented, rather than
+    /// ArgumentParser's EX_USAGE (64); help and version print to standard output with 0.
+    static func execute(_ arguments: [String], in context: CommandContext) -> Int32 {
+        CommandContext.$current.withValue(context) {
+            do {
+                var command = try parseAsRoot(arguments)
+                try command.run()
+                return 0
+            } catch let exit as ZooExit {
+                if let message = exit.message { Output.error(message, details: exit.details) }
+                if let line = exit.plainLine { context.output.write(line + "\n", to: .standardError) }
+                return exit.code
+            } catch {
+                let code = exitCode(for: error)
+                if code == .success {
+                    let text = fullMessage(for: error)
+                    if !text.isEmpty { Output.line(text) }
+                    return 0
+                }
+                // The full message repeats the short one after "Error: "; keep only what follows it.
+                let short = message(for: error)
+                var usage = fullMessage(for: error)
+                if let range = usage.range(of: short) { usage = String(usage[range.upperBound...]) }
+                Output.error(short, details: [usage.trimmingCharacters(in: .newlines)])
+                return ZooExit.unusable
+            }
         }
     }
+}
+
+/// What one in-process run of the command tree did: its exit code and its two streams.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
 }
 
 /// How a subcommand ends when it does not succeed.

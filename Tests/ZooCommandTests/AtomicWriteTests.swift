@@ -15,7 +15,7 @@ struct AtomicWriteTests {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let target = folder.appendingPathComponent("resnet18.h5").path
-        let first = try zoo("export", "resnet18", "--seed", "1", "--output", target)
+        let first = try zooProcess("export", "resnet18", "--seed", "1", "--output", target)
         #expect(first.status == 0, "\(first.all)")
         // HDF5 files of equal content need not be equal bytes: compare what they hold.
         let original = try CheckpointReader.read(target).stateDict
@@ -24,7 +24,7 @@ struct AtomicWriteTests {
         var duration = Double.infinity
         for _ in 0..<2 {
             let start = Date()
-            #expect(try zoo("export", "resnet18", "--seed", "2", "--output", target).status == 0)
+            #expect(try zooProcess("export", "resnet18", "--seed", "2", "--output", target).status == 0)
             duration = min(duration, Date().timeIntervalSince(start))
         }
         let fresh = try CheckpointReader.read(target).stateDict
@@ -49,10 +49,10 @@ struct AtomicWriteTests {
         }
         #expect(killedMidway >= 10, "most kills should land while the export runs")
         // Temporaries of the killed writers do not trip the next run, which removes them.
-        #expect(try zoo("export", "resnet18", "--output", target).status == 0)
+        #expect(try zooProcess("export", "resnet18", "--output", target).status == 0)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "resnet18.h5" }
         #expect(leftovers.isEmpty, "\(leftovers)")
-        #expect(try zoo("verify", target).status == 0)
+        #expect(try zooProcess("verify", target).status == 0)
     }
 
     /// A 1 MiB tmpfs (root may mount one; this machine's CI runs as root): a full disk, then the
@@ -66,17 +66,17 @@ struct AtomicWriteTests {
         try #require(
             getuid() == 0 && runMount(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", folder.path]), "needs root to mount a tmpfs")
         let target = folder.appendingPathComponent("model.h5").path
-        #expect(try zoo("export", "cnnmodel", "--output", target).status == 0)
+        #expect(try zooProcess("export", "cnnmodel", "--output", target).status == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: target))
-        let full = try zoo("export", "simplecnn", "--output", target)  // 2.2 MB into 1 MiB
+        let full = try zooProcess("export", "simplecnn", "--output", target)  // 2.2 MB into 1 MiB
         #expect(full.status == 2, "\(full.all)")
         #expect(full.stderr.hasPrefix("error: cannot write \(target)"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.h5"], "no temporary is left")
-        let converted = try zoo("convert", "Zoo/net.h5", folder.appendingPathComponent("net.safetensors").path)
+        let converted = try zooProcess("convert", "Zoo/net.h5", folder.appendingPathComponent("net.safetensors").path)
         #expect(converted.status == 2, "\(converted.all)")
         try #require(runMount(["mount", "-o", "remount,ro", folder.path]))
-        let readOnly = try zoo("export", "cnnmodel", "--seed", "3", "--output", target)
+        let readOnly = try zooProcess("export", "cnnmodel", "--seed", "3", "--output", target)
         #expect(readOnly.status == 2, "\(readOnly.all)")
         #expect(readOnly.stderr.hasPrefix("error: cannot write \(target)"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before)

@@ -18,7 +18,7 @@ struct HostileFilesTests {
         let path = folder.appendingPathComponent("hang.h5").path
         #expect(mkfifo(path, 0o600) == 0)
         let start = Date()
-        let result = try zoo("verify", path, "--timeout", "1")
+        let result = try zooProcess("verify", path, "--timeout", "1")
         #expect(Date().timeIntervalSince(start) < 20)
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
@@ -36,7 +36,7 @@ struct HostileFilesTests {
     @Test(arguments: fuzzed)
     func whatFuzzingFoundIsExitTwoWithOneLine(file: String) throws {
         let path = Self.fuzzedFolder.appendingPathComponent(file).path
-        let result = try zoo("inspect", path, "--timeout", "5")
+        let result = try zooProcess("inspect", path, "--timeout", "5")
         #expect(result.status == 2, "\(file): \(result.all)")
         #expect(result.stderr.hasPrefix("error: cannot read \(path) as a checkpoint\n\(path): "), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
@@ -44,7 +44,7 @@ struct HostileFilesTests {
 
     /// Found by Tools/fuzz/mutate.py: libhdf5 1.10.8 loops for ever on this mutated file.
     @Test func aFuzzedFileThatLoopsLibhdf5IsStopped() throws {
-        let result = try zoo("inspect", fixture("bad_hdf5_hang_fuzzed.h5"), "--timeout", "2")
+        let result = try zooProcess("inspect", fixture("bad_hdf5_hang_fuzzed.h5"), "--timeout", "2")
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.contains("reading took longer than 2 s and was stopped"))
     }
@@ -57,7 +57,7 @@ struct HostileFilesTests {
         let path = folder.appendingPathComponent("hang.png").path
         #expect(mkfifo(path, 0o600) == 0)
         let start = Date()
-        let result = try zoo("run", "Zoo/digits.h5", "--image", path, "--timeout", "1")
+        let result = try zooProcess("run", "Zoo/digits.h5", "--image", path, "--timeout", "1")
         #expect(Date().timeIntervalSince(start) < 20)
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.hasPrefix("error: \(path): "))
@@ -65,7 +65,7 @@ struct HostileFilesTests {
 
     @Test(arguments: ["bad_hdf5_fault_object_header.h5", "bad_hdf5_fault_global_heap.h5"])
     func aReaderThatCrashesIsExitTwoNamingTheFile(file: String) throws {
-        let result = try zoo("inspect", fixture(file))
+        let result = try zooProcess("inspect", fixture(file))
         #expect(result.status == 2, "\(result.all)")
         #expect(result.stderr.hasPrefix("error: cannot read \(fixture(file)) as a checkpoint"))
         // libhdf5 1.10.8 faults on these; a newer one may report an error instead. Either is named.
@@ -94,7 +94,7 @@ struct HostileFilesTests {
 
     @Test func nothingFromTheLibrariesReachesStderr() throws {
         for file in ["bad_truncated.h5", "bad_corrupt_extent.h5", "bad_random.h5", "bad_lfs_pointer.h5"] {
-            let result = try zoo("verify", fixture(file))
+            let result = try zooProcess("verify", fixture(file))
             #expect(result.status == 2)
             #expect(!result.stderr.contains("HDF5-DIAG"), "\(file): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").first?.hasPrefix("error: ") == true)

@@ -1,0 +1,14 @@
+// swift-tools-version: 6.0
+// Programs that use zoo as an app would: through its public products only, by path. The test
+// command builds and runs them (Tools/test.sh), so the public API is tested as a client sees it.
+import PackageDescription
+
+let package = Package(
+    name: "zoo-examples",
+    dependencies: [.package(name: "zoo", path: "..")],
+    targets: [
+        .executableTarget(name: "ClassifyDigit", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
+        .executableTarget(name: "VerifyFolder", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

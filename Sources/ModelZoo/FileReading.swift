@@ -1,0 +1,42 @@
+import Checkpoint
+import Foundation
+import Pictures
+
+/// Where zoo parses a file that may come from a stranger.
+///
+/// ``inProcess`` parses in the calling process: zoo checks everything it can before allocating and
+/// never traps on a file's contents in its own code, but a bug inside libhdf5 triggered by a
+/// crafted file can still crash or hang the caller. ``contained(reader:timeout:)`` parses in a
+/// child process (the `zoo` executable serves it)
+/// with a wall-clock limit, so that a crash or an endless loop there is an error naming the file.
+/// Choose it for files you did not make.
+public enum FileReading: Sendable {
+    case inProcess
+    /// `reader` is an executable that serves zoo's child requests (`zoo` itself does); `timeout`
+    /// is in seconds.
+    case contained(reader: URL, timeout: Double = ContainedReading.defaultTimeout)
+
+    /// Every tensor, the manifest and the reference vectors of the checkpoint at `path`.
+    public func checkpoint(at path: String) throws(CheckpointError) -> LoadedCheckpoint {
+        switch self {
+        case .inProcess: return try CheckpointReader.read(path)
+        case .contained(let reader, let timeout): return try ContainedReading.read(path, timeout: timeout, reader: reader)
+        }
+    }
+
+    /// The checkpoint's manifest text alone, no tensor read; nil when it has none.
+    public func manifestText(at path: String) throws(CheckpointError) -> String? {
+        switch self {
+        case .inProcess: return try CheckpointReader.readManifestText(path)
+        case .contained(let reader, let timeout): return try ContainedReading.readManifestText(path, timeout: timeout, reader: reader)
+        }
+    }
+
+    /// The decoded picture at `path` (PNG or JPEG).
+    public func picture(at path: String) throws(PictureError) -> Picture {
+        switch self {
+        case .inProcess: return try PictureFile.read(path)
+        case .contained(let reader, let timeout): return try ContainedDecoding.read(path, timeout: timeout, decoder: reader)
+        }
+    }
+}

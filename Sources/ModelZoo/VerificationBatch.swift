@@ -1,0 +1,70 @@
+import Checkpoint
+import Tensor
+
+/// How one verified file came out, ordered from best to worst; the raw value is the `zoo`
+/// command's exit code for it.
+public enum VerificationStatus: Int32, Sendable, Comparable, Encodable {
+    /// Everything that was checked holds.
+    case passed = 0
+    /// The file was read, and a check failed.
+    case failed = 1
+    /// The file could not be read as a checkpoint.
+    case unreadable = 2
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One file's result among several: its report, or why it could not be read.
+public enum VerificationOutcome: Encodable {
+    case report(VerificationReport)
+    case unreadable(path: String, error: CheckpointError)
+
+    public var path: String {
+        switch self {
+        case .report(let report): report.path
+        case .unreadable(let path, _): path
+        }
+    }
+
+    public var status: VerificationStatus {
+        switch self {
+        case .report(let report): report.passed ? .passed : .failed
+        case .unreadable: .unreadable
+        }
+    }
+
+    /// The one line that says why the file could not be read.
+    public static func unreadableMessage(path: String) -> String { "cannot read \(path) as a checkpoint" }
+
+    private enum CodingKeys: String, CodingKey { case path, passed, error }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .report(let report): try report.encode(to: encoder)
+        case .unreadable(let path, _):
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(path, forKey: .path)
+            try container.encode(false, forKey: .passed)
+            try container.encode(Self.unreadableMessage(path: path), forKey: .error)
+        }
+    }
+}
+
+extension Verifier {
+    /// Reads and verifies every file, on every core at once; the outcomes are in the order of
+    /// `paths`. A file that cannot be read is an outcome too, so one bad file never hides the others.
+    public static func verify(
+        files paths: [String], reading: FileReading, options: VerificationOptions = VerificationOptions()
+    ) -> [VerificationOutcome] {
+        mapInParallel(paths) { path -> VerificationOutcome in
+            do throws(CheckpointError) { return .report(verify(try reading.checkpoint(at: path), options: options)) } catch {
+                return .unreadable(path: path, error: error)
+            }
+        }
+    }
+}
+
+extension Sequence<VerificationOutcome> {
+    /// The worst status among the outcomes (``VerificationStatus/passed`` for none).
+    public var worstStatus: VerificationStatus { map(\.status).max() ?? .passed }
+}
