@@ -74,7 +74,8 @@ public final class ZooModel {
         let batch: Tensor
         do {
             batch = try PictureRunner.batch(
-                pictures, preprocess: preprocess, checkpointPath: path, decode: { path throws(PictureError) in try reading.picture(at: path) })
+                pictures, preprocess: preprocess, checkpointPath: path,
+                decode: { path throws(PictureError) in try reading.picture(at: path) })
         } catch { throw .pictures(error) }
         return try self(batch)
     }
