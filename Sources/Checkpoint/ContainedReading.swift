@@ -62,7 +62,7 @@ public enum ContainedReading {
         }
     }
 
-    /// The child's side: does what `argument` (a ``ContainedRequest`` as JSON) asks, in this process.
+    /// The child's side: does what `argument` (a `ContainedRequest` as JSON) asks, in this process.
     public static func serve(argument: String) throws(CheckpointError) {
         let request: ContainedRequest
         do { request = try ContainedRequest(argument: argument) } catch {

@@ -30,7 +30,7 @@ public enum ContainedDecoding {
         }
     }
 
-    /// The child's side: decodes the picture `argument` (a ``ContainedRequest`` as JSON) names in
+    /// The child's side: decodes the picture `argument` (a `ContainedRequest` as JSON) names in
     /// this process and writes the raw pixels where it says.
     public static func serve(argument: String) throws(PictureError) {
         let request: ContainedRequest
