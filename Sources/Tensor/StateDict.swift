@@ -1,5 +1,3 @@
-import Tensor
-
 /// An ordered mapping from state_dict key to tensor, as PyTorch's `state_dict()` returns.
 public struct StateDict: Sendable, Equatable, Sequence {
     public private(set) var keys: [String] = []
