@@ -9,6 +9,8 @@ let package = Package(
     targets: [
         .executableTarget(name: "ClassifyDigit", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
         .executableTarget(name: "VerifyFolder", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
+        // The README's "Use it from Swift" program, line for line.
+        .executableTarget(name: "ReadmeProgram", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
     ],
     swiftLanguageModes: [.v6]
 )

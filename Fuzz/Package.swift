@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // libFuzzer harness over each of zoo's readers, in-process and coverage-guided. Built apart from
 // the main package because every module is compiled with the fuzzer's instrumentation:
-//   bash Tools/fuzz/libfuzzer.sh [seconds per reader]
+//   python3 Tools/fuzz/libfuzzer.py --seconds SECONDS_PER_READER
 import PackageDescription
 
 let package = Package(

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -22,7 +21,6 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)  # zoo_models
 from zoo_models import REGISTRY  # noqa: E402
 
 # (arch, batch, channels, height, width): the workloads of issue 10.

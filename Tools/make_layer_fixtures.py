@@ -17,8 +17,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # zoo_models
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))  # zoo_h5
 from zoo_h5 import model_config  # noqa: E402
 
 torch.manual_seed(0)

@@ -10,7 +10,6 @@ Run with the torch venv (about a minute on 2 cores, deterministic):
     .venv-torch/bin/python Tools/make_trained_zoo.py
 """
 import os
-import sys
 
 import numpy as np
 import torch
@@ -22,8 +21,6 @@ from torchvision import transforms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)  # zoo_models, make_zoo
-sys.path.insert(0, os.path.join(HERE, "python"))  # zoo_h5
 import zoo_h5  # noqa: E402
 from make_zoo import example, make  # noqa: E402
 from zoo_models import REGISTRY  # noqa: E402

@@ -18,8 +18,6 @@ import torch.nn as nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)  # zoo_models
-sys.path.insert(0, os.path.join(HERE, "python"))  # zoo_h5
 import zoo_h5  # noqa: E402
 from zoo_models import INPUT_SHAPES, REGISTRY  # noqa: E402
 

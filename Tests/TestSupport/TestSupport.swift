@@ -30,6 +30,14 @@ public struct Fixtures: Sendable {
     }
 }
 
+/// The `zoo` executable built beside the test bundle (`swift build --build-tests` builds both).
+public let zooExecutable: URL = {
+    let folder =
+        Bundle.main.executableURL?.deletingLastPathComponent()
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return folder.appendingPathComponent("zoo")
+}()
+
 /// A fresh, unique folder for one test; tests run in parallel.
 public func makeTemporaryFolder() throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-tests-\(UUID().uuidString)")

@@ -8,14 +8,6 @@ let fixtures = Fixtures("ModelZooTests")
 
 func fixture(_ name: String) -> String { fixtures.path(name) }
 
-/// The `zoo` executable built beside the test bundle (`swift build --build-tests` builds both).
-let zooExecutable: URL = {
-    let folder =
-        Bundle.main.executableURL?.deletingLastPathComponent()
-        ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    return folder.appendingPathComponent("zoo")
-}()
-
 /// Runs the command tree in this process, as the `zoo` binary would run it in the repository
 /// root, with its output captured; untrusted files are still read in child processes (the built
 /// `zoo` binary serves them). Exit codes, signals and containment are tried on the binary itself

@@ -34,7 +34,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 from mutate import EXTENSIONS, SEEDS, command  # noqa: E402
 
 WORK = os.path.join(ROOT, ".build", "fuzz")

@@ -6,7 +6,6 @@
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ torch = pytest.importorskip("torch")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.dirname(HERE))  # Tools/, for zoo_models
 import zoo_h5  # installed by Tools/setup.sh: pip install ./Tools/python  # noqa: E402
 from zoo_models import INPUT_SHAPES, REGISTRY  # noqa: E402
 from zoo_cli import zoo  # noqa: E402
