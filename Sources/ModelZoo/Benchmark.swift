@@ -54,7 +54,7 @@ public enum Benchmark {
         _ model: Module, label: String, sampleShape: [Int], batch: Int, repeats: Int, warmup: Int, threads: Int
     ) throws -> ForwardBenchmarkReport {
         if threads != ComputeThreads.count { ComputeThreads.set(threads) }
-        model.eval()
+        InferenceFusion.apply(to: model)
         var generator = SeededGenerator(seed: 0)
         let shape = [batch] + sampleShape
         let input = Tensor(shape: shape, scalars: generator.uniform(count: shape.reduce(1, *), bound: 1))

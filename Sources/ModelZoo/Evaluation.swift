@@ -69,7 +69,7 @@ enum Evaluator {
         let inputs = set.inputs.scalars
         var predictions: [Int64] = []
         predictions.reserveCapacity(count)
-        model.eval()
+        InferenceFusion.apply(to: model)
         do {
             for first in stride(from: 0, to: count, by: 64) {
                 let batch = min(64, count - first)

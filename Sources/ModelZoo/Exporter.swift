@@ -12,7 +12,7 @@ public enum Exporter {
         let model = try architecture.build(arguments)
         var generator = SeededGenerator(seed: seed)
         try architecture.initialise(model, generator: &generator)
-        model.eval()
+        InferenceFusion.apply(to: model)
         let shape = [1] + architecture.inputShape(arguments)
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
         let output = try model(input)

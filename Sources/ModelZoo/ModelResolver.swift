@@ -47,7 +47,7 @@ public struct ResolvedModel {
     /// the output, so that `(3, 32, 32)` in gives `(10)` out.
     public func run(_ input: Tensor) throws -> Tensor {
         let x = input.converted(to: .float32)
-        model.eval()
+        InferenceFusion.apply(to: model)
         guard lacksBatchAxis(input) else { return try model(x) }
         let output = try model(try x.reshaped([1] + x.shape))
         return output.shape.first == 1 ? try output.reshaped(Array(output.shape.dropFirst())) : output

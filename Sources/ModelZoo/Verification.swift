@@ -261,7 +261,7 @@ public enum Verifier {
             do {
                 // Not strict: whatever fits is loaded, and the report says what did not.
                 load = try resolved.model.load(checkpoint.stateDict, strict: false, modelName: resolved.label)
-                resolved.model.eval()
+                InferenceFusion.apply(to: resolved.model)
                 // A few passes: no lasting second copy of the weights in oneDNN's layout, so that
                 // verifying peaks near the checkpoint's own bytes.
                 resolved.model.keepPreparedConvolutionWeights(false)

@@ -10,18 +10,21 @@ import Tensor
 ///
 /// State: `weight`, `bias` (`(C)`, when `affine`), `running_mean`, `running_var` (`(C)`),
 /// `num_batches_tracked` (int64 scalar), the last three when `track_running_stats`.
-public final class BatchNorm2d: Module {
+public final class BatchNorm2d: ModuleBase, Layer {
     public let numFeatures: Int
     public let eps: Double
     public let momentum: Double?
     public let affine: Bool
     public let trackRunningStats: Bool
-    public private(set) var weight: Tensor?
-    public private(set) var bias: Tensor?
-    public private(set) var runningMean: Tensor?
-    public private(set) var runningVar: Tensor?
-    public private(set) var numBatchesTracked: Tensor?
+    private let slots: BatchNormSlots
+    public var weight: Tensor? { slots.weight.map { self[$0] } }
+    public var bias: Tensor? { slots.bias.map { self[$0] } }
+    public var runningMean: Tensor? { slots.runningMean.map { self[$0] } }
+    public var runningVar: Tensor? { slots.runningVar.map { self[$0] } }
+    public var numBatchesTracked: Tensor? { slots.numBatchesTracked.map { self[$0] } }
 
+    /// The state starts as PyTorch's `BatchNorm2d.reset_parameters()` sets it: weight 1, bias 0,
+    /// running mean 0, running variance 1, `num_batches_tracked` 0 (drawing nothing).
     public init(numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true, trackRunningStats: Bool = true) throws {
         guard numFeatures > 0 else {
             throw NNError.invalidArgument(layer: "BatchNorm2d", argument: "num_features", reason: "must be positive")
@@ -31,100 +34,31 @@ public final class BatchNorm2d: Module {
         self.momentum = momentum
         self.affine = affine
         self.trackRunningStats = trackRunningStats
-        super.init()
-        resetToDefaults()
+        slots = BatchNormSlots(features: numFeatures, affine: affine, trackRunningStats: trackRunningStats)
+        super.init(state: slots.all)
     }
 
-    /// PyTorch's `BatchNorm2d.reset_parameters()`: weight 1, bias 0, running mean 0, running
-    /// variance 1, `num_batches_tracked` 0. Draws nothing from `generator`.
-    public override func resetParameters(using generator: inout SeededGenerator) throws {
-        resetToDefaults()
-    }
-
-    private func resetToDefaults() {
-        if affine {
-            weight = Tensor(shape: [numFeatures], scalars: Array(repeating: 1, count: numFeatures))
-            bias = Tensor(zeros: [numFeatures])
-        }
-        if trackRunningStats {
-            runningMean = Tensor(zeros: [numFeatures])
-            runningVar = Tensor(shape: [numFeatures], scalars: Array(repeating: 1, count: numFeatures))
-            numBatchesTracked = Tensor(zeros: [], dtype: .int64)
-        }
-    }
-
-    public override var localState: [(name: String, tensor: Tensor)] {
-        var state: [(name: String, tensor: Tensor)] = []
-        if let weight, let bias { state += [("weight", weight), ("bias", bias)] }
-        if let runningMean, let runningVar, let numBatchesTracked {
-            state += [("running_mean", runningMean), ("running_var", runningVar), ("num_batches_tracked", numBatchesTracked)]
-        }
-        return state
-    }
-
-    public override func setLocalState(_ name: String, to tensor: Tensor) throws {
-        let vector = [numFeatures]
-        switch name {
-        case "weight" where affine: try requireShape(tensor, vector, key: name); weight = tensor.converted(to: .float32)
-        case "bias" where affine: try requireShape(tensor, vector, key: name); bias = tensor.converted(to: .float32)
-        case "running_mean" where trackRunningStats:
-            try requireShape(tensor, vector, key: name); runningMean = tensor.converted(to: .float32)
-        case "running_var" where trackRunningStats: try requireShape(tensor, vector, key: name); runningVar = tensor.converted(to: .float32)
-        case "num_batches_tracked" where trackRunningStats:
-            try requireShape(tensor, [], key: name); numBatchesTracked = tensor.converted(to: .int64)
-        default: throw NNError.unknownStateKey(key: name)
-        }
-    }
-
-    public override func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == numFeatures else {
             throw NNError.inputShape(layer: "BatchNorm2d(\(numFeatures))", expected: "(N, \(numFeatures), H, W)", got: input.shape)
         }
-        let (batch, channels) = (input.shape[0], input.shape[1])
-        let plane = input.shape[2] * input.shape[3]
         let x = input.scalars
-        let useBatchStatistics = isTraining || !trackRunningStats
-        var mean = [Double](repeating: 0, count: channels)
-        var variance = [Double](repeating: 0, count: channels)
-        if useBatchStatistics {
-            let perChannel = batch * plane
+        var mean = [Double](repeating: 0, count: numFeatures)
+        var variance = [Double](repeating: 0, count: numFeatures)
+        if isTraining || !trackRunningStats {
+            let perChannel = input.shape[0] * input.shape[2] * input.shape[3]
             if isTraining && perChannel <= 1 {
                 throw NNError.training(
                     layer: "BatchNorm2d", reason: "expected more than 1 value per channel when training, got input shape \(input.shape)")
             }
-            for c in 0..<channels {
-                var sum = 0.0
-                for n in 0..<batch {
-                    let base = (n * channels + c) * plane
-                    for index in base..<(base + plane) { sum += Double(x[index]) }
-                }
-                let m = sum / Double(perChannel)
-                var squares = 0.0
-                for n in 0..<batch {
-                    let base = (n * channels + c) * plane
-                    for index in base..<(base + plane) {
-                        let d = Double(x[index]) - m
-                        squares += d * d
-                    }
-                }
-                mean[c] = m
-                variance[c] = squares / Double(perChannel)
-            }
+            (mean, variance) = channelStatistics(x, shape: input.shape)
             if isTraining && trackRunningStats { updateRunningStatistics(mean: mean, biasedVariance: variance, count: perChannel) }
         } else if let runningMean, let runningVar {
             mean = runningMean.scalars.map(Double.init)
             variance = runningVar.scalars.map(Double.init)
         }
         let (scale, shift) = affineMap(mean: mean, variance: variance)
-        var y = x
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let base = (n * channels + c) * plane
-                let (a, b) = (scale[c], shift[c])
-                for index in base..<(base + plane) { y[index] = x[index] * a + b }
-            }
-        }
-        return Tensor(shape: input.shape, scalars: y)
+        return Tensor(shape: input.shape, scalars: affineChannels(x, shape: input.shape, scale: scale, shift: shift))
     }
 
     /// `y = x * scale[c] + shift[c]`, from the statistics in double precision.
@@ -151,23 +85,46 @@ public final class BatchNorm2d: Module {
     }
 
     private func updateRunningStatistics(mean: [Double], biasedVariance: [Double], count: Int) {
-        guard let runningMean, let runningVar, let numBatchesTracked else { return }
+        guard let runningMean = slots.runningMean, let runningVar = slots.runningVar, let numBatchesTracked = slots.numBatchesTracked
+        else { return }
         let tracked: Int64
-        if case .int64(let values) = numBatchesTracked.storage, let value = values.first { tracked = value + 1 } else { tracked = 1 }
-        self.numBatchesTracked = try? Tensor(shape: [], storage: .int64([tracked]))
+        if case .int64(let values) = self[numBatchesTracked].storage, let value = values.first { tracked = value + 1 } else { tracked = 1 }
+        if let counted = try? Tensor(shape: [], storage: .int64([tracked])) { self[numBatchesTracked] = counted }
         let factor = momentum ?? (1 / Double(tracked))
         let correction = Double(count) / Double(count - 1)
-        let oldMean = runningMean.scalars
-        let oldVar = runningVar.scalars
-        self.runningMean = Tensor(
+        let oldMean = self[runningMean].scalars
+        let oldVar = self[runningVar].scalars
+        self[runningMean] = Tensor(
             shape: [numFeatures],
             scalars: (0..<numFeatures).map {
                 Float((1 - factor) * Double(oldMean[$0]) + factor * mean[$0])
             })
-        self.runningVar = Tensor(
+        self[runningVar] = Tensor(
             shape: [numFeatures],
             scalars: (0..<numFeatures).map {
                 Float((1 - factor) * Double(oldVar[$0]) + factor * biasedVariance[$0] * correction)
             })
     }
+}
+
+/// BatchNorm2d's state: `weight` and `bias` when affine, the running statistics when tracked.
+private struct BatchNormSlots {
+    let weight: StateSlot?
+    let bias: StateSlot?
+    let runningMean: StateSlot?
+    let runningVar: StateSlot?
+    let numBatchesTracked: StateSlot?
+
+    init(features: Int, affine: Bool, trackRunningStats: Bool) {
+        let vector = [features]
+        weight = affine ? .parameter("weight", shape: vector, initialisation: .constant(1)) : nil
+        bias = affine ? .parameter("bias", shape: vector, initialisation: .constant(0)) : nil
+        runningMean = trackRunningStats ? .buffer("running_mean", shape: vector, initialisation: .constant(0)) : nil
+        runningVar = trackRunningStats ? .buffer("running_var", shape: vector, initialisation: .constant(1)) : nil
+        numBatchesTracked =
+            trackRunningStats ? .buffer("num_batches_tracked", shape: [], dtype: .int64, initialisation: .constant(0)) : nil
+    }
+
+    /// In PyTorch's registration order.
+    var all: [StateSlot] { [weight, bias, runningMean, runningVar, numBatchesTracked].compactMap { $0 } }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Which algorithms convolutions may use.
 ///
 /// By default a 3x3 stride-1 convolution runs on oneDNN's Winograd kernels where oneDNN offers
@@ -7,12 +9,12 @@
 /// to run the direct kernels PyTorch's eager mode runs. Layers that do not keep prepared weights
 /// (``ConvolutionKernels/keepsPreparedWeights``) run direct kernels either way.
 public enum ConvolutionAlgorithms {
-    nonisolated(unsafe) private static var winograd = true
+    private static let winograd = Atomic<Bool>(true)
 
-    public static var allowsWinograd: Bool { winograd }
+    public static var allowsWinograd: Bool { winograd.load(ordering: .relaxed) }
 
     /// Applies from the next forward pass on (layers keep kernels of both kinds by input shape).
-    public static func allowWinograd(_ allowed: Bool) { winograd = allowed }
+    public static func allowWinograd(_ allowed: Bool) { winograd.store(allowed, ordering: .relaxed) }
 }
 
 /// Which kernels one convolution layer (``Conv2d``, ``ConvTranspose2d``) runs on.

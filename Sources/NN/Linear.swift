@@ -4,54 +4,32 @@ import Tensor
 ///
 /// - Input `(*, in_features)`; output `(*, out_features)`.
 /// - `weight`: `(out_features, in_features)`; `bias`: `(out_features)`.
-public final class Linear: Module {
+public final class Linear: ModuleBase, Layer {
     public let inFeatures: Int
     public let outFeatures: Int
-    private var parameters: WeightAndBias
-    public var weight: Tensor { parameters.weight }
-    public var bias: Tensor? { parameters.bias }
+    private let parameters: WeightAndBias
+    public var weight: Tensor { self[parameters.weight] }
+    public var bias: Tensor? { parameters.bias.map { self[$0] } }
 
+    /// Weight and bias are drawn as PyTorch's `Linear.reset_parameters()` draws them:
+    /// U(-1/sqrt(in_features), 1/sqrt(in_features)).
     public init(inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
         guard inFeatures >= 0, outFeatures >= 0 else {
             throw NNError.invalidArgument(layer: "Linear", argument: "features", reason: "must be non-negative")
         }
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        self.parameters = WeightAndBias(weightShape: [outFeatures, inFeatures], biasCount: outFeatures, hasBias: bias)
+        parameters = WeightAndBias(weightShape: [outFeatures, inFeatures], biasCount: outFeatures, hasBias: bias, fanIn: inFeatures)
+        super.init(state: parameters.slots)
     }
 
-    public override var localState: [(name: String, tensor: Tensor)] { parameters.entries }
-
-    public override var localStateLayout: [(name: String, shape: [Int], dtype: DType)] { parameters.layout }
-
-    public override func setLocalState(_ name: String, to tensor: Tensor) throws { try parameters.set(name, to: tensor) }
-
-    /// PyTorch's `Linear.reset_parameters()`: weight and bias U(-1/sqrt(in_features), 1/sqrt(in_features)).
-    public override func resetParameters(using generator: inout SeededGenerator) throws {
-        parameters.reset(fanIn: inFeatures, using: &generator)
-    }
-
-    public override func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank >= 1, input.shape.last == inFeatures else {
             throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
         }
         let rows = input.shape.dropLast().reduce(1, *)
-        let x = input.scalars
-        let w = weight.scalars
-        var y = [Float](repeating: 0, count: rows * outFeatures)
-        if let b = bias?.scalars {
-            for row in 0..<rows { for o in 0..<outFeatures { y[row * outFeatures + o] = b[o] } }
-        }
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    guard let a = xp.baseAddress, let b = wp.baseAddress, let c = yp.baseAddress else { return }
-                    gemm(
-                        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                        a: a, lda: inFeatures, b: b, ldb: inFeatures, c: c, ldc: outFeatures, beta: 1)
-                }
-            }
-        }
+        let y = affineRows(
+            input.scalars, rows: rows, inFeatures: inFeatures, weight: weight.scalars, bias: bias?.scalars, outFeatures: outFeatures)
         return Tensor(shape: Array(input.shape.dropLast()) + [outFeatures], scalars: y)
     }
 }

@@ -5,7 +5,7 @@ import Tensor
 ///
 /// Output `H_out = floor_or_ceil((H + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) / stride[0]) + 1`,
 /// ceil when `ceil_mode`, dropping a last window that would start in the right padding.
-public final class MaxPool2d: Module {
+public final class MaxPool2d: ModuleBase, Layer {
     public let kernelSize: IntPair
     public let stride: IntPair
     public let padding: IntPair
@@ -22,43 +22,13 @@ public final class MaxPool2d: Module {
         self.padding = padding
         self.dilation = dilation
         self.ceilMode = ceilMode
+        super.init()
     }
 
-    public override func forward(_ input: Tensor) throws -> Tensor {
-        let (planes, height, width, outHeight, outWidth) = try poolingShape(
+    public func forward(_ input: Tensor) throws -> Tensor {
+        let window = try PoolingWindow(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
-        let (kernel, stride, padding, dilation) = (kernelSize, self.stride, self.padding, self.dilation)
-        let x = input.scalars
-        var y = [Float](repeating: 0, count: planes * outHeight * outWidth)
-        x.withUnsafeBufferPointer { source in
-            y.withUnsafeMutableBufferPointer { target in
-                nonisolated(unsafe) let (source, target) = (source.baseAddress!, target.baseAddress!)
-                parallelFor(planes, costPerIndex: outHeight * outWidth * kernel.height * kernel.width) { plane in
-                    let image = source + plane * height * width
-                    let pooled = target + plane * outHeight * outWidth
-                    for oh in 0..<outHeight {
-                        let h0 = oh * stride.height - padding.height
-                        for ow in 0..<outWidth {
-                            let w0 = ow * stride.width - padding.width
-                            var best = -Float.infinity
-                            window: for ki in 0..<kernel.height {
-                                let ih = h0 + ki * dilation.height
-                                guard ih >= 0 && ih < height else { continue }
-                                for kj in 0..<kernel.width {
-                                    let iw = w0 + kj * dilation.width
-                                    guard iw >= 0 && iw < width else { continue }
-                                    let value = image[ih * width + iw]
-                                    if value.isNaN { best = value; break window }
-                                    if value > best { best = value }
-                                }
-                            }
-                            pooled[oh * outWidth + ow] = best
-                        }
-                    }
-                }
-            }
-        }
-        return Tensor(shape: [input.shape[0], input.shape[1], outHeight, outWidth], scalars: y)
+        return maxPool2d(input, window)
     }
 }

@@ -9,12 +9,8 @@ import Tensor
 /// state_dict prefix (defaulting to the layer's index). Unknown types or arguments are errors
 /// naming them.
 public enum ModelConfig {
-    /// The layer types a config may use.
-    public static let supportedTypes = [
-        "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
-        "BatchNorm2d", "Linear", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Dropout",
-        "Identity", "Upsample",
-    ]
+    /// The layer types a config may use: the PyTorch class names of its factory table.
+    public static let supportedTypes = factories.map(\.type)
 
     public static func build(_ config: JSONValue) throws -> Sequential {
         guard let layers = config["layers"]?.arrayValue else {
@@ -31,15 +27,21 @@ public enum ModelConfig {
             guard seen.insert(name).inserted else {
                 throw NNError.invalidConfig(reason: "layer \(index): name '\(name)' is used twice")
             }
-            named.append((name, try makeLayer(arguments)))
+            guard let factory = factoriesByType[type] else { throw NNError.unknownLayerType(type: type, index: index) }
+            try arguments.allow(factory.arguments)
+            named.append((name, try factory.make(arguments)))
         }
         return Sequential(named: named)
     }
 
-    private static func makeLayer(_ a: LayerArguments) throws -> Module {
-        switch a.type {
-        case "Conv2d":
-            try a.allow(["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"])
+    private static let factoriesByType = Dictionary(uniqueKeysWithValues: factories.map { ($0.type, $0) })
+
+    /// Every layer a config may use, by PyTorch class name: the constructor keywords it accepts
+    /// and how it is built from them.
+    private static let factories: [LayerFactory] = [
+        LayerFactory(
+            "Conv2d", ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"]
+        ) { a in
             let modeName = try a.string("padding_mode", default: "zeros")
             guard let mode = PaddingMode(rawValue: modeName) else {
                 throw NNError.invalidArgument(
@@ -49,11 +51,14 @@ public enum ModelConfig {
                 inChannels: a.int("in_channels"), outChannels: a.int("out_channels"), kernelSize: a.pair("kernel_size"),
                 stride: a.pair("stride", default: 1), padding: a.padding(), dilation: a.pair("dilation", default: 1),
                 groups: a.int("groups", default: 1), bias: a.bool("bias", default: true), paddingMode: mode)
-        case "ConvTranspose2d":
-            try a.allow([
+        },
+        LayerFactory(
+            "ConvTranspose2d",
+            [
                 "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation",
                 "padding_mode",
-            ])
+            ]
+        ) { a in
             guard try a.string("padding_mode", default: "zeros") == "zeros" else {
                 throw NNError.invalidArgument(
                     layer: "ConvTranspose2d", argument: "padding_mode", reason: "only 'zeros' padding mode is supported")
@@ -63,62 +68,48 @@ public enum ModelConfig {
                 stride: a.pair("stride", default: 1), padding: a.pair("padding", default: 0),
                 outputPadding: a.pair("output_padding", default: 0), groups: a.int("groups", default: 1),
                 bias: a.bool("bias", default: true), dilation: a.pair("dilation", default: 1))
-        case "MaxPool2d":
-            try a.allow(["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"])
-            if try a.bool("return_indices", default: false) {
-                throw NNError.invalidArgument(
-                    layer: "MaxPool2d", argument: "return_indices", reason: "returning indices is not supported in a Sequential")
-            }
+        },
+        LayerFactory("MaxPool2d", ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"]) { a in
+            try a.refuseReturnIndices()
             return try MaxPool2d(
                 kernelSize: a.pair("kernel_size"), stride: a.optionalPair("stride"), padding: a.pair("padding", default: 0),
                 dilation: a.pair("dilation", default: 1), ceilMode: a.bool("ceil_mode", default: false))
-        case "AvgPool2d":
-            try a.allow(["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"])
-            return try AvgPool2d(
+        },
+        LayerFactory("AvgPool2d", ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]) { a in
+            try AvgPool2d(
                 kernelSize: a.pair("kernel_size"), stride: a.optionalPair("stride"), padding: a.pair("padding", default: 0),
                 ceilMode: a.bool("ceil_mode", default: false), countIncludePad: a.bool("count_include_pad", default: true),
                 divisorOverride: a.optionalInt("divisor_override"))
-        case "AdaptiveAvgPool2d":
-            try a.allow(["output_size"])
-            return AdaptiveAvgPool2d(outputSize: try a.adaptiveSize())
-        case "AdaptiveMaxPool2d":
-            try a.allow(["output_size", "return_indices"])
+        },
+        LayerFactory("AdaptiveAvgPool2d", ["output_size"]) { a in AdaptiveAvgPool2d(outputSize: try a.adaptiveSize()) },
+        LayerFactory("AdaptiveMaxPool2d", ["output_size", "return_indices"]) { a in
+            try a.refuseReturnIndices()
             return AdaptiveMaxPool2d(outputSize: try a.adaptiveSize())
-        case "BatchNorm2d":
-            try a.allow(["num_features", "eps", "momentum", "affine", "track_running_stats"])
-            return try BatchNorm2d(
+        },
+        LayerFactory("BatchNorm2d", ["num_features", "eps", "momentum", "affine", "track_running_stats"]) { a in
+            try BatchNorm2d(
                 numFeatures: a.int("num_features"), eps: a.double("eps", default: 1e-5),
                 momentum: a.has("momentum") ? a.optionalDouble("momentum") : 0.1,
                 affine: a.bool("affine", default: true), trackRunningStats: a.bool("track_running_stats", default: true))
-        case "Linear":
-            try a.allow(["in_features", "out_features", "bias"])
-            return try Linear(inFeatures: a.int("in_features"), outFeatures: a.int("out_features"), bias: a.bool("bias", default: true))
-        case "Flatten":
-            try a.allow(["start_dim", "end_dim"])
-            return Flatten(startDim: try a.int("start_dim", default: 1), endDim: try a.int("end_dim", default: -1))
-        case "ReLU":
-            try a.allow(["inplace"])
-            return ReLU()
-        case "LeakyReLU":
-            try a.allow(["negative_slope", "inplace"])
-            return LeakyReLU(negativeSlope: try a.double("negative_slope", default: 0.01))
-        case "Sigmoid":
-            try a.allow([])
-            return Sigmoid()
-        case "Tanh":
-            try a.allow([])
-            return Tanh()
-        case "Softplus":
-            try a.allow(["beta", "threshold"])
-            return Softplus(beta: try a.double("beta", default: 1), threshold: try a.double("threshold", default: 20))
-        case "Dropout":
-            try a.allow(["p", "inplace"])
-            return try Dropout(p: a.double("p", default: 0.5))
-        case "Identity":
-            try a.allow([])
-            return Identity()
-        case "Upsample":
-            try a.allow(["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"])
+        },
+        LayerFactory("Linear", ["in_features", "out_features", "bias"]) { a in
+            try Linear(inFeatures: a.int("in_features"), outFeatures: a.int("out_features"), bias: a.bool("bias", default: true))
+        },
+        LayerFactory("Flatten", ["start_dim", "end_dim"]) { a in
+            Flatten(startDim: try a.int("start_dim", default: 1), endDim: try a.int("end_dim", default: -1))
+        },
+        LayerFactory("ReLU", ["inplace"]) { _ in ReLU() },
+        LayerFactory("LeakyReLU", ["negative_slope", "inplace"]) { a in
+            LeakyReLU(negativeSlope: try a.double("negative_slope", default: 0.01))
+        },
+        LayerFactory("Sigmoid", []) { _ in Sigmoid() },
+        LayerFactory("Tanh", []) { _ in Tanh() },
+        LayerFactory("Softplus", ["beta", "threshold"]) { a in
+            Softplus(beta: try a.double("beta", default: 1), threshold: try a.double("threshold", default: 20))
+        },
+        LayerFactory("Dropout", ["p", "inplace"]) { a in try Dropout(p: a.double("p", default: 0.5)) },
+        LayerFactory("Identity", []) { _ in Identity() },
+        LayerFactory("Upsample", ["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"]) { a in
             let modeName = try a.string("mode", default: "nearest")
             guard let mode = Upsample.Mode(rawValue: modeName) else {
                 throw NNError.invalidArgument(
@@ -131,9 +122,21 @@ public enum ModelConfig {
             return try Upsample(
                 size: a.optionalPair("size"), scaleFactor: a.optionalScale("scale_factor"), mode: mode,
                 alignCorners: a.optionalBool("align_corners"))
-        default:
-            throw NNError.unknownLayerType(type: a.type, index: a.index)
-        }
+        },
+    ]
+}
+
+/// One entry of ``ModelConfig``'s table: a PyTorch class, the keywords its constructor takes
+/// here, and how the layer is built from them.
+private struct LayerFactory: Sendable {
+    let type: String
+    let arguments: Set<String>
+    let make: @Sendable (LayerArguments) throws -> Module
+
+    init(_ type: String, _ arguments: Set<String>, make: @escaping @Sendable (LayerArguments) throws -> Module) {
+        self.type = type
+        self.arguments = arguments
+        self.make = make
     }
 }
 
@@ -144,6 +147,15 @@ private struct LayerArguments {
     let fields: [String: JSONValue]
 
     func has(_ key: String) -> Bool { fields[key] != nil }
+
+    /// Max pooling returns values only here: indices would be a second output, which a Sequential
+    /// cannot pass on; MaxPool2d and AdaptiveMaxPool2d refuse them alike.
+    func refuseReturnIndices() throws {
+        if try bool("return_indices", default: false) {
+            throw NNError.invalidArgument(
+                layer: type, argument: "return_indices", reason: "returning indices is not supported in a Sequential")
+        }
+    }
 
     func allow(_ keys: Set<String>) throws {
         let allowed = keys.union(["type", "name"])

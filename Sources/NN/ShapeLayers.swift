@@ -1,16 +1,17 @@
 import Tensor
 
 /// Merges axes `start_dim...end_dim` into one, as PyTorch's `nn.Flatten` (defaults 1 and -1).
-public final class Flatten: Module {
+public final class Flatten: ModuleBase, Layer {
     public let startDim: Int
     public let endDim: Int
 
     public init(startDim: Int = 1, endDim: Int = -1) {
         self.startDim = startDim
         self.endDim = endDim
+        super.init()
     }
 
-    public override func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
         let rank = Swift.max(input.rank, 1)
         let start = startDim < 0 ? startDim + rank : startDim
         let end = endDim < 0 ? endDim + rank : endDim
@@ -25,14 +26,14 @@ public final class Flatten: Module {
 }
 
 /// Returns its input, as PyTorch's `nn.Identity`.
-public final class Identity: Module {
-    public override init() {}
-    public override func forward(_ input: Tensor) throws -> Tensor { input }
+public final class Identity: ModuleBase, Layer {
+    public override init() { super.init() }
+    public func forward(_ input: Tensor) throws -> Tensor { input }
 }
 
 /// Zeroes each element with probability `p` in train mode and scales the rest by `1 / (1 - p)`;
 /// the identity in eval mode, as PyTorch's `nn.Dropout`.
-public final class Dropout: Module {
+public final class Dropout: ModuleBase, Layer {
     public let p: Double
 
     public init(p: Double = 0.5) throws {
@@ -41,9 +42,10 @@ public final class Dropout: Module {
                 layer: "Dropout", argument: "p", reason: "dropout probability has to be between 0 and 1, but got \(p)")
         }
         self.p = p
+        super.init()
     }
 
-    public override func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
         guard isTraining, p > 0 else { return input }
         if p == 1 { return Tensor(zeros: input.shape) }
         let scale = Float(1 / (1 - p))

@@ -112,11 +112,12 @@ public struct LoadError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-extension Module {
-    /// What the model's `state_dict()` holds: keys, shapes and dtypes.
+extension ModuleBase {
+    /// What the model's `state_dict()` holds: keys, shapes and dtypes, read off the layers'
+    /// ``StateSlot``s without making any tensor.
     public var expectedTensors: [ExpectedTensor] {
-        modulesWithPrefixes().flatMap { module in
-            module.module.localStateLayout.map { ExpectedTensor(key: module.prefix + $0.name, shape: $0.shape, dtype: $0.dtype) }
+        modulesWithPrefixes().flatMap { entry in
+            entry.module.stateSlots.map { ExpectedTensor(key: $0.key(entry.prefix), shape: $0.shape, dtype: $0.dtype) }
         }
     }
 
@@ -129,20 +130,15 @@ extension Module {
         let report = LoadReport(modelName: modelName ?? typeName, expected: expectedTensors, stateDict: stateDict)
         if strict && !report.isClean { throw LoadError(report: report) }
         let skipped = Set(report.shapeMismatches.map(\.key) + report.dtypeMismatches.map(\.key))
-        for module in modulesWithPrefixes() {
-            for (name, shape, dtype) in module.module.localStateLayout {
-                let key = module.prefix + name
+        for entry in modulesWithPrefixes() {
+            for slot in entry.module.stateSlots {
+                let key = slot.key(entry.prefix)
                 guard !skipped.contains(key), var tensor = stateDict[key] else { continue }
-                if shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
-                try module.module.setLocalState(name, to: tensor.converted(to: dtype))
+                if slot.shape.isEmpty && tensor.shape == [1] { tensor = try tensor.reshaped([]) }
+                try entry.module.setLocalState(slot.name, to: tensor)
             }
         }
         return report
-    }
-
-    /// Every module with the key prefix of its state (`layer1.0.conv1.`).
-    private func modulesWithPrefixes(_ prefix: String = "") -> [(prefix: String, module: Module)] {
-        [(prefix, self)] + children.flatMap { $0.module.modulesWithPrefixes(prefix + $0.name + ".") }
     }
 }
 

@@ -2,7 +2,8 @@ import Tensor
 
 /// Pads the last two axes of an NCHW tensor by reflecting, replicating or wrapping its borders,
 /// as `F.pad(x, (left, right, top, bottom), mode=...)` does before a Conv2d with that padding_mode.
-func padBorders(_ input: Tensor, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode) throws -> Tensor {
+func padBorders(_ input: Tensor, _ pads: BorderAmounts, mode: PaddingMode) throws -> Tensor {
+    let (top, bottom, left, right) = (pads.top, pads.bottom, pads.left, pads.right)
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     if mode == .reflect && (top >= height || bottom >= height || left >= width || right >= width) {
         throw NNError.invalidArgument(

@@ -42,9 +42,3 @@ struct ConvolutionEpilogue {
         }
     }
 }
-
-/// A layer that can take over a following eval-mode BatchNorm2d and ReLU (see `Sequential`).
-protocol EpilogueFusing: Module {
-    var outChannels: Int { get }
-    func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?) throws -> Tensor
-}

@@ -1,0 +1,44 @@
+/// The small pointer helpers that keep kernels flat: one closure level for all their buffers
+/// instead of one per `withUnsafe...` call.
+
+/// `body` with read pointers to the values of `first` and `second`.
+@inline(__always)
+func withReadPointers<Result>(
+    _ first: [Float], _ second: [Float], _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> Result
+) rethrows -> Result {
+    try first.withUnsafeBufferPointer { a in
+        try second.withUnsafeBufferPointer { b in try body(a.baseAddress ?? emptyBuffer, b.baseAddress ?? emptyBuffer) }
+    }
+}
+
+/// `count` zeros, filled in by `body` through a write pointer.
+@inline(__always)
+func makeValues(zeroed count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> Void) rethrows -> [Float] {
+    var values = [Float](repeating: 0, count: count)
+    try values.withUnsafeMutableBufferPointer { try body($0.baseAddress ?? emptyMutableBuffer) }
+    return values
+}
+
+/// Working memory a kernel owns for one call: zeroed, freed by `body`'s end.
+@inline(__always)
+func withScratch<Result>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> Result) rethrows -> Result {
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, count))
+    buffer.initialize(repeating: 0, count: Swift.max(1, count))
+    defer { buffer.deallocate() }
+    return try body(buffer)
+}
+
+/// What an empty array's absent base address stands for: never read, since its count is 0.
+// A pointer to one float allocated once, never written: safe to share between threads.
+nonisolated(unsafe) private let emptyMutableBuffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+// The same never-written float, read-only.
+nonisolated(unsafe) private let emptyBuffer = UnsafePointer(emptyMutableBuffer)
+
+/// A buffer handed to the threads of a parallel loop, each of which touches only its own part.
+// @unchecked: a bare pointer; the loops that share it give each index memory no other touches.
+struct SharedPointer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+
+    init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
+    init(_ base: UnsafePointer<Float>) { self.base = UnsafeMutablePointer(mutating: base) }
+}

@@ -1,0 +1,41 @@
+/// The per-channel mean and biased variance of NCHW values, in double precision (two passes:
+/// the mean, then the squared deviations from it), as BatchNorm's batch statistics.
+func channelStatistics(_ x: [Float], shape: [Int]) -> (mean: [Double], variance: [Double]) {
+    let (batch, channels, plane) = (shape[0], shape[1], shape[2] * shape[3])
+    let perChannel = batch * plane
+    var mean = [Double](repeating: 0, count: channels)
+    var variance = [Double](repeating: 0, count: channels)
+    for c in 0..<channels {
+        var sum = 0.0
+        for n in 0..<batch {
+            let base = (n * channels + c) * plane
+            for index in base..<(base + plane) { sum += Double(x[index]) }
+        }
+        let m = sum / Double(perChannel)
+        var squares = 0.0
+        for n in 0..<batch {
+            let base = (n * channels + c) * plane
+            for index in base..<(base + plane) {
+                let d = Double(x[index]) - m
+                squares += d * d
+            }
+        }
+        mean[c] = m
+        variance[c] = squares / Double(perChannel)
+    }
+    return (mean, variance)
+}
+
+/// `y = x * scale[c] + shift[c]` over NCHW values: BatchNorm's map once its statistics are known.
+func affineChannels(_ x: [Float], shape: [Int], scale: [Float], shift: [Float]) -> [Float] {
+    let (batch, channels, plane) = (shape[0], shape[1], shape[2] * shape[3])
+    var y = x
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let base = (n * channels + c) * plane
+            let (a, b) = (scale[c], shift[c])
+            for index in base..<(base + plane) { y[index] = x[index] * a + b }
+        }
+    }
+    return y
+}
