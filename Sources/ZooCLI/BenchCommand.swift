@@ -59,7 +59,7 @@ struct BenchForwardCommand: ParsableCommand {
             do {
                 resolved = try ModelResolver.resolve(checkpoint)
                 try resolved.loadStrictly(checkpoint)
-            } catch { throw ZooExit.failed("cannot run \(model)", details: ["\(error)"]) }
+            } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
             built = (
                 resolved.model, resolved.label,
                 resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }

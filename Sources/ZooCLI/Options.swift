@@ -56,7 +56,7 @@ struct ReadOptions: ParsableArguments {
 /// hang inside libhdf5 on a crafted file is exit 2 naming the file, never a signal or a hang here.
 func readCheckpoint(_ path: String, with reading: FileReading) throws -> LoadedCheckpoint {
     do { return try reading.checkpoint(at: path) } catch {
-        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
     }
 }
 
