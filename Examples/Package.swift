@@ -9,6 +9,9 @@ let package = Package(
     targets: [
         .executableTarget(name: "ClassifyDigit", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
         .executableTarget(name: "VerifyFolder", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
+        // zoo inside a server: open, verify, run and close checkpoints many times; memory, file
+        // descriptors and child processes must stay flat.
+        .executableTarget(name: "LongRunningHost", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
         // The README's "Use it from Swift" program, line for line.
         .executableTarget(name: "ReadmeProgram", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
     ],

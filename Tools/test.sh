@@ -25,6 +25,9 @@ no_new_warnings .build/examples-build-output.txt
 Examples/.build/debug/ClassifyDigit Zoo/digits.h5 Docs/digit.png | tee .build/classify-digit.txt
 sed -n 3p .build/classify-digit.txt | grep -qE "%  7$" || { echo "test: ClassifyDigit did not rank class 7 first" >&2; exit 1; }
 Examples/.build/debug/VerifyFolder Zoo .build/debug/zoo
+# A long-running host: 170 open/verify/run/close cycles, memory, descriptors and children flat
+# (the full 10,000: Examples/.build/release/LongRunningHost 10000 .build/release/zoo).
+Examples/.build/debug/LongRunningHost 170 .build/debug/zoo
 Examples/.build/debug/ReadmeProgram | tail -1 | grep -q "^verified: graycnn" || { echo "test: the README's program failed" >&2; exit 1; }
 swift package generate-documentation --warnings-as-errors \
     --target Containment --target HDF5 --target Tensor --target Pictures --target NN --target Checkpoint --target ModelZoo >/dev/null

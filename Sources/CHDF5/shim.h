@@ -18,6 +18,8 @@ static inline size_t zoo_h5t_variable(void) { return H5T_VARIABLE; }
 /// H5P_FILE_CREATE and H5P_GROUP_CREATE are globals that exist only after H5open().
 static inline hid_t zoo_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t zoo_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+/// H5P_FILE_ACCESS likewise (the in-memory file driver is set on one).
+static inline hid_t zoo_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 
 /// The H5T_NATIVE_* types are globals that exist only after H5open().
 static inline hid_t zoo_h5t_native_int8(void) { return H5T_NATIVE_INT8; }

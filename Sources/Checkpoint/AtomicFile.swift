@@ -30,8 +30,38 @@ enum AtomicFile {
             if durable { try? sync(folder.path, reportingAs: path) }
         } catch {
             unlink(temporary.path)
+            // Failures of the temporary are the target's to the user, who never sees that name.
+            if case .writeFailed(_, let reason) = error as? CheckpointError { throw .writeFailed(path: path, reason: reason) }
             if let error = error as? CheckpointError { throw error }
             throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Creates `path` (mode 0644, which umask narrows) and writes `bytes` to it.
+    static func writeAll(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
+        try writeAll(to: path) { append throws(CheckpointError) in try append(bytes) }
+    }
+
+    /// Creates `path` (mode 0644, which umask narrows) and writes what `produce` appends, in
+    /// order, retrying short and interrupted writes; a full disk or any other failure throws
+    /// with the system's reason (ENOSPC: "No space left on device").
+    static func writeAll(
+        to path: String, _ produce: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void
+    ) throws(CheckpointError) {
+        let descriptor = retryingInterrupts { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(errno))) }
+        defer { _ = close(descriptor) }
+        try produce { bytes throws(CheckpointError) in
+            let failure = bytes.withUnsafeBytes { buffer -> Int32? in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 && errno != EINTR { return errno }
+                    offset += Swift.max(written, 0)
+                }
+                return nil
+            }
+            if let failure { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
         }
     }
 

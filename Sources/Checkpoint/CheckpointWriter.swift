@@ -27,10 +27,14 @@ public enum CheckpointWriter {
 
         switch format {
         case .hdf5:
-            try AtomicFile.replace(path) { temporary in
-                try writeFile(
-                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature, to: temporary)
+            let image: [UInt8]
+            do {
+                image = try fileImage(
+                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature, name: path)
+            } catch {
+                throw .writeFailed(path: path, reason: "\(error)")
             }
+            try AtomicFile.replace(path) { temporary in try AtomicFile.writeAll(image, to: temporary) }
         case .safetensors:
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
@@ -55,13 +59,15 @@ public enum CheckpointWriter {
         path.lowercased().hasSuffix(".safetensors") ? .safetensors : .hdf5
     }
 
-    /// Writes the file and closes it explicitly, checking every status: the groups and datasets
-    /// are released first (inner scope), then `H5Fclose`'s status decides.
-    private static func writeFile(
+    /// The file's bytes, built in memory: libhdf5 never writes to the disk, so that a full disk
+    /// is a failed write of bytes that zoo reports (libhdf5 1.10.8 faults on exit after a failed
+    /// write of its own). Every status is checked; the groups and datasets are released (inner
+    /// scope) before the image is taken and the file closed.
+    private static func fileImage(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
-        to path: String
-    ) throws {
-        let file = try HDF5File.create(path)
+        name: String
+    ) throws -> [UInt8] {
+        let file = try HDF5File.createInMemory(name: name, expectedBytes: stateDict.byteCount)
         try {
             let root = try file.rootGroup()
             for (key, tensor) in stateDict {
@@ -72,6 +78,8 @@ public enum CheckpointWriter {
             if let evalSet { try EvalSetIO.write(evalSet, into: root) }
             if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
         }()
+        let image = try file.image()
         try file.close()
+        return image
     }
 }

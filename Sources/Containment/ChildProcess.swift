@@ -31,7 +31,13 @@ public enum ChildProcess {
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: errors.path)
+        // Closed here once the child has it: Process keeps the parent's copy open otherwise, one
+        // descriptor per child for the life of a long-running host.
+        guard let errorHandle = FileHandle(forWritingAtPath: errors.path) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errors.path])
+        }
+        defer { try? errorHandle.close() }
+        process.standardError = errorHandle
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         try process.run()

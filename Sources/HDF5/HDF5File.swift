@@ -29,16 +29,52 @@ public final class HDF5File: Sendable {
     /// Creates a file, replacing any file at `path`. Link creation order is tracked so that
     /// readers see members in the order they were written.
     public static func create(_ path: String) throws -> HDF5File {
+        let creation = try creationProperties(path)
+        let id = try HDF5Library.identifier("create file", path) {
+            H5Fcreate(path, zoo_h5f_acc_trunc(), creation.id, hid_t(H5P_DEFAULT))
+        }
+        return HDF5File(path: path, handle: HDF5Handle(id, .file))
+    }
+
+    /// Creates a file that lives in memory only (HDF5's core driver, no backing store); its bytes
+    /// come out through ``image()``. Writers build files this way and write the bytes themselves:
+    /// libhdf5 1.10 can fault after a failed disk write (a full disk), whereas a write of bytes
+    /// fails cleanly. `name` only names the file in errors; `expectedBytes` sizes the first
+    /// allocation, so that the image grows in one step.
+    public static func createInMemory(name: String, expectedBytes: Int = 0) throws -> HDF5File {
+        let access = HDF5Handle(
+            try HDF5Library.identifier("create file access property list", name) { H5Pcreate(zoo_h5p_file_access()) },
+            .propertyList)
+        let increment = Swift.max(1 << 20, expectedBytes + (1 << 20))
+        try HDF5Library.check("use the in-memory driver", name) { H5Pset_fapl_core(access.id, increment, false) }
+        // Open files are told apart by name: a unique one lets writers work in parallel.
+        let unique = "\(name)#in-memory-\(UInt64.random(in: .min ... .max))"
+        let creation = try creationProperties(name)
+        let id = try HDF5Library.identifier("create file", name) { H5Fcreate(unique, zoo_h5f_acc_trunc(), creation.id, access.id) }
+        return HDF5File(path: name, handle: HDF5Handle(id, .file))
+    }
+
+    private static func creationProperties(_ path: String) throws -> HDF5Handle {
         let plist = HDF5Handle(
             try HDF5Library.identifier("create file property list", path) { H5Pcreate(zoo_h5p_file_create()) },
             .propertyList)
         try HDF5Library.check("track creation order", path) {
             H5Pset_link_creation_order(plist.id, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
         }
-        let id = try HDF5Library.identifier("create file", path) {
-            H5Fcreate(path, zoo_h5f_acc_trunc(), plist.id, hid_t(H5P_DEFAULT))
+        return plist
+    }
+
+    /// The file's bytes as they would be on disk, after a flush.
+    public func image() throws -> [UInt8] {
+        try flush()
+        return try HDF5Library.locked {
+            let size = H5Fget_file_image(handle.id, nil, 0)
+            guard size >= 0 else { throw HDF5Library.takeError("get file image", path) }
+            var bytes = [UInt8](repeating: 0, count: size)
+            let copied = bytes.withUnsafeMutableBytes { H5Fget_file_image(handle.id, $0.baseAddress, $0.count) }
+            guard copied == size else { throw HDF5Library.takeError("get file image", path) }
+            return bytes
         }
-        return HDF5File(path: path, handle: HDF5Handle(id, .file))
     }
 
     /// The root group, `/`.

@@ -34,6 +34,14 @@ struct BenchForwardCommand: ParsableCommand {
             throw ValidationError("\(flag) must be at least 1")
         }
         if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        // A bound a benchmark never needs, so that a mistyped count is a usage error, not a
+        // run that never ends (or a thread count OpenMP cannot take).
+        for (flag, value, most) in [
+            ("--repeat", repeats, maximumRepeats), ("--warmup", warmup, maximumRepeats), ("--threads", threads, 1024),
+        ]
+        where value > most {
+            throw ValidationError("\(flag) must be at most \(most), got \(value)")
+        }
         for (flag, value) in [("--height", height), ("--width", width)] {
             if let value, value < 1 { throw ValidationError("\(flag) must be at least 1") }
         }
@@ -88,6 +96,7 @@ struct BenchLoadCommand: ParsableCommand {
 
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeat must be at least 1") }
+        if repeats > maximumRepeats { throw ValidationError("--repeat must be at most \(maximumRepeats), got \(repeats)") }
     }
 
     func run() throws {
@@ -106,3 +115,6 @@ struct BenchLoadCommand: ParsableCommand {
                 + ", peak RSS \(Output.bytes(report.peakResidentBytes))")
     }
 }
+
+/// The most timed passes or reads a benchmark takes.
+let maximumRepeats = 100_000

@@ -35,7 +35,7 @@ struct ExportCommand: ParsableCommand {
         } catch let error as ModelZooError {
             throw ZooExit.unusable("\(error)")
         } catch let error as CheckpointError {
-            throw ZooExit.unusable("cannot write \(output)", details: [error.description])
+            throw writeFailure(error, output: output)
         }
     }
 }

@@ -28,7 +28,7 @@ struct ImportCommand: ParsableCommand {
         do {
             try Importer.importCheckpoint(report, to: output)
         } catch {
-            throw ZooExit.unusable("cannot write \(output)", details: ["\(error)"])
+            throw writeFailure(error, output: output)
         }
         let label = report.resolved?.label ?? "unknown model"
         Output.line(

@@ -66,3 +66,10 @@ func readManifestText(_ path: String, with reading: FileReading) throws -> Strin
         throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
     }
 }
+
+/// A checkpoint that could not be written: a failed write (full disk, read-only folder) is one
+/// line naming the file and the system's reason; anything else names the file, then the error.
+func writeFailure(_ error: any Error, output: String) -> ZooExit {
+    if case .writeFailed = error as? CheckpointError { return ZooExit.unusable("\(error)") }
+    return ZooExit.unusable("cannot write \(output)", details: ["\(error)"])
+}

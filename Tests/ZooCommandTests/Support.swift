@@ -27,6 +27,10 @@ func runZoo(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLoca
 
 /// Runs the real `zoo` binary in the repository root, as users' scripts do.
 func zooProcess(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
+    try zooProcess(arguments, sourceLocation: sourceLocation)
+}
+
+func zooProcess(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
     try requireBuiltZoo(sourceLocation: sourceLocation)
     return try runProcess(zooExecutable, arguments)
 }

@@ -198,17 +198,12 @@ enum SafetensorsWriter {
         // The reference implementation pads the header with spaces to a multiple of 8 bytes.
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
         try AtomicFile.replace(path, durable: durable) { temporary in
-            guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary)
-            else {
-                throw CheckpointError.writeFailed(path: path, reason: "cannot create a temporary file beside it")
+            try AtomicFile.writeAll(to: temporary) { append throws(CheckpointError) in
+                let length = UInt64(headerBytes.count)
+                try append((0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
+                try append(headerBytes)
+                for (_, tensor) in stateDict { try append(tensor.littleEndianBytes) }
             }
-            defer { try? handle.close() }
-            let length = UInt64(headerBytes.count)
-            try handle.write(contentsOf: (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
-            try handle.write(contentsOf: headerBytes)
-            for (_, tensor) in stateDict { try handle.write(contentsOf: tensor.littleEndianBytes) }
-            if durable { try handle.synchronize() }
-            try handle.close()
         }
     }
 }
