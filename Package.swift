@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
             name: "CheckpointTests",
-            dependencies: ["Checkpoint", "HDF5", "Tensor", "JSON", "TestSupport"],
+            dependencies: ["Checkpoint", "Containment", "HDF5", "Tensor", "JSON", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

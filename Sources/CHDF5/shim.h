@@ -15,6 +15,13 @@ static inline hid_t zoo_h5s_all(void) { return H5S_ALL; }
 /// H5T_VARIABLE is a cast expression.
 static inline size_t zoo_h5t_variable(void) { return H5T_VARIABLE; }
 
+/// The minor error numbers HDF5Error.Kind names: globals that exist only after H5open().
+static inline hid_t zoo_h5e_cantopenfile(void) { return H5E_CANTOPENFILE; }
+static inline hid_t zoo_h5e_nothdf5(void) { return H5E_NOTHDF5; }
+static inline hid_t zoo_h5e_notfound(void) { return H5E_NOTFOUND; }
+static inline hid_t zoo_h5e_cantopenobj(void) { return H5E_CANTOPENOBJ; }
+static inline hid_t zoo_h5e_readerror(void) { return H5E_READERROR; }
+
 /// H5P_FILE_CREATE and H5P_GROUP_CREATE are globals that exist only after H5open().
 static inline hid_t zoo_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t zoo_h5p_group_create(void) { return H5P_GROUP_CREATE; }

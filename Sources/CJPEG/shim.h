@@ -13,6 +13,13 @@
 // returns a status and a message instead. Messages are captured, never printed. A warning
 // (libjpeg fills a truncated file with grey and goes on) is an error here, as it is for PIL.
 
+// What went wrong, beside the message, so that Swift throws a case rather than reading text.
+#define ZOO_JPEG_PROBLEM_DECODER 1        // libjpeg's own error or warning: the message says it
+#define ZOO_JPEG_PROBLEM_CMYK 2
+#define ZOO_JPEG_PROBLEM_ZERO_PIXELS 3
+#define ZOO_JPEG_PROBLEM_TOO_MANY_PIXELS 4
+#define ZOO_JPEG_PROBLEM_OUT_OF_MEMORY 5
+
 typedef struct {
     unsigned char *pixels;  // height * width * channels bytes
     uint32_t width;
@@ -20,6 +27,7 @@ typedef struct {
     int channels;           // 1 grey, 3 RGB
     int progressive;
     char message[JMSG_LENGTH_MAX + 64];
+    int problem;            // ZOO_JPEG_PROBLEM_*, 0 on success
 } zoo_jpeg_image;
 
 typedef struct {
@@ -52,6 +60,7 @@ static inline int zoo_jpeg_decode(const unsigned char *data, size_t size, uint64
     error.base.emit_message = zoo_jpeg_emit;
     error.base.output_message = zoo_jpeg_output;
     error.message = out->message;
+    out->problem = ZOO_JPEG_PROBLEM_DECODER;
     if (setjmp(error.jump)) {
         free(pixels);
         jpeg_destroy_decompress(&info);
@@ -62,16 +71,19 @@ static inline int zoo_jpeg_decode(const unsigned char *data, size_t size, uint64
     jpeg_read_header(&info, TRUE);
     if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
         strcpy(out->message, "a CMYK JPEG; zoo reads greyscale and RGB JPEGs (convert it to RGB first)");
+        out->problem = ZOO_JPEG_PROBLEM_CMYK;
         jpeg_destroy_decompress(&info);
         return -1;
     }
     if (info.image_width == 0 || info.image_height == 0) {
         strcpy(out->message, "the picture has zero width or height");
+        out->problem = ZOO_JPEG_PROBLEM_ZERO_PIXELS;
         jpeg_destroy_decompress(&info);
         return -1;
     }
     if ((uint64_t)info.image_width * info.image_height > max_pixels) {
         strcpy(out->message, "the picture has more pixels than the decoded-pixel cap");
+        out->problem = ZOO_JPEG_PROBLEM_TOO_MANY_PIXELS;
         jpeg_destroy_decompress(&info);
         return -1;
     }
@@ -82,6 +94,7 @@ static inline int zoo_jpeg_decode(const unsigned char *data, size_t size, uint64
     pixels = (unsigned char *)malloc(stride * info.output_height);
     if (!pixels) {
         strcpy(out->message, "out of memory for the decoded picture");
+        out->problem = ZOO_JPEG_PROBLEM_OUT_OF_MEMORY;
         jpeg_destroy_decompress(&info);
         return -1;
     }
@@ -99,6 +112,7 @@ static inline int zoo_jpeg_decode(const unsigned char *data, size_t size, uint64
     out->width = info.output_width;
     out->height = info.output_height;
     out->channels = info.output_components;
+    out->problem = 0;
     jpeg_destroy_decompress(&info);
     return 0;
 }

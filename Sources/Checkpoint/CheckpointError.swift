@@ -1,3 +1,4 @@
+import Containment
 import HDF5
 
 /// Why a file could not be read or written as a checkpoint. Every case names the file and,
@@ -5,7 +6,7 @@ import HDF5
 /// callers can match on them:
 ///
 /// ```swift
-/// catch CheckpointError.hdf5(let path, let underlying) where underlying.operation == "open file" { ... }
+/// catch CheckpointError.hdf5(let path, let underlying) where underlying.kind == .cannotOpenFile { ... }
 /// ```
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file is no checkpoint zoo reads (HDF5, torch.save, safetensors); `what` says what it
@@ -13,7 +14,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case notACheckpoint(path: String, what: String)
     /// The file names something a weights file does not need (a pickled model, a call to
     /// `posix.system`): refused before anything is built, nothing executed.
-    case refused(path: String, reason: String)
+    case refused(path: String, Refusal)
     /// The file contradicts itself or ends early (a truncated archive, a storage shorter than its
     /// tensor, a safetensors header whose ranges overlap).
     case damaged(path: String, reason: String)
@@ -27,15 +28,14 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case emptyCheckpoint(path: String)
     case invalidKey(key: String, reason: String)
     case writeFailed(path: String, reason: String)
-    /// The contained reader (a child process) failed, crashed or ran out of time; `reason` is
-    /// its one line, naming the file.
-    case containedFailure(path: String, reason: String)
+    /// The contained reader (a child process doing `task` on the file at `path`) failed, crashed
+    /// or ran out of time.
+    case contained(path: String, task: ContainedRequest.Task, failure: ContainmentFailure)
 
     public var description: String {
         switch self {
         case .notACheckpoint(let path, let what): return "\(path): not a checkpoint: \(what)"
-        case .refused(let path, let reason):
-            return "\(path): \(reason.hasPrefix("refused") || reason.hasPrefix("this file") ? reason : "refused: " + reason)"
+        case .refused(let path, let refusal): return "\(path): \(refusal)"
         case .damaged(let path, let reason): return "\(path): damaged: \(reason)"
         case .hdf5(let path, let underlying): return "\(path): \(underlying)"
         case .unsupportedElementType(let path, let key, let found):
@@ -47,7 +47,25 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(path): the file holds no tensors, and no manifest arch or model_config describes a model without any"
         case .invalidKey(let key, let reason): return "cannot store key '\(key)': \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
-        case .containedFailure(_, let reason): return reason
+        case .contained(let path, let task, let failure): return Self.describe(failure, path: path, task: task)
+        }
+    }
+
+    /// The reader child's failure in words; a whole read says more than a manifest-only one.
+    private static func describe(_ failure: ContainmentFailure, path: String, task: ContainedRequest.Task) -> String {
+        let whole = task == .readCheckpoint
+        switch failure {
+        case .cannotStart(let executable, let reason): return "cannot start the reader process \(executable): \(reason)"
+        case .timedOut(let seconds):
+            return "\(path): reading took longer than \(Int(seconds)) s and was stopped"
+                + (whole ? "; the file may be crafted to hang the reader" : "")
+        case .crashed(let signal):
+            return "\(path): the reader crashed (signal \(signal)) on this file"
+                + (whole ? "; it is damaged or crafted, and nothing was loaded" : "")
+        case .failed(_, let message): return message.isEmpty ? "\(path): the reader failed" : message
+        case .incompleteAnswer: return "\(path): the reader's \(whole ? "transfer file" : "answer") is incomplete"
+        case .malformedRequest(let argument): return "not a contained-read request: \(argument)"
+        case .cannotWriteAnswer(let output, let reason): return "cannot write \(output): \(reason)"
         }
     }
 }

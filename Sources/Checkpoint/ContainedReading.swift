@@ -1,6 +1,5 @@
 import Containment
 import Foundation
-import JSON
 import Tensor
 
 #if canImport(Glibc)
@@ -15,15 +14,32 @@ import Tensor
 /// ``CheckpointReader/read(_:)`` parses in the calling process: it checks everything it can
 /// before allocating and never traps on a file's contents in zoo's own code, but a bug inside
 /// libhdf5 triggered by a crafted file can still crash or hang the caller. ``read(_:timeout:reader:)``
-/// instead runs the reader in a child process (a `zoo` executable: `zoo contained-read FILE
-/// --output TRANSFER`), with a wall-clock limit. The child writes what it read to a scratch
-/// safetensors file, which the caller reads with zoo's own Swift safetensors reader (no C
-/// library touches untrusted bytes in the caller). A crash or a hang of the child becomes a
-/// ``CheckpointError`` naming the file.
+/// instead runs the reader in a child process (a `zoo` executable given a `ContainedRequest`:
+/// `zoo contained-read REQUEST`), with a wall-clock limit. The child writes what it read to a
+/// scratch safetensors file, which the caller reads with zoo's own Swift safetensors reader (no C
+/// library touches untrusted bytes in the caller). A crash or a hang of the child becomes
+/// ``CheckpointError/contained(path:task:failure:)`` naming the file.
 public enum ContainedReading {
     /// `__metadata__` key of the transfer file that carries everything but the tensors.
     static let transferKey = "zoo_transfer"
     public static let defaultTimeout: Double = 60
+
+    /// Everything a checkpoint holds besides its tensors, reference vectors and eval set: the
+    /// transfer file's result header.
+    struct TransferFields: Codable, Sendable {
+        var container: CheckpointContainer
+        var layoutNotes: [String]
+        var storedKeys: [String: String]
+        var pickleGlobals: [String]
+        var metadata: [String: String]
+        var manifestText: String?
+        var signature: String?
+    }
+
+    /// The manifest-only answer.
+    struct ManifestFields: Codable, Sendable {
+        var manifest: String?
+    }
 
     /// Reads `path` in a child process running `reader contained-read`; throws when the file
     /// cannot be read, the child crashes, or it runs longer than `timeout` seconds (it is then killed).
@@ -31,95 +47,76 @@ public enum ContainedReading {
         let scratch = scratchFolder().appendingPathComponent(
             "zoo-read-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).safetensors")
         defer { unlink(scratch.path) }
-        let outcome: ChildOutcome
-        do { outcome = try ChildProcess.run(reader, ["contained-read", path, "--output", scratch.path], timeout: timeout) } catch {
-            throw .containedFailure(path: path, reason: "cannot start the reader process \(reader.path): \(error)")
-        }
-        switch outcome {
-        case .timedOut:
-            throw .containedFailure(
-                path: path,
-                reason:
-                    "\(path): reading took longer than \(Int(timeout)) s and was stopped; the file may be crafted to hang the reader (--timeout changes the limit)"
-            )
-        case .crashed(let signal):
-            throw .containedFailure(
-                path: path,
-                reason: "\(path): the reader crashed (signal \(signal)) on this file; it is damaged or crafted, and nothing was loaded")
-        case .exited(0, _):
-            return try readTransfer(scratch.path, originalPath: path)
-        case .exited(_, let message):
-            throw .containedFailure(path: path, reason: message.isEmpty ? "\(path): the reader failed" : message)
-        }
+        try run(ContainedRequest(task: .readCheckpoint, path: path, output: scratch.path), reader: reader, timeout: timeout)
+        return try readTransfer(scratch.path, originalPath: path)
     }
 
     /// The manifest's text only (no tensor is read), in a child process as `read` does it.
     public static func readManifestText(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> String? {
         let scratch = scratchFolder().appendingPathComponent("zoo-manifest-\(UUID().uuidString).json")
         defer { unlink(scratch.path) }
-        let outcome: ChildOutcome
-        do {
-            outcome = try ChildProcess.run(reader, ["contained-read", path, "--output", scratch.path, "--manifest-only"], timeout: timeout)
-        } catch {
-            throw .containedFailure(path: path, reason: "cannot start the reader process \(reader.path): \(error)")
-        }
-        switch outcome {
-        case .timedOut: throw .containedFailure(path: path, reason: "\(path): reading took longer than \(Int(timeout)) s and was stopped")
-        case .crashed(let signal):
-            throw .containedFailure(path: path, reason: "\(path): the reader crashed (signal \(signal)) on this file")
-        case .exited(0, _):
-            guard let text = try? String(contentsOf: scratch, encoding: .utf8), let value = try? JSONValue.parse(text) else {
-                throw .containedFailure(path: path, reason: "\(path): the reader's answer is incomplete")
-            }
-            return value["manifest"]?.stringValue
-        case .exited(_, let message): throw .containedFailure(path: path, reason: message.isEmpty ? "\(path): the reader failed" : message)
+        let request = ContainedRequest(task: .readManifest, path: path, output: scratch.path)
+        try run(request, reader: reader, timeout: timeout)
+        do { return try ContainedResultHeader<ManifestFields>.read(from: scratch.path, task: .readManifest).0.fields.manifest } catch {
+            throw .contained(path: path, task: .readManifest, failure: error)
         }
     }
 
-    /// The child's side of `readManifestText`.
-    public static func serveManifest(_ path: String, output: String) throws(CheckpointError) {
-        let text = try CheckpointReader.readManifestText(path)
-        let answer = JSONValue.object(["manifest": text.map(JSONValue.string) ?? .null]).serialized()
-        do { try answer.write(toFile: output, atomically: false, encoding: .utf8) } catch {
-            throw .writeFailed(path: output, reason: "\(error)")
+    /// The child's side: does what `argument` (a `ContainedRequest` as JSON) asks, in this process.
+    public static func serve(argument: String) throws(CheckpointError) {
+        let request: ContainedRequest
+        do { request = try ContainedRequest(argument: argument) } catch {
+            throw .contained(path: "", task: .readCheckpoint, failure: error)
+        }
+        switch request.task {
+        case .readCheckpoint: try serveCheckpoint(request)
+        case .readManifest:
+            let header = ContainedResultHeader(
+                task: .readManifest, fields: ManifestFields(manifest: try CheckpointReader.readManifestText(request.path)))
+            do { try header.write(to: request.output) } catch { throw .contained(path: request.path, task: request.task, failure: error) }
+        case .decodePicture:
+            throw .contained(path: request.path, task: request.task, failure: .malformedRequest(argument))
         }
     }
 
-    /// The child's side: reads `path` in this process and writes it to `output` for the parent.
-    public static func serve(_ path: String, output: String) throws(CheckpointError) {
-        let checkpoint = try CheckpointReader.read(path)
-        let fields: [String: JSONValue] = [
-            "container": .string(checkpoint.container.rawValue),
-            "layout_notes": .array(checkpoint.layoutNotes.map(JSONValue.string)),
-            "stored_keys": .object(checkpoint.storedKeys.mapValues(JSONValue.string)),
-            "pickle_globals": .array(checkpoint.pickleGlobals.map(JSONValue.string)),
-            "metadata": .object(checkpoint.metadata.mapValues(JSONValue.string)),
-            "manifest_text": checkpoint.manifestText.map(JSONValue.string) ?? .null,
-            "signature": checkpoint.signatureText.map(JSONValue.string) ?? .null,
-        ]
+    private static func run(_ request: ContainedRequest, reader: URL, timeout: Double) throws(CheckpointError) {
+        do { try ChildProcess.serve(request, with: reader, timeout: timeout) } catch {
+            throw .contained(path: request.path, task: request.task, failure: error)
+        }
+    }
+
+    /// Reads the checkpoint and writes it, tensors and all, as the safetensors transfer file.
+    private static func serveCheckpoint(_ request: ContainedRequest) throws(CheckpointError) {
+        let checkpoint = try CheckpointReader.read(request.path)
+        let fields = TransferFields(
+            container: checkpoint.container, layoutNotes: checkpoint.layoutNotes, storedKeys: checkpoint.storedKeys,
+            pickleGlobals: checkpoint.pickleGlobals, metadata: checkpoint.metadata, manifestText: checkpoint.manifestText,
+            signature: checkpoint.signatureText)
+        let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
         try SafetensorsWriter.write(
             checkpoint.stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
-            evalSet: checkpoint.evalSet, signature: nil, extraMetadata: [transferKey: JSONValue.object(fields).serialized()], to: output,
+            evalSet: checkpoint.evalSet, signature: nil, extraMetadata: [transferKey: header.encoded()], to: request.output,
             durable: false)
     }
 
     private static func readTransfer(_ scratch: String, originalPath: String) throws(CheckpointError) -> LoadedCheckpoint {
         let raw = try SafetensorsReader.read(scratch)
-        guard let text = raw.metadata[transferKey], let fields = (try? JSONValue.parse(text))?.objectValue else {
-            throw .containedFailure(path: originalPath, reason: "\(originalPath): the reader's transfer file is incomplete")
+        let fields: TransferFields
+        do {
+            fields = try ContainedResultHeader<TransferFields>(decoding: raw.metadata[transferKey] ?? "", task: .readCheckpoint).fields
+        } catch {
+            throw .contained(path: originalPath, task: .readCheckpoint, failure: error)
         }
-        let manifestText = fields["manifest_text"]?.stringValue
         var checkpoint = LoadedCheckpoint(
             path: originalPath, stateDict: StateDict(raw.entries),
-            manifest: try manifestText.map { text throws(CheckpointError) in try Manifest(json: text, path: originalPath) },
-            referenceCases: raw.referenceCases, layoutNotes: fields["layout_notes"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-            storedKeys: fields["stored_keys"]?.objectValue?.compactMapValues(\.stringValue) ?? [:])
-        checkpoint.container = fields["container"]?.stringValue.flatMap(CheckpointContainer.init(rawValue:)) ?? .hdf5
-        checkpoint.pickleGlobals = fields["pickle_globals"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        checkpoint.metadata = fields["metadata"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+            manifest: try fields.manifestText.map { text throws(CheckpointError) in try Manifest(json: text, path: originalPath) },
+            referenceCases: raw.referenceCases, layoutNotes: fields.layoutNotes, storedKeys: fields.storedKeys)
+        checkpoint.container = fields.container
+        checkpoint.pickleGlobals = fields.pickleGlobals
+        checkpoint.metadata = fields.metadata
         checkpoint.evalSet = raw.evalSet
-        checkpoint.manifestText = manifestText
-        checkpoint.signatureText = fields["signature"]?.stringValue
+        checkpoint.manifestText = fields.manifestText
+        checkpoint.signatureText = fields.signature
         return checkpoint
     }
 

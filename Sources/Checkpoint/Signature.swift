@@ -52,11 +52,14 @@ public struct SignatureRecord: Sendable, Equatable {
 public enum SignatureError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
     case key(path: String, reason: String)
+    /// A key that should be public is named without `.pub`: most likely the private key.
+    case notAPublicKeyName(path: String)
 
     public var description: String {
         switch self {
         case .malformed(let reason): return reason
         case .key(let path, let reason): return "\(path): \(reason)"
+        case .notAPublicKeyName(let path): return "\(path): looks like a private key (no .pub); a public key is needed, e.g. \(path).pub"
         }
     }
 }
@@ -171,7 +174,7 @@ public enum SigningKeys {
 
     public static func publicKey(at path: String) throws(SignatureError) -> Data {
         guard path.hasSuffix(".pub") else {
-            throw .key(path: path, reason: "looks like a private key (no .pub); --trust takes public keys, e.g. \(path).pub")
+            throw .notAPublicKeyName(path: path)
         }
         let raw = try rawKey(at: path)
         guard (try? Curve25519.Signing.PublicKey(rawRepresentation: raw)) != nil else {

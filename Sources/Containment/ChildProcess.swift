@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,9 @@ public enum ChildProcess {
     public static func run(_ executable: URL, _ arguments: [String], timeout: Double) throws -> ChildOutcome {
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-child-\(UUID().uuidString).err")
         defer { unlink(errors.path) }
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        guard FileManager.default.createFile(atPath: errors.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errors.path])
+        }
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -38,16 +41,47 @@ public enum ChildProcess {
         }
         defer { try? errorHandle.close() }
         process.standardError = errorHandle
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
+        let finished = Arc(Atomic<Bool>(false))
+        process.terminationHandler = { _ in finished.value.store(true, ordering: .releasing) }
         try process.run()
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
+        if !waitUntil(finished.value, timeout: timeout) {
             kill(process.processIdentifier, SIGKILL)
-            finished.wait()
+            _ = waitUntil(finished.value, timeout: .infinity)
             return .timedOut
         }
         if process.terminationReason == .uncaughtSignal { return .crashed(signal: process.terminationStatus) }
         let message = (try? String(contentsOf: errors, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return .exited(status: process.terminationStatus, message: message)
     }
+
+    /// Polls `flag` until it is set or `timeout` seconds have passed; true when it was set. A
+    /// child's end is noticed within 5 ms, which is nothing beside starting the child.
+    private static func waitUntil(_ flag: borrowing Atomic<Bool>, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(min(timeout, 1e9))
+        var pause: UInt32 = 100
+        while !flag.load(ordering: .acquiring) {
+            if Date() >= deadline { return false }
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
+        }
+        return true
+    }
+
+    /// Runs `executable` as the child that serves `request` and returns when it has answered
+    /// (exit status 0, its answer in `request.output`); every other ending is thrown as the
+    /// ``ContainmentFailure`` it is.
+    public static func serve(_ request: ContainedRequest, with executable: URL, timeout: Double) throws(ContainmentFailure) {
+        let outcome: ChildOutcome
+        do { outcome = try run(executable, request.arguments, timeout: timeout) } catch {
+            throw .cannotStart(executable: executable.path, reason: "\(error)")
+        }
+        if let failure = ContainmentFailure(outcome, timeout: timeout) { throw failure }
+    }
+}
+
+/// A shared box for a value that cannot be copied (an `Atomic`), so that an escaping closure
+/// (the termination handler) and its creator can both reach it.
+private final class Arc<Value: ~Copyable & Sendable>: Sendable {
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
 }

@@ -2,6 +2,7 @@ internal import CHDF5
 import Foundation
 
 /// An open HDF5 dataset.
+// Unchecked: immutable, around an HDF5Handle (a C identifier used only under the library lock).
 public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     init(openedIn location: hid_t, name: String, path: String) throws {
         let id = try HDF5Library.identifier("open dataset", path) { H5Dopen2(location, name, hid_t(H5P_DEFAULT)) }

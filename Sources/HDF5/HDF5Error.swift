@@ -1,6 +1,6 @@
 /// One of HDF5's error numbers (`H5E_major_t` / `H5E_minor_t` identifiers) with the text HDF5
-/// gives it, e.g. `Unable to open file`. Numbers are assigned when the library starts; match
-/// on ``text`` to recognise a kind of failure across library versions.
+/// gives it, e.g. `Unable to open file`. Numbers are assigned when the library starts; match on
+/// ``HDF5Error/kind`` (named after HDF5's constants) to recognise a kind of failure.
 public struct HDF5ErrorNumber: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var number: Int64
     public var text: String
@@ -18,7 +18,7 @@ public struct HDF5ErrorNumber: Sendable, Equatable, Hashable, CustomStringConver
 ///
 /// ```swift
 /// do { _ = try HDF5File.openReadOnly(path) }
-/// catch let error as HDF5Error where error.minor?.text == "Unable to open file" { ... }
+/// catch let error as HDF5Error where error.kind == .cannotOpenFile { ... }
 /// ```
 public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
     /// The operation that failed, e.g. `open file` or `read dataset`.
@@ -31,13 +31,33 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
     public var major: HDF5ErrorNumber?
     /// HDF5's minor error number (the kind of failure, e.g. `Unable to open file`).
     public var minor: HDF5ErrorNumber?
+    /// The minor number by name, when it is one of the few callers match on.
+    public var kind: Kind?
 
-    public init(operation: String, path: String, message: String, major: HDF5ErrorNumber? = nil, minor: HDF5ErrorNumber? = nil) {
+    /// HDF5's minor error numbers that callers match on, named after HDF5's constants.
+    public enum Kind: Sendable, Equatable, CaseIterable {
+        /// `H5E_CANTOPENFILE`: the file cannot be opened (missing, unreadable, damaged superblock).
+        case cannotOpenFile
+        /// `H5E_NOTHDF5`: no HDF5 signature.
+        case notHDF5
+        /// `H5E_NOTFOUND`: no object (group, dataset, attribute) of that name.
+        case notFound
+        /// `H5E_CANTOPENOBJ`: the object exists but cannot be opened.
+        case cannotOpenObject
+        /// `H5E_READERROR`: reading the file's bytes failed.
+        case readFailed
+    }
+
+    public init(
+        operation: String, path: String, message: String, major: HDF5ErrorNumber? = nil, minor: HDF5ErrorNumber? = nil,
+        kind: Kind? = nil
+    ) {
         self.operation = operation
         self.path = path
         self.message = message
         self.major = major
         self.minor = minor
+        self.kind = kind
     }
 
     public var description: String {

@@ -8,6 +8,7 @@ public struct HDF5Member: Equatable, Sendable {
 }
 
 /// An open HDF5 group.
+// Unchecked: immutable, around an HDF5Handle (a C identifier used only under the library lock).
 public final class HDF5Group: HDF5Object, @unchecked Sendable {
     init(openedIn location: hid_t, name: String, path: String) throws {
         let id = try HDF5Library.identifier("open group", path) { H5Gopen2(location, name, hid_t(H5P_DEFAULT)) }

@@ -1,14 +1,14 @@
 internal import CHDF5
 import Foundation
+import Synchronization
 
 /// Serialises every call into libhdf5, which the Debian build does not make thread-safe,
 /// and turns HDF5's error stack into ``HDF5Error`` values.
 enum HDF5Library {
-    private static let lock: NSRecursiveLock = {
-        let lock = NSRecursiveLock()
-        lock.name = "zoo.hdf5"
-        return lock
-    }()
+    private static let mutex = Mutex(())
+    /// The thread inside ``locked(_:)``, 0 when none. The lock is re-entrant because a handle
+    /// whose last reference goes inside a locked body closes itself (its deinit locks) there.
+    private static let owner = Atomic<UInt>(0)
 
     /// Makes sure the library is open before the first call.
     private static let opened: Bool = {
@@ -16,14 +16,28 @@ enum HDF5Library {
         return true
     }()
 
-    static func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        _ = opened
-        // HDF5 would print its error stack to stderr; errors are reported through thrown values
-        // instead. Thread-safe builds keep this setting per thread, so it is set on every call.
-        _ = H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
-        return try body()
+    static func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        let thread = currentThread()
+        // Only this thread can have stored its own number, so the check races with nothing.
+        if owner.load(ordering: .acquiring) == thread { return try body() }
+        let outcome = mutex.withLock { _ -> Result<T, E> in
+            owner.store(thread, ordering: .releasing)
+            defer { owner.store(0, ordering: .releasing) }
+            _ = opened
+            // HDF5 would print its error stack to stderr; errors are reported through thrown values
+            // instead. Thread-safe builds keep this setting per thread, so it is set on every call.
+            _ = H5Eset_auto2(hid_t(H5E_DEFAULT), nil, nil)
+            do throws(E) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+
+    private static func currentThread() -> UInt {
+        #if os(Linux)
+            return UInt(pthread_self())
+        #else
+            return UInt(bitPattern: pthread_self())
+        #endif
     }
 
     /// The innermost entry of HDF5's error stack for this thread (its description, function,
@@ -46,7 +60,16 @@ enum HDF5Library {
         let function = innermost.func_name.map { String(cString: $0) } ?? "?"
         return HDF5Error(
             operation: operation, path: path, message: "\(description) (in \(function))",
-            major: errorNumber(innermost.maj_num), minor: errorNumber(innermost.min_num))
+            major: errorNumber(innermost.maj_num), minor: errorNumber(innermost.min_num), kind: kind(ofMinor: innermost.min_num))
+    }
+
+    /// The named kind of a minor error number; called under the lock, after H5open.
+    private static func kind(ofMinor number: hid_t) -> HDF5Error.Kind? {
+        let kinds: [(hid_t, HDF5Error.Kind)] = [
+            (zoo_h5e_cantopenfile(), .cannotOpenFile), (zoo_h5e_nothdf5(), .notHDF5), (zoo_h5e_notfound(), .notFound),
+            (zoo_h5e_cantopenobj(), .cannotOpenObject), (zoo_h5e_readerror(), .readFailed),
+        ]
+        return kinds.first { $0.0 == number }?.1
     }
 
     private static func errorNumber(_ id: hid_t) -> HDF5ErrorNumber {
@@ -78,6 +101,7 @@ enum HDF5Library {
 }
 
 /// Owns one HDF5 identifier and closes it exactly once with the matching close call.
+// Unchecked: it wraps a C identifier (hid_t), which every use passes to libhdf5 under the library lock.
 final class HDF5Handle: @unchecked Sendable {
     enum Kind {
         case file, group, dataset, datatype, dataspace, attribute, propertyList, object
@@ -85,8 +109,7 @@ final class HDF5Handle: @unchecked Sendable {
 
     let id: hid_t
     let kind: Kind
-    /// Guarded by the library lock.
-    nonisolated(unsafe) private var closed = false
+    private let closed = Atomic<Bool>(false)
 
     init(_ id: hid_t, _ kind: Kind) {
         self.id = id
@@ -96,16 +119,15 @@ final class HDF5Handle: @unchecked Sendable {
     /// Closes now, reporting HDF5's status; the deinit then does nothing. Writers close their
     /// file this way, so that a failed close (data not written) is an error, not silence.
     func close(_ path: String) throws {
-        try HDF5Library.locked {
-            guard !closed else { return }
-            closed = true
+        try HDF5Library.locked { () throws(HDF5Error) in
+            guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
             guard closeCall() >= 0 else { throw HDF5Library.takeError("close \(kind)", path) }
         }
     }
 
     deinit {
         // Handles not closed explicitly were only read from; their status cannot change any data.
-        HDF5Library.locked { if !closed { _ = closeCall() } }
+        HDF5Library.locked { if !closed.exchange(true, ordering: .acquiringAndReleasing) { _ = closeCall() } }
     }
 
     private func closeCall() -> herr_t {

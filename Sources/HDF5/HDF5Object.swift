@@ -1,6 +1,7 @@
 internal import CHDF5
 
 /// A group or dataset: something with a path inside a file and attributes.
+// Unchecked: immutable, around an HDF5Handle (a C identifier used only under the library lock).
 public class HDF5Object: @unchecked Sendable {
     /// The object's path inside the file, e.g. `/state_dict/conv1.weight`.
     public let path: String

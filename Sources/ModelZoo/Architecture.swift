@@ -104,13 +104,12 @@ public enum ModelZooError: Error, Sendable, CustomStringConvertible {
             return "unknown architecture '\(name)'; known: \(known.joined(separator: ", "))"
         case .unknownArgument(let arch, let argument, let known):
             return "\(arch) has no argument '\(argument)'; it takes: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+        // Which of them to choose, and how, is the caller's to say: the command line names its flag.
         case .ambiguous(let matches):
-            return
-                "the keys and shapes match several architectures: \(matches.map(\.label).joined(separator: ", ")); choose one with --arch"
+            return "the keys and shapes match several architectures: \(matches.map(\.label).joined(separator: ", "))"
         case .unrecognised(let keyCount, let nearest):
             let lines = nearest.map { "  \($0.label): \($0.differences)" }.joined(separator: "\n")
-            return "no architecture in the registry matches these \(keyCount) keys (the nearest follow)\n\(lines)\n"
-                + "name one with --arch, or export with a model_config"
+            return "no architecture in the registry matches these \(keyCount) keys (the nearest follow)\n\(lines)"
         case .unreadableFolder(let folder, let reason): return "cannot list \(folder): \(reason)"
         case .invalidRegistry(let reason): return "the registry cannot build a model: \(reason)"
         }

@@ -20,10 +20,13 @@ public struct ForwardBenchmarkReport: Sendable, Encodable {
     public var minMilliseconds: Double
     public var medianMilliseconds: Double
     public var peakResidentBytes: Int
+    /// What memory admission estimated the pass needs (input, activations, weights, workspace).
+    public var memoryEstimate: MemoryEstimate
 
     private enum CodingKeys: String, CodingKey {
         case arch, batch, inputShape = "input_shape", threads, repeats = "repeat", warmup
         case minMilliseconds = "min_ms", medianMilliseconds = "median_ms", peakResidentBytes = "peak_rss_bytes"
+        case memoryEstimate = "memory_estimate"
     }
 }
 
@@ -51,8 +54,12 @@ public enum Benchmark {
     /// Runs `model` in eval mode on a random input (seed 0) `warmup` times, then `repeats` times
     /// timed, with `threads` matrix threads.
     public static func forward(
-        _ model: Module, label: String, sampleShape: [Int], batch: Int, repeats: Int, warmup: Int, threads: Int
+        _ model: Module, label: String, sampleShape: [Int], batch: Int, repeats: Int, warmup: Int, threads: Int,
+        memoryLimit: Int? = nil
     ) throws -> ForwardBenchmarkReport {
+        // Refused before the input exists: a batch past memory is an error, not an abort.
+        let estimate = try MemoryEstimate(model: model, inputShape: [batch] + sampleShape)
+        try MemoryAdmission.admit(estimate, limit: memoryLimit)
         if threads != ComputeThreads.count { ComputeThreads.set(threads) }
         InferenceFusion.apply(to: model)
         var generator = SeededGenerator(seed: 0)
@@ -62,7 +69,8 @@ public enum Benchmark {
         let times = try (0..<max(1, repeats)).map { _ in try milliseconds { _ = try model(input) } }.sorted()
         return ForwardBenchmarkReport(
             arch: label, batch: batch, inputShape: shape, threads: ComputeThreads.count, repeats: times.count, warmup: warmup,
-            minMilliseconds: times[0], medianMilliseconds: times[times.count / 2], peakResidentBytes: peakResidentBytes())
+            minMilliseconds: times[0], medianMilliseconds: times[times.count / 2], peakResidentBytes: peakResidentBytes(),
+            memoryEstimate: estimate)
     }
 
     /// Reads every tensor of the checkpoint at `path` (any container) `repeats` times.

@@ -12,10 +12,37 @@ public struct ConversionReport: Sendable, Encodable {
     public var referenceVectors: Int
     /// The model the state_dict was recognised as, when it was.
     public var model: String?
-    public var notes: [String]
+    public var notes: [ConversionNote]
 
     private enum CodingKeys: String, CodingKey {
         case input, output, from, to, tensors, referenceVectors = "reference_vectors", model, notes
+    }
+}
+
+/// One note of a conversion: what it is about, and its line (in `--json`, the string alone).
+public struct ConversionNote: Sendable, Encodable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// How the layout was normalised (a DataParallel prefix, a wrapper key).
+        case layout
+        case keptNonFinite
+        case keptSignature
+        /// No model recognised: verifying the output will need an architecture named.
+        case unrecognisedModel
+    }
+
+    public var kind: Kind
+    public var text: String
+
+    public init(_ kind: Kind, _ text: String) {
+        self.kind = kind
+        self.text = text
+    }
+
+    public var description: String { text }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
     }
 }
 
@@ -53,16 +80,20 @@ public enum Converter {
         let integrity = IntegrityReport(checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
         guard integrity.checksumMismatches.isEmpty else { throw .integrity(path: checkpoint.path, report: integrity) }
 
-        var notes = checkpoint.layoutNotes
+        var notes = checkpoint.layoutNotes.map { ConversionNote(.layout, $0) }
         if !integrity.nonFinite.isEmpty {
-            notes.append("kept non-finite values as they are in: \(integrity.nonFinite.map(\.key).joined(separator: ", "))")
+            notes.append(
+                ConversionNote(
+                    .keptNonFinite, "kept non-finite values as they are in: \(integrity.nonFinite.map(\.key).joined(separator: ", "))"))
         }
         var manifest = checkpoint.manifest ?? Manifest()
         var stateDict = checkpoint.stateDict
         var model: String?
         // A signed file keeps its manifest byte for byte, so that its signature still holds.
         let signed = checkpoint.signatureText != nil
-        if signed { notes.append("kept the signature: the manifest and every tensor are carried unchanged") }
+        if signed {
+            notes.append(ConversionNote(.keptSignature, "kept the signature: the manifest and every tensor are carried unchanged"))
+        }
         if !signed, let resolved = try? ModelResolver.resolve(checkpoint),
             LoadReport(modelName: resolved.label, expected: resolved.model.expectedTensors, stateDict: stateDict).isClean
         {
@@ -75,7 +106,9 @@ public enum Converter {
             let order = resolved.model.stateDict().keys
             stateDict = StateDict(order.compactMap { key in stateDict[key].map { (key, $0) } })
         } else if !signed {
-            notes.append("no model recognised: converted without arch (verify will need --arch or a model_config)")
+            notes.append(
+                ConversionNote(
+                    .unrecognisedModel, "no model recognised: converted without arch (verify will need an architecture or a model_config)"))
         }
         if !checkpoint.metadata.isEmpty && format == .hdf5 && !signed {
             manifest.extra["safetensors_metadata"] = .object(checkpoint.metadata.mapValues { .string($0) })

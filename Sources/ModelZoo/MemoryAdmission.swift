@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// What a forward pass will allocate, by kind, in bytes. Sums saturate at `Int.max` instead of
 /// overflowing, so that absurd shapes (a batch of 2^62) still give an answer to refuse.
@@ -21,6 +22,39 @@ public struct MemoryEstimate: Sendable, Equatable, Encodable {
 
     public var total: Int { [input, activations, weights, workspace].reduce(0, MemoryEstimate.adding) }
 
+    private enum CodingKeys: String, CodingKey { case input, activations, weights, workspace, total }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(input, forKey: .input)
+        try container.encode(activations, forKey: .activations)
+        try container.encode(weights, forKey: .weights)
+        try container.encode(workspace, forKey: .workspace)
+        try container.encode(total, forKey: .total)
+    }
+
+    /// What an eval-mode pass of `model` on an input of `inputShape` (batch axis included) will
+    /// hold: the input, the activations at the fullest moment (each layer's shape rule), the
+    /// weights, and the kernels' scratch (reordered copies of the fullest layer's input and
+    /// output, prepared weights, and column matrices of at most 32 MiB). A dimension past 2^32 is taken as larger
+    /// than any memory (and keeps the shape arithmetic from overflowing); a shape the model
+    /// refuses throws the error its forward would.
+    public init(model: Module, inputShape: [Int]) throws {
+        input = float32Bytes(inputShape)
+        weights = model.expectedTensors.reduce(0) { total, tensor in
+            Self.adding(total, Self.multiplying(tensor.shape.reduce(1, Self.multiplying), tensor.dtype.byteCount))
+        }
+        guard inputShape.allSatisfy({ $0 <= 1 << 32 }) else {
+            activations = .max
+            workspace = 0
+            return
+        }
+        activations = try model.activationBytes(for: inputShape)
+        // oneDNN's reordered copies of the fullest layer's input and output, its prepared weights
+        // (four times them for Winograd's transformed ones), and column matrices.
+        workspace = [activations, Self.multiplying(weights, 4), 32 << 20].reduce(0, Self.adding)
+    }
+
     /// `a + b`, or `Int.max` when it would overflow.
     public static func adding(_ a: Int, _ b: Int) -> Int {
         let (sum, overflow) = a.addingReportingOverflow(b)
@@ -33,8 +67,6 @@ public struct MemoryEstimate: Sendable, Equatable, Encodable {
         return overflow ? .max : product
     }
 
-    /// The bytes of a float32 tensor of `shape`, saturating.
-    public static func float32Bytes(_ shape: [Int]) -> Int { shape.reduce(4) { multiplying($0, Swift.max($1, 0)) } }
 }
 
 /// How much memory this process may still take, and whether a workload fits it.

@@ -6,7 +6,8 @@ import Tensor
 /// The model a checkpoint is checked against, and how it was chosen.
 public struct ResolvedModel {
     public enum Source: String, Sendable {
-        case flag = "--arch"
+        /// Named by the caller (`arch:`), over anything the file says.
+        case caller = "named by the caller"
         case manifestArch = "manifest arch"
         case modelConfig = "manifest model_config"
         case recognised = "recognised from keys and shapes"
@@ -17,6 +18,9 @@ public struct ResolvedModel {
     public var source: Source
     public var architecture: Architecture?
     public var arguments: [String: Int]
+    /// What the caller should know about the choice: a manifest `arch` zoo does not know,
+    /// passed over for what came next.
+    public var notes: [String] = []
 
     /// The expected per-sample input shape when the registry knows it.
     public var inputShape: [Int]? { architecture.map { $0.inputShape(arguments) } }
@@ -41,7 +45,13 @@ public struct ResolvedModel {
     /// An eval-mode forward pass. For a registry model given one sample without its batch axis
     /// (rank one less than the model's input), the axis is added for the pass and removed from
     /// the output, so that `(3, 32, 32)` in gives `(10)` out.
-    public func run(_ input: Tensor) throws -> Tensor {
+    ///
+    /// Before anything is computed, the pass's memory is estimated from the shapes and refused
+    /// with ``MemoryAdmissionError`` past `memoryLimit` bytes (default: what this process may
+    /// still use, see ``MemoryAdmission``).
+    public func run(_ input: Tensor, memoryLimit: Int? = nil) throws -> Tensor {
+        let batched = lacksBatchAxis(input) ? [1] + input.shape : input.shape
+        try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: batched), limit: memoryLimit)
         let x = input.converted(to: .float32)
         InferenceFusion.apply(to: model)
         guard lacksBatchAxis(input) else { return try model(x) }
@@ -58,7 +68,7 @@ public struct StrictLoadError: Error, Sendable, CustomStringConvertible {
 }
 
 public enum ModelResolver {
-    /// Picks the model for `checkpoint`: `--arch` first, then the manifest's `arch`, then its
+    /// Picks the model for `checkpoint`: `arch` first, then the manifest's `arch`, then its
     /// `model_config`, then recognition against the registry.
     /// The model a manifest names by itself (`arch` with its `arch_args`, or `model_config`),
     /// without any tensor; nil when it names none.
@@ -85,13 +95,30 @@ public enum ModelResolver {
             if manifest?.arch == architecture.name {
                 arguments.merge(integerArguments(manifest?.archArgs ?? [:]), uniquingKeysWith: { _, new in new })
             }
-            return try fromRegistry(architecture, arguments, source: .flag)
+            return try fromRegistry(architecture, arguments, source: .caller)
         }
-        if let name = manifest?.arch, let architecture = try? Registry.architecture(named: name) {
-            let inferred = architecture.inferArguments(from: checkpoint.stateDict) ?? [:]
-            let arguments = inferred.merging(integerArguments(manifest?.archArgs ?? [:]), uniquingKeysWith: { _, declared in declared })
-            return try fromRegistry(architecture, arguments, source: .manifestArch)
+        var unknownArch: String?
+        if let name = manifest?.arch {
+            do {
+                let architecture = try Registry.architecture(named: name)
+                let inferred = architecture.inferArguments(from: checkpoint.stateDict) ?? [:]
+                let arguments = inferred.merging(integerArguments(manifest?.archArgs ?? [:]), uniquingKeysWith: { _, declared in declared })
+                return try fromRegistry(architecture, arguments, source: .manifestArch)
+            } catch ModelZooError.unknownArchitecture {
+                unknownArch = name  // Said in the result's notes, not silently skipped.
+            }
         }
+        var resolved = try resolveWithoutArch(checkpoint)
+        if let unknownArch {
+            let instead = resolved.source == .modelConfig ? "built from its model_config" : "recognised from the keys and shapes"
+            resolved.notes.append("the manifest's arch '\(unknownArch)' is not in zoo's registry; the model was \(instead) instead")
+        }
+        return resolved
+    }
+
+    /// The model_config, then recognition: what is left when no architecture is named.
+    private static func resolveWithoutArch(_ checkpoint: LoadedCheckpoint) throws -> ResolvedModel {
+        let manifest = checkpoint.manifest
         if let config = manifest?.modelConfig {
             let model = try ModelConfig.build(config)
             model.eval()

@@ -34,12 +34,16 @@ public enum PictureRunError: Error, Sendable, CustomStringConvertible {
     case mismatchedSizes(String)
     case forward(String)
     case output(String)
+    /// Output pictures were asked for, but the model's output is not `(N, C, H, W)`.
+    case notPictureShaped(shape: [Int])
 
     public var description: String {
         switch self {
         case .picture(let error): return error.description
         case .preprocess(let path, let error): return "\(path): \(error)"
         case .mismatchedSizes(let reason), .forward(let reason), .output(let reason): return reason
+        case .notPictureShaped(let shape):
+            return "output pictures need a picture-shaped output (N, C, H, W); the model gives \(shape)"
         }
     }
 }
@@ -119,7 +123,7 @@ public enum PictureRunner {
     /// tile per channel. With several samples the index goes before the extension (`out-0.png`).
     public static func writeOutputPictures(_ output: Tensor, to path: String, scale: PictureScale) throws(PictureRunError) -> [String] {
         guard output.rank == 4 else {
-            throw .output("--output-image needs a picture-shaped output (N, C, H, W); the model gives \(output.shape)")
+            throw .notPictureShaped(shape: output.shape)
         }
         let (batch, channels, height, width) = (output.shape[0], output.shape[1], output.shape[2], output.shape[3])
         let values = output.scalars

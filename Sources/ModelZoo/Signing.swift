@@ -33,7 +33,7 @@ public struct SignatureCheck: Sendable, Encodable {
 
     public var summary: String {
         switch state {
-        case .unsigned: return trustRequired ? "FAILED: unsigned, and --trust asks for a signature" : "unsigned"
+        case .unsigned: return trustRequired ? "FAILED: unsigned, and a trusted signature is required" : "unsigned"
         case .invalid:
             let what = changed.isEmpty ? "" : " (changed since signing: \(changed.prefix(5).joined(separator: ", ")))"
             return "FAILED: \(reason ?? "invalid")\(what)"

@@ -18,8 +18,11 @@ public struct ReferenceResult: Sendable, Encodable {
     public var isLooserThanDefault: Bool
     /// Every element satisfies |actual - expected| <= atol + rtol * |expected| (NumPy's allclose).
     public var passed: Bool
-    /// Why the forward pass could not be compared, when it could not.
+    /// Why the forward pass could not be compared, when it could not: the line printed (and in
+    /// `--json`); ``failure`` is the same as a value.
     public var error: String?
+    /// Why the forward pass could not be compared, as a value.
+    public var failure: ReferenceFailure?
 
     private enum CodingKeys: String, CodingKey {
         case name, passed, atol, rtol, maxAbsoluteError = "max_abs_error", relativeError = "rel_error", error
@@ -47,7 +50,7 @@ public func compare(_ actual: Tensor, _ expected: Tensor, name: String, toleranc
         relativeTolerance: tolerance.relative, toleranceSource: .default, isLooserThanDefault: tolerance.isLooserThanDefault,
         passed: false, error: nil)
     guard actual.shape == expected.shape else {
-        result.error = "output shape \(actual.shape) differs from the reference \(expected.shape)"
+        result.fail(.shapeMismatch(output: actual.shape, reference: expected.shape))
         return result
     }
     let a = actual.storage.doubles()
@@ -73,13 +76,49 @@ public func compare(_ actual: Tensor, _ expected: Tensor, name: String, toleranc
     return result
 }
 
+/// Why a reference case could not be compared.
+public enum ReferenceFailure: Error, Sendable, CustomStringConvertible {
+    /// A tolerance is NaN, infinite or negative; `source` says whose it is (a file's can be
+    /// ignored in favour of the defaults).
+    case invalidTolerance(source: Tolerance.Source, ToleranceError)
+    /// The state_dict does not fit the model, so nothing was run.
+    case doesNotFit
+    case shapeMismatch(output: [Int], reference: [Int])
+    case forwardFailed(any Error & Sendable)
+
+    public var description: String {
+        switch self {
+        case .invalidTolerance(let source, let error): return "\(source == .file ? "the file's" : "the given") \(error)"
+        case .doesNotFit: return "not run: the state_dict does not fit the model"
+        case .shapeMismatch(let output, let reference): return "output shape \(output) differs from the reference \(reference)"
+        case .forwardFailed(let error): return "forward pass failed: \(error)"
+        }
+    }
+}
+
+extension ReferenceResult {
+    /// Records `failure` as the value and as the line.
+    mutating func fail(_ failure: ReferenceFailure) {
+        self.failure = failure
+        error = failure.description
+    }
+}
+
 /// Everything `zoo verify` checks, in order, with its outcome.
 public struct VerificationReport: Encodable {
     public var path: String
     public var checkpoint: LoadedCheckpoint
     public var resolved: ResolvedModel?
-    /// Why no model could be resolved (recognition failed, unknown arch, bad model_config).
+    /// Why no model could be resolved (recognition failed, unknown arch, bad model_config): the
+    /// line printed (and `model_error` in `--json`).
     public var resolutionError: String?
+    /// The same failure as a value, when resolving (not loading) failed: a `ModelZooError`, an
+    /// `NNError` from a model_config, ...
+    public var resolutionFailure: (any Error & Sendable)?
+    /// How the model was chosen, as printed (`model_source` in `--json`).
+    public var modelSource: String?
+    /// What the signature proves, as printed; `signature` holds it as values.
+    public var signatureSummary: String
     /// The registry's nearest entries when recognition failed.
     public var candidates: [Candidate] = []
     public var strict: StrictReport
@@ -106,7 +145,7 @@ public struct VerificationReport: Encodable {
             return "forward pass \(failed.name) " + (failed.error.map { "failed: \($0)" } ?? "differs from the reference")
         }
         if let evaluation, !evaluation.passed { return "held-out set: \(evaluation.summary)" }
-        if !signature.passed { return "signature: \(signature.summary)" }
+        if !signature.passed { return "signature: \(signatureSummary)" }
         return nil
     }
 
@@ -115,7 +154,7 @@ public struct VerificationReport: Encodable {
         case shapeMismatches = "shape_mismatches", dtypeProblems = "dtype_problems", converted
         case nonFinite = "non_finite", checksumMismatches = "checksum_mismatches", checksumsVerified = "checksums_verified"
         case offendingKeys = "offending_keys", forward, model, modelSource = "model_source", arch
-        case modelError = "model_error", candidates, evaluation = "eval", signature
+        case modelError = "model_error", candidates, evaluation = "eval", signature, modelNotes = "model_notes"
     }
 
     private struct KeyReason: Encodable { var key: String; var reason: String }
@@ -142,8 +181,9 @@ public struct VerificationReport: Encodable {
         try container.encode(references, forKey: .forward)
         if let resolved {
             try container.encode(resolved.label, forKey: .model)
-            try container.encode(resolved.source.rawValue, forKey: .modelSource)
+            try container.encodeIfPresent(modelSource, forKey: .modelSource)
             try container.encodeIfPresent(resolved.architecture?.name, forKey: .arch)
+            if !resolved.notes.isEmpty { try container.encode(resolved.notes, forKey: .modelNotes) }
         }
         try container.encodeIfPresent(resolutionError, forKey: .modelError)
         if !candidates.isEmpty { try container.encode(candidates, forKey: .candidates) }
@@ -206,11 +246,13 @@ public enum Verifier {
     {
         var resolved: ResolvedModel?
         var resolutionError: String?
+        var resolutionFailure: (any Error & Sendable)?
         var candidates: [Candidate] = []
         do {
             resolved = try ModelResolver.resolve(checkpoint, arch: options.arch)
         } catch {
             resolutionError = "\(error)"
+            resolutionFailure = error
             candidates = (error as? ModelZooError)?.candidates ?? []
         }
         let integrity = IntegrityReport(checkpoint.stateDict, manifest: checkpoint.manifest, storedKeys: checkpoint.storedKeys)
@@ -245,10 +287,11 @@ public enum Verifier {
                     error: "not run: the state_dict does not fit the model")
             }
         }
+        let signature = Signer.check(checkpoint, trustedKeys: options.trustedKeys)
         return VerificationReport(
             path: checkpoint.path, checkpoint: checkpoint, resolved: resolved, resolutionError: resolutionError,
-            candidates: candidates, strict: strict, references: references, evaluation: evaluation,
-            signature: Signer.check(checkpoint, trustedKeys: options.trustedKeys))
+            resolutionFailure: resolutionFailure, modelSource: resolved?.source.rawValue, signatureSummary: signature.summary,
+            candidates: candidates, strict: strict, references: references, evaluation: evaluation, signature: signature)
     }
 
     private static func run(
@@ -262,12 +305,11 @@ public enum Verifier {
             isLooserThanDefault: absolute > Tolerance.default.absolute || relative > Tolerance.default.relative,
             passed: false, error: nil)
         if let toleranceError {
-            let origin = source == .file ? "the file's" : "the given"
-            result.error = "\(origin) \(toleranceError)" + (source == .file ? " (--default-tolerance ignores the file's)" : "")
+            result.fail(.invalidTolerance(source: source, toleranceError))
             return result
         }
         guard strict.isLoadable else {
-            result.error = "not run: the state_dict does not fit the model"
+            result.fail(.doesNotFit)
             return result
         }
         do {
@@ -277,7 +319,7 @@ public enum Verifier {
             compared.toleranceSource = source
             return compared
         } catch {
-            result.error = "forward pass failed: \(error)"
+            result.fail(.forwardFailed(error))
             return result
         }
     }

@@ -10,8 +10,10 @@ public struct ZooEntry: Sendable, Encodable {
     public var parameterCount: Int?
     public var byteCount: Int
     public var sha256: String
-    /// Why the file could not be summarised, when it could not.
+    /// Why the file could not be summarised, when it could not: the line printed.
     public var problem: String?
+    /// The same, as the value thrown.
+    public var failure: (any Error & Sendable)?
     /// What a trained checkpoint's manifest says it achieves; nil for untrained ones.
     public var metrics: [String: JSONValue]?
 
@@ -112,6 +114,7 @@ public struct ZooListing: Sendable, Encodable {
             entry.metrics = checkpoint.manifest?.metrics
         } catch {
             entry.problem = "\(error)"
+            entry.failure = error
         }
         return entry
     }

@@ -58,7 +58,9 @@ public final class ZooModel {
     /// An eval-mode forward pass. A registry model also takes one sample without its batch axis
     /// (`(3, 32, 32)` in gives `(10)` out).
     public func callAsFunction(_ input: Tensor) throws(ZooModelError) -> Tensor {
-        do { return try resolved.run(input) } catch { throw .forward(path: path, reason: "\(error)") }
+        do { return try resolved.run(input) } catch let error as MemoryAdmissionError {
+            throw .insufficientMemory(path: path, error)
+        } catch { throw .forward(path: path, reason: "\(error)") }
     }
 
     /// How a picture becomes the model's input: the file's `preprocess`, else the standard one for
@@ -118,6 +120,8 @@ public enum ZooModelError: Error, CustomStringConvertible {
     case doesNotLoad(path: String, StrictLoadError)
     case pictures(PictureRunError)
     case forward(path: String, reason: String)
+    /// The pass would need more memory than this process may use; nothing was allocated.
+    case insufficientMemory(path: String, MemoryAdmissionError)
     /// Top-K classes asked of a model whose output is not `(N, classes)`.
     case notAClassifier(path: String, outputShape: [Int])
 
@@ -128,6 +132,7 @@ public enum ZooModelError: Error, CustomStringConvertible {
         case .doesNotLoad(let path, let error): return "\(path) does not load strictly: \(error)"
         case .pictures(let error): return error.description
         case .forward(let path, let reason): return "\(path): the forward pass failed: \(reason)"
+        case .insufficientMemory(let path, let error): return "\(path): the forward pass \(error)"
         case .notAClassifier(let path, let shape): return "\(path): the output \(shape) is not (N, classes); it has no classes to rank"
         }
     }

@@ -100,7 +100,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     }
 
     /// The sliding window over `shape` (NCHW) with `pads`, after PyTorch's size check.
-    private func convolutionProblem(_ shape: [Int], pads: BorderAmounts) throws -> ConvolutionProblem {
+    func convolutionProblem(_ shape: [Int], pads: BorderAmounts) throws -> ConvolutionProblem {
         let (height, width) = (shape[2], shape[3])
         let span = IntPair(dilation.height * (kernelSize.height - 1) + 1, dilation.width * (kernelSize.width - 1) + 1)
         guard height + pads.top + pads.bottom >= span.height, width + pads.left + pads.right >= span.width else {

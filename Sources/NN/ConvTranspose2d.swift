@@ -77,7 +77,7 @@ public final class ConvTranspose2d: ModuleBase, Layer, EpilogueFusing, Convoluti
     }
 
     /// The sliding window of the matching forward convolution: its image is this layer's output.
-    private func convolutionProblem(_ shape: [Int]) throws -> ConvolutionProblem {
+    func convolutionProblem(_ shape: [Int]) throws -> ConvolutionProblem {
         let (height, width) = (shape[2], shape[3])
         let outHeight =
             (height - 1) * stride.height - 2 * padding.height + dilation.height * (kernelSize.height - 1) + outputPadding.height + 1

@@ -11,6 +11,14 @@ public typealias Module = any Layer
 public protocol Layer: ModuleBase {
     /// Runs the layer on `input`.
     func forward(_ input: Tensor) throws -> Tensor
+
+    /// The shape ``forward(_:)`` would give for an input of `shape`, checked as `forward` checks
+    /// it, with nothing computed or allocated (see `OutputShapes.swift`).
+    func outputShape(for shape: [Int]) throws -> [Int]
+
+    /// The bytes of float32 activations alive at once while running on an input of `shape`: its
+    /// input and output for a layer, the fullest moment for a container. Saturates at `Int.max`.
+    func activationBytes(for shape: [Int]) throws -> Int
 }
 
 extension Layer {

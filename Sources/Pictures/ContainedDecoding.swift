@@ -1,71 +1,63 @@
 import Containment
 import Foundation
-import JSON
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Decoding untrusted pictures where a fault or a hang in libpng or libjpeg cannot take the
-/// caller down: the decode runs in a child process (`zoo contained-decode PICTURE --output RAW`)
-/// with a wall-clock limit, and hands back the pixels as a raw file (a JSON header line, then the
-/// samples) that the caller reads with Swift alone.
+/// caller down: the decode runs in a child process (`zoo contained-decode REQUEST`, the request a
+/// `ContainedRequest`) with a wall-clock limit, and hands back the pixels as a raw file (a
+/// `ContainedResultHeader` line with the size and mode, then the samples) that the caller reads
+/// with Swift alone.
 public enum ContainedDecoding {
+    /// The header of the decoded pixels.
+    struct Fields: Codable, Sendable {
+        var width: Int
+        var height: Int
+        var mode: String
+    }
+
     public static func read(_ path: String, timeout: Double = 60, decoder: URL) throws(PictureError) -> Picture {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-picture-\(UUID().uuidString).raw")
         defer { unlink(scratch.path) }
-        let outcome: ChildOutcome
-        do { outcome = try ChildProcess.run(decoder, ["contained-decode", path, "--output", scratch.path], timeout: timeout) } catch {
-            throw PictureError(path: path, reason: "cannot start the decoder process: \(error)")
-        }
-        switch outcome {
-        case .timedOut:
-            throw PictureError(
-                path: path, reason: "decoding took longer than \(Int(timeout)) s and was stopped; the picture may be crafted")
-        case .crashed(let signal):
-            throw PictureError(path: path, reason: "the decoder crashed (signal \(signal)) on this picture; it is damaged or crafted")
-        case .exited(0, _):
-            return try readRaw(scratch.path, originalPath: path)
-        case .exited(_, let message):
-            let prefix = "\(path): "
-            throw PictureError(path: path, reason: message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message)
+        do {
+            try ChildProcess.serve(
+                ContainedRequest(task: .decodePicture, path: path, output: scratch.path), with: decoder, timeout: timeout)
+            return try readRaw(scratch.path)
+        } catch {
+            throw .contained(path: path, failure: error)
         }
     }
 
-    /// The child's side: decodes `path` in this process and writes the raw pixels to `output`.
-    public static func serve(_ path: String, output: String) throws(PictureError) {
-        let picture = try PictureFile.read(path)
-        let header = JSONValue.object([
-            "width": .int(Int64(picture.width)), "height": .int(Int64(picture.height)), "mode": .string(picture.mode.rawValue),
-        ]).serialized()
-        var data = Data((header + "\n").utf8)
+    /// The child's side: decodes the picture `argument` (a `ContainedRequest` as JSON) names in
+    /// this process and writes the raw pixels where it says.
+    public static func serve(argument: String) throws(PictureError) {
+        let request: ContainedRequest
+        do { request = try ContainedRequest(argument: argument) } catch { throw .contained(path: "", failure: error) }
+        guard request.task == .decodePicture else { throw .contained(path: request.path, failure: .malformedRequest(argument)) }
+        let picture = try PictureFile.read(request.path)
+        var data = Data()
         if picture.mode == .I16 {
             picture.words.withUnsafeBytes { data.append(contentsOf: $0) }
         } else {
             data.append(contentsOf: picture.bytes)
         }
-        do { try data.write(to: URL(fileURLWithPath: output)) } catch {
-            throw PictureError(path: output, reason: "cannot write the decoded pixels: \(error.localizedDescription)")
-        }
+        let header = ContainedResultHeader(
+            task: .decodePicture, fields: Fields(width: picture.width, height: picture.height, mode: picture.mode.rawValue))
+        do { try header.write(payload: data, to: request.output) } catch { throw .contained(path: request.path, failure: error) }
     }
 
-    private static func readRaw(_ scratch: String, originalPath: String) throws(PictureError) -> Picture {
-        guard let data = FileManager.default.contents(atPath: scratch), let newline = data.firstIndex(of: 0x0A),
-            let header = try? JSONValue.parse(String(decoding: data[..<newline], as: UTF8.self)),
-            let width = header["width"]?.intValue, let height = header["height"]?.intValue, width > 0, height > 0,
-            let mode = header["mode"]?.stringValue.flatMap(PictureMode.init(rawValue:))
-        else { throw PictureError(path: originalPath, reason: "the decoder's output is incomplete") }
-        let samples = data[(newline + 1)...]
+    private static func readRaw(_ scratch: String) throws(ContainmentFailure) -> Picture {
+        let (header, samples) = try ContainedResultHeader<Fields>.read(from: scratch, task: .decodePicture)
+        let (width, height) = (header.fields.width, header.fields.height)
+        guard width > 0, height > 0, let mode = PictureMode(rawValue: header.fields.mode) else { throw .incompleteAnswer }
         if mode == .I16 {
-            guard samples.count == width * height * 2 else {
-                throw PictureError(path: originalPath, reason: "the decoder's output is incomplete")
-            }
+            guard samples.count == width * height * 2 else { throw .incompleteAnswer }
             let words = samples.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
             return Picture(width: width, height: height, grey16: words)
         }
-        guard samples.count == width * height * mode.channels else {
-            throw PictureError(path: originalPath, reason: "the decoder's output is incomplete")
-        }
+        guard samples.count == width * height * mode.channels else { throw .incompleteAnswer }
         return Picture(width: width, height: height, mode: mode, bytes: Array(samples))
     }
 }

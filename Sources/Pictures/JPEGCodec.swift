@@ -12,7 +12,13 @@ enum JPEGCodec: PictureDecoder {
         }
         let message = withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         guard status == 0, let pixels = image.pixels else {
-            throw PictureError(path: path, reason: "not a readable JPEG: \(message.isEmpty ? "libjpeg error" : message)")
+            switch image.problem {
+            case ZOO_JPEG_PROBLEM_CMYK: throw .cmyk(path: path)
+            case ZOO_JPEG_PROBLEM_ZERO_PIXELS: throw .zeroPixels(path: path, format: .jpeg)
+            case ZOO_JPEG_PROBLEM_TOO_MANY_PIXELS: throw .tooManyPixels(path: path, format: .jpeg, limit: maximumPixels)
+            case ZOO_JPEG_PROBLEM_OUT_OF_MEMORY: throw .outOfMemory(path: path, format: .jpeg)
+            default: throw .undecodable(path: path, format: .jpeg, reason: message.isEmpty ? "libjpeg error" : message)
+            }
         }
         defer { free(pixels) }
         let mode: PictureMode = image.channels == 1 ? .L : .RGB

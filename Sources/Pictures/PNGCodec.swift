@@ -13,7 +13,13 @@ enum PNGCodec: PictureDecoder {
             zoo_png_decode(buffer.baseAddress, buffer.count, UInt64(maximumPixels), &image)
         }
         guard status == 0, let pixels = image.pixels else {
-            throw PictureError(path: path, reason: "not a readable PNG: \(message(of: &image))")
+            switch image.problem {
+            case ZOO_PNG_PROBLEM_TRUNCATED: throw .truncated(path: path, format: .png)
+            case ZOO_PNG_PROBLEM_ZERO_PIXELS: throw .zeroPixels(path: path, format: .png)
+            case ZOO_PNG_PROBLEM_TOO_MANY_PIXELS: throw .tooManyPixels(path: path, format: .png, limit: maximumPixels)
+            case ZOO_PNG_PROBLEM_OUT_OF_MEMORY: throw .outOfMemory(path: path, format: .png)
+            default: throw .undecodable(path: path, format: .png, reason: message(of: &image))
+            }
         }
         defer { free(pixels) }
         let width = Int(image.width)
@@ -24,7 +30,7 @@ enum PNGCodec: PictureDecoder {
             return Picture(width: width, height: height, grey16: words.map { UInt16(littleEndian: $0) })
         }
         let modes: [Int32: PictureMode] = [1: .L, 2: .LA, 3: .RGB, 4: .RGBA]
-        guard let mode = modes[image.channels] else { throw PictureError(path: path, reason: "a PNG with \(image.channels) channels") }
+        guard let mode = modes[image.channels] else { throw .unsupportedChannels(path: path, count: Int(image.channels)) }
         return Picture(
             width: width, height: height, mode: mode,
             bytes: Array(UnsafeBufferPointer(start: pixels, count: width * height * mode.channels)))
@@ -34,7 +40,7 @@ enum PNGCodec: PictureDecoder {
     /// a status rather than by a jump.
     static func encode(_ picture: Picture, path: String) throws(PictureError) -> [UInt8] {
         guard picture.mode == .L || picture.mode == .RGB else {
-            throw PictureError(path: path, reason: "zoo writes 8-bit grey or RGB PNGs, not \(picture.mode.rawValue)")
+            throw .unwritableMode(path: path, picture.mode)
         }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
@@ -46,13 +52,13 @@ enum PNGCodec: PictureDecoder {
         var size: png_alloc_size_t = 0
         let stride = Int32(picture.width * picture.mode.channels)
         guard picture.bytes.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil) }) != 0
-        else { throw PictureError(path: path, reason: "libpng cannot encode: \(warning(of: &image))") }
+        else { throw .encodingFailed(path: path, reason: warning(of: &image)) }
         var output = [UInt8](repeating: 0, count: Int(size))
         let written = output.withUnsafeMutableBytes { buffer in
             picture.bytes.withUnsafeBytes { png_image_write_to_memory(&image, buffer.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
         }
         png_image_free(&image)
-        guard written != 0 else { throw PictureError(path: path, reason: "libpng cannot encode: \(warning(of: &image))") }
+        guard written != 0 else { throw .encodingFailed(path: path, reason: warning(of: &image)) }
         return Array(output.prefix(Int(size)))
     }
 

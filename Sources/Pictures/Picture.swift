@@ -50,19 +50,6 @@ public struct Picture: Sendable, Equatable {
     public var pixelCount: Int { width * height }
 }
 
-/// Why a picture could not be read or written; names the file.
-public struct PictureError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "\(path): \(reason)" }
-}
-
 /// Limits on what a picture may ask the decoder to allocate.
 public enum PictureLimits {
     /// PIL refuses pictures over twice its `MAX_IMAGE_PIXELS` (89,478,485) as decompression bombs;

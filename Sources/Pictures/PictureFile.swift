@@ -17,13 +17,13 @@ public enum PictureFile {
     public static func read(_ path: String, maximumPixels: Int = PictureLimits.maximumPixels) throws(PictureError) -> Picture {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw PictureError(path: path, reason: isDirectory.boolValue ? "a directory, not a picture" : "no such file")
+            throw isDirectory.boolValue ? .directory(path: path) : .noSuchFile(path: path)
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw PictureError(path: path, reason: "cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
         let bytes = [UInt8](data)
-        guard !bytes.isEmpty else { throw PictureError(path: path, reason: "the file is empty (0 bytes)") }
+        guard !bytes.isEmpty else { throw .empty(path: path) }
         guard let decoder = decoders.first(where: { $0.recognises(Array(bytes.prefix(16))) }) else {
-            throw PictureError(path: path, reason: "not a picture zoo reads (PNG or JPEG)")
+            throw .notAPicture(path: path)
         }
         return try decoder.decode(bytes, path: path, maximumPixels: maximumPixels)
     }
@@ -32,7 +32,7 @@ public enum PictureFile {
     public static func writePNG(_ picture: Picture, to path: String) throws(PictureError) {
         let data = try PNGCodec.encode(picture, path: path)
         do { try Data(data).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw PictureError(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw .writeFailed(path: path, reason: error.localizedDescription)
         }
     }
 }

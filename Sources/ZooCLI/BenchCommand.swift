@@ -17,6 +17,7 @@ struct BenchForwardCommand: ParsableCommand {
         abstract: "Eval-mode forward passes of a registry model (initialised with seed 0) or a checkpoint's model, on random input.")
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var memory: MemoryOptions
 
     @Argument(help: "A registry architecture (e.g. resnet18) or a checkpoint file.", completion: .file())
     var model: String
@@ -58,7 +59,7 @@ struct BenchForwardCommand: ParsableCommand {
             do {
                 resolved = try ModelResolver.resolve(checkpoint)
                 try resolved.loadStrictly(checkpoint)
-            } catch { throw ZooExit.failed("cannot run \(model)", details: ["\(error)"]) }
+            } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
             built = (
                 resolved.model, resolved.label,
                 resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
@@ -72,7 +73,10 @@ struct BenchForwardCommand: ParsableCommand {
         let report: ForwardBenchmarkReport
         do {
             report = try Benchmark.forward(
-                built.module, label: built.label, sampleShape: shape, batch: batch, repeats: repeats, warmup: warmup, threads: threads)
+                built.module, label: built.label, sampleShape: shape, batch: batch, repeats: repeats, warmup: warmup, threads: threads,
+                memoryLimit: memory.maxMemory?.bytes)
+        } catch let error as MemoryAdmissionError {
+            throw memory.failure(error, running: built.label)
         } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
         if output.json { return Output.json(report) }
         Output.line(

@@ -4,23 +4,16 @@ import Foundation
 import Pictures
 
 /// The child half of contained reading (see `ContainedReading`): reads one untrusted file in its
-/// own process and hands the result to the parent through a scratch file. Not for users.
+/// own process and hands the result to the parent through a scratch file. Its one argument is a
+/// `ContainedRequest`, which Checkpoint parses and serves. Not for users.
 struct ContainedReadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contained-read", abstract: "Read one checkpoint for a parent zoo process.", shouldDisplay: false)
 
-    @Argument var file: String
-    @Option(name: .long) var output: String
-    @Flag(name: .long) var manifestOnly = false
+    @Argument var request: String
 
     func run() throws {
-        do {
-            if manifestOnly {
-                try ContainedReading.serveManifest(file, output: output)
-            } else {
-                try ContainedReading.serve(file, output: output)
-            }
-        } catch {
+        do { try ContainedReading.serve(argument: request) } catch {
             throw ZooExit.unusableQuietly(error.description)
         }
     }
@@ -31,11 +24,10 @@ struct ContainedDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contained-decode", abstract: "Decode one picture for a parent zoo process.", shouldDisplay: false)
 
-    @Argument var file: String
-    @Option(name: .long) var output: String
+    @Argument var request: String
 
     func run() throws {
-        do { try ContainedDecoding.serve(file, output: output) } catch {
+        do { try ContainedDecoding.serve(argument: request) } catch {
             throw ZooExit.unusableQuietly(error.description)
         }
     }

@@ -31,7 +31,7 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let checkpoint = try readCheckpoint(input, with: reading.files)
         let report: ConversionReport
-        do { report = try Converter.convert(checkpoint, to: destination) } catch {
+        do { report = FlagHints.apply(to: try Converter.convert(checkpoint, to: destination)) } catch {
             switch error {
             case .integrity: throw ZooExit.failed(error.description)
             case .unsupportedOutput, .write: throw ZooExit.unusable(error.description)

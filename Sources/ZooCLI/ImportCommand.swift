@@ -19,7 +19,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let checkpoint = try readCheckpoint(input, with: reading.files)
-        let report = Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name))
+        let report = FlagHints.apply(to: Verifier.verify(checkpoint, options: VerificationOptions(arch: arch?.architecture.name)))
         guard report.passed else {
             VerifyCommand.printReport(report)
             let details = report.offendingKeys.isEmpty ? [] : ["offending keys: " + report.offendingKeys.joined(separator: ", ")]

@@ -15,13 +15,16 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var reading: ReadOptions
 
     func run() throws {
-        let listing: ZooListing
+        var listing: ZooListing
         let files = reading.files
         do {
             listing = try ZooListing(
                 folder: zoo, readManifest: { try readManifestText($0, with: files) }, read: { try readCheckpoint($0, with: files) })
         } catch {
             throw ZooExit.unusable("\(error)")
+        }
+        for index in listing.checkpoints.indices {
+            if let failure = listing.checkpoints[index].failure { listing.checkpoints[index].problem = FlagHints.message(failure) }
         }
         if output.json {
             Output.json(listing)

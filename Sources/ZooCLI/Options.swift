@@ -56,7 +56,7 @@ struct ReadOptions: ParsableArguments {
 /// hang inside libhdf5 on a crafted file is exit 2 naming the file, never a signal or a hang here.
 func readCheckpoint(_ path: String, with reading: FileReading) throws -> LoadedCheckpoint {
     do { return try reading.checkpoint(at: path) } catch {
-        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: ["\(error)"])
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
     }
 }
 
@@ -72,4 +72,37 @@ func readManifestText(_ path: String, with reading: FileReading) throws -> Strin
 func writeFailure(_ error: any Error, output: String) -> ZooExit {
     if case .writeFailed = error as? CheckpointError { return ZooExit.unusable("\(error)") }
     return ZooExit.unusable("cannot write \(output)", details: ["\(error)"])
+}
+
+/// The memory a forward pass may use: every command that runs a model takes it.
+struct MemoryOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help:
+            "The most memory a forward pass may use (bytes, or with K, M, G, T, binary: 8G); default what the machine (or its control group) has available."
+    )
+    var maxMemory: MemorySize?
+
+    /// Refused workloads are exit 2 with the line that says what they need.
+    func failure(_ error: MemoryAdmissionError, running name: String) -> ZooExit {
+        ZooExit.unusable("cannot run \(name): \(error)")
+    }
+}
+
+/// A size on the command line: `8G`, `512M`, `1.5GiB`, `4096`.
+struct MemorySize: ExpressibleByArgument {
+    var bytes: Int
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(suffix: String, scale: Double)] = [
+            ("TIB", 0x1p40), ("GIB", 0x1p30), ("MIB", 0x1p20), ("KIB", 0x1p10), ("T", 0x1p40), ("G", 0x1p30), ("M", 0x1p20), ("K", 0x1p10),
+            ("B", 1),
+        ]
+        let unit = units.first { text.hasSuffix($0.suffix) } ?? ("", 1)
+        guard let value = Double(text.dropLast(unit.suffix.count)), value.isFinite, value > 0, value * unit.scale < 0x1p62 else {
+            return nil
+        }
+        bytes = Int(value * unit.scale)
+    }
 }

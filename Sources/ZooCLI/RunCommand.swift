@@ -20,6 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var reading: ReadOptions
+    @OptionGroup var memory: MemoryOptions
 
     @Argument(help: "The checkpoint.", completion: .file())
     var file: String
@@ -59,7 +60,7 @@ struct RunCommand: ParsableCommand {
         let checkpoint = try readCheckpoint(file, with: reading.files)
         let resolved: ResolvedModel
         do { resolved = try ModelResolver.resolve(checkpoint, arch: arch?.architecture.name) } catch {
-            throw ZooExit.failed("cannot choose a model for \(file)", details: ["\(error)"])
+            throw ZooExit.failed("cannot choose a model for \(file)", details: [FlagHints.message(error)])
         }
         do { try resolved.loadStrictly(checkpoint) } catch {
             throw ZooExit.failed("\(file) does not load strictly into \(resolved.label)", details: [error.description])
@@ -76,7 +77,9 @@ struct RunCommand: ParsableCommand {
             } catch { throw ZooExit.unusable(error.description) }
         }
         let y: Tensor
-        do { y = try resolved.run(x) } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
+        do { y = try resolved.run(x, memoryLimit: memory.maxMemory?.bytes) } catch let error as MemoryAdmissionError {
+            throw memory.failure(error, running: file)
+        } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
         if let outputArray {
             do { try NumPyFile.write(y, to: outputArray) } catch {
                 throw ZooExit.unusable("cannot write --output", details: [error.description])
@@ -86,7 +89,7 @@ struct RunCommand: ParsableCommand {
         if let outputImage {
             let batched = resolved.lacksBatchAxis(x) ? try y.reshaped([1] + y.shape) : y
             do { written = try PictureRunner.writeOutputPictures(batched, to: outputImage, scale: scale) } catch {
-                throw ZooExit.unusable(error.description)
+                throw ZooExit.unusable(FlagHints.message(error))
             }
         }
         let ranShape = resolved.lacksBatchAxis(x) ? [1] + x.shape : x.shape

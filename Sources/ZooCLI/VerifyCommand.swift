@@ -71,7 +71,7 @@ struct VerifyCommand: ParsableCommand {
             do {
                 options.trustedKeys =
                     try trust.map(SigningKeys.publicKey(at:)) + (try trustDir.map(SigningKeys.publicKeys(inFolder:)) ?? [])
-            } catch { throw ZooExit.unusable(error.description) }
+            } catch { throw ZooExit.unusable(FlagHints.message(error)) }
         }
         if let input, let expect {
             do {
@@ -80,7 +80,7 @@ struct VerifyCommand: ParsableCommand {
                 throw ZooExit.unusable("cannot read the reference pair", details: ["\(error)"])
             }
         }
-        let outcomes = Verifier.verify(files: files, reading: reading.files, options: options)
+        let outcomes = Verifier.verify(files: files, reading: reading.files, options: options).map(FlagHints.apply(to:))
         for (index, outcome) in outcomes.enumerated() {
             if index > 0 && !output.json { Output.line() }
             let exit: ZooExit
@@ -90,7 +90,7 @@ struct VerifyCommand: ParsableCommand {
                 guard let summary = report.failureSummary else { continue }
                 exit = ZooExit.failed("verification of \(report.path) failed: \(summary)")
             case .unreadable(let path, let error):
-                exit = ZooExit.unusable(VerificationOutcome.unreadableMessage(path: path), details: ["\(error)"])
+                exit = ZooExit.unusable(VerificationOutcome.unreadableMessage(path: path), details: [FlagHints.message(error)])
             }
             guard files.count > 1 else {
                 if output.json, case .report = outcome { Output.json(outcome) }
@@ -114,7 +114,8 @@ struct VerifyCommand: ParsableCommand {
         )
         for note in checkpoint.layoutNotes { Output.line("layout     \(note)") }
         if let resolved = report.resolved {
-            Output.line("model      \(resolved.label)  [\(resolved.source.rawValue)]")
+            Output.line("model      \(resolved.label)  [\(report.modelSource ?? resolved.source.rawValue)]")
+            for note in resolved.notes { Output.line("model      note: \(note)") }
         }
         if let error = report.resolutionError {
             Output.line("model      FAILED: \(error)")
@@ -138,7 +139,7 @@ struct VerifyCommand: ParsableCommand {
         }
         for result in report.references { Output.line("forward    \(result.name): " + describe(result)) }
         if let evaluation = report.evaluation { Output.line("eval       \(evaluation.summary)") }
-        Output.line("signature  \(report.signature.summary)")
+        Output.line("signature  \(report.signatureSummary)")
         Output.line(report.passed ? "PASS" : "FAIL")
     }
 

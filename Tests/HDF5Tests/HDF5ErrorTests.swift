@@ -50,3 +50,20 @@ struct HDF5ErrorTests {
         }
     }
 }
+
+@Suite("HDF5Error kinds")
+struct HDF5ErrorKindTests {
+    @Test func aMissingFileIsCannotOpenFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-absent-\(UUID().uuidString).h5").path
+        let error = #expect(throws: HDF5Error.self) { _ = try HDF5File.openReadOnly(path) }
+        #expect(error?.kind == .cannotOpenFile, "\(String(describing: error))")
+    }
+
+    @Test func aMissingObjectIsNamedByKind() throws {
+        try withTemporaryFile { path in
+            let root = try HDF5File.create(path).rootGroup()
+            let error = #expect(throws: HDF5Error.self) { try root.openGroup("absent") }
+            #expect(error?.kind != nil, "HDF5's minor number is named: \(String(describing: error?.minor))")
+        }
+    }
+}

@@ -1,7 +1,7 @@
 import Tensor
 
 /// The kind of file a checkpoint was read from, recognised by content, never by extension.
-public enum CheckpointContainer: String, Sendable, Encodable, CaseIterable {
+public enum CheckpointContainer: String, Sendable, Codable, CaseIterable {
     /// zoo's home format (and any h5py export of a state_dict).
     case hdf5 = "HDF5 v1"
     /// `torch.save` since PyTorch 1.6: a zip of `data.pkl` and one entry per storage.

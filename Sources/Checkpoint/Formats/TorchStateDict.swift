@@ -10,7 +10,7 @@ enum TorchStateDict {
     /// The tensors of `object` with their keys, and how they were found.
     static func tensors(in object: PickleValue) throws(PickleError) -> (entries: [(String, TensorReference)], notes: [String]) {
         guard case .dict(let root) = object else {
-            throw .refused("the file pickles a \(object.kind), not a state_dict (a dict of tensors)")
+            throw .refused(.notAStateDict(kind: object.kind))
         }
         if let found = try flatten(root) { return (found, []) }
         for key in wrapperKeys {
@@ -27,8 +27,7 @@ enum TorchStateDict {
             if case .tensor(let tensor) = value { tensors.append((name, tensor)) } else { ignored.append(name) }
         }
         guard !tensors.isEmpty else {
-            let keys = root.entries.prefix(8).map { $0.key.stringValue ?? $0.key.kind }.joined(separator: ", ")
-            throw .refused("no state_dict found: the pickled dict holds no tensors (keys: \(keys))")
+            throw .refused(.noTensors(keys: root.entries.prefix(8).map { $0.key.stringValue ?? $0.key.kind }))
         }
         return (tensors, ["ignored entries that are not tensors: \(ignored.joined(separator: ", "))"])
     }
@@ -127,12 +126,12 @@ enum TorchStateDict {
     static func storage(fromPersistentID id: PickleValue) throws(PickleError) -> StorageReference {
         guard let items = id.tupleValue, items.count >= 5, items[0].stringValue == "storage" else {
             if let items = id.tupleValue, items.first?.stringValue == "module" {
-                throw .refused("this file pickles a whole model (its source code is stored); save model.state_dict() instead")
+                throw .refused(.pickledModelSource)
             }
-            throw .refused("the pickle's persistent id is not a storage")
+            throw .refused(.persistentIDNotAStorage)
         }
         guard case .global(let typeName) = items[1], let type = TorchStorageType(global: typeName) else {
-            throw .refused("a storage has type \(items[1].kind), which no zoo dtype matches")
+            throw .refused(.unsupportedStorageType(kind: items[1].kind))
         }
         guard let key = items[2].stringValue, let location = items[3].stringValue, let count = items[4].intValue, count >= 0 else {
             throw .damaged("a storage's persistent id is malformed")
@@ -154,7 +153,7 @@ extension CheckpointError {
     /// A pickle failure in `path`, as the error the user sees.
     init(_ error: PickleError, path: String) {
         switch error {
-        case .refused(let reason): self = .refused(path: path, reason: reason)
+        case .refused(let refusal): self = .refused(path: path, refusal)
         case .damaged(let reason): self = .damaged(path: path, reason: reason)
         }
     }

@@ -1,7 +1,10 @@
 internal import CZlibChecksum
 import Foundation
+import Synchronization
 import Tensor
-import ZIPFoundation
+// ZIPFoundation predates Swift concurrency: its Archive (a FILE* underneath) and Entry carry no
+// Sendable marks. Each worker thread reads through an Archive of its own, the first one excepted.
+@preconcurrency import ZIPFoundation
 
 /// `torch.save` files since PyTorch 1.6: a zip archive (read with ZIPFoundation) holding
 /// `<archive>/data.pkl`, one entry per storage under `<archive>/data/`, `<archive>/byteorder`
@@ -21,7 +24,7 @@ enum TorchZipReader: CheckpointContainerReader {
         }
         if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
         let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+        do { archive = try openArchive(path) } catch {
             throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
         }
         let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
@@ -122,61 +125,52 @@ enum TorchZipReader: CheckpointContainerReader {
 }
 
 extension TorchZipReader {
+    /// Tensors read so far by the workers, and the first failure, when one happened.
+    private struct Gathered: Sendable {
+        var tensors: [(Int, Tensor)] = []
+        var failure: String?
+    }
+
     /// Reads whole-storage tensors straight into their memory, on as many threads as there are
     /// cores (at most 4), each with its own handle on the archive.
     fileprivate static func readInParallel(
         _ work: [(index: Int, entry: Entry, reference: TensorReference)], path: String, fallback: ZipEntries
     ) throws(PickleError) -> [(Int, Tensor)] {
         let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount, work.count))
-        let results = LockedResults()
-        nonisolated(unsafe) let work = work  // Read-only while the workers run.
+        let gathered = Mutex(Gathered())
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var readers = fallback
             if worker > 0 {
-                guard let archive = try? Archive(url: URL(fileURLWithPath: path), accessMode: .read) else {
-                    results.fail("cannot open the archive a second time")
+                do { readers = ZipEntries(archive: try openArchive(path), fileSize: fallback.fileSize, path: path) } catch {
+                    gathered.withLock { if $0.failure == nil { $0.failure = "cannot open the archive a second time" } }
                     return
                 }
-                readers = ZipEntries(archive: archive, fileSize: fallback.fileSize, path: path)
             }
-            for item in stride(from: worker, to: work.count, by: workers) where !results.failed {
+            for item in stride(from: worker, to: work.count, by: workers) where gathered.withLock({ $0.failure == nil }) {
                 let (index, entry, reference) = work[item]
                 do {
                     let tensor = try Tensor(shape: reference.shape, dtype: reference.storage.dtype.dtype) { buffer in
                         try readers.read(entry, into: buffer)
                     }
-                    results.add(index, tensor)
+                    gathered.withLock { $0.tensors.append((index, tensor)) }
                 } catch {
-                    results.fail("\(error)")
+                    gathered.withLock { if $0.failure == nil { $0.failure = "\(error)" } }
                 }
             }
         }
-        return try results.collected()
-    }
-}
-
-/// Tensors read by several threads, gathered under a lock.
-private final class LockedResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var tensors: [(Int, Tensor)] = []
-    private var failure: String?
-
-    var failed: Bool { lock.withLock { failure != nil } }
-
-    func add(_ index: Int, _ tensor: Tensor) { lock.withLock { tensors.append((index, tensor)) } }
-
-    func fail(_ reason: String) { lock.withLock { if failure == nil { failure = reason } } }
-
-    func collected() throws(PickleError) -> [(Int, Tensor)] {
-        lock.lock()
-        defer { lock.unlock() }
+        let (tensors, failure) = gathered.withLock { ($0.tensors, $0.failure) }
         if let failure { throw .damaged(failure) }
         return tensors
+    }
+
+    /// The archive at `path`, read-only, through ZIPFoundation's throwing initialiser.
+    fileprivate static func openArchive(_ path: String) throws -> Archive {
+        try Archive(url: URL(fileURLWithPath: path), accessMode: .read, pathEncoding: nil)
     }
 }
 
 /// Reads zip entries whole, checking each one's CRC-32 with zlib.
-private struct ZipEntries: @unchecked Sendable {
+private struct ZipEntries {
     let archive: Archive
     let fileSize: UInt64
     let path: String

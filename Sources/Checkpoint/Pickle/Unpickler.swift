@@ -1,12 +1,13 @@
 /// Why a pickle was not unpickled: refused (it names something a weights file does not need)
 /// or damaged (it ends early or contradicts itself).
 enum PickleError: Error, CustomStringConvertible {
-    case refused(String)
+    case refused(Refusal)
     case damaged(String)
 
     var description: String {
         switch self {
-        case .refused(let reason), .damaged(let reason): return reason
+        case .refused(let refusal): return refusal.description
+        case .damaged(let reason): return reason
         }
     }
 }
@@ -30,7 +31,7 @@ struct Unpickler {
     private var memo: [Int: PickleValue] = [:]
     /// Turns a persistent id into the value it stands for (a storage).
     var persistentLoad: (PickleValue) throws(PickleError) -> PickleValue = { _ throws(PickleError) in
-        throw .refused("the pickle uses persistent ids outside a torch.save file")
+        throw .refused(.persistentIDOutsideTorchSave)
     }
     /// Every global the pickle named, in order, each once.
     private(set) var globals: [String] = []
@@ -46,105 +47,104 @@ struct Unpickler {
         marks = []
         memo = [:]
         while true {
-            let opcode = try byte()
+            let code = try byte()
+            guard let opcode = PickleOpcode(rawValue: code) else { throw .refused(.unsupportedOpcode(code)) }
             switch opcode {
-            case 0x80: _ = try byte()  // PROTO
-            case 0x95: _ = try take(8)  // FRAME: a length hint only
-            case 0x2E:  // STOP
+            case .proto: _ = try byte()
+            case .frame: _ = try take(8)  // a length hint only
+            case .stop:
                 guard let result = stack.popLast() else { throw .damaged("the pickle stops with an empty stack") }
                 return result
-            case 0x28: marks.append(stack.count)  // MARK
-            case 0x30: _ = try pop()  // POP
-            case 0x31: _ = try popMark()  // POP_MARK
-            case 0x32: stack.append(try top())  // DUP
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case 0x4A: stack.append(.int(Int64(Int32(bitPattern: UInt32(try littleEndian(4))))))  // BININT
-            case 0x4B: stack.append(.int(Int64(try byte())))  // BININT1
-            case 0x4D: stack.append(.int(Int64(try littleEndian(2))))  // BININT2
-            case 0x8A: stack.append(try long(Int(try byte())))  // LONG1
-            case 0x8B: stack.append(try long(try length(4)))  // LONG4
-            case 0x49: stack.append(try textInteger())  // INT
-            case 0x4C: stack.append(try textInteger())  // LONG
-            case 0x47: stack.append(.float(Double(bitPattern: try bigEndian(8))))  // BINFLOAT
-            case 0x46:  // FLOAT
+            case .mark: marks.append(stack.count)
+            case .pop: _ = try pop()
+            case .popMark: _ = try popMark()
+            case .dup: stack.append(try top())
+            case .none: stack.append(.none)
+            case .newTrue: stack.append(.bool(true))
+            case .newFalse: stack.append(.bool(false))
+            case .binInt: stack.append(.int(Int64(Int32(bitPattern: UInt32(try littleEndian(4))))))
+            case .binInt1: stack.append(.int(Int64(try byte())))
+            case .binInt2: stack.append(.int(Int64(try littleEndian(2))))
+            case .long1: stack.append(try long(Int(try byte())))
+            case .long4: stack.append(try long(try length(4)))
+            case .int: stack.append(try textInteger())
+            case .long: stack.append(try textInteger())
+            case .binFloat: stack.append(.float(Double(bitPattern: try bigEndian(8))))
+            case .float:
                 guard let value = Double(try line()) else { throw .damaged("a FLOAT opcode holds no number") }
                 stack.append(.float(value))
-            case 0x58: stack.append(.string(try utf8(try length(4))))  // BINUNICODE
-            case 0x8C: stack.append(.string(try utf8(Int(try byte()))))  // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try utf8(try length(8))))  // BINUNICODE8
-            case 0x56: stack.append(.string(try line()))  // UNICODE
-            case 0x54: stack.append(.string(try latin1(try length(4))))  // BINSTRING
-            case 0x55: stack.append(.string(try latin1(Int(try byte()))))  // SHORT_BINSTRING
-            case 0x42: stack.append(.bytes(try take(try length(4))))  // BINBYTES
-            case 0x43: stack.append(.bytes(try take(Int(try byte()))))  // SHORT_BINBYTES
-            case 0x8E, 0x96: stack.append(.bytes(try take(try length(8))))  // BINBYTES8, BYTEARRAY8
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
-            case 0x86:  // TUPLE2
+            case .binUnicode: stack.append(.string(try utf8(try length(4))))
+            case .shortBinUnicode: stack.append(.string(try utf8(Int(try byte()))))
+            case .binUnicode8: stack.append(.string(try utf8(try length(8))))
+            case .unicode: stack.append(.string(try line()))
+            case .binString: stack.append(.string(try latin1(try length(4))))
+            case .shortBinString: stack.append(.string(try latin1(Int(try byte()))))
+            case .binBytes: stack.append(.bytes(try take(try length(4))))
+            case .shortBinBytes: stack.append(.bytes(try take(Int(try byte()))))
+            case .binBytes8, .byteArray8: stack.append(.bytes(try take(try length(8))))
+            case .emptyTuple: stack.append(.tuple([]))
+            case .tuple: stack.append(.tuple(try popMark()))
+            case .tuple1: stack.append(.tuple([try pop()]))
+            case .tuple2:
                 let second = try pop()
                 stack.append(.tuple([try pop(), second]))
-            case 0x87:  // TUPLE3
+            case .tuple3:
                 let third = try pop()
                 let second = try pop()
                 stack.append(.tuple([try pop(), second, third]))
-            case 0x5D, 0x8F: stack.append(.list(PickleList()))  // EMPTY_LIST, EMPTY_SET (a set of ints is kept as a list)
-            case 0x6C, 0x91:  // LIST, FROZENSET
+            case .emptyList, .emptySet: stack.append(.list(PickleList()))  // a set of ints is kept as a list
+            case .list, .frozenSet:
                 let list = PickleList()
                 list.items = try popMark()
                 stack.append(.list(list))
-            case 0x61:  // APPEND
+            case .append:
                 let value = try pop()
                 try list(try top()).items.append(value)
-            case 0x65, 0x90:  // APPENDS, ADDITEMS
+            case .appends, .addItems:
                 let values = try popMark()
                 try list(try top()).items.append(contentsOf: values)
-            case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
-            case 0x64:  // DICT
+            case .emptyDict: stack.append(.dict(PickleDict()))
+            case .dict:
                 let dict = PickleDict()
                 try setItems(try popMark(), into: dict)
                 stack.append(.dict(dict))
-            case 0x73:  // SETITEM
+            case .setItem:
                 let value = try pop()
                 let key = try pop()
                 try dict(try top()).set(key, value)
-            case 0x75:  // SETITEMS
+            case .setItems:
                 let items = try popMark()
                 try setItems(items, into: try dict(try top()))
-            case 0x68: stack.append(try recall(Int(try byte())))  // BINGET
-            case 0x6A: stack.append(try recall(Int(try littleEndian(4))))  // LONG_BINGET
-            case 0x67: stack.append(try recall(try textIndex()))  // GET
-            case 0x71: memo[Int(try byte())] = try top()  // BINPUT
-            case 0x72: memo[Int(try littleEndian(4))] = try top()  // LONG_BINPUT
-            case 0x70: memo[try textIndex()] = try top()  // PUT
-            case 0x94: memo[memo.count] = try top()  // MEMOIZE
-            case 0x63:  // GLOBAL
+            case .binGet: stack.append(try recall(Int(try byte())))
+            case .longBinGet: stack.append(try recall(Int(try littleEndian(4))))
+            case .get: stack.append(try recall(try textIndex()))
+            case .binPut: memo[Int(try byte())] = try top()
+            case .longBinPut: memo[Int(try littleEndian(4))] = try top()
+            case .put: memo[try textIndex()] = try top()
+            case .memoize: memo[memo.count] = try top()
+            case .global:
                 let module = try line()
                 stack.append(try global(module: module, name: try line()))
-            case 0x93:  // STACK_GLOBAL
+            case .stackGlobal:
                 guard let name = try pop().stringValue, let module = try pop().stringValue else {
                     throw .damaged("STACK_GLOBAL needs a module and a name")
                 }
                 stack.append(try global(module: module, name: name))
-            case 0x52:  // REDUCE
+            case .reduce:
                 let arguments = try pop()
                 stack.append(try call(try pop(), arguments))
-            case 0x62:  // BUILD: state on a dict (OrderedDict's _metadata) or a tensor is not needed
+            case .build:  // state on a dict (OrderedDict's _metadata) or a tensor is not needed
                 let state = try pop()
                 switch try top() {
                 case .dict, .tensor: break
-                default: throw .refused("the pickle sets the state (\(state.kind)) of a \(try top().kind)")
+                default: throw .refused(.setsState(state: state.kind, target: try top().kind))
                 }
-            case 0x51:  // BINPERSID
+            case .binPersID:
                 stack.append(try persistentLoad(try pop()))
-            case 0x50:  // PERSID
+            case .persID:
                 stack.append(try persistentLoad(.string(try line())))
-            case 0x81, 0x92, 0x69, 0x6F:  // NEWOBJ, NEWOBJ_EX, INST, OBJ: building objects
-                throw .refused("the pickle builds an object")
-            default:
-                throw .refused(String(format: "the pickle uses opcode 0x%02x, which a weights file does not need", opcode))
+            case .newObj, .newObjEx, .inst, .obj:
+                throw .refused(.buildsAnonymousObject)
             }
         }
     }
@@ -156,44 +156,45 @@ struct Unpickler {
         if !globals.contains(qualified) { globals.append(qualified) }
         if TorchGlobals.isAllowed(qualified) { return .global(qualified) }
         if TorchStorageType.isUnsupportedTorchType(qualified) {
-            throw .refused("the file holds a \(qualified), which no zoo dtype matches")
+            throw .refused(.unsupportedTorchType(qualified))
         }
         if instantiatesNext {
             let lowered = qualified.lowercased()
             if module == "__main__" || module.hasPrefix("torch.nn") || lowered.contains("model") || lowered.contains("torchvision")
                 || name.hasSuffix("Net")
             {
-                throw .refused("this file pickles a whole model (class \(qualified)); save model.state_dict() instead")
+                throw .refused(.pickledModel(className: qualified))
             }
-            throw .refused("refused: the pickle builds an object of class \(qualified), which a weights file does not hold")
+            throw .refused(.buildsObject(className: qualified))
         }
-        throw .refused("refused: the pickle calls \(qualified)")
+        throw .refused(.forbiddenGlobal(qualified))
     }
 
     /// True when the opcodes after a GLOBAL make an instance of it (`EMPTY_TUPLE`, `NEWOBJ`), as
     /// pickling an object does, rather than calling it.
     private var instantiatesNext: Bool {
         var index = position
+        func opcode() -> PickleOpcode? { index < bytes.count ? PickleOpcode(rawValue: bytes[index]) : nil }
         func skipMemo() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case 0x71, 0x68: index += 2
-                case 0x72, 0x6A: index += 5
-                case 0x94: index += 1
+            while true {
+                switch opcode() {
+                case .binPut, .binGet: index += 2
+                case .longBinPut, .longBinGet: index += 5
+                case .memoize: index += 1
                 default: return
                 }
             }
         }
         skipMemo()
-        if index < bytes.count, bytes[index] == 0x29 {
+        if opcode() == .emptyTuple {
             index += 1
             skipMemo()
         }
-        return index < bytes.count && (bytes[index] == 0x81 || bytes[index] == 0x92)
+        return opcode() == .newObj || opcode() == .newObjEx
     }
 
     private func call(_ callable: PickleValue, _ arguments: PickleValue) throws(PickleError) -> PickleValue {
-        guard case .global(let name) = callable else { throw .refused("the pickle calls a \(callable.kind)") }
+        guard case .global(let name) = callable else { throw .refused(.callsNonGlobal(kind: callable.kind)) }
         guard let arguments = arguments.tupleValue else { throw .damaged("\(name) is called without an argument tuple") }
         switch name {
         case TorchGlobals.orderedDict:
@@ -213,7 +214,7 @@ struct Unpickler {
             guard let data = arguments.first, case .tensor = data else { throw .damaged("\(name) is called without a tensor") }
             return data
         default:
-            throw .refused("refused: the pickle calls \(name)")
+            throw .refused(.forbiddenGlobal(name))
         }
     }
 

@@ -32,16 +32,16 @@ public struct Preprocess: Sendable, Equatable {
 
     /// Parses the manifest's list; unknown transforms and arguments are errors naming them.
     public init(json: JSONValue) throws(PreprocessError) {
-        guard let items = json.arrayValue else { throw PreprocessError("preprocess must be a list of transforms") }
+        guard let items = json.arrayValue else { throw PreprocessError.notAList }
         steps = []
         for (index, item) in items.enumerated() {
             guard let fields = item.objectValue, let type = fields["type"]?.stringValue else {
-                throw PreprocessError("preprocess[\(index)] needs a \"type\"")
+                throw PreprocessError.missingType(index: index)
             }
             let arguments = fields.filter { $0.key != "type" }
             func allow(_ names: Set<String>) throws(PreprocessError) {
                 if let unknown = arguments.keys.sorted().first(where: { !names.contains($0) }) {
-                    throw PreprocessError("preprocess[\(index)] \(type) has no argument '\(unknown)' zoo knows")
+                    throw PreprocessError.unknownArgument(index: index, transform: type, argument: unknown)
                 }
             }
             switch type {
@@ -50,10 +50,10 @@ public struct Preprocess: Sendable, Equatable {
                 if let interpolation = arguments["interpolation"], interpolation != .string("bilinear"), interpolation != .int(2),
                     interpolation != .string("InterpolationMode.BILINEAR")
                 {
-                    throw PreprocessError("preprocess[\(index)] Resize: only bilinear interpolation is supported, got \(interpolation)")
+                    throw PreprocessError.unsupportedInterpolation(index: index, found: "\(interpolation)")
                 }
                 if let maxSize = arguments["max_size"], maxSize != .null {
-                    throw PreprocessError("preprocess[\(index)] Resize: max_size is not supported")
+                    throw PreprocessError.maxSizeUnsupported(index: index)
                 }
                 let size = try Self.size(arguments["size"], index: index, type: type)
                 steps.append(
@@ -68,7 +68,7 @@ public struct Preprocess: Sendable, Equatable {
                 try allow(["num_output_channels"])
                 let channels = arguments["num_output_channels"]?.intValue ?? 1
                 guard channels == 1 || channels == 3 else {
-                    throw PreprocessError("preprocess[\(index)] Grayscale: num_output_channels must be 1 or 3")
+                    throw PreprocessError.grayscaleChannels(index: index)
                 }
                 steps.append(.grayscale(channels: channels))
             case "ToTensor":
@@ -82,23 +82,21 @@ public struct Preprocess: Sendable, Equatable {
                 guard let mean = arguments["mean"]?.arrayValue?.compactMap(\.doubleValue),
                     let std = arguments["std"]?.arrayValue?.compactMap(\.doubleValue),
                     !mean.isEmpty, mean.count == std.count, std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite)
-                else { throw PreprocessError("preprocess[\(index)] Normalize needs mean and std lists of one length, std non-zero") }
+                else { throw PreprocessError.normalizeArguments(index: index) }
                 steps.append(.normalize(mean: mean, std: std))
             default:
-                throw PreprocessError(
-                    "preprocess[\(index)]: unknown transform '\(type)' (zoo knows Resize, CenterCrop, Grayscale, ToTensor, PILToTensor, Normalize)"
-                )
+                throw PreprocessError.unknownTransform(index: index, name: type)
             }
         }
         guard steps.contains(where: { $0 == .toTensor || $0 == .pilToTensor }) else {
-            throw PreprocessError("preprocess never makes a tensor: add ToTensor or PILToTensor")
+            throw PreprocessError.noToTensor
         }
     }
 
     private static func size(_ value: JSONValue?, index: Int, type: String) throws(PreprocessError) -> [Int] {
         if let single = value?.intValue, single > 0 { return [single] }
         if let pair = value?.arrayValue?.compactMap(\.intValue), (1...2).contains(pair.count), pair.allSatisfy({ $0 > 0 }) { return pair }
-        throw PreprocessError("preprocess[\(index)] \(type): size must be a positive int or [height, width]")
+        throw PreprocessError.invalidSize(index: index, transform: type)
     }
 
     /// The manifest's JSON for these steps.
@@ -132,7 +130,7 @@ public struct Preprocess: Sendable, Equatable {
         for step in steps {
             switch step {
             case .resize(let shorter, let height, let width):
-                guard tensor == nil else { throw PreprocessError("Resize after the tensor is made is not supported") }
+                guard tensor == nil else { throw PreprocessError.afterTensor(transform: "Resize") }
                 if let shorter {
                     let (short, long) = picture.width <= picture.height ? (picture.width, picture.height) : (picture.height, picture.width)
                     if short == shorter { continue }
@@ -144,32 +142,26 @@ public struct Preprocess: Sendable, Equatable {
                     picture = picture.resized(width: width, height: height)
                 }
             case .centerCrop(let height, let width):
-                guard tensor == nil else { throw PreprocessError("CenterCrop after the tensor is made is not supported") }
+                guard tensor == nil else { throw PreprocessError.afterTensor(transform: "CenterCrop") }
                 picture = picture.centerCropped(height: height, width: width)
             case .grayscale(let channels):
-                guard tensor == nil else { throw PreprocessError("Grayscale after the tensor is made is not supported") }
+                guard tensor == nil else { throw PreprocessError.afterTensor(transform: "Grayscale") }
                 picture = picture.converted(to: .L)
                 if channels == 3 { picture = picture.converted(to: .RGB) }
             case .toTensor, .pilToTensor:
-                guard tensor == nil else { throw PreprocessError("the tensor is made twice") }
+                guard tensor == nil else { throw PreprocessError.tensorMadeTwice }
                 tensor = picture.tensor(scaled: step == .toTensor)
             case .normalize(let mean, let std):
-                guard let current = tensor else { throw PreprocessError("Normalize needs a tensor: put ToTensor before it") }
+                guard let current = tensor else { throw PreprocessError.normalizeBeforeTensor }
                 guard mean.count == current.shape[0] || mean.count == 1 else {
-                    throw PreprocessError("Normalize has \(mean.count) means for \(current.shape[0]) channels")
+                    throw PreprocessError.normalizeChannels(means: mean.count, channels: current.shape[0])
                 }
                 tensor = current.normalized(mean: mean, std: std)
             }
         }
-        guard let tensor else { throw PreprocessError("preprocess never makes a tensor") }
+        guard let tensor else { throw PreprocessError.noTensorMade }
         return tensor
     }
-}
-
-/// A preprocess list zoo cannot apply, said in one line.
-public struct PreprocessError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension Picture {
