@@ -24,8 +24,9 @@ public final class Sequential: ModuleBase, Layer, InferenceFusing {
         return try layers.reduce(input) { value, layer in try layer.module.forward(value) }
     }
 
+    /// The plan depends only on the children, which never change: made once, kept until train mode.
     func applyFusion() {
-        fusedSteps = FusedStep.plan(layers.map(\.module))
+        if fusedSteps == nil { fusedSteps = FusedStep.plan(layers.map(\.module)) }
     }
 
     func removeFusion() { fusedSteps = nil }
@@ -80,6 +81,7 @@ public final class BasicBlock: ModuleBase, Layer, InferenceFusing {
     }
 
     func applyFusion() {
+        guard fused == nil else { return }
         fused = (
             FusedConvolution(convolution: conv1, norm: bn1, relu: relu, members: [conv1, bn1, relu]),
             FusedConvolution(convolution: conv2, norm: bn2, relu: nil, members: [conv2, bn2])

@@ -34,8 +34,7 @@ struct OneDNNConvolutionShape: Hashable {
 /// channel layout; zoo's tensors are plain NCHW, so each call reorders in and out, as PyTorch's
 /// eager mode does. Every buffer is zoo's own and the scratchpad is passed per call, so one plan
 /// runs on several threads at once.
-// @unchecked: wraps oneDNN's primitive and descriptor handles, which oneDNN lets several threads
-// execute at once; every buffer is passed per call.
+// @unchecked: oneDNN primitive and descriptor handles, which oneDNN lets threads execute at once.
 final class OneDNNConvolution: @unchecked Sendable {
     private let primitive: dnnl_primitive_t
     private let descriptor: dnnl_primitive_desc_t
