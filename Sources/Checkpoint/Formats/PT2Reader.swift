@@ -20,8 +20,12 @@ enum PT2Reader: CheckpointContainerReader {
     static let schemaMajor = 8
 
     /// True when the zip at `path` says it is a PT2 archive (an `archive_format` entry reading "pt2").
+    /// A zip whose directory is damaged is no PT2 archive here (the torch zip reader then says
+    /// what is wrong): ZIPFoundation traps on some impossible directory numbers.
     static func isArchive(_ path: String) -> Bool {
-        guard let archive = try? TorchZipReader.openArchive(path) else { return false }
+        guard (try? MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) }) == .some(nil),
+            let archive = try? TorchZipReader.openArchive(path)
+        else { return false }
         return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }
     }
 
