@@ -82,7 +82,7 @@ enum GraphOperators {
         "aten.avg_pool2d.default": averagePool,
         "aten.adaptive_avg_pool2d.default": adaptiveAveragePool,
         "aten.flatten.using_ints": flatten,
-        "aten.add.Tensor": addTensors,
+        "aten.add.Tensor": addTensors, "aten.add_.Tensor": addTensors,
         "aten.mean.dim": meanOverAxes,
         "aten.cat.default": concatenate,
         "aten.view.default": reshape, "aten.reshape.default": reshape, "aten._unsafe_view.default": reshape,
@@ -90,7 +90,16 @@ enum GraphOperators {
         "aten.sigmoid.default": sigmoid, "aten.sigmoid_.default": sigmoid,
         "aten.tanh.default": tanh, "aten.tanh_.default": tanh,
         "aten.hardtanh.default": hardtanh, "aten.hardtanh_.default": hardtanh,
-        "aten.dropout.default": identity, "aten.clone.default": identity, "aten.contiguous.default": identity,
+        "aten.mul.Tensor": multiply, "aten.mul_.Tensor": multiply, "aten.sub.Tensor": subtract,
+        "aten.permute.default": permute, "aten.transpose.int": permute,
+        "aten.chunk.default": split, "aten.split.Tensor": split,
+        "aten.layer_norm.default": layerNorm,
+        "aten.silu.default": silu, "aten.silu_.default": silu,
+        "aten.hardswish.default": hardswish, "aten.hardswish_.default": hardswish,
+        "aten.hardsigmoid.default": hardsigmoid, "aten.hardsigmoid_.default": hardsigmoid,
+        "aten.gelu.default": gelu,
+        "aten.dropout.default": identity, "aten.dropout_.default": identity, "aten.clone.default": identity,
+        "aten.contiguous.default": identity,
         "aten.detach.default": identity,
     ]
 
@@ -224,7 +233,7 @@ enum GraphOperators {
         guard call.float("alpha", 2, default: 1) == 1 else {
             throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
         }
-        return ([try add(a, b)], nil)
+        return ([a.shape == b.shape ? try add(a, b) : try broadcast(a, b, layer: call.node.target, +)], nil)
     }
 
     static func meanOverAxes(_ call: GraphCall) throws -> ([Tensor], Module?) {
