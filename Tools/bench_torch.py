@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""zoo beside PyTorch on this machine, in one run: forward passes (zoo bench forward vs PyTorch,
-same models, inputs and thread count) and loads (zoo bench load of .h5, .pt and .safetensors vs
-h5py reading the same tensors from .h5). Prints both with the ratio zoo / reference (below 1:
-zoo is faster).
+"""zoo beside PyTorch and ONNX Runtime on this machine, in one run: forward passes (zoo bench
+forward vs PyTorch eager vs ONNX Runtime on the same models exported by torch.onnx.export, same
+inputs and thread count, all graph optimisations; each engine in a fresh process, engines
+alternating case by case) and loads (zoo bench load of .h5, .pt and .safetensors vs h5py reading
+the same tensors from .h5). Prints each with the ratio zoo / the faster peer (below 1: zoo is
+faster).
 
     swift build -c release
     .venv-torch/bin/python Tools/bench_torch.py [--repeat K] [--threads T] [--load-dir DIR] [--json]
@@ -14,6 +16,8 @@ import argparse
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -38,20 +42,50 @@ def zoo(*args):
     return json.loads(result.stdout)
 
 
+def timed(run, repeat, warmup):
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return times[0], times[len(times) // 2]
+
+
 def torch_forward(name, batch, channels, height, width, repeat, warmup):
     torch.manual_seed(0)
     model = REGISTRY[name]().eval()
     x = torch.rand(batch, channels, height, width) * 2 - 1
-    times = []
     with torch.no_grad():
-        for _ in range(warmup):
-            model(x)
-        for _ in range(repeat):
-            start = time.perf_counter()
-            model(x)
-            times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return times[0], times[len(times) // 2]
+        return timed(lambda: model(x), repeat, warmup)
+
+
+def onnxruntime_forward(name, batch, channels, height, width, repeat, warmup, threads):
+    import onnxruntime
+    torch.manual_seed(0)
+    model = REGISTRY[name]().eval()
+    x = torch.rand(batch, channels, height, width) * 2 - 1
+    path = os.path.join(tempfile.gettempdir(), f"zoo-bench-{name}-{batch}-{height}x{width}.onnx")
+    if not os.path.exists(path):
+        torch.onnx.export(model, (x,), path, dynamo=False, input_names=["x"], output_names=["y"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feed = {"x": x.numpy()}
+    return timed(lambda: session.run(None, feed), repeat, warmup)
+
+
+def peer(engine, case, repeat, warmup, threads):
+    """One engine on one case in a fresh Python process, so that neither's thread pool spins
+    against the other's."""
+    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", engine, *map(str, case), "--repeat", str(repeat),
+                             "--warmup", str(warmup), "--threads", str(threads)], capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{engine} {case} failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def make_load_files(folder):
@@ -94,18 +128,30 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--load-dir")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--one", nargs=6, metavar=("ENGINE", "ARCH", "BATCH", "CHANNELS", "HEIGHT", "WIDTH"),
+                        help="time one engine (torch, onnxruntime) on one case and print JSON (used by the main run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.one:
+        engine, name, *sizes = args.one
+        batch, channels, height, width = map(int, sizes)
+        if engine == "torch":
+            result = torch_forward(name, batch, channels, height, width, args.repeat, args.warmup)
+        else:
+            result = onnxruntime_forward(name, batch, channels, height, width, args.repeat, args.warmup, args.threads)
+        print(json.dumps(result))
+        return
     rows = []
-    # zoo first, every case, before PyTorch's thread pool exists: its threads keep spinning after
-    # each operation and would take the cores from zoo's run.
-    zoo_reports = [zoo("bench", "forward", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
-                       "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
-                   for name, batch, channels, height, width in FORWARD_CASES]
-    for (name, batch, channels, height, width), report in zip(FORWARD_CASES, zoo_reports):
-        reference = torch_forward(name, batch, channels, height, width, args.repeat, args.warmup)
+    for case in FORWARD_CASES:
+        name, batch, channels, height, width = case
+        report = zoo("bench", "forward", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
+                     "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
+        torch_times = peer("torch", case, args.repeat, args.warmup, args.threads)
+        onnx_times = peer("onnxruntime", case, args.repeat, args.warmup, args.threads)
+        best = min(torch_times[0], onnx_times[0])
         rows.append({"case": f"{name} b{batch} {height}x{width}", "zoo_min_ms": report["min_ms"], "zoo_median_ms": report["median_ms"],
-                     "reference": f"torch {torch.__version__}", "reference_min_ms": reference[0], "reference_median_ms": reference[1]})
+                     "reference": f"torch {torch.__version__}", "reference_min_ms": torch_times[0], "reference_median_ms": torch_times[1],
+                     "onnxruntime_min_ms": onnx_times[0], "onnxruntime_median_ms": onnx_times[1], "best_peer_min_ms": best})
     if args.load_dir:
         paths = make_load_files(args.load_dir)
         loads = {kind: zoo("bench", "load", path, "--repeat", str(max(3, args.repeat // 4))) for kind, path in paths.items()}
@@ -116,15 +162,18 @@ def main():
                          "zoo_median_ms": report["median_ms"], "reference": "h5py .h5", "reference_min_ms": reference[0],
                          "reference_median_ms": reference[1], "zoo_peak_rss_bytes": report["peak_rss_bytes"]})
     for row in rows:
-        row["ratio_min"] = row["zoo_min_ms"] / row["reference_min_ms"]
+        row["ratio_min"] = row["zoo_min_ms"] / row.get("best_peer_min_ms", row["reference_min_ms"])
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, repeat {args.repeat}")
-    print(f"{'case':<34}{'zoo min':>9}{'median':>9}   {'reference':<22}{'min':>9}{'median':>9}{'ratio':>8}")
+    print(f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, repeat {args.repeat}, "
+          f"{time.strftime('%H:%M:%S')}; ratio = zoo / the faster peer")
+    print(f"{'case':<34}{'zoo min':>9}{'median':>9}   {'reference':<22}{'min':>9}{'median':>9}{'onnxrt':>9}{'median':>9}{'ratio':>8}")
     for row in rows:
+        onnx = (f"{row['onnxruntime_min_ms']:>9.2f}{row['onnxruntime_median_ms']:>9.2f}" if "onnxruntime_min_ms" in row
+                else f"{'-':>9}{'-':>9}")
         print(f"{row['case']:<34}{row['zoo_min_ms']:>9.2f}{row['zoo_median_ms']:>9.2f}   {row['reference']:<22}"
-              f"{row['reference_min_ms']:>9.2f}{row['reference_median_ms']:>9.2f}{row['ratio_min']:>8.2f}")
+              f"{row['reference_min_ms']:>9.2f}{row['reference_median_ms']:>9.2f}{onnx}{row['ratio_min']:>8.2f}")
 
 
 if __name__ == "__main__":

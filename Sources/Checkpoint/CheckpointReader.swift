@@ -9,7 +9,7 @@ public enum CheckpointReader {
     /// The readers, one per container; a new format is one more entry.
     static let readers: [CheckpointContainer: any CheckpointContainerReader.Type] = [
         .hdf5: HDF5CheckpointReader.self, .torchZip: TorchZipReader.self, .torchLegacy: TorchLegacyReader.self,
-        .safetensors: SafetensorsReader.self,
+        .safetensors: SafetensorsReader.self, .pt2: PT2Reader.self,
     ]
 
     /// Groups (HDF5) or keys (torch.save) that hold the whole state_dict when a training script

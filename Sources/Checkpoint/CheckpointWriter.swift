@@ -39,7 +39,7 @@ public enum CheckpointWriter {
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
                 extraMetadata: metadata, to: path)
-        case .torchZip, .torchLegacy:
+        case .torchZip, .torchLegacy, .pt2:
             throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
         }
     }

@@ -38,8 +38,11 @@ public struct Architecture: Sendable {
     }
 
     /// A model built with these arguments and initialised as PyTorch initialises it, from `seed`.
+    /// Its weights are refused with ``MemoryAdmissionError`` before they are drawn when they, and
+    /// a pass on one sample, would not fit.
     public func initialisedModel(_ given: [String: Int] = [:], seed: UInt64) throws -> Module {
         let model = try build(given)
+        try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: [1] + inputShape(try resolvedArguments(given))))
         var generator = SeededGenerator(seed: seed)
         try initialise(model, generator: &generator)
         model.eval()

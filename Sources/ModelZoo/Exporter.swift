@@ -10,10 +10,12 @@ public enum Exporter {
     ) throws -> (stateDict: StateDict, reference: ReferenceCase) {
         let arguments = try architecture.resolvedArguments(given)
         let model = try architecture.build(arguments)
+        let shape = [1] + architecture.inputShape(arguments)
+        // Drawn weights and the reference pass, refused before either is allocated.
+        try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: shape))
         var generator = SeededGenerator(seed: seed)
         try architecture.initialise(model, generator: &generator)
         InferenceFusion.apply(to: model)
-        let shape = [1] + architecture.inputShape(arguments)
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1..<1, using: &generator) })
         let output = try model(input)
         let reference = ReferenceCase(name: "0", input: input, output: output)

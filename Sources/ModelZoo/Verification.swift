@@ -85,6 +85,8 @@ public enum ReferenceFailure: Error, Sendable, CustomStringConvertible {
     case doesNotFit
     case shapeMismatch(output: [Int], reference: [Int])
     case forwardFailed(any Error & Sendable)
+    /// The pass would need more memory than it may use; nothing was allocated.
+    case insufficientMemory(MemoryAdmissionError)
 
     public var description: String {
         switch self {
@@ -92,6 +94,7 @@ public enum ReferenceFailure: Error, Sendable, CustomStringConvertible {
         case .doesNotFit: return "not run: the state_dict does not fit the model"
         case .shapeMismatch(let output, let reference): return "output shape \(output) differs from the reference \(reference)"
         case .forwardFailed(let error): return "forward pass failed: \(error)"
+        case .insufficientMemory(let error): return "not run: \(error)"
         }
     }
 }
@@ -205,6 +208,9 @@ public struct VerificationOptions: Sendable {
     public var ignoresFileTolerances = false
     /// Public keys one of which must have signed the file; nil to report the signature only.
     public var trustedKeys: [Data]?
+    /// The most memory a forward pass may use (default: what this process may still use); a pass
+    /// past it is not run (``ReferenceFailure/insufficientMemory(_:)``).
+    public var memoryLimit: Int?
 
     public init(
         arch: String? = nil, extra: [ReferenceCase] = [], absoluteTolerance: Double? = nil, relativeTolerance: Double? = nil,
@@ -310,6 +316,15 @@ public enum Verifier {
         }
         guard strict.isLoadable else {
             result.fail(.doesNotFit)
+            return result
+        }
+        do {
+            try MemoryAdmission.admit(MemoryEstimate(model: model, inputShape: referenceCase.input.shape), limit: options.memoryLimit)
+        } catch let error as MemoryAdmissionError {
+            result.fail(.insufficientMemory(error))
+            return result
+        } catch {
+            result.fail(.forwardFailed(error))
             return result
         }
         do {

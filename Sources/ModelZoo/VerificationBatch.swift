@@ -1,17 +1,26 @@
 import Checkpoint
 import Tensor
 
-/// How one verified file came out, ordered from best to worst; the raw value is the `zoo`
-/// command's exit code for it.
-public enum VerificationStatus: Int32, Sendable, Comparable, Encodable {
+/// How one verified file came out, ordered from best to worst.
+public enum VerificationStatus: Sendable, Comparable, Encodable {
     /// Everything that was checked holds.
-    case passed = 0
+    case passed
     /// The file was read, and a check failed.
-    case failed = 1
+    case failed
+    /// A forward pass needed more memory than it may use and was not run.
+    case insufficientMemory
     /// The file could not be read as a checkpoint.
-    case unreadable = 2
+    case unreadable
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// The `zoo` command's exit code for it: 0, 1 for a failed check, 2 for a file or a workload
+    /// that cannot be used.
+    public var exitCode: Int32 {
+        switch self {
+        case .passed: 0
+        case .failed: 1
+        case .insufficientMemory, .unreadable: 2
+        }
+    }
 }
 
 /// One file's result among several: its report, or why it could not be read.
@@ -28,7 +37,7 @@ public enum VerificationOutcome: Encodable {
 
     public var status: VerificationStatus {
         switch self {
-        case .report(let report): report.passed ? .passed : .failed
+        case .report(let report): report.refusedForMemory ? .insufficientMemory : report.passed ? .passed : .failed
         case .unreadable: .unreadable
         }
     }
@@ -61,6 +70,13 @@ extension Verifier {
                 return .unreadable(path: path, error: error)
             }
         }
+    }
+}
+
+extension VerificationReport {
+    /// True when a forward pass was not run for want of memory.
+    public var refusedForMemory: Bool {
+        references.contains { if case .insufficientMemory = $0.failure { true } else { false } }
     }
 }
 

@@ -37,7 +37,7 @@ public final class ZooModel {
     public init(contentsOf path: String, architecture: String? = nil, reading: FileReading = .inProcess) throws(ZooModelError) {
         do { checkpoint = try reading.checkpoint(at: path) } catch { throw .unreadable(error) }
         do { resolved = try ModelResolver.resolve(checkpoint, arch: architecture) } catch {
-            throw .noModel(path: path, reason: "\(error)", candidates: (error as? ModelZooError)?.candidates ?? [])
+            throw .noModel(path: path, error)
         }
         do { try resolved.loadStrictly(checkpoint) } catch { throw .doesNotLoad(path: path, error) }
         self.reading = reading
@@ -60,7 +60,7 @@ public final class ZooModel {
     public func callAsFunction(_ input: Tensor) throws(ZooModelError) -> Tensor {
         do { return try resolved.run(input) } catch let error as MemoryAdmissionError {
             throw .insufficientMemory(path: path, error)
-        } catch { throw .forward(path: path, reason: "\(error)") }
+        } catch { throw .forward(path: path, error) }
     }
 
     /// How a picture becomes the model's input: the file's `preprocess`, else the standard one for
@@ -115,11 +115,13 @@ public enum ZooModelError: Error, CustomStringConvertible {
     /// The file is not a checkpoint zoo reads, or is damaged, refused, or stopped the reader.
     case unreadable(CheckpointError)
     /// No model fits: the file names none zoo knows and no registry model matches its keys.
-    case noModel(path: String, reason: String, candidates: [Candidate])
+    /// `underlying` is a ``ModelZooError`` (its ``ModelZooError/candidates`` name the nearest
+    /// registry models) or the `model_config`'s error.
+    case noModel(path: String, any Error)
     /// The weights do not load strictly (missing, unexpected, misshapen or mistyped keys, failed checksums).
     case doesNotLoad(path: String, StrictLoadError)
     case pictures(PictureRunError)
-    case forward(path: String, reason: String)
+    case forward(path: String, any Error)
     /// The pass would need more memory than this process may use; nothing was allocated.
     case insufficientMemory(path: String, MemoryAdmissionError)
     /// Top-K classes asked of a model whose output is not `(N, classes)`.
@@ -128,10 +130,10 @@ public enum ZooModelError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreadable(let error): return error.description
-        case .noModel(let path, let reason, _): return "cannot choose a model for \(path): \(reason)"
+        case .noModel(let path, let error): return "cannot choose a model for \(path): \(error)"
         case .doesNotLoad(let path, let error): return "\(path) does not load strictly: \(error)"
         case .pictures(let error): return error.description
-        case .forward(let path, let reason): return "\(path): the forward pass failed: \(reason)"
+        case .forward(let path, let error): return "\(path): the forward pass failed: \(error)"
         case .insufficientMemory(let path, let error): return "\(path): the forward pass \(error)"
         case .notAClassifier(let path, let shape): return "\(path): the output \(shape) is not (N, classes); it has no classes to rank"
         }

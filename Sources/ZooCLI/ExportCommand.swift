@@ -36,6 +36,8 @@ struct ExportCommand: ParsableCommand {
             throw ZooExit.unusable("\(error)")
         } catch let error as CheckpointError {
             throw writeFailure(error, output: output)
+        } catch let error as MemoryAdmissionError {
+            throw ZooExit.unusable("cannot export \(architecture.name): \(error)")
         }
     }
 }

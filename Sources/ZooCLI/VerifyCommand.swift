@@ -19,6 +19,7 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var reading: ReadOptions
+    @OptionGroup var memory: MemoryOptions
 
     @Argument(help: "The checkpoints (.h5).", completion: .file())
     var files: [String]
@@ -67,6 +68,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         var options = VerificationOptions(
             arch: arch?.architecture.name, absoluteTolerance: atol, relativeTolerance: rtol, ignoresFileTolerances: defaultTolerance)
+        options.memoryLimit = memory.maxMemory?.bytes
         if !trust.isEmpty || trustDir != nil {
             do {
                 options.trustedKeys =
@@ -88,7 +90,12 @@ struct VerifyCommand: ParsableCommand {
             case .report(let report):
                 if !output.json { VerifyCommand.printReport(report) }
                 guard let summary = report.failureSummary else { continue }
-                exit = ZooExit.failed("verification of \(report.path) failed: \(summary)")
+                let memory = report.references.lazy.compactMap { result -> MemoryAdmissionError? in
+                    if case .insufficientMemory(let error) = result.failure { error } else { nil }
+                }.first
+                exit =
+                    memory.map { self.memory.failure($0, running: report.path) }
+                    ?? ZooExit.failed("verification of \(report.path) failed: \(summary)")
             case .unreadable(let path, let error):
                 exit = ZooExit.unusable(VerificationOutcome.unreadableMessage(path: path), details: [FlagHints.message(error)])
             }
@@ -102,7 +109,7 @@ struct VerifyCommand: ParsableCommand {
             if files.count == 1, let only = outcomes.first { Output.json(only) } else { Output.json(outcomes) }
         }
         let worst = outcomes.worstStatus
-        if worst != .passed { throw ZooExit(code: worst.rawValue) }
+        if worst != .passed { throw ZooExit(code: worst.exitCode) }
     }
 
     static func printReport(_ report: VerificationReport) {

@@ -38,11 +38,12 @@ SEEDS = {
     "torch-zip": [os.path.join(TORCH, f) for f in ("dtypes_zip.pt", "views_zip.pt", "wrapper.pt")],
     "torch-legacy": [os.path.join(TORCH, f) for f in ("dtypes_legacy.pt", "views_legacy.pt", "old_batchnorm.bin")],
     "safetensors": [os.path.join(TORCH, "dtypes.safetensors")],
+    "pt2": [os.path.join(ROOT, "Tests", "CheckpointTests", "Fixtures", "pt2", "encdec.pt2")],
     "npy": sorted(glob.glob(os.path.join(ROOT, "Tests", "ModelZooTests", "Fixtures", "*.input.npy")))[:3],
     "png": [os.path.join(PICTURES, f) for f in ("rgb_landscape.png", "palette.png", "grey16.png", "grey_alpha.png")],
     "jpeg": [os.path.join(PICTURES, f) for f in ("baseline.jpg", "progressive.jpg", "grey.jpg")],
 }
-EXTENSIONS = {"hdf5": ".h5", "torch-zip": ".pt", "torch-legacy": ".pt", "safetensors": ".safetensors", "npy": ".npy",
+EXTENSIONS = {"hdf5": ".h5", "torch-zip": ".pt", "torch-legacy": ".pt", "safetensors": ".safetensors", "pt2": ".pt2", "npy": ".npy",
               "png": ".png", "jpeg": ".jpg"}
 
 

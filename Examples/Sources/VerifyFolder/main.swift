@@ -24,4 +24,4 @@ for outcome in outcomes {
     }
 }
 print("\(files.count) files, worst: \(outcomes.worstStatus)")
-exit(outcomes.worstStatus.rawValue)
+exit(outcomes.worstStatus.exitCode)

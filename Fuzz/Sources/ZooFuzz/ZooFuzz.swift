@@ -4,7 +4,7 @@ import Pictures
 
 /// The reader one fuzzing process drives, from `ZOO_FUZZ_READER` (libFuzzer owns the command line).
 enum FuzzedReader: String, CaseIterable {
-    case hdf5, torchZip = "torch-zip", torchLegacy = "torch-legacy", safetensors, npy, png, jpeg
+    case hdf5, torchZip = "torch-zip", torchLegacy = "torch-legacy", safetensors, pt2, npy, png, jpeg
 
     /// Reads the file as users' commands would, in this process; errors are the expected outcome
     /// for most inputs, a crash, hang or sanitizer report is a finding.
@@ -14,6 +14,7 @@ enum FuzzedReader: String, CaseIterable {
         case .torchZip: _ = try? CheckpointReader.read(path, as: .torchZip)
         case .torchLegacy: _ = try? CheckpointReader.read(path, as: .torchLegacy)
         case .safetensors: _ = try? CheckpointReader.read(path, as: .safetensors)
+        case .pt2: _ = try? CheckpointReader.read(path, as: .pt2)
         case .npy: _ = try? NumPyFile.read(path)
         case .png, .jpeg: _ = try? PictureFile.read(path)
         }

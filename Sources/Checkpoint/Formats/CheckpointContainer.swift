@@ -10,6 +10,8 @@ public enum CheckpointContainer: String, Sendable, Codable, CaseIterable {
     case torchLegacy = "torch legacy"
     /// The `safetensors` package's format.
     case safetensors
+    /// `torch.export.save`: a zip of the exported program (`models/<name>.json`) and its weights.
+    case pt2 = "torch.export pt2"
 }
 
 /// What one container's reader found, before the layout is normalised (DataParallel prefix,

@@ -30,7 +30,7 @@ enum FileSniffer {
         if text.hasPrefix("version https://git-lfs") {
             return .other("a Git LFS pointer, not the weights; run `git lfs pull` to fetch the real file")
         }
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .container(.torchZip) }
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .container(PT2Reader.isArchive(path) ? .pt2 : .torchZip) }
         // PROTO 2, then LONG1 of 10 bytes holding torch's magic number.
         if bytes.starts(with: [0x80, 0x02, 0x8A, 0x0A] + TorchLegacyReader.magicNumber) { return .container(.torchLegacy) }
         if bytes.first == 0x80, bytes.count > 1, bytes[1] <= 5 {

@@ -164,13 +164,13 @@ extension TorchZipReader {
     }
 
     /// The archive at `path`, read-only, through ZIPFoundation's throwing initialiser.
-    fileprivate static func openArchive(_ path: String) throws -> Archive {
+    static func openArchive(_ path: String) throws -> Archive {
         try Archive(url: URL(fileURLWithPath: path), accessMode: .read, pathEncoding: nil)
     }
 }
 
 /// Reads zip entries whole, checking each one's CRC-32 with zlib.
-private struct ZipEntries {
+struct ZipEntries {
     let archive: Archive
     let fileSize: UInt64
     let path: String

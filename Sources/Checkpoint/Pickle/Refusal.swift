@@ -30,6 +30,10 @@ public enum Refusal: Sendable, Equatable, CustomStringConvertible {
     case notAStateDict(kind: String)
     /// The pickled dict holds no tensor anywhere; `keys` are its first keys.
     case noTensors(keys: [String])
+    /// A torch.export archive whose program schema is newer than zoo knows.
+    case exportSchemaTooNew(major: Int, minor: Int)
+    /// A torch.export archive that pickles a weight (`use_pickle`) instead of storing its bytes.
+    case pickledExportWeight(key: String)
 
     public var description: String {
         switch self {
@@ -49,6 +53,9 @@ public enum Refusal: Sendable, Equatable, CustomStringConvertible {
         case .persistentIDOutsideTorchSave: return "refused: the pickle uses persistent ids outside a torch.save file"
         case .persistentIDNotAStorage: return "refused: the pickle's persistent id is not a storage"
         case .notAStateDict(let kind): return "refused: the file pickles a \(kind), not a state_dict (a dict of tensors)"
+        case .exportSchemaTooNew(let major, let minor):
+            return "refused: the torch.export program has schema version \(major).\(minor); zoo reads up to \(PT2Reader.schemaMajor).x"
+        case .pickledExportWeight(let key): return "refused: the torch.export archive pickles weight '\(key)' instead of storing its bytes"
         case .noTensors(let keys):
             return "refused: no state_dict found: the pickled dict holds no tensors (keys: \(keys.joined(separator: ", ")))"
         }

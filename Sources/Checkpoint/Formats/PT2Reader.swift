@@ -1,0 +1,162 @@
+import Foundation
+import JSON
+import Tensor
+@preconcurrency import ZIPFoundation
+
+/// `torch.export.save` archives (`.pt2`, PyTorch's PT2 archive format): a zip holding
+/// `<archive>/archive_format` ("pt2"), the serialized ExportedProgram in `models/<name>.json`, its
+/// weights as raw little-endian bytes in `data/weights/` described by
+/// `data/weights/<name>_weights_config.json`, tensor constants in `data/constants/`, and sample
+/// inputs in `data/sample_inputs/<name>.pt`.
+///
+/// The weights become the state_dict under their state_dict names (the graph signature's
+/// parameter and buffer targets, in the signature's order). The program itself is summarised in
+/// the checkpoint's metadata: the torch and schema versions and the ATen operators the graph
+/// calls with their counts. Nothing in the archive is executed or unpickled; a weight stored as a
+/// pickle, or a schema newer than zoo knows, is refused.
+enum PT2Reader: CheckpointContainerReader {
+    static let container = CheckpointContainer.pt2
+    /// The newest ExportedProgram schema major version zoo reads (torch 2.15 writes 8.20).
+    static let schemaMajor = 8
+
+    /// True when the zip at `path` says it is a PT2 archive (an `archive_format` entry reading "pt2").
+    static func isArchive(_ path: String) -> Bool {
+        guard let archive = try? TorchZipReader.openArchive(path) else { return false }
+        return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }
+    }
+
+    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+        let directoryProblem: String?
+        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
+            throw .damaged(path: path, reason: "cannot be read (\(error))")
+        }
+        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
+        let archive: Archive
+        do { archive = try TorchZipReader.openArchive(path) } catch {
+            throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
+        }
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+        let entries = ZipEntries(archive: archive, fileSize: fileSize, path: path)
+        var byPath: [String: Entry] = [:]
+        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),
+            let formatEntry = byPath[formatPath]
+        else { throw .damaged(path: path, reason: "the zip archive has no archive_format entry") }
+        let prefix = String(formatPath.dropLast("archive_format".count))
+        let format = String(decoding: try entries.bytes(of: formatEntry), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard format == "pt2" else { throw .damaged(path: path, reason: "archive_format is '\(format)', not 'pt2'") }
+        if let order = byPath[prefix + "byteorder"] {
+            let text = String(decoding: try entries.bytes(of: order), as: UTF8.self)
+            guard text == "little" else { throw .damaged(path: path, reason: "byteorder is '\(text)'; zoo reads little-endian archives") }
+        }
+
+        let models = byPath.keys.filter { $0.hasPrefix(prefix + "models/") && $0.hasSuffix(".json") }.sorted()
+        guard let programPath = models.first, let programEntry = byPath[programPath] else {
+            throw .damaged(path: path, reason: "the archive holds no program (models/<name>.json)")
+        }
+        let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
+        let program = try json(of: programEntry, entries: entries, path: path)
+        let schema = program["schema_version"]
+        let (major, minor) = (Int(schema?["major"]?.intValue ?? 0), Int(schema?["minor"]?.intValue ?? 0))
+        guard major <= schemaMajor else { throw .refused(path: path, .exportSchemaTooNew(major: major, minor: minor)) }
+
+        guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
+            throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
+        }
+        let config = try json(of: configEntry, entries: entries, path: path)["config"]?.objectValue ?? [:]
+        var tensors: [(String, Tensor)] = []
+        for key in stateDictOrder(program: program, configKeys: Array(config.keys)) {
+            guard let description = config[key] else { continue }
+            tensors.append((key, try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)))
+        }
+        var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
+        raw.metadata = summary(of: program, name: name, models: models.count)
+        if models.count > 1 { raw.notes.append("the archive holds \(models.count) programs; read the weights of '\(name)'") }
+        return raw
+    }
+
+    /// The state_dict names in the graph signature's order (parameters and buffers as the program
+    /// takes them), then any other weight the config lists, sorted.
+    private static func stateDictOrder(program: JSONValue, configKeys: [String]) -> [String] {
+        let specs = program["graph_module"]?["signature"]?["input_specs"]?.arrayValue ?? []
+        var order: [String] = []
+        for spec in specs {
+            if let name = spec["parameter"]?["parameter_name"]?.stringValue { order.append(name) }
+            if let name = spec["buffer"]?["buffer_name"]?.stringValue { order.append(name) }
+        }
+        let listed = Set(order)
+        return order.filter(configKeys.contains) + configKeys.filter { !listed.contains($0) }.sorted()
+    }
+
+    /// One weight: its raw bytes, with the dtype, sizes, strides and offset its config gives.
+    private static func weight(
+        _ key: String, _ description: JSONValue, prefix: String, byPath: [String: Entry], entries: ZipEntries, path: String
+    ) throws(CheckpointError) -> Tensor {
+        if description["use_pickle"]?.boolValue == true { throw .refused(path: path, .pickledExportWeight(key: key)) }
+        guard let file = description["path_name"]?.stringValue, let entry = byPath[prefix + "data/weights/" + file] else {
+            throw .damaged(path: path, reason: "weight '\(key)' names no stored file")
+        }
+        let meta = description["tensor_meta"]
+        let code = Int(meta?["dtype"]?.intValue ?? -1)
+        guard let dtype = dtypes[code] else {
+            throw .unsupportedElementType(path: path, key: key, found: "torch.export ScalarType \(code)")
+        }
+        let sizes = (meta?["sizes"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) }
+        let strides = (meta?["strides"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) }
+        let offset = Int(meta?["storage_offset"]?["as_int"]?.intValue ?? 0)
+        guard sizes.allSatisfy({ $0 >= 0 }), let count = Tensor.elementCount(sizes) else {
+            throw .invalidTensor(path: path, key: key, reason: "sizes \(sizes) are not a shape")
+        }
+        var contiguous: [Int] = []
+        var step = 1
+        for size in sizes.reversed() {
+            contiguous.insert(step, at: 0)
+            step *= Swift.max(size, 1)
+        }
+        guard count == 0 || strides == contiguous || sizes.count <= 1 && strides.allSatisfy({ $0 == 1 }) else {
+            throw .invalidTensor(path: path, key: key, reason: "strides \(strides) are not contiguous for sizes \(sizes)")
+        }
+        let width = dtype.byteCount
+        let (end, overflow) = (offset + count).multipliedReportingOverflow(by: width)
+        guard offset >= 0, !overflow, UInt64(end) <= entry.uncompressedSize else {
+            throw .damaged(
+                path: path, reason: "weight '\(key)' needs \(end) bytes of \(file), which holds \(entry.uncompressedSize)")
+        }
+        let bytes = try entries.bytes(of: entry)
+        do {
+            return try bytes.withUnsafeBytes { buffer throws(TensorError) in
+                try Tensor(shape: sizes, dtype: dtype, littleEndianBytes: UnsafeRawBufferPointer(rebasing: buffer[(offset * width)..<end]))
+            }
+        } catch { throw .invalidTensor(path: path, key: key, reason: "\(error)") }
+    }
+
+    /// torch.export's ScalarType codes (torch/_export/serde/schema.py) that zoo's dtypes match.
+    private static let dtypes: [Int: DType] = [
+        1: .uint8, 2: .int8, 3: .int16, 4: .int32, 5: .int64, 6: .float16, 7: .float32, 8: .float64, 12: .bool, 13: .bfloat16,
+    ]
+
+    /// What `zoo inspect` shows of the program: versions, and the operators the graph calls.
+    private static func summary(of program: JSONValue, name: String, models: Int) -> [String: String] {
+        var operators: [String: Int] = [:]
+        for node in program["graph_module"]?["graph"]?["nodes"]?.arrayValue ?? [] {
+            if let target = node["target"]?.stringValue {
+                operators[target.replacingOccurrences(of: "torch.ops.", with: ""), default: 0] += 1
+            }
+        }
+        let schema = program["schema_version"]
+        var metadata = [
+            "program": name,
+            "program_operators": operators.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "),
+            "program_schema_version": "\(schema?["major"]?.intValue ?? 0).\(schema?["minor"]?.intValue ?? 0)",
+        ]
+        if let torch = program["torch_version"]?.stringValue { metadata["program_torch_version"] = torch }
+        return metadata
+    }
+
+    private static func json(of entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError) -> JSONValue {
+        let bytes = try entries.bytes(of: entry)
+        do { return try JSONValue.parse(String(decoding: bytes, as: UTF8.self)) } catch {
+            throw .damaged(path: path, reason: "\(entry.path) is not valid JSON (\(error))")
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Checkpoint
+import Foundation
+import JSON
+import Tensor
+import TestSupport
+import Testing
+
+/// torch.export archives (.pt2) written by `torch.export.save` (Tools/make_pt2_fixtures.py): the
+/// weights under their state_dict names, the program summarised as PyTorch recorded it, and
+/// archives zoo must not trust refused.
+@Suite("PT2Files")
+struct PT2FilesTests {
+    static let folder = fixtures.folder.appendingPathComponent("pt2")
+    static let expected: [String: JSONValue] = {
+        let text = (try? String(contentsOf: folder.appendingPathComponent("expected.json"), encoding: .utf8)) ?? "{}"
+        return (try? JSONValue.parse(text))?.objectValue ?? [:]
+    }()
+
+    @Test(arguments: expected.keys.sorted())
+    func readsTheStateDictAndTheProgramAsPyTorchWroteThem(name: String) throws {
+        let expectation = try #require(Self.expected[name])
+        let checkpoint = try CheckpointReader.read(Self.folder.appendingPathComponent(name + ".pt2").path)
+        #expect(checkpoint.container == .pt2)
+        let stateDict = try #require(expectation["state_dict"]?.objectValue)
+        #expect(Set(checkpoint.stateDict.keys) == Set(stateDict.keys))
+        for (key, description) in stateDict {
+            let tensor = try #require(checkpoint.stateDict[key], "\(name): \(key)")
+            #expect(tensor.shape == description["shape"]?.arrayValue?.compactMap(\.intValue), "\(name): \(key)")
+            #expect(tensor.dtype.rawValue == description["dtype"]?.stringValue, "\(name): \(key)")
+        }
+        let operators = try #require(expectation["operators"]?.objectValue).sorted { $0.key < $1.key }
+        #expect(
+            checkpoint.metadata["program_operators"] == operators.map { "\($0.key) x\($0.value.intValue ?? 0)" }.joined(separator: ", "))
+        #expect(checkpoint.metadata["program_torch_version"] == expectation["torch_version"]?.stringValue)
+    }
+
+    @Test func theWeightsAreTheBytesPyTorchStored() throws {
+        // encdec's BatchNorm weights are ones and its biases zeros when fresh, as PyTorch makes them.
+        let checkpoint = try CheckpointReader.read(Self.folder.appendingPathComponent("encdec.pt2").path)
+        #expect(try #require(checkpoint.stateDict["encoder.1.weight"]).scalars == Array(repeating: 1, count: 8))
+        #expect(try #require(checkpoint.stateDict["encoder.1.running_var"]).scalars == Array(repeating: 1, count: 8))
+        #expect(try #require(checkpoint.stateDict["encoder.1.num_batches_tracked"]).shape == [])
+    }
+
+    @Test func aNewerSchemaIsRefused() {
+        #expect {
+            try CheckpointReader.read(Self.folder.appendingPathComponent("schema_too_new.pt2").path)
+        } throws: { error in
+            guard case CheckpointError.refused(_, .exportSchemaTooNew(let major, _)) = error else { return false }
+            return major == 99
+        }
+    }
+
+    @Test func aPickledWeightIsRefusedAndNothingIsUnpickled() {
+        #expect {
+            try CheckpointReader.read(Self.folder.appendingPathComponent("pickled_weight.pt2").path)
+        } throws: { error in
+            guard case CheckpointError.refused(_, .pickledExportWeight(let key)) = error else { return false }
+            return key == "encoder.0.weight"
+        }
+    }
+
+    @Test func aTruncatedArchiveIsDamaged() {
+        #expect {
+            try CheckpointReader.read(Self.folder.appendingPathComponent("truncated.pt2").path)
+        } throws: { error in
+            guard case CheckpointError.damaged = error else { return false }
+            return true
+        }
+    }
+}
