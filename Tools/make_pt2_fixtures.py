@@ -9,16 +9,43 @@ registry model with `torch.export.export` and saved with `torch.export.save`, an
 for each, the state_dict's keys, shapes and dtypes, the ATen operators the graph calls with their
 counts, the sample input's shape, and the torch and schema versions the archive records. Also
 two archives zoo must refuse, edited from encdec.pt2: schema_too_new.pt2 (schema major 99) and
-pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half).
+pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half); and
+unsupported_operator.pt2, whose GELU zoo does not run. Beside each runnable program, its input and
+PyTorch's output (<name>.input.npy, <name>.expect.npy).
 """
 import collections
 import json
 import os
 import zipfile
 
+import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from zoo_models import REGISTRY
+
+
+class OwnForward(nn.Module):
+    """What people write in their own forward methods: a stem, F.max_pool2d, a residual block, a
+    branch joined by torch.cat, ReLU6 (hardtanh), x.mean((2, 3)) as a second head input, and
+    x.view(x.size(0), -1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.block = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+        self.branch = nn.Conv2d(8, 4, 1)
+        self.pool = nn.AdaptiveAvgPool2d((2, 2))
+        self.head = nn.Linear(12 * 4 + 12, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.stem(x), 2)
+        x = F.relu(x + self.block(x))
+        x = torch.cat([x, F.hardtanh(self.branch(x), 0.0, 6.0)], dim=1)
+        means = x.mean((2, 3))
+        x = torch.sigmoid(self.pool(x)).view(x.size(0), -1)
+        return self.head(torch.cat([x, means], dim=1))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "Tests", "CheckpointTests", "Fixtures", "pt2")
@@ -27,17 +54,29 @@ OUT = os.path.join(os.path.dirname(HERE), "Tests", "CheckpointTests", "Fixtures"
 def main():
     os.makedirs(OUT, exist_ok=True)
     expected = {}
+    torch.manual_seed(0)
     for name, model, shape in [("graycnn", REGISTRY["graycnn"](), (1, 1, 32, 32)),
-                               ("encdec", REGISTRY["encdec"](in_channels=1, base=8), (2, 1, 16, 16))]:
-        torch.manual_seed(0)
+                               ("encdec", REGISTRY["encdec"](in_channels=1, base=8), (2, 1, 16, 16)),
+                               ("own_forward", OwnForward(), (2, 3, 32, 32))]:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):  # learnt-looking statistics, not the fresh 0 and 1
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5)
+                module.bias.data.uniform_(-0.2, 0.2)
         model = model.eval()
-        x = torch.rand(*shape)
+        x = torch.rand(*shape) * 2 - 1
+        with torch.no_grad():
+            y = model(x)
+        np.save(os.path.join(OUT, f"{name}.input.npy"), x.numpy())
+        np.save(os.path.join(OUT, f"{name}.expect.npy"), y.numpy())
         program = torch.export.export(model, (x,))
         path = os.path.join(OUT, f"{name}.pt2")
         torch.export.save(program, path)
         operators = collections.Counter(str(node.target) for node in program.graph.nodes if node.op == "call_function")
         expected[name] = {
-            "state_dict": {key: {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", "")}
+            "state_dict": {key: {"shape": list(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
+                                 "first": value.flatten()[:4].double().tolist()}
                            for key, value in model.state_dict().items()},
             "operators": dict(sorted(operators.items())),
             "sample_input_shape": list(shape),
@@ -45,6 +84,9 @@ def main():
         }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
+    # An operator zoo does not run yet: its archive still reads, its program is refused by name.
+    gelu = nn.Sequential(nn.Conv2d(1, 2, 3), nn.GELU()).eval()
+    torch.export.save(torch.export.export(gelu, (torch.rand(1, 1, 8, 8),)), os.path.join(OUT, "unsupported_operator.pt2"))
     edit("schema_too_new.pt2", "models/model.json", lambda d: {**d, "schema_version": {"major": 99, "minor": 0}})
     edit("pickled_weight.pt2", "data/weights/model_weights_config.json",
          lambda d: {"config": {k: {**v, "use_pickle": k == "encoder.0.weight"} for k, v in d["config"].items()}})

@@ -74,6 +74,7 @@ public enum CheckpointReader {
         checkpoint.evalSet = raw.evalSet
         checkpoint.manifestText = raw.manifestText
         checkpoint.signatureText = raw.signature
+        checkpoint.programText = raw.programText
         return checkpoint
     }
 

@@ -34,6 +34,7 @@ public enum ContainedReading {
         var metadata: [String: String]
         var manifestText: String?
         var signature: String?
+        var programText: String?
     }
 
     /// The manifest-only answer.
@@ -91,7 +92,7 @@ public enum ContainedReading {
         let fields = TransferFields(
             container: checkpoint.container, layoutNotes: checkpoint.layoutNotes, storedKeys: checkpoint.storedKeys,
             pickleGlobals: checkpoint.pickleGlobals, metadata: checkpoint.metadata, manifestText: checkpoint.manifestText,
-            signature: checkpoint.signatureText)
+            signature: checkpoint.signatureText, programText: checkpoint.programText)
         let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
         try SafetensorsWriter.write(
             checkpoint.stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
@@ -117,6 +118,7 @@ public enum ContainedReading {
         checkpoint.evalSet = raw.evalSet
         checkpoint.manifestText = fields.manifestText
         checkpoint.signatureText = fields.signature
+        checkpoint.programText = fields.programText
         return checkpoint
     }
 

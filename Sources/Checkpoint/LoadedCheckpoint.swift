@@ -23,6 +23,9 @@ public struct LoadedCheckpoint: Sendable {
     public var manifestText: String?
     /// The `__signature__` record's JSON, when the file is signed.
     public var signatureText: String?
+    /// For torch.export archives (`.pt2`): the program's JSON (`models/<name>.json`), which
+    /// NN's `ExportedProgram` runs.
+    public var programText: String?
 
     public init(
         path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],

@@ -11,6 +11,7 @@ public struct ResolvedModel {
         case manifestArch = "manifest arch"
         case modelConfig = "manifest model_config"
         case recognised = "recognised from keys and shapes"
+        case program = "the file's torch.export program"
     }
 
     public var model: Module
@@ -125,6 +126,16 @@ public enum ModelResolver {
             return ResolvedModel(
                 model: model, label: "Sequential from model_config (\(model.children.count) layers)", source: .modelConfig,
                 architecture: nil, arguments: [:])
+        }
+        // A torch.export archive carries its own model: the graph it was exported as runs, so that
+        // any CNN made of the operators zoo runs needs no Swift code (GraphOperators lists them).
+        if let text = checkpoint.programText {
+            let program = try ExportedProgram(json: try JSONValue.parse(text))
+            let model = try GraphModule(program: program)
+            model.eval()
+            return ResolvedModel(
+                model: model, label: "torch.export program (\(program.nodes.count) operator calls)", source: .program, architecture: nil,
+                arguments: [:])
         }
         let candidate = try Registry.recognise(checkpoint.stateDict)
         return try fromRegistry(candidate.architecture, candidate.arguments, source: .recognised)

@@ -1,4 +1,5 @@
 import Checkpoint
+import NN
 import Tensor
 
 /// How one verified file came out, ordered from best to worst.
@@ -7,8 +8,9 @@ public enum VerificationStatus: Sendable, Comparable, Encodable {
     case passed
     /// The file was read, and a check failed.
     case failed
-    /// A forward pass needed more memory than it may use and was not run.
-    case insufficientMemory
+    /// The file was read but cannot be run: a forward pass needed more memory than it may use,
+    /// or its program calls an operator zoo does not run.
+    case cannotRun
     /// The file could not be read as a checkpoint.
     case unreadable
 
@@ -18,7 +20,7 @@ public enum VerificationStatus: Sendable, Comparable, Encodable {
         switch self {
         case .passed: 0
         case .failed: 1
-        case .insufficientMemory, .unreadable: 2
+        case .cannotRun, .unreadable: 2
         }
     }
 }
@@ -37,7 +39,7 @@ public enum VerificationOutcome: Encodable {
 
     public var status: VerificationStatus {
         switch self {
-        case .report(let report): report.refusedForMemory ? .insufficientMemory : report.passed ? .passed : .failed
+        case .report(let report): report.cannotRun ? .cannotRun : report.passed ? .passed : .failed
         case .unreadable: .unreadable
         }
     }
@@ -74,9 +76,11 @@ extension Verifier {
 }
 
 extension VerificationReport {
-    /// True when a forward pass was not run for want of memory.
-    public var refusedForMemory: Bool {
-        references.contains { if case .insufficientMemory = $0.failure { true } else { false } }
+    /// True when a forward pass was not run for want of memory, or the file's program calls an
+    /// operator zoo does not run.
+    public var cannotRun: Bool {
+        if case NNError.unsupportedOperator? = resolutionFailure { return true }
+        return references.contains { if case .insufficientMemory = $0.failure { true } else { false } }
     }
 }
 

@@ -8,6 +8,10 @@ public enum NNError: Error, Equatable, Sendable, CustomStringConvertible {
     case stateShape(key: String, expected: [Int], got: [Int])
     case unknownStateKey(key: String)
     case training(layer: String, reason: String)
+    /// A torch.export program zoo cannot read (a missing field, an input kind it does not run).
+    case invalidProgram(reason: String)
+    /// A program calls an operator zoo does not implement; `node` is the graph's name for the call.
+    case unsupportedOperator(target: String, node: String)
 
     public var description: String {
         switch self {
@@ -27,6 +31,10 @@ public enum NNError: Error, Equatable, Sendable, CustomStringConvertible {
             return "no parameter or buffer named '\(key)'"
         case .training(let layer, let reason):
             return "\(layer): \(reason)"
+        case .invalidProgram(let reason):
+            return "invalid torch.export program: \(reason)"
+        case .unsupportedOperator(let target, let node):
+            return "the program calls \(target) (node '\(node)'), which zoo does not run"
         }
     }
 }

@@ -60,6 +60,8 @@ struct RunCommand: ParsableCommand {
         let checkpoint = try readCheckpoint(file, with: reading.files)
         let resolved: ResolvedModel
         do { resolved = try ModelResolver.resolve(checkpoint, arch: arch?.architecture.name) } catch {
+            // A program zoo cannot run is a file it cannot use (exit 2), not a failed check.
+            if case NNError.unsupportedOperator = error { throw ZooExit.unusable("\(file): \(error)") }
             throw ZooExit.failed("cannot choose a model for \(file)", details: [FlagHints.message(error)])
         }
         do { try resolved.loadStrictly(checkpoint) } catch {

@@ -93,9 +93,13 @@ struct VerifyCommand: ParsableCommand {
                 let memory = report.references.lazy.compactMap { result -> MemoryAdmissionError? in
                     if case .insufficientMemory(let error) = result.failure { error } else { nil }
                 }.first
-                exit =
-                    memory.map { self.memory.failure($0, running: report.path) }
-                    ?? ZooExit.failed("verification of \(report.path) failed: \(summary)")
+                if let memory {
+                    exit = self.memory.failure(memory, running: report.path)
+                } else if report.cannotRun {
+                    exit = ZooExit.unusable("cannot run \(report.path): \(summary)")
+                } else {
+                    exit = ZooExit.failed("verification of \(report.path) failed: \(summary)")
+                }
             case .unreadable(let path, let error):
                 exit = ZooExit.unusable(VerificationOutcome.unreadableMessage(path: path), details: [FlagHints.message(error)])
             }

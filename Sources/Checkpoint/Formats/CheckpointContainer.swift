@@ -31,6 +31,8 @@ struct RawCheckpoint {
     var pickleGlobals: [String] = []
     /// safetensors' `__metadata__`, without the fields zoo stores its manifest in.
     var metadata: [String: String] = [:]
+    /// A torch.export program's JSON.
+    var programText: String?
 }
 
 /// One container format behind the shared reading interface: a new format is a new type

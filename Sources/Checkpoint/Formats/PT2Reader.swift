@@ -20,8 +20,12 @@ enum PT2Reader: CheckpointContainerReader {
     static let schemaMajor = 8
 
     /// True when the zip at `path` says it is a PT2 archive (an `archive_format` entry reading "pt2").
+    /// A zip whose directory is damaged is no PT2 archive here (the torch zip reader then says
+    /// what is wrong): ZIPFoundation traps on some impossible directory numbers.
     static func isArchive(_ path: String) -> Bool {
-        guard let archive = try? TorchZipReader.openArchive(path) else { return false }
+        guard (try? MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) }) == .some(nil),
+            let archive = try? TorchZipReader.openArchive(path)
+        else { return false }
         return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }
     }
 
@@ -55,7 +59,11 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(path: path, reason: "the archive holds no program (models/<name>.json)")
         }
         let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
-        let program = try json(of: programEntry, entries: entries, path: path)
+        let programText = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
+        let program: JSONValue
+        do { program = try JSONValue.parse(programText) } catch {
+            throw .damaged(path: path, reason: "\(programPath) is not valid JSON (\(error))")
+        }
         let schema = program["schema_version"]
         let (major, minor) = (Int(schema?["major"]?.intValue ?? 0), Int(schema?["minor"]?.intValue ?? 0))
         guard major <= schemaMajor else { throw .refused(path: path, .exportSchemaTooNew(major: major, minor: minor)) }
@@ -71,6 +79,7 @@ enum PT2Reader: CheckpointContainerReader {
         }
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
         raw.metadata = summary(of: program, name: name, models: models.count)
+        raw.programText = programText
         if models.count > 1 { raw.notes.append("the archive holds \(models.count) programs; read the weights of '\(name)'") }
         return raw
     }

@@ -1,0 +1,293 @@
+import Tensor
+
+/// One node's call: its arguments resolved against the values computed so far.
+struct GraphCall {
+    let node: ExportedProgram.Node
+    let values: [String: Tensor]
+    let stateNames: [String: String]
+    /// The layer this node ran on last time, when the weights have not changed since.
+    let cached: Module?
+
+    func argument(_ name: String, _ index: Int) -> ExportedProgram.Argument? { node.argument(name, at: index) }
+
+    func tensor(_ name: String, _ index: Int) throws -> Tensor {
+        guard let value = try optionalTensor(name, index) else {
+            throw NNError.invalidProgram(reason: "node '\(node.name)' (\(node.target)) lacks its tensor argument '\(name)'")
+        }
+        return value
+    }
+
+    func optionalTensor(_ name: String, _ index: Int) throws -> Tensor? {
+        guard case .tensor(let value) = argument(name, index) else { return nil }
+        guard let tensor = values[value] else {
+            throw NNError.invalidProgram(reason: "node '\(node.name)' uses '\(value)', which no earlier node computes")
+        }
+        return tensor
+    }
+
+    func ints(_ name: String, _ index: Int, default fallback: [Int]) -> [Int] {
+        switch argument(name, index) {
+        case .ints(let values)?: return values
+        case .int(let value)?: return [value]
+        default: return fallback
+        }
+    }
+
+    func int(_ name: String, _ index: Int, default fallback: Int) -> Int {
+        if case .int(let value)? = argument(name, index) { return value }
+        return fallback
+    }
+
+    func float(_ name: String, _ index: Int, default fallback: Double) -> Double {
+        switch argument(name, index) {
+        case .float(let value)?: return value
+        case .int(let value)?: return Double(value)
+        default: return fallback
+        }
+    }
+
+    func bool(_ name: String, _ index: Int, default fallback: Bool) -> Bool {
+        if case .bool(let value)? = argument(name, index) { return value }
+        return fallback
+    }
+
+    /// `[a]` or `[a, b]` as a pair, as ATen broadcasts one size to both axes.
+    func pair(_ name: String, _ index: Int, default fallback: [Int]) -> IntPair {
+        let values = ints(name, index, default: fallback)
+        return values.count == 1 ? IntPair(values[0], values[0]) : IntPair(values[0], values.count > 1 ? values[1] : values[0])
+    }
+
+    /// The cached layer of type `Kind`, or a new one from `make` with its state set from `state`.
+    func layer<Kind: Layer>(_ make: () throws -> Kind, state: [(String, Tensor?)]) throws -> Kind {
+        if let cached = cached as? Kind { return cached }
+        let layer = try make()
+        for (name, tensor) in state { if let tensor { try layer.setLocalState(name, to: tensor) } }
+        layer.eval()
+        return layer
+    }
+}
+
+/// The ATen operators zoo runs, keyed by the program's target (`aten.conv2d.default`); each
+/// returns its outputs and the layer it ran on (kept for the next pass). The table is also the
+/// list of supported operators.
+enum GraphOperators {
+    typealias Operation = @Sendable (GraphCall) throws -> (outputs: [Tensor], layer: Module?)
+
+    static let table: [String: Operation] = [
+        "aten.conv2d.default": convolution,
+        "aten.conv_transpose2d.input": transposedConvolution,
+        "aten.batch_norm.default": batchNorm,
+        "aten.linear.default": linear,
+        "aten.max_pool2d.default": maxPool,
+        "aten.avg_pool2d.default": averagePool,
+        "aten.adaptive_avg_pool2d.default": adaptiveAveragePool,
+        "aten.flatten.using_ints": flatten,
+        "aten.add.Tensor": addTensors,
+        "aten.mean.dim": meanOverAxes,
+        "aten.cat.default": concatenate,
+        "aten.view.default": reshape, "aten.reshape.default": reshape, "aten._unsafe_view.default": reshape,
+        "aten.relu.default": relu, "aten.relu_.default": relu,
+        "aten.sigmoid.default": sigmoid, "aten.sigmoid_.default": sigmoid,
+        "aten.tanh.default": tanh, "aten.tanh_.default": tanh,
+        "aten.hardtanh.default": hardtanh, "aten.hardtanh_.default": hardtanh,
+        "aten.dropout.default": identity, "aten.clone.default": identity, "aten.contiguous.default": identity,
+        "aten.detach.default": identity,
+    ]
+
+    // Activations run on the layers' own kernels, so that results equal the layers'.
+    static func relu(_ call: GraphCall) throws -> ([Tensor], Module?) { ([try ReLU()(try call.tensor("self", 0))], nil) }
+    static func sigmoid(_ call: GraphCall) throws -> ([Tensor], Module?) { ([try Sigmoid()(try call.tensor("self", 0))], nil) }
+    static func tanh(_ call: GraphCall) throws -> ([Tensor], Module?) { ([try Tanh()(try call.tensor("self", 0))], nil) }
+    static func identity(_ call: GraphCall) throws -> ([Tensor], Module?) { ([try call.tensor("input", 0)], nil) }
+
+    /// `clamp(x, min_val, max_val)`, NaN kept (ReLU6 in MobileNets).
+    static func hardtanh(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let low = Float(call.float("min_val", 1, default: -1))
+        let high = Float(call.float("max_val", 2, default: 1))
+        let input = try call.tensor("self", 0)
+        return ([mapElements(input) { value in value.isNaN ? value : Swift.min(Swift.max(value, low), high) }], nil)
+    }
+
+    static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let weight = try call.tensor("weight", 1)
+        let bias = try call.optionalTensor("bias", 2)
+        let groups = call.int("groups", 6, default: 1)
+        guard weight.rank == 4 else {
+            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
+        }
+        let layer = try call.layer(
+            {
+                try Conv2d(
+                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
+                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+                    stride: call.pair("stride", 3, default: [1]), padding: .explicit(call.pair("padding", 4, default: [0])),
+                    dilation: call.pair("dilation", 5, default: [1]), groups: groups, bias: bias != nil)
+            }, state: [("weight", weight), ("bias", bias)])
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    static func transposedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let weight = try call.tensor("weight", 1)
+        let bias = try call.optionalTensor("bias", 2)
+        let groups = call.int("groups", 6, default: 1)
+        guard weight.rank == 4 else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': a weight of rank \(weight.rank)") }
+        let layer = try call.layer(
+            {
+                try ConvTranspose2d(
+                    inChannels: weight.shape[0], outChannels: weight.shape[1] * groups,
+                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+                    stride: call.pair("stride", 3, default: [1]), padding: call.pair("padding", 4, default: [0]),
+                    outputPadding: call.pair("output_padding", 5, default: [0]), groups: groups, bias: bias != nil,
+                    dilation: call.pair("dilation", 7, default: [1]))
+            }, state: [("weight", weight), ("bias", bias)])
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    static func batchNorm(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("input", 0)
+        guard !call.bool("training", 5, default: false) else {
+            throw NNError.unsupportedOperator(target: call.node.target + " (training=True)", node: call.node.name)
+        }
+        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
+        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
+        let layer = try call.layer(
+            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
+            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
+        return ([try layer(input)], layer)
+    }
+
+    static func linear(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let weight = try call.tensor("weight", 1)
+        let bias = try call.optionalTensor("bias", 2)
+        guard weight.rank == 2 else {
+            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a linear weight of rank \(weight.rank)")
+        }
+        let layer = try call.layer(
+            { try Linear(inFeatures: weight.shape[1], outFeatures: weight.shape[0], bias: bias != nil) },
+            state: [("weight", weight), ("bias", bias)])
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    static func maxPool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let kernel = call.pair("kernel_size", 1, default: [1])
+        let stride = call.ints("stride", 2, default: [])
+        let layer = try call.layer(
+            {
+                try MaxPool2d(
+                    kernelSize: kernel, stride: stride.isEmpty ? nil : call.pair("stride", 2, default: [1]),
+                    padding: call.pair("padding", 3, default: [0]), dilation: call.pair("dilation", 4, default: [1]),
+                    ceilMode: call.bool("ceil_mode", 5, default: false))
+            }, state: [])
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func averagePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let kernel = call.pair("kernel_size", 1, default: [1])
+        let stride = call.ints("stride", 2, default: [])
+        let divisor: Int? = if case .int(let value)? = call.argument("divisor_override", 6) { value } else { nil }
+        let layer = try call.layer(
+            {
+                try AvgPool2d(
+                    kernelSize: kernel, stride: stride.isEmpty ? nil : call.pair("stride", 2, default: [1]),
+                    padding: call.pair("padding", 3, default: [0]), ceilMode: call.bool("ceil_mode", 4, default: false),
+                    countIncludePad: call.bool("count_include_pad", 5, default: true), divisorOverride: divisor)
+            }, state: [])
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func adaptiveAveragePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let size = call.pair("output_size", 1, default: [1])
+        let layer = try call.layer({ AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: size.height, width: size.width)) }, state: [])
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func flatten(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = Flatten(startDim: call.int("start_dim", 1, default: 0), endDim: call.int("end_dim", 2, default: -1))
+        return ([try layer(try call.tensor("self", 0))], nil)
+    }
+
+    static func reshape(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("self", 0)
+        var size = call.ints("size", 1, default: [])
+        if let free = size.firstIndex(of: -1) {
+            let known = size.enumerated().filter { $0.offset != free }.reduce(1) { $0 * $1.element }
+            guard known > 0, input.count % known == 0 else {
+                throw NNError.inputShape(layer: call.node.target, expected: "a size that divides \(input.count)", got: input.shape)
+            }
+            size[free] = input.count / known
+        }
+        return ([try input.reshaped(size)], nil)
+    }
+
+    static func addTensors(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let (a, b) = (try call.tensor("self", 0), try call.tensor("other", 1))
+        guard call.float("alpha", 2, default: 1) == 1 else {
+            throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
+        }
+        return ([try add(a, b)], nil)
+    }
+
+    static func meanOverAxes(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("self", 0)
+        let axes = Set(call.ints("dim", 1, default: Array(0..<input.rank)).map { $0 < 0 ? $0 + input.rank : $0 })
+        guard axes.allSatisfy({ (0..<input.rank).contains($0) }) else {
+            throw NNError.inputShape(layer: call.node.target, expected: "axes \(axes.sorted()) within rank \(input.rank)", got: input.shape)
+        }
+        let keep = call.bool("keepdim", 2, default: false)
+        let reducedShape = input.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        var strides = [Int](repeating: 1, count: input.rank)
+        for axis in stride(from: input.rank - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * reducedShape[axis + 1] }
+        let count = reducedShape.reduce(1, *)
+        var sums = [Double](repeating: 0, count: count)
+        let values = input.scalars
+        var index = [Int](repeating: 0, count: input.rank)
+        for value in values {
+            var target = 0
+            for axis in 0..<input.rank where !axes.contains(axis) { target += index[axis] * strides[axis] }
+            sums[target] += Double(value)
+            var axis = input.rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < input.shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        let divisor = Double(Swift.max(1, values.count / Swift.max(count, 1)))
+        let shape = keep ? reducedShape : input.shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+        return ([Tensor(shape: shape, scalars: sums.map { Float($0 / divisor) })], nil)
+    }
+
+    static func concatenate(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        guard case .tensors(let names)? = call.argument("tensors", 0) else {
+            throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat without tensors")
+        }
+        let tensors = try names.map { name -> Tensor in
+            guard let tensor = call.values[name] else { throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'") }
+            return tensor
+        }
+        guard let first = tensors.first else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat of nothing") }
+        let rank = first.rank
+        var axis = call.int("dim", 1, default: 0)
+        if axis < 0 { axis += rank }
+        guard (0..<rank).contains(axis),
+            tensors.allSatisfy({
+                $0.rank == rank && $0.shape.enumerated().allSatisfy { $0.offset == axis || $0.element == first.shape[$0.offset] }
+            })
+        else { throw NNError.inputShape(layer: call.node.target, expected: "tensors that agree off axis \(axis)", got: first.shape) }
+        let outer = first.shape[..<axis].reduce(1, *)
+        let inner = first.shape[(axis + 1)...].reduce(1, *)
+        var scalars: [Float] = []
+        scalars.reserveCapacity(tensors.reduce(0) { $0 + $1.count })
+        let parts = tensors.map(\.scalars)
+        for block in 0..<outer {
+            for (tensor, values) in zip(tensors, parts) {
+                let span = tensor.shape[axis] * inner
+                scalars.append(contentsOf: values[(block * span)..<((block + 1) * span)])
+            }
+        }
+        var shape = first.shape
+        shape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
+        return ([Tensor(shape: shape, scalars: scalars)], nil)
+    }
+}

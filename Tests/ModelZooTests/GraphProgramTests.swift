@@ -1,0 +1,52 @@
+import Checkpoint
+import Foundation
+import ModelZoo
+import NN
+import Tensor
+import TestSupport
+import Testing
+
+/// torch.export programs run with no Swift code: each runnable fixture's output equals PyTorch's
+/// (Tools/make_pt2_fixtures.py) within 1e-4 x max(1, max |y|), and what zoo cannot run is named.
+@Suite("GraphPrograms")
+struct GraphProgramTests {
+    static let folder = repositoryRoot.appendingPathComponent("Tests/CheckpointTests/Fixtures/pt2")
+    static let runnable = ["graycnn", "encdec", "own_forward"]
+
+    @Test(arguments: runnable)
+    func theProgramGivesPyTorchsOutput(name: String) throws {
+        let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)
+        #expect(model.resolved.source == .program)
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        let expected = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".expect.npy").path)
+        let output = try model(input)
+        #expect(output.shape == expected.shape)
+        let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "\(name): max abs err \(worst)")
+    }
+
+    @Test(arguments: runnable)
+    func theProgramsShapeRuleAgreesAndOtherShapesAreRefused(name: String) throws {
+        let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        #expect(try model.resolved.model.outputShape(for: input.shape) == model(input).shape)
+        #expect(throws: NNError.self) { try model.resolved.model.outputShape(for: [7] + input.shape.dropFirst()) }
+    }
+
+    @Test func anOperatorZooLacksIsNamedWithItsNode() throws {
+        let path = Self.folder.appendingPathComponent("unsupported_operator.pt2").path
+        #expect {
+            try ZooModel(contentsOf: path)
+        } throws: { error in
+            guard case ZooModelError.noModel(_, let underlying) = error,
+                case NNError.unsupportedOperator(let target, let node) = underlying
+            else { return false }
+            return target == "aten.gelu.default" && node == "gelu"
+        }
+        // The archive itself still reads: its weights and operators are there to inspect.
+        let checkpoint = try CheckpointReader.read(path)
+        #expect(checkpoint.metadata["program_operators"]?.contains("aten.gelu.default x1") == true)
+        #expect(Verifier.verify(files: [path], reading: .inProcess).worstStatus == .cannotRun)
+    }
+}
