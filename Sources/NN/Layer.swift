@@ -64,8 +64,9 @@ open class ModuleBase {
     /// from them (a convolution's reordered weights).
     open func stateDidChange() {}
 
-    /// The value in `slot`: loaded, drawn, or the slot's unset value.
-    public subscript(slot: StateSlot) -> Tensor {
+    /// The value in `slot`: loaded, drawn, or the slot's unset value. Set it from outside NN through
+    /// ``setLocalState(_:to:)``, which checks the shape.
+    public internal(set) subscript(slot: StateSlot) -> Tensor {
         get { values[slot.name] ?? slot.unsetValue }
         set {
             values[slot.name] = newValue
