@@ -10,7 +10,7 @@ for each, the state_dict's keys, shapes and dtypes, the ATen operators the graph
 counts, the sample input's shape, and the torch and schema versions the archive records. Also
 two archives zoo must refuse, edited from encdec.pt2: schema_too_new.pt2 (schema major 99) and
 pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half); and
-unsupported_operator.pt2, whose GELU zoo does not run. Beside each runnable program, its input and
+unsupported_operator.pt2, whose pixel shuffle zoo does not run yet. Beside each runnable program, its input and
 PyTorch's output (<name>.input.npy, <name>.expect.npy).
 """
 import collections
@@ -85,8 +85,8 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
     # An operator zoo does not run yet: its archive still reads, its program is refused by name.
-    gelu = nn.Sequential(nn.Conv2d(1, 2, 3), nn.GELU()).eval()
-    torch.export.save(torch.export.export(gelu, (torch.rand(1, 1, 8, 8),)), os.path.join(OUT, "unsupported_operator.pt2"))
+    shuffle = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelShuffle(2)).eval()
+    torch.export.save(torch.export.export(shuffle, (torch.rand(1, 1, 8, 8),)), os.path.join(OUT, "unsupported_operator.pt2"))
     edit("schema_too_new.pt2", "models/model.json", lambda d: {**d, "schema_version": {"major": 99, "minor": 0}})
     edit("pickled_weight.pt2", "data/weights/model_weights_config.json",
          lambda d: {"config": {k: {**v, "use_pickle": k == "encoder.0.weight"} for k, v in d["config"].items()}})

@@ -24,7 +24,14 @@ public struct ResolvedModel {
     public var notes: [String] = []
 
     /// The expected per-sample input shape when the registry knows it.
-    public var inputShape: [Int]? { architecture.map { $0.inputShape(arguments) } }
+    /// For a torch.export program, the per-sample shape it was exported with.
+    public var inputShape: [Int]? {
+        if let architecture { return architecture.inputShape(arguments) }
+        guard let graph = model as? GraphModule, let input = graph.program.userInputs.first,
+            let shape = graph.program.shapes[input], !shape.isEmpty
+        else { return nil }
+        return Array(shape.dropFirst())
+    }
 
     /// Loads `checkpoint` strictly (keys, shapes, dtypes; see ``StrictReport``) and checks its
     /// integrity; throws ``StrictLoadError`` naming every problem, loading nothing.

@@ -34,6 +34,17 @@ struct GraphProgramTests {
         #expect(throws: NNError.self) { try model.resolved.model.outputShape(for: [7] + input.shape.dropFirst()) }
     }
 
+    /// The README's list of operators is the table's, not written by hand apart from it.
+    @Test func theReadmeListsExactlyTheOperatorsZooRuns() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "<!-- operators: GraphModule.supportedOperators -->\n"))
+        let end = try #require(readme.range(of: "\n<!-- end of operators -->", range: start.upperBound..<readme.endIndex))
+        let listed = readme[start.upperBound..<end.lowerBound].split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        }
+        #expect(listed == GraphModule.supportedOperators)
+    }
+
     @Test func anOperatorZooLacksIsNamedWithItsNode() throws {
         let path = Self.folder.appendingPathComponent("unsupported_operator.pt2").path
         #expect {
@@ -42,11 +53,11 @@ struct GraphProgramTests {
             guard case ZooModelError.noModel(_, let underlying) = error,
                 case NNError.unsupportedOperator(let target, let node) = underlying
             else { return false }
-            return target == "aten.gelu.default" && node == "gelu"
+            return target == "aten.pixel_shuffle.default" && node == "pixel_shuffle"
         }
         // The archive itself still reads: its weights and operators are there to inspect.
         let checkpoint = try CheckpointReader.read(path)
-        #expect(checkpoint.metadata["program_operators"]?.contains("aten.gelu.default x1") == true)
+        #expect(checkpoint.metadata["program_operators"]?.contains("aten.pixel_shuffle.default x1") == true)
         #expect(Verifier.verify(files: [path], reading: .inProcess).worstStatus == .cannotRun)
     }
 }

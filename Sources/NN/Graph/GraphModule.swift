@@ -37,6 +37,10 @@ public final class GraphModule: ModuleBase, Layer {
 
     public override func stateDidChange() { layers.removeAll() }
 
+    /// The ATen operators zoo runs in a program, sorted (the README lists these; a test keeps
+    /// the two equal).
+    public static var supportedOperators: [String] { GraphOperators.table.keys.sorted() }
+
     public func forward(_ input: Tensor) throws -> Tensor {
         let expected = program.shapes[program.userInputs[0]] ?? []
         guard input.shape == expected else {
