@@ -30,17 +30,8 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
-        let directoryProblem: String?
-        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
-            throw .damaged(path: path, reason: "cannot be read (\(error))")
-        }
-        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
-        let archive: Archive
-        do { archive = try TorchZipReader.openArchive(path) } catch {
-            throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
-        }
-        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
-        let entries = ZipEntries(archive: archive, fileSize: fileSize, path: path)
+        let entries = try ZipEntries(checkedArchiveAt: path)
+        let archive = entries.archive
         var byPath: [String: Entry] = [:]
         for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
         guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),

@@ -18,17 +18,8 @@ enum TorchZipReader: CheckpointContainerReader {
     static let container = CheckpointContainer.torchZip
 
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
-        let directoryProblem: String?
-        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
-            throw .damaged(path: path, reason: "cannot be read (\(error))")
-        }
-        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
-        let archive: Archive
-        do { archive = try openArchive(path) } catch {
-            throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
-        }
-        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
-        let entries = ZipEntries(archive: archive, fileSize: fileSize, path: path)
+        let entries = try ZipEntries(checkedArchiveAt: path)
+        let archive = entries.archive
         guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("data.pkl") && $0.type == .file }) else {
             throw .damaged(path: path, reason: "the zip archive holds no data.pkl, so it is not a torch.save file")
         }
@@ -174,6 +165,26 @@ struct ZipEntries {
     let archive: Archive
     let fileSize: UInt64
     let path: String
+
+    init(archive: Archive, fileSize: UInt64, path: String) {
+        (self.archive, self.fileSize, self.path) = (archive, fileSize, path)
+    }
+
+    /// The zip at `path`, its directory checked before ZIPFoundation reads it (ZIPFoundation traps
+    /// on some impossible ZIP64 numbers): the way every zip container opens its file.
+    init(checkedArchiveAt path: String) throws(CheckpointError) {
+        let directoryProblem: String?
+        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
+            throw .damaged(path: path, reason: "cannot be read (\(error))")
+        }
+        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
+        let archive: Archive
+        do { archive = try TorchZipReader.openArchive(path) } catch {
+            throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
+        }
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+        self.init(archive: archive, fileSize: fileSize, path: path)
+    }
 
     /// An entry's bytes. Its declared size is bounded by the file's (torch stores entries
     /// uncompressed), so a damaged size cannot make it allocate more.
