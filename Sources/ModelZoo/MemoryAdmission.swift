@@ -50,9 +50,10 @@ public struct MemoryEstimate: Sendable, Equatable, Encodable {
             return
         }
         activations = try model.activationBytes(for: inputShape)
-        // oneDNN's reordered copies of the fullest layer's input and output, its prepared weights
-        // (four times them for Winograd's transformed ones), and column matrices.
-        workspace = [activations, Self.multiplying(weights, 4), 32 << 20].reduce(0, Self.adding)
+        // oneDNN's copies of the fullest layer's input and output in its blocked layout and the
+        // output it writes before reordering back (twice the activations, measured), its prepared
+        // weights (four times them for Winograd's transformed ones), and scratch.
+        workspace = [Self.multiplying(activations, 2), Self.multiplying(weights, 4), 32 << 20].reduce(0, Self.adding)
     }
 
     /// `a + b`, or `Int.max` when it would overflow.

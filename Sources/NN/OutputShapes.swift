@@ -59,7 +59,25 @@ extension Conv2d {
     }
 }
 
+extension Conv2d {
+    /// Input, output, and one sample's column matrix, which zoo's own kernel builds when oneDNN
+    /// declines the case (`in_channels / groups * kH * kW` rows, one column per output pixel).
+    public func activationBytes(for shape: [Int]) throws -> Int {
+        let output = try outputShape(for: shape)
+        let columns = float32Bytes([inChannels / groups * kernelSize.height * kernelSize.width, output[2], output[3]])
+        return saturatingSum(float32Bytes(shape), float32Bytes(output), columns)
+    }
+}
+
 extension ConvTranspose2d {
+    /// Input, output, and one sample's column matrix (`out_channels / groups * kH * kW` rows, one
+    /// column per input pixel) for zoo's own kernel.
+    public func activationBytes(for shape: [Int]) throws -> Int {
+        let output = try outputShape(for: shape)
+        let columns = float32Bytes([outChannels / groups * kernelSize.height * kernelSize.width, shape[2], shape[3]])
+        return saturatingSum(float32Bytes(shape), float32Bytes(output), columns)
+    }
+
     public func outputShape(for shape: [Int]) throws -> [Int] {
         guard shape.count == 4, shape[1] == inChannels else {
             throw NNError.inputShape(
