@@ -47,6 +47,28 @@ class OwnForward(nn.Module):
         x = torch.sigmoid(self.pool(x)).view(x.size(0), -1)
         return self.head(torch.cat([x, means], dim=1))
 
+
+class SmallUNet(nn.Module):
+    """A U-Net with a skip connection and ConvTranspose2d, F.interpolate (nearest by a factor,
+    bilinear to a size, bilinear with align_corners), PReLU, LeakyReLU, clamp, and softmax and
+    log_softmax over the channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.PReLU(8))
+        self.bottom = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.LeakyReLU(0.2))
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.out = nn.Conv2d(16, 4, 1)
+
+    def forward(self, x):
+        skip = self.down(x)
+        y = self.up(self.bottom(F.max_pool2d(skip, 2)))
+        y = self.out(torch.cat([y, skip], dim=1))
+        near = F.interpolate(y, scale_factor=2, mode="nearest")
+        sized = F.interpolate(y, size=(24, 20), mode="bilinear", align_corners=False)
+        corners = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)
+        return torch.cat([torch.softmax(near, 1), F.log_softmax(corners, 1).clamp(-3.0, 0.0)], 1) + sized.mean()
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "Tests", "CheckpointTests", "Fixtures", "pt2")
 
@@ -57,7 +79,8 @@ def main():
     torch.manual_seed(0)
     for name, model, shape in [("graycnn", REGISTRY["graycnn"](), (1, 1, 32, 32)),
                                ("encdec", REGISTRY["encdec"](in_channels=1, base=8), (2, 1, 16, 16)),
-                               ("own_forward", OwnForward(), (2, 3, 32, 32))]:
+                               ("own_forward", OwnForward(), (2, 3, 32, 32)),
+                               ("small_unet", SmallUNet(), (1, 3, 16, 16))]:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):  # learnt-looking statistics, not the fresh 0 and 1
                 module.running_mean.uniform_(-0.5, 0.5)

@@ -11,7 +11,7 @@ import Testing
 @Suite("GraphPrograms")
 struct GraphProgramTests {
     static let folder = repositoryRoot.appendingPathComponent("Tests/CheckpointTests/Fixtures/pt2")
-    static let runnable = ["graycnn", "encdec", "own_forward"]
+    static let runnable = ["graycnn", "encdec", "own_forward", "small_unet"]
 
     @Test(arguments: runnable)
     func theProgramGivesPyTorchsOutput(name: String) throws {

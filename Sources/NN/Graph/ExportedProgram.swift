@@ -12,6 +12,7 @@ public struct ExportedProgram: Sendable {
         case int(Int)
         case ints([Int])
         case float(Double)
+        case floats([Double])
         case bool(Bool)
         case none
         case other(String)
@@ -102,6 +103,7 @@ public struct ExportedProgram: Sendable {
         case "as_int": return value.intValue.map(Argument.int) ?? .other(kind)
         case "as_ints": return .ints((value.arrayValue ?? []).compactMap(\.intValue))
         case "as_float": return .float(value.doubleValue ?? value.intValue.map { Double($0) } ?? 0)
+        case "as_floats": return .floats((value.arrayValue ?? []).compactMap { $0.doubleValue ?? $0.intValue.map { Double($0) } })
         case "as_bool": return .bool(value.boolValue ?? false)
         case "as_none": return .none
         default: return .other(kind)

@@ -194,4 +194,91 @@ extension GraphOperators {
         }
         return ([mapElements(input) { value in Float(0.5 * Double(value) * (1 + Foundation.erf(Double(value) / 2.0.squareRoot()))) }], nil)
     }
+
+    static func leakyReLU(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = LeakyReLU(negativeSlope: call.float("negative_slope", 1, default: 0.01))
+        return ([try layer(try call.tensor("self", 0))], nil)
+    }
+
+    /// `clamp(x, min, max)`, either bound absent; NaN kept.
+    static func clamp(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let bound = { (name: String, index: Int) -> Float? in
+            switch call.argument(name, index) {
+            case .float(let value)?: Float(value)
+            case .int(let value)?: Float(value)
+            default: nil
+            }
+        }
+        let (low, high) = (bound("min", 1), bound("max", 2))
+        let input = try call.tensor("self", 0)
+        return (
+            [
+                mapElements(input) { value in
+                    guard !value.isNaN else { return value }
+                    return Swift.min(Swift.max(value, low ?? -.infinity), high ?? .infinity)
+                }
+            ], nil
+        )
+    }
+
+    /// `max(0, x) + weight[c] * min(0, x)`, one weight per channel (axis 1) or one for all.
+    static func prelu(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("self", 0)
+        let weight = try call.tensor("weight", 1).scalars
+        guard weight.count == 1 || (input.rank >= 2 && input.shape[1] == weight.count) else {
+            throw NNError.inputShape(layer: call.node.target, expected: "\(weight.count) channels on axis 1", got: input.shape)
+        }
+        let plane = input.rank > 2 ? input.shape[2...].reduce(1, *) : 1
+        var values = input.scalars
+        for index in values.indices where values[index] < 0 {
+            values[index] *= weight.count == 1 ? weight[0] : weight[(index / plane) % weight.count]
+        }
+        return ([Tensor(shape: input.shape, scalars: values)], nil)
+    }
+
+    /// `softmax` (or `log_softmax`) along one axis, in double precision per row.
+    static func softmax(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("self", 0)
+        var axis = call.int("dim", 1, default: -1)
+        if axis < 0 { axis += input.rank }
+        guard (0..<Swift.max(input.rank, 1)).contains(axis) else {
+            throw NNError.inputShape(layer: call.node.target, expected: "an axis within rank \(input.rank)", got: input.shape)
+        }
+        let logarithm = call.node.target.contains("log_softmax")
+        let size = input.rank == 0 ? 1 : input.shape[axis]
+        let inner = input.rank == 0 ? 1 : input.shape[(axis + 1)...].reduce(1, *)
+        var values = input.scalars
+        for outer in 0..<(values.count / Swift.max(size * inner, 1)) {
+            for column in 0..<inner {
+                let indices = (0..<size).map { (outer * size + $0) * inner + column }
+                let largest = indices.map { Double(values[$0]) }.max() ?? 0
+                let total = indices.reduce(0.0) { $0 + Foundation.exp(Double(values[$1]) - largest) }
+                for index in indices {
+                    let shifted = Double(values[index]) - largest
+                    values[index] = Float(logarithm ? shifted - Foundation.log(total) : Foundation.exp(shifted) / total)
+                }
+            }
+        }
+        return ([Tensor(shape: input.shape, scalars: values)], nil)
+    }
+
+    /// `F.interpolate` as the program spells it: nearest or bilinear, to a size or by factors.
+    static func upsample(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("input", 0)
+        let bilinear = call.node.target.contains("bilinear")
+        let size: IntPair? =
+            if case .ints(let values)? = call.argument("output_size", 1), values.count == 2 { IntPair(values[0], values[1]) } else { nil }
+        let factorsIndex = bilinear ? 3 : 2
+        let factors: (height: Double, width: Double)? =
+            if case .floats(let values)? = call.argument("scale_factors", factorsIndex), values.count == 2 { (values[0], values[1]) } else {
+                nil
+            }
+        let layer = try call.layer(
+            {
+                try Upsample(
+                    size: size, scaleFactor: size == nil ? factors : nil, mode: bilinear ? .bilinear : .nearest,
+                    alignCorners: bilinear ? call.bool("align_corners", 2, default: false) : nil)
+            }, state: [])
+        return ([try layer(input)], layer)
+    }
 }
