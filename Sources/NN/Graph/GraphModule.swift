@@ -2,7 +2,7 @@ import Tensor
 
 /// A torch.export program run as a layer: its parameters and buffers are this module's state
 /// under their state_dict names, and its forward interprets the graph node by node on zoo's
-/// layers and kernels (``GraphOperators``).
+/// layers and kernels (the operator table in `GraphOperators.swift`).
 ///
 /// The program is static-shaped, as `torch.export.export` records it: the input must have the
 /// shape of the example it was exported with, as the program's own guards require in PyTorch.
