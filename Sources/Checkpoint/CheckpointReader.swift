@@ -74,7 +74,8 @@ public enum CheckpointReader {
         checkpoint.evalSet = raw.evalSet
         checkpoint.manifestText = raw.manifestText
         checkpoint.signatureText = raw.signature
-        checkpoint.programText = raw.programText
+        // A .pt2's own program, or the one a converted file keeps in its manifest.
+        checkpoint.programText = raw.programText ?? manifest?.program?.serialized()
         return checkpoint
     }
 

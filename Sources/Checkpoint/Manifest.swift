@@ -37,6 +37,9 @@ public struct Manifest: Sendable, Equatable {
     /// What the checkpoint achieves, e.g. `{"accuracy": 0.975, "eval_set": "__eval__"}`.
     public var metrics: [String: JSONValue]?
     public var extra: [String: JSONValue]
+    /// The torch.export program a `.pt2` file carried (its ExportedProgram JSON, stack traces and
+    /// file paths dropped), so that the model runs from this file alone (`torch_export_program`).
+    public var program: JSONValue?
 
     public init(
         arch: String? = nil, archArgs: [String: JSONValue] = [:], modelConfig: JSONValue? = nil,
@@ -56,6 +59,7 @@ public struct Manifest: Sendable, Equatable {
 
     private static let knownFields: Set<String> = [
         "format", "format_version", "arch", "arch_args", "model_config", "tensors", "producer", "preprocess", "classes", "metrics",
+        "torch_export_program",
     ]
 
     /// Parses manifest JSON; `path` only names the file in errors.
@@ -99,6 +103,7 @@ public struct Manifest: Sendable, Equatable {
             }
             tensors[key] = TensorRecord(dtype: dtype, shape: shape, sha256: record["sha256"]?.stringValue)
         }
+        program = object["torch_export_program"].flatMap { $0 == .null ? nil : $0 }
         extra = object.filter { !Manifest.knownFields.contains($0.key) }
     }
 
@@ -113,6 +118,7 @@ public struct Manifest: Sendable, Equatable {
         if let preprocess { object["preprocess"] = preprocess }
         if let classes { object["classes"] = .array(classes.map(JSONValue.string)) }
         if let metrics { object["metrics"] = .object(metrics) }
+        if let program { object["torch_export_program"] = program }
         object["tensors"] = .object(
             tensors.mapValues { record in
                 var fields: [String: JSONValue] = [

@@ -1,4 +1,5 @@
 import Checkpoint
+import JSON
 import NN
 import Tensor
 
@@ -28,6 +29,8 @@ public struct ConversionNote: Sendable, Encodable, CustomStringConvertible {
         case keptSignature
         /// No model recognised: verifying the output will need an architecture named.
         case unrecognisedModel
+        /// A torch.export program kept in the manifest.
+        case keptProgram
     }
 
     public var kind: Kind
@@ -110,6 +113,11 @@ public enum Converter {
                 ConversionNote(
                     .unrecognisedModel, "no model recognised: converted without arch (verify will need an architecture or a model_config)"))
         }
+        if !signed, let text = checkpoint.programText, let program = try? JSONValue.parse(text) {
+            manifest.program = withoutSourceLocations(program)
+            notes.append(
+                ConversionNote(.keptProgram, "kept the torch.export program in the manifest (stack traces and file paths dropped)"))
+        }
         if !checkpoint.metadata.isEmpty && format == .hdf5 && !signed {
             manifest.extra["safetensors_metadata"] = .object(checkpoint.metadata.mapValues { .string($0) })
         }
@@ -130,4 +138,22 @@ public enum Converter {
             input: checkpoint.path, output: path, from: checkpoint.container, to: format, tensors: stateDict.count,
             referenceVectors: checkpoint.referenceCases.count, model: model, notes: notes)
     }
+}
+
+/// `program` without what PyTorch records of the user's machine: each node's stack trace (file
+/// paths and source lines), which a shared file should not carry and no run needs.
+private func withoutSourceLocations(_ program: JSONValue) -> JSONValue {
+    guard case .object(var root) = program, case .object(var module)? = root["graph_module"],
+        case .object(var graph)? = module["graph"], case .array(let nodes)? = graph["nodes"]
+    else { return program }
+    graph["nodes"] = .array(
+        nodes.map { node in
+            guard case .object(var fields) = node, case .object(var metadata)? = fields["metadata"] else { return node }
+            metadata["stack_trace"] = nil
+            fields["metadata"] = .object(metadata)
+            return .object(fields)
+        })
+    module["graph"] = .object(graph)
+    root["graph_module"] = .object(module)
+    return .object(root)
 }

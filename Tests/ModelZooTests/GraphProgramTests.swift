@@ -34,6 +34,26 @@ struct GraphProgramTests {
         #expect(throws: NNError.self) { try model.resolved.model.outputShape(for: [7] + input.shape.dropFirst()) }
     }
 
+    /// Converted to zoo's formats, the program travels in the manifest (without the stack traces
+    /// that name the exporting machine's files) and runs from the converted file alone.
+    @Test(arguments: ["own_forward.h5", "own_forward.safetensors", "small_unet.h5", "small_unet.safetensors"])
+    func theProgramTravelsInZoosFormats(target: String) throws {
+        let name = String(target.prefix { $0 != "." })
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = try CheckpointReader.read(Self.folder.appendingPathComponent(name + ".pt2").path)
+        let path = folder.appendingPathComponent(target).path
+        try Converter.convert(source, to: path)
+        let converted = try ZooModel(contentsOf: path)
+        #expect(converted.resolved.source == .program)
+        #expect(converted.checkpoint.manifestText?.contains("stack_trace") == false)
+        #expect(converted.checkpoint.manifestText?.contains("torch_export_program") == true)
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        let expected = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".expect.npy").path)
+        let worst = zip(try converted(input).scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * max(1, expected.scalars.map { abs($0) }.max() ?? 0), "\(target): max abs err \(worst)")
+    }
+
     /// The README's list of operators is the table's, not written by hand apart from it.
     @Test func theReadmeListsExactlyTheOperatorsZooRuns() throws {
         let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
