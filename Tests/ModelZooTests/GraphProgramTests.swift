@@ -43,7 +43,7 @@ struct GraphProgramTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let source = try CheckpointReader.read(Self.folder.appendingPathComponent(name + ".pt2").path)
         let path = folder.appendingPathComponent(target).path
-        try Converter.convert(source, to: path)
+        _ = try Converter.convert(source, to: path)
         let converted = try ZooModel(contentsOf: path)
         #expect(converted.resolved.source == .program)
         #expect(converted.checkpoint.manifestText?.contains("stack_trace") == false)
