@@ -102,20 +102,9 @@ enum TorchStateDict {
         _ from: UnsafeRawBufferPointer, width: Int, start: Int, shape: [Int], strides: [Int], count: Int
     ) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count * width)
-        var index = [Int](repeating: 0, count: shape.count)
-        var offset = start
         result.withUnsafeMutableBytes { to in
-            for element in 0..<count {
-                (to.baseAddress! + element * width).copyMemory(from: from.baseAddress! + offset * width, byteCount: width)
-                var axis = shape.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    offset += strides[axis]
-                    if index[axis] < shape[axis] { break }
-                    offset -= strides[axis] * shape[axis]
-                    index[axis] = 0
-                    axis -= 1
-                }
+            walkRowMajor(shape: shape, strides: [strides], starts: [start]) { element, offsets in
+                (to.baseAddress! + element * width).copyMemory(from: from.baseAddress! + offsets[0] * width, byteCount: width)
             }
         }
         return result

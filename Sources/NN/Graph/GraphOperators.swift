@@ -254,18 +254,10 @@ enum GraphOperators {
         let count = reducedShape.reduce(1, *)
         var sums = [Double](repeating: 0, count: count)
         let values = input.scalars
-        var index = [Int](repeating: 0, count: input.rank)
-        for value in values {
-            var target = 0
-            for axis in 0..<input.rank where !axes.contains(axis) { target += index[axis] * strides[axis] }
-            sums[target] += Double(value)
-            var axis = input.rank - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < input.shape[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+        // Each element adds into its reduced slot: the reduced axes step by 0.
+        let targetStrides = (0..<input.rank).map { axes.contains($0) ? 0 : strides[$0] }
+        walkRowMajor(shape: input.shape, strides: [targetStrides], starts: [0]) { position, offsets in
+            sums[offsets[0]] += Double(values[position])
         }
         let divisor = Double(Swift.max(1, values.count / Swift.max(count, 1)))
         let shape = keep ? reducedShape : input.shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)

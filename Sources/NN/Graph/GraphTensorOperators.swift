@@ -23,23 +23,9 @@ extension GraphOperators {
         }
         let (leftStrides, rightStrides) = (broadcastStrides(left, to: shape), broadcastStrides(right, to: shape))
         let (x, y) = (a.scalars, b.scalars)
-        let count = shape.reduce(1, *)
-        var result = [Float](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: rank)
-        var (i, j) = (0, 0)
-        for position in 0..<count {
-            result[position] = operation(x[i], y[j])
-            var axis = rank - 1
-            while axis >= 0 {
-                index[axis] += 1
-                i += leftStrides[axis]
-                j += rightStrides[axis]
-                if index[axis] < shape[axis] { break }
-                i -= leftStrides[axis] * shape[axis]
-                j -= rightStrides[axis] * shape[axis]
-                index[axis] = 0
-                axis -= 1
-            }
+        var result = [Float](repeating: 0, count: shape.reduce(1, *))
+        walkRowMajor(shape: shape, strides: [leftStrides, rightStrides], starts: [0, 0]) { position, offsets in
+            result[position] = operation(x[offsets[0]], y[offsets[1]])
         }
         return Tensor(shape: shape, scalars: result)
     }
@@ -89,20 +75,7 @@ extension GraphOperators {
         let strides = order.map { inputStrides[$0] }
         let values = input.scalars
         var result = [Float](repeating: 0, count: values.count)
-        var index = [Int](repeating: 0, count: shape.count)
-        var source = 0
-        for position in 0..<values.count {
-            result[position] = values[source]
-            var axis = shape.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                source += strides[axis]
-                if index[axis] < shape[axis] { break }
-                source -= strides[axis] * shape[axis]
-                index[axis] = 0
-                axis -= 1
-            }
-        }
+        walkRowMajor(shape: shape, strides: [strides], starts: [0]) { position, offsets in result[position] = values[offsets[0]] }
         return ([Tensor(shape: shape, scalars: result)], nil)
     }
 
