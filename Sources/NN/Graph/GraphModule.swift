@@ -11,6 +11,8 @@ public final class GraphModule: ModuleBase, Layer {
     private let stateNames: [String: String]
     /// The layers the nodes run on, made from the current weights on first use.
     private var layers: [Int: Module] = [:]
+    /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
+    private let fused: GraphFusion.Plan
 
     public init(program: ExportedProgram) throws {
         self.program = program
@@ -28,6 +30,7 @@ public final class GraphModule: ModuleBase, Layer {
             stateNames[input.argument] = input.stateName
         }
         self.stateNames = stateNames
+        fused = GraphFusion.plan(program)
         super.init(state: slots)
         // Every operator is checked now, so that an unknown one is named before any data is read.
         for node in program.nodes where GraphOperators.table[node.target] == nil {
@@ -48,14 +51,15 @@ public final class GraphModule: ModuleBase, Layer {
         }
         var values: [String: Tensor] = [program.userInputs[0]: input]
         for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
-        for (index, node) in program.nodes.enumerated() {
-            guard let operation = GraphOperators.table[node.target] else {
+        for (index, node) in fused.nodes.enumerated() {
+            guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
             let call = GraphCall(node: node, values: values, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) { values[name] = value }
+            for name in fused.lastUses[index] { values[name] = nil }
         }
         guard let output = values[program.outputs[0]] else {
             throw NNError.invalidProgram(reason: "the output \(program.outputs[0]) is never computed")

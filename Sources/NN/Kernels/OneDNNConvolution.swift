@@ -26,6 +26,9 @@ struct OneDNNConvolutionShape: Hashable {
     /// Whether the plan keeps the weights in oneDNN's layout (fast, one more copy of them) or
     /// reorders them on every call (see ``ConvolutionKernels/keepsPreparedWeights``).
     var keepsPreparedWeights = true
+    /// An activation oneDNN applies to the output (a post-op) before it leaves the kernel, so
+    /// that no pass of zoo's own follows; nil for none.
+    var activation: ConvolutionActivation?
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -75,7 +78,10 @@ final class OneDNNConvolution: @unchecked Sendable {
         // oneDNN's blocked kernels pad channels to 16; with fewer output channels per group most
         // of their work would be padding, and its GEMM-based kernel on plain NCHW wins (a 32->3
         // transposed convolution: 0.52 ms against 1.25, Tools/bench/conv_libraries.c).
-        let activationTag = outChannels / g < 16 ? dnnl_nchw : dnnl_format_tag_any
+        // Depthwise convolutions (one input channel per group) are the exception: oneDNN's
+        // depthwise kernels work on the blocked layout, where every channel is a lane.
+        let depthwise = g > 1 && inChannels == g && shape.kind == .convolution
+        let activationTag = outChannels / g < 16 && !depthwise ? dnnl_nchw : dnnl_format_tag_any
         var weightsPlain = dnnl_memory_desc_t()
         var sourceAny = dnnl_memory_desc_t()
         var destinationAny = dnnl_memory_desc_t()
@@ -101,6 +107,7 @@ final class OneDNNConvolution: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attributes) }
         try OneDNN.check(
             dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        if let activation = shape.activation { try OneDNN.setPostOp(activation, on: attributes) }
 
         // A deconvolution's descriptor is a convolution's (the same C type), made by its own call.
         let (initialise, initialiser) =
