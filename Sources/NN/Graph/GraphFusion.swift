@@ -68,7 +68,8 @@ enum GraphFusion {
                     removed.insert(next)
                     last = normOutput
                 }
-                if let next = soleUser(last), let activation = activation(nodes[next], input: last), let activated = soleOutput(nodes[next]) {
+                if let next = soleUser(last), let activation = activation(nodes[next], input: last), let activated = soleOutput(nodes[next])
+                {
                     arguments.append(("activation", activation))
                     removed.insert(next)
                     last = activated
@@ -85,7 +86,8 @@ enum GraphFusion {
                 removed.insert(next)
             case "aten.add.Tensor", "aten.add_.Tensor":
                 guard case .tensor(let a)? = node.argument("self", at: 0), case .tensor(let b)? = node.argument("other", at: 1),
-                    let shape = program.shapes[a], shape.allSatisfy({ $0 > 0 }), shape == program.shapes[b], isDefault(node.argument("alpha", at: 2), 1),
+                    let shape = program.shapes[a], shape.allSatisfy({ $0 > 0 }), shape == program.shapes[b],
+                    isDefault(node.argument("alpha", at: 2), 1),
                     let next = soleUser(output), isReLU(nodes[next], input: output), let activated = soleOutput(nodes[next])
                 else { continue }
                 nodes[index] = ExportedProgram.Node(
@@ -206,7 +208,8 @@ enum GraphFusion {
                     inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
                     kernelSize: IntPair(weight.shape[2], weight.shape[3]),
                     stride: call.pair("stride", 3, default: [1]), padding: .explicit(call.pair("padding", 4, default: [0])),
-                    dilation: call.pair("dilation", 5, default: [1]), groups: groups, bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
+                    dilation: call.pair("dilation", 5, default: [1]), groups: groups,
+                    bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
                 let (foldedWeight, foldedBias) = try folded(call, weight: weight, bias: bias)
                 try layer.setLocalState("weight", to: foldedWeight)
                 if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }

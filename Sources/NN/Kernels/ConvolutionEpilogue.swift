@@ -55,7 +55,8 @@ struct ConvolutionEpilogue {
             x.withUnsafeBufferPointer { source in
                 for index in 0..<(source.count / Swift.max(1, plane)) {
                     let offset = index * plane
-                    apply(source.baseAddress! + offset, into: buffer.baseAddress! + offset, count: plane, bias: 0, channel: index % channels)
+                    apply(
+                        source.baseAddress! + offset, into: buffer.baseAddress! + offset, count: plane, bias: 0, channel: index % channels)
                 }
             }
             initialized = x.count

@@ -195,7 +195,9 @@ final class OneDNNConvolution: @unchecked Sendable {
                 prepared.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
                 return
             }
-            try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in try weightReorder.run(from: raw, to: prepared, on: stream) }
+            try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in
+                try weightReorder.run(from: raw, to: prepared, on: stream)
+            }
         }
     }
 
