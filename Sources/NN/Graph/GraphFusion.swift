@@ -198,18 +198,10 @@ enum GraphFusion {
     static func fusedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let groups = call.int("groups", 6, default: 1)
-        guard weight.rank == 4 else {
-            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
-        }
         let layer = try call.layer(
             {
-                let layer = try Conv2d(
-                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
-                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-                    stride: call.pair("stride", 3, default: [1]), padding: .explicit(call.pair("padding", 4, default: [0])),
-                    dilation: call.pair("dilation", 5, default: [1]), groups: groups,
-                    bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
+                let layer = try call.convolutionLayer(
+                    weight: weight, hasBias: bias != nil || call.argument("norm_running_mean", byName) != nil)
                 let (foldedWeight, foldedBias) = try folded(call, weight: weight, bias: bias)
                 try layer.setLocalState("weight", to: foldedWeight)
                 if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }
@@ -273,5 +265,17 @@ enum GraphFusion {
             return ([try GraphOperators.broadcast(planes, scales, layer: "aten.mul.Tensor", *)], nil)
         }
         return ([Tensor(shape: planes.shape, scalars: scalePlanes(planes.scalars, by: scales.scalars))], nil)
+    }
+}
+
+extension GraphCall {
+    /// The Conv2d that a `conv2d` node's arguments describe, for `weight`'s shape, weights unset.
+    func convolutionLayer(weight: Tensor, hasBias: Bool) throws -> Conv2d {
+        let groups = int("groups", 6, default: 1)
+        guard weight.rank == 4 else { throw NNError.invalidProgram(reason: "node '\(node.name)': a conv2d weight of rank \(weight.rank)") }
+        return try Conv2d(
+            inChannels: weight.shape[1] * groups, outChannels: weight.shape[0], kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+            stride: pair("stride", 3, default: [1]), padding: .explicit(pair("padding", 4, default: [0])),
+            dilation: pair("dilation", 5, default: [1]), groups: groups, bias: hasBias)
     }
 }

@@ -125,18 +125,8 @@ enum GraphOperators {
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let groups = call.int("groups", 6, default: 1)
-        guard weight.rank == 4 else {
-            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
-        }
         let layer = try call.layer(
-            {
-                try Conv2d(
-                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
-                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-                    stride: call.pair("stride", 3, default: [1]), padding: .explicit(call.pair("padding", 4, default: [0])),
-                    dilation: call.pair("dilation", 5, default: [1]), groups: groups, bias: bias != nil)
-            }, state: [("weight", weight), ("bias", bias)])
+            { try call.convolutionLayer(weight: weight, hasBias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
         return ([try layer(try call.tensor("input", 0))], layer)
     }
 

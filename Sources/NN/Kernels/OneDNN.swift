@@ -56,11 +56,10 @@ enum OneDNN {
     }
 
     /// `body` with a stream of the engine, made once for the primitives of one call (streams are
-    /// cheap but not free, and a stream must not be shared between threads), on as many threads
-    /// as a kernel of `multiplyAdds` gets (``ComputeThreads/applyToThisThread(multiplyAdds:)``).
-    static func withStream(multiplyAdds: Int, _ body: (dnnl_stream_t) throws(OneDNNFallback) -> Void) throws(OneDNNFallback) {
+    /// cheap but not free, and a stream must not be shared between threads).
+    static func withStream(_ body: (dnnl_stream_t) throws(OneDNNFallback) -> Void) throws(OneDNNFallback) {
         let engine = try engine.get()
-        ComputeThreads.applyToThisThread(multiplyAdds: multiplyAdds)
+        ComputeThreads.applyToThisThread()
         var stream: dnnl_stream_t?
         try check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
         guard let stream else { throw .failed(call: "dnnl_stream_create", status: .runtimeError) }

@@ -29,15 +29,6 @@ struct OneDNNConvolutionShape: Hashable {
     /// An activation oneDNN applies to the output (a post-op) before it leaves the kernel, so
     /// that no pass of zoo's own follows; nil for none.
     var activation: ConvolutionActivation?
-
-    /// The multiply-adds of one call, which decide how many threads run it.
-    var multiplyAdds: Int {
-        // Each output of a convolution gathers from C_in / groups channels; each input of a
-        // deconvolution scatters to C_out / groups.
-        let (points, channels) = kind == .convolution ? (destination, source[1]) : (source, destination[1])
-        let (count, perPoint) = (points.reduce(1, *), channels / Swift.max(1, groups) * kernel.height * kernel.width)
-        return count.multipliedReportingOverflow(by: perPoint).overflow ? .max : count * perPoint
-    }
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -68,14 +59,11 @@ final class OneDNNConvolution: @unchecked Sendable {
     /// oneDNN's name for the kernel it picked (`brgconv:avx512_core`, `jit_wino_4x3:avx512_core`,
     /// `x64:gemm:jit`, ...), for a debugger or a profile.
     let implementation: String
-    private let multiplyAdds: Int
 
     /// Creates the primitive and reorders `weight` (PyTorch's layout) once; throws why when
     /// oneDNN cannot run this case, so that the caller uses zoo's own kernels.
     init(_ shape: OneDNNConvolutionShape, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
         let engine = try OneDNN.engine.get()
-        multiplyAdds = shape.multiplyAdds
-        ComputeThreads.applyToThisThread(multiplyAdds: multiplyAdds)
         let (outChannels, inChannels) = (shape.destination[1], shape.source[1])
         let g = shape.groups
         let kernel = [shape.kernel.height, shape.kernel.width]
@@ -195,7 +183,7 @@ final class OneDNNConvolution: @unchecked Sendable {
                 prepared.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
                 return
             }
-            try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in
+            try OneDNN.withStream { (stream) throws(OneDNNFallback) in
                 try weightReorder.run(from: raw, to: prepared, on: stream)
             }
         }
@@ -210,7 +198,7 @@ final class OneDNNConvolution: @unchecked Sendable {
 
     /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that failed.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
-        try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in
+        try OneDNN.withStream { (stream) throws(OneDNNFallback) in
             if let preparedWeights { return try run(input: input, output: output, weights: preparedWeights, on: stream) }
             try plainWeights.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
                 let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
