@@ -24,13 +24,11 @@ public struct ResolvedModel {
     public var notes: [String] = []
 
     /// The expected per-sample input shape when the registry knows it.
-    /// For a torch.export program, the per-sample shape it was exported with.
+    /// For a torch.export program, the per-sample shape of the example it was exported with.
     public var inputShape: [Int]? {
         if let architecture { return architecture.inputShape(arguments) }
-        guard let graph = model as? GraphModule, let input = graph.program.userInputs.first,
-            let shape = graph.program.shapes[input], !shape.isEmpty
-        else { return nil }
-        return Array(shape.dropFirst())
+        guard let graph = model as? GraphModule, !graph.program.exampleInputShape.isEmpty else { return nil }
+        return Array(graph.program.exampleInputShape.dropFirst())
     }
 
     /// Loads `checkpoint` strictly (keys, shapes, dtypes; see ``StrictReport``) and checks its

@@ -58,13 +58,13 @@ extension GraphOperators {
         var order = Array(0..<input.rank)
         if call.node.target.hasPrefix("aten.transpose") {
             let normalise = { (axis: Int) in axis < 0 ? axis + input.rank : axis }
-            let (first, second) = (normalise(call.int("dim0", 1, default: 0)), normalise(call.int("dim1", 2, default: 1)))
+            let (first, second) = (normalise(try call.int("dim0", 1, default: 0)), normalise(try call.int("dim1", 2, default: 1)))
             guard order.indices.contains(first), order.indices.contains(second) else {
                 throw NNError.inputShape(layer: call.node.target, expected: "axes \(first), \(second)", got: input.shape)
             }
             order.swapAt(first, second)
         } else {
-            order = call.ints("dims", 1, default: order).map { $0 < 0 ? $0 + input.rank : $0 }
+            order = try call.ints("dims", 1, default: order).map { $0 < 0 ? $0 + input.rank : $0 }
             guard order.sorted() == Array(0..<input.rank) else {
                 throw NNError.inputShape(layer: call.node.target, expected: "a permutation of \(input.rank) axes", got: input.shape)
             }
@@ -82,7 +82,7 @@ extension GraphOperators {
     /// `chunk(chunks, dim)` (equal pieces, the last smaller) or `split(split_size, dim)`.
     static func split(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        var axis = call.int("dim", 2, default: 0)
+        var axis = try call.int("dim", 2, default: 0)
         if axis < 0 { axis += input.rank }
         guard (0..<input.rank).contains(axis) else {
             throw NNError.inputShape(layer: call.node.target, expected: "an axis within rank \(input.rank)", got: input.shape)
@@ -90,10 +90,10 @@ extension GraphOperators {
         let size = input.shape[axis]
         let piece: Int
         if call.node.target.hasPrefix("aten.chunk") {
-            let chunks = Swift.max(1, call.int("chunks", 1, default: 1))
+            let chunks = Swift.max(1, try call.int("chunks", 1, default: 1))
             piece = (size + chunks - 1) / chunks
         } else {
-            piece = call.int("split_size", 1, default: size)
+            piece = try call.int("split_size", 1, default: size)
         }
         guard piece > 0 else { throw NNError.inputShape(layer: call.node.target, expected: "pieces of at least 1", got: input.shape) }
         let outer = input.shape[..<axis].reduce(1, *)
@@ -119,7 +119,7 @@ extension GraphOperators {
     /// precision, biased variance.
     static func layerNorm(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("input", 0)
-        let normalized = call.ints("normalized_shape", 1, default: [])
+        let normalized = try call.ints("normalized_shape", 1, default: [])
         guard normalized.count <= input.rank, Array(input.shape.suffix(normalized.count)) == normalized else {
             throw NNError.inputShape(layer: call.node.target, expected: "(*, \(normalized))", got: input.shape)
         }
@@ -212,7 +212,7 @@ extension GraphOperators {
     /// `softmax` (or `log_softmax`) along one axis, in double precision per row.
     static func softmax(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        var axis = call.int("dim", 1, default: -1)
+        var axis = try call.int("dim", 1, default: -1)
         if axis < 0 { axis += input.rank }
         guard (0..<Swift.max(input.rank, 1)).contains(axis) else {
             throw NNError.inputShape(layer: call.node.target, expected: "an axis within rank \(input.rank)", got: input.shape)
