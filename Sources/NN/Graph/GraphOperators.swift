@@ -91,7 +91,10 @@ struct GraphCall {
 enum GraphOperators {
     typealias Operation = @Sendable (GraphCall) throws -> (outputs: [Tensor], layer: Module?)
 
-    static let table: [String: Operation] = [
+    static let table: [String: Operation] = coreTable.merging(primaryTable) { _, primary in primary }
+
+    /// The operators of a program as `torch.export.export` writes it (before decompositions).
+    private static let primaryTable: [String: Operation] = [
         "aten.conv2d.default": convolution,
         "aten.conv_transpose2d.input": transposedConvolution,
         "aten.batch_norm.default": batchNorm,
