@@ -51,7 +51,12 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures"]),
+        // Its one resource: the torchvision family programs (Tools/make_torchvision_programs.py).
+        .target(
+            name: "ModelZoo",
+            dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            resources: [.copy("Resources/torchvision-programs.zip")]
+        ),
         // The command tree as a library: the executable runs it, and tests run it in-process.
         .target(
             name: "ZooCLI",

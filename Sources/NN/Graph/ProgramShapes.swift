@@ -42,5 +42,5 @@ extension ExportedProgram {
     }
 
     /// The fixed shape of a parameter or buffer.
-    func stateShape(of name: String) -> [Int]? { shape(of: name, bindings: [:]) }
+    public func stateShape(of name: String) -> [Int]? { shape(of: name, bindings: [:]) }
 }
