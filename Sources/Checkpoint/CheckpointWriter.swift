@@ -39,8 +39,16 @@ public enum CheckpointWriter {
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
                 extraMetadata: metadata, to: path)
-        case .torchZip, .torchLegacy, .pt2:
-            throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
+        case .pt2:
+            guard let program = manifest.program else {
+                throw .writeFailed(
+                    path: path,
+                    reason: "a .pt2 archive is a torch.export program with its weights, and this checkpoint carries no program "
+                        + "(it has one when it was read from a .pt2 or saved by zoo_h5.save with an example input)")
+            }
+            try PT2Writer.write(stateDict, program: program, sampleInput: referenceCases.first?.input, to: path)
+        case .torchZip, .torchLegacy:
+            throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5), safetensors (.safetensors) and .pt2, not torch.save files")
         }
     }
 
@@ -54,9 +62,11 @@ public enum CheckpointWriter {
         return manifest
     }
 
-    /// The format a path's extension asks for: `.safetensors`, else HDF5 format v1.
+    /// The format a path's extension asks for: `.safetensors`, `.pt2`, else HDF5 format v1.
     public static func format(forPath path: String) -> CheckpointContainer {
-        path.lowercased().hasSuffix(".safetensors") ? .safetensors : .hdf5
+        let lowered = path.lowercased()
+        if lowered.hasSuffix(".safetensors") { return .safetensors }
+        return lowered.hasSuffix(".pt2") ? .pt2 : .hdf5
     }
 
     /// The file's bytes, built in memory: libhdf5 never writes to the disk, so that a full disk

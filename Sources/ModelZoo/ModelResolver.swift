@@ -144,7 +144,10 @@ public enum ModelResolver {
             let model = try GraphModule(program: program)
             model.eval()
             return ResolvedModel(
-                model: model, label: "torch.export program (\(program.nodes.count) operator calls)", source: .program, architecture: nil,
+                model: model,
+                label: "torch.export program (\(program.nodes.count) operator calls"
+                    + (program.outputNames.map { "; output '\($0.first ?? "")' of \($0.joined(separator: ", "))" } ?? "") + ")",
+                source: .program, architecture: nil,
                 arguments: [:])
         }
         let candidate: Candidate

@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import JSON
 import NN
 import Pictures
+import Synchronization
 import Tensor
 @preconcurrency import ZIPFoundation
 
@@ -36,7 +36,8 @@ public struct TorchvisionFamily: Sendable {
             }
             if matches && program.stateInputs.count == stateDict.count {
                 return TorchvisionFamily(
-                    name: name, weights: entry.weights, preprocess: entry.preprocess, categories: catalogue.categories[entry.categories] ?? [],
+                    name: name, weights: entry.weights, preprocess: entry.preprocess,
+                    categories: catalogue.categories[entry.categories] ?? [],
                     outputNames: entry.outputNames, program: program)
             }
         }

@@ -169,9 +169,16 @@ def model_config(model):
 
 
 def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, rtol=None, preprocess=None, classes=None,
-         eval_set=None, metrics=None):
+         eval_set=None, metrics=None, export_program=None):
     """Writes `model.state_dict()` as canonical v1, with model_config for nn.Sequential models and
     a reference input/output pair (computed in eval mode) when `example_input` is given.
+
+    With `example_input`, the model's torch.export program is recorded too (`export_program`
+    defaults to True then): exported in eval mode with a dynamic batch size, node stack traces
+    dropped, stored as the manifest's `torch_export_program`, so that zoo runs any model saved
+    this way with no Swift code and `zoo verify` proves its forward pass against the reference
+    pair PyTorch computed. A model torch.export cannot trace is saved without a program (a
+    warning says why).
 
     `preprocess`: torchvision transforms as [{"type": class name, **kwargs}] that turn a picture
     into the model's input; `classes`: label strings by output index; `eval_set=(x, y)`: held-out
@@ -215,7 +222,41 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
             output = model(example_input)
         model.train(was_training)
         tests = [{"input": example_input.detach().cpu().numpy(), "output": output.detach().cpu().numpy(), "atol": atol, "rtol": rtol}]
+        if export_program is None or export_program:
+            program = exported_program(model, example_input)
+            if program is not None:
+                manifest["torch_export_program"] = program
     save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16, eval_set=evaluation)
+
+
+def exported_program(model, example_input):
+    """The ExportedProgram JSON of `model` (eval mode, batch size dynamic) as torch.export.save
+    writes it in `models/model.json`, stack traces dropped; None with a warning when it cannot be
+    exported."""
+    import io
+    import warnings
+    import zipfile
+
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        dims = {0: torch.export.Dim.AUTO}
+        program = torch.export.export(model, (example_input,), dynamic_shapes=(dims,))
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
+    except Exception as error:  # torch.export's failures are many kinds; the save goes on without a program
+        warnings.warn(f"zoo_h5.save: no torch.export program recorded ({type(error).__name__}: {error})")
+        return None
+    finally:
+        model.train(was_training)
+    with zipfile.ZipFile(buffer) as archive:
+        member = next(name for name in archive.namelist() if "/models/" in "/" + name and name.endswith(".json"))
+        document = json.loads(archive.read(member))
+    for node in document["graph_module"]["graph"]["nodes"]:
+        node.get("metadata", {}).pop("stack_trace", None)
+    return document
 
 
 def _arrays_of(state_dict):

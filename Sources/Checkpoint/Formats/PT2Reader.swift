@@ -131,7 +131,7 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     /// torch.export's ScalarType codes (torch/_export/serde/schema.py) that zoo's dtypes match.
-    private static let dtypes: [Int: DType] = [
+    static let dtypes: [Int: DType] = [
         1: .uint8, 2: .int8, 3: .int16, 4: .int32, 5: .int64, 6: .float16, 7: .float32, 8: .float64, 12: .bool, 13: .bfloat16,
     ]
 

@@ -59,6 +59,9 @@ public struct ExportedProgram: Sendable {
     public var symbolicIntegers: [String: ShapeExpression]
     /// The input's shape in the example it was exported with (the recorded hint for a free size).
     public var exampleInputShape: [Int]
+    /// The names of the outputs when the model returns a dict (`{"out": ..., "aux": ...}` for
+    /// torchvision's segmentation models), from the program's output tree; nil otherwise.
+    public var outputNames: [String]?
     /// The smallest and largest value each free size may take (`range_constraints`).
     public var sizeRanges: [String: ClosedRange<Int>]
 
@@ -111,6 +114,7 @@ public struct ExportedProgram: Sendable {
         exampleInputShape = (graph["tensor_values"]?[userInputs.first ?? ""]?["sizes"]?.arrayValue ?? []).map { size in
             size["as_int"]?.intValue ?? size["as_expr"]?["hint"]?["as_int"]?.intValue ?? 1
         }
+        outputNames = Self.dictionaryKeys(module?["module_call_graph"]?.arrayValue?.first?["signature"]?["out_spec"]?.stringValue)
         symbolicIntegers = [:]
         for (name, value) in graph["sym_int_values"]?.objectValue ?? [:] {
             symbolicIntegers[name] = try Self.size(value, of: name)
@@ -138,6 +142,16 @@ public struct ExportedProgram: Sendable {
             return expression
         }
         throw NNError.invalidProgram(reason: "a size of '\(name)' that is neither an integer nor an expression")
+    }
+
+    /// The keys of a dict output in torch's serialized tree spec (`[1, {"type": "builtins.dict",
+    /// "context": "[\"out\"]", ...}]`).
+    private static func dictionaryKeys(_ spec: String?) -> [String]? {
+        guard let spec, let tree = try? JSONValue.parse(spec), let node = tree.arrayValue?.last,
+            node["type"]?.stringValue == "builtins.dict", let context = node["context"]?.stringValue,
+            let keys = try? JSONValue.parse(context)
+        else { return nil }
+        return keys.arrayValue?.compactMap(\.stringValue)
     }
 
     private static func symbolicInt(_ json: JSONValue) -> SymbolicInt? {
