@@ -20,7 +20,31 @@ extension GraphOperators {
         "aten.div.Tensor": divide,
         "aten.unsqueeze.default": unsqueeze,
         "aten.squeeze.dim": squeeze, "aten.squeeze.dims": squeeze,
+        "aten.as_strided.default": asStrided,
+        "aten.add.Scalar": addTensors, "aten.mul.Scalar": multiply, "aten.sub.Scalar": subtract, "aten.div.Scalar": divide,
     ]
+
+    /// `as_strided(self, size, stride, storage_offset)` over `self`'s elements in row-major order,
+    /// which is its storage: every value zoo computes is contiguous, as the decompositions that
+    /// emit this operator (a reshape of a fresh result) assume.
+    static func asStrided(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("self", 0)
+        let size = try call.ints("size", 1, default: [])
+        let strides = try call.ints("stride", 2, default: [])
+        let offset = try call.int("storage_offset", 3, default: 0)
+        guard size.count == strides.count, size.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }), offset >= 0 else {
+            throw NNError.inputShape(layer: call.node.target, expected: "sizes \(size) with strides \(strides)", got: input.shape)
+        }
+        let count = size.reduce(1, *)
+        let last = count == 0 ? offset : offset + zip(size, strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
+        guard last < Swift.max(input.count, 1) || count == 0 else {
+            throw NNError.inputShape(layer: call.node.target, expected: "a view within \(input.count) elements", got: input.shape)
+        }
+        let values = input.scalars
+        var result = [Float](repeating: 0, count: count)
+        walkRowMajor(shape: size, strides: [strides], starts: [offset]) { position, offsets in result[position] = values[offsets[0]] }
+        return ([Tensor(shape: size, scalars: result)], nil)
+    }
 
     /// `beta * self + alpha * (mat1 @ mat2)` (addmm), or `self @ mat2` (mm), in double-precision
     /// sums per output element (as Linear's reference loop does).
@@ -84,7 +108,7 @@ extension GraphOperators {
         if let mode = call.argument("rounding_mode", 2), mode != .none {
             throw NNError.unsupportedOperator(target: call.node.target + " with rounding_mode", node: call.node.name)
         }
-        return ([try broadcast(try call.tensor("self", 0), try call.tensor("other", 1), layer: call.node.target, /)], nil)
+        return ([try broadcast(try call.tensor("self", 0), try call.tensorOrScalar("other", 1), layer: call.node.target, /)], nil)
     }
 
     static func unsqueeze(_ call: GraphCall) throws -> ([Tensor], Module?) {

@@ -19,6 +19,16 @@ struct GraphCall {
         return value
     }
 
+    /// A tensor argument, or a number where the program passes one (`x + 3`), as a rank-0 tensor
+    /// that broadcasts.
+    func tensorOrScalar(_ name: String, _ index: Int) throws -> Tensor {
+        switch argument(name, index) {
+        case .int(let value)?: return Tensor(shape: [], scalars: [Float(value)])
+        case .float(let value)?: return Tensor(shape: [], scalars: [Float(value)])
+        default: return try tensor(name, index)
+        }
+    }
+
     func optionalTensor(_ name: String, _ index: Int) throws -> Tensor? {
         guard case .tensor(let value) = argument(name, index) else { return nil }
         guard let tensor = values[value] else {
@@ -255,7 +265,7 @@ enum GraphOperators {
     }
 
     static func addTensors(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let (a, b) = (try call.tensor("self", 0), try call.tensor("other", 1))
+        let (a, b) = (try call.tensor("self", 0), try call.tensorOrScalar("other", 1))
         guard call.float("alpha", 2, default: 1) == 1 else {
             throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
         }

@@ -42,14 +42,14 @@ extension GraphOperators {
     }
 
     static func multiply(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        ([try broadcast(try call.tensor("self", 0), try call.tensor("other", 1), layer: call.node.target, *)], nil)
+        ([try broadcast(try call.tensor("self", 0), try call.tensorOrScalar("other", 1), layer: call.node.target, *)], nil)
     }
 
     static func subtract(_ call: GraphCall) throws -> ([Tensor], Module?) {
         guard call.float("alpha", 2, default: 1) == 1 else {
             throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
         }
-        return ([try broadcast(try call.tensor("self", 0), try call.tensor("other", 1), layer: call.node.target, -)], nil)
+        return ([try broadcast(try call.tensor("self", 0), try call.tensorOrScalar("other", 1), layer: call.node.target, -)], nil)
     }
 
     /// The axes of `self` in the order `dims` gives (`permute`), or two of them swapped
