@@ -80,7 +80,10 @@ public enum Benchmark {
     public static func load(_ path: String, repeats: Int) throws -> LoadBenchmarkReport {
         var checkpoint: LoadedCheckpoint?
         let times = try (0..<max(1, repeats)).map { _ in
-            checkpoint = nil  // Release the previous pass first, untimed, as a program loading once would.
+            // Release the previous pass (and the contained read before the first) untimed, back to
+            // the kernel: each pass starts as a program loading once would.
+            checkpoint = nil
+            ActivationMemory.releaseFreedBuffers()
             return try milliseconds { checkpoint = try CheckpointReader.read(path) }
         }.sorted()
         let stateDict = checkpoint?.stateDict ?? StateDict()

@@ -88,11 +88,16 @@ final class MappedFile {
 
     /// Copies `range` of the file into `destination` (exactly its size), for readers that take
     /// the file's ranges front to back: pages are mapped ahead and released behind in pieces, so
-    /// that the bytes of a large tensor are never resident twice.
+    /// that the bytes of a large tensor are never resident twice. (A range behind one already
+    /// copied is copied all the same; on a consuming mapping its bytes may be gone, so readers of
+    /// consumed files go strictly forward.)
     func copy(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) {
-        guard let base, !range.isEmpty, let target = destination.baseAddress,
-            destination.count == range.count, range.lowerBound >= 0, range.upperBound <= count
-        else { return }
+        guard let base, !range.isEmpty, let target = destination.baseAddress else { return }
+        guard destination.count == range.count, range.lowerBound >= 0, range.upperBound <= count else {
+            // Readers check ranges against the file first; nothing uninitialised escapes regardless.
+            destination.initializeMemory(as: UInt8.self, repeating: 0)
+            return
+        }
         var offset = range.lowerBound
         while offset < range.upperBound {
             let end = min(offset + Self.piece, range.upperBound)
@@ -102,7 +107,7 @@ final class MappedFile {
                 prefaultedUpTo = ahead.upperBound
             }
             (target + (offset - range.lowerBound)).copyMemory(from: base + offset, byteCount: end - offset)
-            if end - releasedUpTo >= Self.piece || end == count {
+            if end > releasedUpTo && (end - releasedUpTo >= Self.piece || end == count) {
                 release(releasedUpTo..<end)
                 releasedUpTo = end / Self.page * Self.page
             }
