@@ -17,14 +17,20 @@ final class MappedFile {
     private let base: UnsafeMutableRawPointer?
     let count: Int
     private let consuming: Bool
+    /// Kept open for ``copy(_:into:)``'s reads.
+    private let descriptor: Int32
 
     init(path: String, consuming: Bool = false) throws {
         self.consuming = consuming
-        let descriptor = open(path, consuming ? O_RDWR : O_RDONLY)
+        let descriptor = open(path, (consuming ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard descriptor >= 0 else { throw MappingError(reason: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw MappingError(reason: "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(descriptor, &status) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw MappingError(reason: "cannot stat: \(reason)")
+        }
+        self.descriptor = descriptor
         count = Int(status.st_size)
         guard count > 0 else {
             base = nil
@@ -36,7 +42,9 @@ final class MappedFile {
             consuming
             ? mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0) : mmap(nil, count, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let address, address != MAP_FAILED else {
-            throw MappingError(reason: "cannot map: \(String(cString: strerror(errno)))")
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw MappingError(reason: "cannot map: \(reason)")
         }
         base = address
         // Tensors are copied front to back: tell the kernel to read ahead.
@@ -45,6 +53,7 @@ final class MappedFile {
 
     deinit {
         if let base { munmap(base, count) }
+        close(descriptor)
     }
 
     /// The file's bytes, valid only inside `body`.
@@ -86,32 +95,58 @@ final class MappedFile {
     /// piece, however small the tensors (20,000 tensors of 1 KiB are 40 calls, not 40,000).
     private static let piece = 8 << 20
 
+    /// Pieces this large are read by the kernel straight from the page cache into the tensor
+    /// (`pread`, as libhdf5 reads for h5py), mapping nothing; smaller ones are copied from the
+    /// mapping, whose pages are mapped ahead in whole pieces (thousands of small tensors, one call).
+    private static let directRead = 1 << 20
+
     /// Copies `range` of the file into `destination` (exactly its size), for readers that take
-    /// the file's ranges front to back: pages are mapped ahead and released behind in pieces, so
-    /// that the bytes of a large tensor are never resident twice. (A range behind one already
-    /// copied is copied all the same; on a consuming mapping its bytes may be gone, so readers of
-    /// consumed files go strictly forward.)
-    func copy(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) {
+    /// the file's ranges front to back, in pieces released behind them, so that the bytes of a
+    /// large tensor are never resident twice (and leave a consuming file as they are copied). A
+    /// range behind one already copied is copied all the same, but on a consuming file its bytes
+    /// may be gone: readers of consumed files go strictly forward.
+    func copy(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws {
         guard let base, !range.isEmpty, let target = destination.baseAddress else { return }
         guard destination.count == range.count, range.lowerBound >= 0, range.upperBound <= count else {
-            // Readers check ranges against the file first; nothing uninitialised escapes regardless.
-            destination.initializeMemory(as: UInt8.self, repeating: 0)
-            return
+            throw MappingError(reason: "bytes \(range) do not fit a buffer of \(destination.count) in a file of \(count)")
+        }
+        if range.lowerBound < releasedUpTo {
+            // Behind what was copied before (a storage earlier in the file than the last one).
+            releasedUpTo = range.lowerBound / Self.page * Self.page
+            prefaultedUpTo = releasedUpTo
         }
         var offset = range.lowerBound
         while offset < range.upperBound {
             let end = min(offset + Self.piece, range.upperBound)
-            if end > prefaultedUpTo {
-                let ahead = max(offset, prefaultedUpTo)..<min(count, offset + Self.piece)
-                prefault(ahead)
-                prefaultedUpTo = ahead.upperBound
+            let into = target + (offset - range.lowerBound)
+            if end - offset >= Self.directRead {
+                try read(offset..<end, into: into)
+            } else {
+                if end > prefaultedUpTo {
+                    let ahead = max(offset, prefaultedUpTo)..<min(count, offset + Self.piece)
+                    prefault(ahead)
+                    prefaultedUpTo = ahead.upperBound
+                }
+                into.copyMemory(from: base + offset, byteCount: end - offset)
             }
-            (target + (offset - range.lowerBound)).copyMemory(from: base + offset, byteCount: end - offset)
             if end > releasedUpTo && (end - releasedUpTo >= Self.piece || end == count) {
                 release(releasedUpTo..<end)
                 releasedUpTo = end / Self.page * Self.page
             }
             offset = end
+        }
+    }
+
+    /// `pread` until `range` is in `target`, retrying interrupted and short reads.
+    private func read(_ range: Range<Int>, into target: UnsafeMutableRawPointer) throws {
+        var done = 0
+        while done < range.count {
+            let got = pread(descriptor, target + done, range.count - done, off_t(range.lowerBound + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw MappingError(reason: got == 0 ? "the file ended early" : "cannot read: \(String(cString: strerror(errno)))")
+            }
+            done += got
         }
     }
 

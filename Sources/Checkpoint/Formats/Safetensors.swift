@@ -108,7 +108,7 @@ enum SafetensorsReader: CheckpointContainerReader {
                 let range = (dataStart + record.begin)..<(dataStart + record.end)
                 do {
                     entries.append(
-                        (record.key, try Tensor(shape: record.shape, dtype: record.dtype) { file.copy(range, into: $0) }))
+                        (record.key, try Tensor(shape: record.shape, dtype: record.dtype) { try file.copy(range, into: $0) }))
                 } catch {
                     throw .invalidTensor(path: path, key: record.key, reason: "\(error)")
                 }

@@ -83,7 +83,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
                 let tensor = try swapped.withUnsafeBytes { swappedBytes in
                     if bigEndian { return try TorchStateDict.materialise(reference, storageBytes: swappedBytes) }
                     return try TorchStateDict.materialise(reference, storageBytes: storageBytes) { storageRange, buffer in
-                        file.copy((range.lowerBound + storageRange.lowerBound)..<(range.lowerBound + storageRange.upperBound), into: buffer)
+                        try file.copy((range.lowerBound + storageRange.lowerBound)..<(range.lowerBound + storageRange.upperBound), into: buffer)
                     }
                 }
                 entries.append((key, tensor))

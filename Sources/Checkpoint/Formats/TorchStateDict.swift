@@ -57,7 +57,7 @@ enum TorchStateDict {
     /// keeps a large tensor's pages from being resident twice.
     static func materialise(
         _ reference: TensorReference, storageBytes: UnsafeRawBufferPointer,
-        copyRange: ((Range<Int>, UnsafeMutableRawBufferPointer) -> Void)? = nil
+        copyRange: ((Range<Int>, UnsafeMutableRawBufferPointer) throws -> Void)? = nil
     ) throws(PickleError) -> Tensor {
         let dtype = reference.storage.dtype.dtype
         let width = dtype.byteCount
@@ -82,7 +82,7 @@ enum TorchStateDict {
         }
         do {
             if isContiguous(reference), let copyRange {
-                return try Tensor(shape: shape, dtype: dtype) { copyRange((start * width)..<((start + count) * width), $0) }
+                return try Tensor(shape: shape, dtype: dtype) { try copyRange((start * width)..<((start + count) * width), $0) }
             }
             if isContiguous(reference) {
                 let slice = UnsafeRawBufferPointer(rebasing: storageBytes[(start * width)..<((start + count) * width)])
