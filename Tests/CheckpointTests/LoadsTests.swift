@@ -13,42 +13,36 @@ import Testing
 struct LoadsTests {
     /// Writes the file with h5py or the safetensors package and prints each tensor's SHA-256
     /// over its little-endian bytes, its dtype and its shape.
-    static let writer = """
-        import hashlib, json, sys
-        import numpy as np
-        path, kind = sys.argv[1], sys.argv[2]
-        rng = np.random.default_rng(19)
-        arrays = {
-            "big.a": rng.standard_normal(9 * 2**18 + 1, dtype=np.float32),
-            "big.b": rng.standard_normal((3, 1000, 1001)).astype(np.float32),
-            "mid": rng.standard_normal(2**18 + 3).astype(np.float64),
-        }
-        kinds = [np.float32, np.float16, np.int64, np.uint8, np.bool_]
-        for i in range(3000):
-            dtype = kinds[i % len(kinds)]
-            shape = (int(rng.integers(1, 40)), int(rng.integers(1, 9)))
-            values = rng.standard_normal(shape) * 100
-            arrays[f"small.{i}"] = (values > 0) if dtype is np.bool_ else values.astype(dtype)
-        if kind == "h5":
-            import h5py
-            with h5py.File(path, "w") as f:
-                for key, value in arrays.items():
-                    f.create_dataset(key, data=value)
-        else:
-            from safetensors.numpy import save_file
-            save_file(arrays, path)
-        names = {np.float32: "float32", np.float16: "float16", np.float64: "float64", np.int64: "int64", np.uint8: "uint8",
-                 np.bool_: "bool"}
-        print(json.dumps({key: {"sha256": hashlib.sha256(np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes()).hexdigest(),
-                                "dtype": names[value.dtype.type], "shape": list(value.shape)} for key, value in arrays.items()}))
-        """
+    static let writer =
+        pythonArrayWriter + """
+            import hashlib, json, sys
+            import numpy as np
+            path = sys.argv[1]
+            rng = np.random.default_rng(19)
+            arrays = {
+                "big.a": rng.standard_normal(9 * 2**18 + 1, dtype=np.float32),
+                "big.b": rng.standard_normal((3, 1000, 1001)).astype(np.float32),
+                "mid": rng.standard_normal(2**18 + 3).astype(np.float64),
+            }
+            kinds = [np.float32, np.float16, np.int64, np.uint8, np.bool_]
+            for i in range(3000):
+                dtype = kinds[i % len(kinds)]
+                shape = (int(rng.integers(1, 40)), int(rng.integers(1, 9)))
+                values = rng.standard_normal(shape) * 100
+                arrays[f"small.{i}"] = (values > 0) if dtype is np.bool_ else values.astype(dtype)
+            write(path, arrays)
+            names = {np.float32: "float32", np.float16: "float16", np.float64: "float64", np.int64: "int64", np.uint8: "uint8",
+                     np.bool_: "bool"}
+            print(json.dumps({key: {"sha256": hashlib.sha256(np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes()).hexdigest(),
+                                    "dtype": names[value.dtype.type], "shape": list(value.shape)} for key, value in arrays.items()}))
+            """
 
     @Test(arguments: ["h5", "safetensors"])
     func bigAndManySmallTensorsReadAsNumPyWroteThem(kind: String) throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("loads.\(kind)").path
-        let expected = try #require(try JSONValue.parse(try runPython(Self.writer, [path, kind])).objectValue)
+        let expected = try #require(try JSONValue.parse(try runPython(Self.writer, [path])).objectValue)
         #expect(expected.count == 3003)
         let inProcess = try CheckpointReader.read(path)
         let contained = try ContainedReading.read(path, timeout: 120, reader: zooExecutable)

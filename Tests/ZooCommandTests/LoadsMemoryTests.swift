@@ -12,28 +12,20 @@ import Testing
 /// beside the copies). A memory bound, measured exactly (wait4's ru_maxrss), not a timing.
 @Suite("LoadsMemory")
 struct LoadsMemoryTests {
-    static let writer = """
-        import sys
-        import numpy as np
-        path, kind = sys.argv[1], sys.argv[2]
-        rng = np.random.default_rng(19)
-        arrays = {f"layer{i}.weight": rng.standard_normal(2**24, dtype=np.float32) for i in range(2)}
-        if kind == "h5":
-            import h5py
-            with h5py.File(path, "w") as f:
-                for key, value in arrays.items():
-                    f.create_dataset(key, data=value)
-        else:
-            from safetensors.numpy import save_file
-            save_file(arrays, path)
-        """
+    static let writer =
+        pythonArrayWriter + """
+            import sys
+            import numpy as np
+            rng = np.random.default_rng(19)
+            write(sys.argv[1], {f"layer{i}.weight": rng.standard_normal(2**24, dtype=np.float32) for i in range(2)})
+            """
 
     @Test(arguments: ["h5", "safetensors"])
     func inspectOfTwoBigTensorsStaysWithinTheBound(kind: String) throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("big.\(kind)").path
-        let written = try runPythonScript(Self.writer, [path, kind])
+        let written = try runPythonScript(Self.writer, [path])
         try #require(written.status == 0, "python3 failed: \(written.stderr)")
         let (status, peak) = try peakResidentBytes(zooExecutable, ["inspect", path])
         #expect(status == 0)

@@ -82,8 +82,8 @@ enum TorchLegacyReader: CheckpointContainerReader {
             do {
                 let tensor = try swapped.withUnsafeBytes { swappedBytes in
                     if bigEndian { return try TorchStateDict.materialise(reference, storageBytes: swappedBytes) }
-                    return try TorchStateDict.materialise(reference, storageBytes: storageBytes) { storageRange, buffer in
-                        try file.copy((range.lowerBound + storageRange.lowerBound)..<(range.lowerBound + storageRange.upperBound), into: buffer)
+                    return try TorchStateDict.materialise(reference, storageBytes: storageBytes) { within, buffer in
+                        try file.copy((range.lowerBound + within.lowerBound)..<(range.lowerBound + within.upperBound), into: buffer)
                     }
                 }
                 entries.append((key, tensor))
