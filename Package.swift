@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "Checkpoint",
             dependencies: [
-                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", .product(name: "Crypto", package: "swift-crypto"),
+                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", "CMalloc", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

@@ -116,7 +116,8 @@ struct BenchLoadCommand: ParsableCommand {
                 + String(
                     format: "min %.1f ms, median %.1f ms, %.2f GB/s", report.minMilliseconds, report.medianMilliseconds,
                     report.gigabytesPerSecond)
-                + ", peak RSS \(Output.bytes(report.peakResidentBytes))")
+                + ", peak RSS \(Output.bytes(report.peakResidentBytes))"
+                + (report.readerPeakResidentBytes > 0 ? " (reading child: \(Output.bytes(report.readerPeakResidentBytes)))" : ""))
     }
 }
 

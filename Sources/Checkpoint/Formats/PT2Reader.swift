@@ -122,6 +122,13 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(
                 path: path, reason: "weight '\(key)' needs \(end) bytes of \(file), which holds \(entry.uncompressedSize)")
         }
+        // loads (issue 19): a weight that is its whole file is read straight into the tensor, one copy.
+        if offset == 0 && UInt64(end) == entry.uncompressedSize {
+            do { return try Tensor(shape: sizes, dtype: dtype) { try entries.read(entry, into: $0) } } catch let error as CheckpointError {
+                throw error
+            } catch { throw .invalidTensor(path: path, key: key, reason: "\(error)") }
+        }
+        // end loads
         let bytes = try entries.bytes(of: entry)
         do {
             return try bytes.withUnsafeBytes { buffer throws(TensorError) in
