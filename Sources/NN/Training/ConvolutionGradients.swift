@@ -1,0 +1,182 @@
+import Tensor
+
+extension Conv2d: Differentiable {
+    /// Keeps the (padded) input and the weight; the backward is the adjoint of im2col and GEMM
+    /// (see ``convolutionGradients(input:gradient:problem:weight:)``), then, for a padding mode
+    /// other than zeros, the adjoint of the border padding.
+    public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
+        let output = try forward(input)
+        var (source, pads) = (input, paddingAmounts)
+        let padsInput = paddingMode != .zeros && pads != .zero
+        if padsInput {
+            source = try padBorders(input, pads, mode: paddingMode)
+            pads = .zero
+        }
+        let problem = try convolutionProblem(source.shape, pads: pads)
+        let (weight, hasBias, borders, mode) = (self.weight, bias != nil, paddingAmounts, paddingMode)
+        return (
+            output,
+            { [self] gradient in
+                try checkGradient(gradient, output: output, layer: "Conv2d")
+                let result = convolutionGradients(
+                    input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
+                pass.gradients.accumulate(self, "weight", result.weight)
+                if hasBias { pass.gradients.accumulate(self, "bias", result.bias) }
+                let padded = Tensor(shape: source.shape, scalars: result.input)
+                return padsInput ? foldBorders(padded, borders, mode: mode, into: input.shape) : padded
+            }
+        )
+    }
+}
+
+extension ConvTranspose2d: Differentiable {
+    /// Keeps the input and the weight; the backward is a forward convolution of the output's
+    /// gradient (im2col and GEMM), the transposed convolution's adjoint.
+    public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
+        let output = try forward(input)
+        let problem = try convolutionProblem(input.shape)
+        let (weight, hasBias) = (self.weight, bias != nil)
+        return (
+            output,
+            { [self] gradient in
+                try checkGradient(gradient, output: output, layer: "ConvTranspose2d")
+                let result = transposedConvolutionGradients(
+                    input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
+                pass.gradients.accumulate(self, "weight", result.weight)
+                if hasBias { pass.gradients.accumulate(self, "bias", result.bias) }
+                return Tensor(shape: input.shape, scalars: result.input)
+            }
+        )
+    }
+}
+
+/// Fails unless the gradient has the output's shape.
+func checkGradient(_ gradient: Tensor, output: Tensor, layer: String) throws {
+    guard gradient.shape == output.shape else {
+        throw NNError.inputShape(
+            layer: "\(layer) backward", expected: "a gradient of the output's shape \(output.shape)", got: gradient.shape)
+    }
+}
+
+/// The gradients of one convolution: with respect to its input, its weight and its bias.
+struct ConvolutionGradients {
+    var input: [Float]
+    var weight: [Float]
+    var bias: [Float]
+}
+
+/// Per sample and group, with `cols = im2col(x)` and `W_g` the group's `(C_out/g, patch)` rows:
+/// `dW_g += dy_g cols^T`, `dx += col2im(W_g^T dy_g)`; the bias gets the sum of `dy` per channel.
+func convolutionGradients(input: [Float], gradient: [Float], problem: ConvolutionProblem, weight: [Float]) -> ConvolutionGradients {
+    let geometry = problem.geometry
+    let (patch, outPerGroup) = (geometry.patchSize, problem.outChannels / problem.groups)
+    let (inPlane, outPlane) = (geometry.height * geometry.width, geometry.outHeight * geometry.outWidth)
+    return accumulateGradients(
+        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * outPlane
+    ) {
+        buffers, n, group in
+        let image = (n * problem.inChannels + group * geometry.channels) * inPlane
+        let rows = buffers.dy + (n * problem.outChannels + group * outPerGroup) * outPlane
+        let groupWeight = group * outPerGroup * patch
+        geometry.im2col(buffers.x + image, into: buffers.columns, rowStride: outPlane)
+        gemm(
+            transposeA: false, transposeB: true, m: outPerGroup, n: patch, k: outPlane, a: rows, lda: outPlane,
+            b: buffers.columns, ldb: outPlane, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
+        gemm(
+            transposeA: true, transposeB: false, m: patch, n: outPlane, k: outPerGroup, a: buffers.w + groupWeight, lda: patch,
+            b: rows, ldb: outPlane, c: buffers.columns, ldc: outPlane)
+        geometry.col2imAdd(buffers.columns, into: buffers.dx + image)
+    }
+}
+
+/// The transposed convolution's geometry is the matching forward convolution's, whose image is
+/// the output: per sample and group, with `cols = im2col(dy)` and `W_g` the group's
+/// `(C_in/g, patch)` rows, `dx_g = W_g cols` and `dW_g += x_g cols^T`.
+func transposedConvolutionGradients(input: [Float], gradient: [Float], problem: ConvolutionProblem, weight: [Float])
+    -> ConvolutionGradients
+{
+    let geometry = problem.geometry
+    let (patch, inPerGroup) = (geometry.patchSize, problem.inChannels / problem.groups)
+    let (inPlane, outPlane) = (geometry.outHeight * geometry.outWidth, geometry.height * geometry.width)
+    return accumulateGradients(
+        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * inPlane
+    ) {
+        buffers, n, group in
+        let source = (n * problem.inChannels + group * inPerGroup) * inPlane
+        let image = (n * problem.outChannels + group * geometry.channels) * outPlane
+        let groupWeight = group * inPerGroup * patch
+        geometry.im2col(buffers.dy + image, into: buffers.columns, rowStride: inPlane)
+        gemm(
+            transposeA: false, transposeB: false, m: inPerGroup, n: inPlane, k: patch, a: buffers.w + groupWeight, lda: patch,
+            b: buffers.columns, ldb: inPlane, c: buffers.dx + source, ldc: inPlane)
+        gemm(
+            transposeA: false, transposeB: true, m: inPerGroup, n: patch, k: inPlane, a: buffers.x + source, lda: inPlane,
+            b: buffers.columns, ldb: inPlane, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
+    }
+}
+
+/// What a convolution's backward reads (`x`, `dy`, `w`), writes (`dx`, `dw`, zeroed first)
+/// and works in (`columns`).
+private struct GradientBuffers {
+    let x: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>
+    let w: UnsafePointer<Float>
+    let dx: UnsafeMutablePointer<Float>
+    let dw: UnsafeMutablePointer<Float>
+    let columns: UnsafeMutablePointer<Float>
+}
+
+/// Runs `body(buffers, sample, group)` for every sample and group, in order, so that the weight
+/// gradient's sums run in one fixed order; the bias gradient is `dy`'s sum per channel.
+private func accumulateGradients(
+    input: [Float], gradient: [Float], weight: [Float], problem: ConvolutionProblem, outPlane: Int, columns: Int,
+    body: (GradientBuffers, Int, Int) -> Void
+) -> ConvolutionGradients {
+    var inputGradient: [Float] = []
+    let weightGradient = makeValues(zeroed: weight.count) { dw in
+        inputGradient = makeValues(zeroed: input.count) { dx in
+            withReadPointers(input, gradient) { x, dy in
+                withReadPointers(weight, []) { w, _ in
+                    withScratch(columns) { columns in
+                        let buffers = GradientBuffers(x: x, dy: dy, w: w, dx: dx, dw: dw, columns: columns)
+                        for n in 0..<problem.batch {
+                            for group in 0..<problem.groups { body(buffers, n, group) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let bias = channelSums(gradient, batch: problem.batch, channels: problem.outChannels, plane: outPlane)
+    return ConvolutionGradients(input: inputGradient, weight: weightGradient, bias: bias)
+}
+
+/// The sum of NCHW values per channel, accumulated in double precision.
+func channelSums(_ values: [Float], batch: Int, channels: Int, plane: Int) -> [Float] {
+    (0..<channels).map { c in
+        var sum = 0.0
+        for n in 0..<batch {
+            let base = (n * channels + c) * plane
+            for index in base..<(base + plane) { sum += Double(values[index]) }
+        }
+        return Float(sum)
+    }
+}
+
+/// The adjoint of ``padBorders(_:_:mode:)``: each padded pixel's gradient added back to the
+/// input pixel it was copied from.
+func foldBorders(_ padded: Tensor, _ pads: BorderAmounts, mode: PaddingMode, into shape: [Int]) -> Tensor {
+    let (height, width) = (shape[2], shape[3])
+    let (outHeight, outWidth) = (padded.shape[2], padded.shape[3])
+    let rows = (0..<outHeight).map { sourceIndex($0 - pads.top, size: height, mode: mode) }
+    let columns = (0..<outWidth).map { sourceIndex($0 - pads.left, size: width, mode: mode) }
+    let values = padded.scalars
+    var folded = [Float](repeating: 0, count: shape.reduce(1, *))
+    for plane in 0..<(shape[0] * shape[1]) {
+        let (inBase, outBase) = (plane * height * width, plane * outHeight * outWidth)
+        for (oh, ih) in rows.enumerated() {
+            for (ow, iw) in columns.enumerated() { folded[inBase + ih * width + iw] += values[outBase + oh * outWidth + ow] }
+        }
+    }
+    return Tensor(shape: shape, scalars: folded)
+}
