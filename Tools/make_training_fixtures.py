@@ -10,6 +10,15 @@ JSON) and `mode` ("train" or "eval"); datasets `input`, `output`, `grad_output` 
 handed to the backward), `grad_input`, `state/<key>` before, `grads/<key>` (each parameter's
 .grad) and, in train mode, `state_after/<key>`.
 
+losses.h5: a group per loss case: attribute `config` (JSON: `loss`, the constructor's keywords),
+datasets `input`, `target`, `loss` (the reduced value, or every element's with reduction "none")
+and `grad_input` (of the sum of `loss`).
+
+optimizers.h5: a group per optimizer case: attribute `config` (JSON: `optimizer`, its keywords,
+an optional `scheduler` with `type` and keywords), a Linear(4, 3)'s `state`, and per step K
+`grads_K/<key>` (set as .grad), `params_K/<key>` and `lr_K` after `optimizer.step()` and
+`scheduler.step()`; `optimizer_state/<index>/<name>` is `optimizer.state_dict()["state"]` at the end.
+
 models.h5: a group per registry model (attributes `arch`, `arch_args` JSON, `mode`), the same
 datasets, except that the weights are not stored: every state tensor K is
 `offset + scale * (((i * 2654435761 + seed) mod 2^24) / 2^24 - 0.5)` in float32 for its
@@ -223,6 +232,127 @@ def run_model(group, arch, args, shape):
             after.create_dataset(key, data=value.numpy())
 
 
+LOSSES = []
+
+
+def loss_case(name, loss, config, input_shape, target):
+    LOSSES.append((name, loss, config, input_shape, target))
+
+
+def classes(shape, count, ignore=None):
+    target = torch.randint(0, count, shape)
+    if ignore is not None:
+        target.view(-1)[::3] = ignore
+    return target
+
+
+W4 = [0.5, 2.0, 1.0, 0.25]
+loss_case("ce_mean", nn.CrossEntropyLoss(), {"loss": "CrossEntropyLoss"}, (5, 4), classes((5,), 4))
+loss_case("ce_sum", nn.CrossEntropyLoss(reduction="sum"), {"loss": "CrossEntropyLoss", "reduction": "sum"}, (5, 4), classes((5,), 4))
+loss_case("ce_none", nn.CrossEntropyLoss(reduction="none"), {"loss": "CrossEntropyLoss", "reduction": "none"}, (5, 4), classes((5,), 4))
+loss_case("ce_weight", nn.CrossEntropyLoss(weight=torch.tensor(W4)), {"loss": "CrossEntropyLoss", "weight": W4}, (6, 4),
+          classes((6,), 4))
+loss_case("ce_ignore_index", nn.CrossEntropyLoss(ignore_index=2), {"loss": "CrossEntropyLoss", "ignore_index": 2}, (6, 4),
+          classes((6,), 4, ignore=2))
+loss_case("ce_ignore_default", nn.CrossEntropyLoss(weight=torch.tensor(W4)), {"loss": "CrossEntropyLoss", "weight": W4}, (6, 4),
+          classes((6,), 4, ignore=-100))
+loss_case("ce_smoothing", nn.CrossEntropyLoss(label_smoothing=0.1), {"loss": "CrossEntropyLoss", "label_smoothing": 0.1}, (5, 4),
+          classes((5,), 4))
+loss_case("ce_smoothing_ignore", nn.CrossEntropyLoss(label_smoothing=0.2, ignore_index=1),
+          {"loss": "CrossEntropyLoss", "label_smoothing": 0.2, "ignore_index": 1}, (6, 4), classes((6,), 4, ignore=1))
+loss_case("ce_smoothing_weight_ignore", nn.CrossEntropyLoss(weight=torch.tensor(W4), label_smoothing=0.3, ignore_index=0),
+          {"loss": "CrossEntropyLoss", "weight": W4, "label_smoothing": 0.3, "ignore_index": 0}, (6, 4), classes((6,), 4, ignore=0))
+loss_case("ce_smoothing_sum", nn.CrossEntropyLoss(label_smoothing=0.1, reduction="sum"),
+          {"loss": "CrossEntropyLoss", "label_smoothing": 0.1, "reduction": "sum"}, (5, 4), classes((5,), 4))
+loss_case("ce_smoothing_none", nn.CrossEntropyLoss(weight=torch.tensor(W4), label_smoothing=0.1, reduction="none"),
+          {"loss": "CrossEntropyLoss", "weight": W4, "label_smoothing": 0.1, "reduction": "none"}, (5, 4), classes((5,), 4))
+loss_case("ce_spatial", nn.CrossEntropyLoss(weight=torch.tensor(W4[:3])), {"loss": "CrossEntropyLoss", "weight": W4[:3]},
+          (2, 3, 2, 3), classes((2, 2, 3), 3))
+loss_case("ce_probabilities", nn.CrossEntropyLoss(), {"loss": "CrossEntropyLoss"}, (5, 4), torch.softmax(torch.randn(5, 4), 1))
+loss_case("ce_probabilities_weight_smoothing", nn.CrossEntropyLoss(weight=torch.tensor(W4), label_smoothing=0.2),
+          {"loss": "CrossEntropyLoss", "weight": W4, "label_smoothing": 0.2}, (5, 4), torch.softmax(torch.randn(5, 4), 1))
+loss_case("nll_mean", nn.NLLLoss(), {"loss": "NLLLoss"}, (5, 4), classes((5,), 4))
+loss_case("nll_weight_ignore", nn.NLLLoss(weight=torch.tensor(W4), ignore_index=3),
+          {"loss": "NLLLoss", "weight": W4, "ignore_index": 3}, (6, 4), classes((6,), 4, ignore=3))
+loss_case("nll_sum", nn.NLLLoss(reduction="sum"), {"loss": "NLLLoss", "reduction": "sum"}, (5, 4), classes((5,), 4))
+loss_case("nll_none", nn.NLLLoss(reduction="none"), {"loss": "NLLLoss", "reduction": "none"}, (5, 4), classes((5,), 4))
+for reduction in ["mean", "sum", "none"]:
+    loss_case(f"mse_{reduction}", nn.MSELoss(reduction=reduction), {"loss": "MSELoss", "reduction": reduction}, (3, 4),
+              torch.randn(3, 4))
+    ties = torch.randn(3, 4)
+    loss_case(f"l1_{reduction}", nn.L1Loss(reduction=reduction), {"loss": "L1Loss", "reduction": reduction}, (3, 4), ties)
+    loss_case(f"bce_{reduction}", nn.BCEWithLogitsLoss(reduction=reduction), {"loss": "BCEWithLogitsLoss", "reduction": reduction},
+              (3, 4), torch.rand(3, 4))
+loss_case("bce_weight_pos_weight", nn.BCEWithLogitsLoss(weight=torch.tensor(W4), pos_weight=torch.tensor([3.0, 0.5, 1.0, 2.0])),
+          {"loss": "BCEWithLogitsLoss", "weight": W4, "pos_weight": [3.0, 0.5, 1.0, 2.0]}, (3, 4), (torch.rand(3, 4) > 0.5).float())
+
+
+def write_loss(group, loss, config, input_shape, target):
+    x = (torch.randn(*input_shape) * 2).requires_grad_(True)
+    if config["loss"] == "NLLLoss":
+        x = torch.log_softmax(torch.randn(*input_shape) * 2, 1).detach().requires_grad_(True)
+    if config["loss"] == "L1Loss":
+        with torch.no_grad():
+            x.view(-1)[::4] = target.view(-1)[::4]  # equal elements: sign 0
+    value = loss(x, target)
+    value.sum().backward()
+    group.attrs["config"] = json.dumps(config)
+    group.create_dataset("input", data=x.detach().numpy())
+    group.create_dataset("target", data=target.numpy())
+    group.create_dataset("loss", data=value.detach().numpy())
+    group.create_dataset("grad_input", data=x.grad.numpy())
+
+
+OPTIMIZERS = [
+    ("sgd", {"optimizer": "SGD", "lr": 0.1}),
+    ("sgd_momentum", {"optimizer": "SGD", "lr": 0.05, "momentum": 0.9}),
+    ("sgd_dampening_weight_decay", {"optimizer": "SGD", "lr": 0.05, "momentum": 0.8, "dampening": 0.5, "weight_decay": 0.01}),
+    ("sgd_nesterov", {"optimizer": "SGD", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    ("sgd_maximize", {"optimizer": "SGD", "lr": 0.1, "momentum": 0.5, "maximize": True}),
+    ("sgd_steplr", {"optimizer": "SGD", "lr": 0.1, "momentum": 0.9, "scheduler": {"type": "StepLR", "step_size": 2, "gamma": 0.5}}),
+    ("adam", {"optimizer": "Adam", "lr": 0.001}),
+    ("adam_hyper", {"optimizer": "Adam", "lr": 0.01, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.1}),
+    ("adam_amsgrad", {"optimizer": "Adam", "lr": 0.01, "amsgrad": True}),
+    ("adam_cosine", {"optimizer": "Adam", "lr": 0.01, "scheduler": {"type": "CosineAnnealingLR", "T_max": 3, "eta_min": 1e-4}}),
+    ("adamw", {"optimizer": "AdamW", "lr": 0.001}),
+    ("adamw_amsgrad", {"optimizer": "AdamW", "lr": 0.05, "weight_decay": 0.1, "amsgrad": True, "betas": [0.85, 0.95]}),
+]
+
+
+def make_optimizer(config, parameters):
+    arguments = {k: (tuple(v) if k == "betas" else v) for k, v in config.items() if k not in ("optimizer", "scheduler")}
+    optimizer = getattr(torch.optim, config["optimizer"])(parameters, **arguments)
+    schedule = config.get("scheduler")
+    scheduler = None
+    if schedule:
+        scheduler = getattr(torch.optim.lr_scheduler, schedule["type"])(
+            optimizer, **{k: v for k, v in schedule.items() if k != "type"})
+    return optimizer, scheduler
+
+
+def write_optimizer(group, config, steps=8):
+    """A Linear(4, 3)'s weight and bias stepped `steps` times on stored gradients, the scheduler
+    (if any) stepped after each; `params_K/<key>` and `lr_K` after step K."""
+    layer = nn.Linear(4, 3)
+    optimizer, scheduler = make_optimizer(config, layer.parameters())
+    group.attrs["config"] = json.dumps(config)
+    write_state(group, "state", layer.state_dict())
+    for step in range(steps):
+        grads = group.create_group(f"grads_{step}")
+        for key, parameter in layer.named_parameters():
+            parameter.grad = torch.randn_like(parameter) * (1 + step % 3)
+            grads.create_dataset(key, data=parameter.grad.numpy())
+        optimizer.step()
+        if scheduler:
+            scheduler.step()
+        write_state(group, f"params_{step}", layer.state_dict())
+        group.create_dataset(f"lr_{step}", data=np.float64(optimizer.param_groups[0]["lr"]))
+    final = group.create_group("optimizer_state")
+    for index, values in optimizer.state_dict()["state"].items():
+        for name, value in values.items():
+            final.create_dataset(f"{index}/{name}", data=value.numpy())
+
+
 def main(folder):
     os.makedirs(folder, exist_ok=True)
     with h5py.File(os.path.join(folder, "layers.h5"), "w") as f:
@@ -234,6 +364,14 @@ def main(folder):
         f.attrs["torch_version"] = str(torch.__version__)
         for arch, args, shape in MODELS:
             run_model(f.create_group(arch), arch, args, shape)
+    with h5py.File(os.path.join(folder, "losses.h5"), "w") as f:
+        f.attrs["torch_version"] = str(torch.__version__)
+        for index, (name, loss, config, input_shape, target) in enumerate(LOSSES):
+            write_loss(f.create_group(f"{index:02d}_{name}"), loss, config, input_shape, target)
+    with h5py.File(os.path.join(folder, "optimizers.h5"), "w") as f:
+        f.attrs["torch_version"] = str(torch.__version__)
+        for index, (name, config) in enumerate(OPTIMIZERS):
+            write_optimizer(f.create_group(f"{index:02d}_{name}"), config)
 
 
 if __name__ == "__main__":

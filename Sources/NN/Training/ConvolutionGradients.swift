@@ -20,8 +20,7 @@ extension Conv2d: Differentiable {
                 try checkGradient(gradient, output: output, layer: "Conv2d")
                 let result = convolutionGradients(
                     input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
-                pass.gradients.accumulate(self, "weight", result.weight)
-                if hasBias { pass.gradients.accumulate(self, "bias", result.bias) }
+                pass.gradients.accumulate(self, result, hasBias: hasBias)
                 let padded = Tensor(shape: source.shape, scalars: result.input)
                 return padsInput ? foldBorders(padded, borders, mode: mode, into: input.shape) : padded
             }
@@ -42,8 +41,7 @@ extension ConvTranspose2d: Differentiable {
                 try checkGradient(gradient, output: output, layer: "ConvTranspose2d")
                 let result = transposedConvolutionGradients(
                     input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
-                pass.gradients.accumulate(self, "weight", result.weight)
-                if hasBias { pass.gradients.accumulate(self, "bias", result.bias) }
+                pass.gradients.accumulate(self, result, hasBias: hasBias)
                 return Tensor(shape: input.shape, scalars: result.input)
             }
         )
@@ -63,6 +61,14 @@ struct ConvolutionGradients {
     var input: [Float]
     var weight: [Float]
     var bias: [Float]
+}
+
+extension ParameterGradients {
+    /// Adds a convolution's weight gradient, and its bias gradient when it has a bias.
+    func accumulate(_ layer: ModuleBase, _ result: ConvolutionGradients, hasBias: Bool) {
+        accumulate(layer, "weight", result.weight)
+        if hasBias { accumulate(layer, "bias", result.bias) }
+    }
 }
 
 /// Per sample and group, with `cols = im2col(x)` and `W_g` the group's `(C_out/g, patch)` rows:

@@ -56,6 +56,15 @@ public final class ParameterGradients {
         values[key] = existing
     }
 
+    /// Adds `gradient` to `parameter`'s gradient, as a backward pass does (or as a gradient read
+    /// from elsewhere is set: onto an empty store).
+    public func accumulate(_ gradient: Tensor, into parameter: NamedParameter) throws {
+        guard gradient.shape == parameter.slot.shape else {
+            throw NNError.stateShape(key: parameter.key, expected: parameter.slot.shape, got: gradient.shape)
+        }
+        accumulate(parameter.module, parameter.slot.name, gradient.scalars)
+    }
+
     /// The gradient of `parameter`, nil when nothing has flowed into it (`.grad is None`).
     public subscript(parameter: NamedParameter) -> Tensor? {
         values[Key(module: ObjectIdentifier(parameter.module), slot: parameter.slot.name)].map {

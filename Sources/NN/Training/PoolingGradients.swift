@@ -122,28 +122,29 @@ extension AvgPool2d: Differentiable {
     }
 }
 
-/// The windows of adaptive pooling from `input` to `size` (checked by the forward).
-private func adaptiveWindows(_ input: Tensor, _ size: AdaptiveOutputSize) -> (outHeight: Int, outWidth: Int, window: (Int, Int) -> [Int]) {
+/// Adaptive pooling's routes from `input` to `size` (checked by the forward): each output's
+/// window `[floor(i * in / out), ceil((i + 1) * in / out))` on both axes, sent through `choose`
+/// and `share` as ``routesPerPlane``.
+private func adaptiveRoutes(
+    _ input: Tensor, _ output: Tensor, _ size: AdaptiveOutputSize, choose: (UnsafeBufferPointer<Float>, Int, [Int]) -> [Int],
+    share: @escaping ([Int]) -> Float
+) -> PoolingRoutes {
     let (height, width) = (input.shape[2], input.shape[3])
     let (outHeight, outWidth) = (size.height ?? height, size.width ?? width)
-    return (
-        outHeight, outWidth,
-        { oh, ow in
-            let columns = adaptiveWindow(ow, input: width, output: outWidth)
-            return adaptiveWindow(oh, input: height, output: outHeight).flatMap { ih in columns.map { ih * width + $0 } }
-        }
-    )
+    return PoolingRoutes(
+        inputShape: input.shape, outputShape: output.shape,
+        routes: routesPerPlane(
+            input: input, outHeight: outHeight, outWidth: outWidth,
+            window: { oh, ow in
+                let columns = adaptiveWindow(ow, input: width, output: outWidth)
+                return adaptiveWindow(oh, input: height, output: outHeight).flatMap { ih in columns.map { ih * width + $0 } }
+            }, choose: choose, share: { _, _, offsets in share(offsets) }))
 }
 
 extension AdaptiveAvgPool2d: Differentiable {
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
-        let windows = adaptiveWindows(input, outputSize)
-        let routes = PoolingRoutes(
-            inputShape: input.shape, outputShape: output.shape,
-            routes: routesPerPlane(
-                input: input, outHeight: windows.outHeight, outWidth: windows.outWidth, window: windows.window,
-                choose: { _, _, offsets in offsets }, share: { _, _, offsets in 1 / Float(offsets.count) }))
+        let routes = adaptiveRoutes(input, output, outputSize, choose: { _, _, offsets in offsets }) { 1 / Float($0.count) }
         return (output, { try routes.pullback($0, layer: "AdaptiveAvgPool2d") })
     }
 }
@@ -151,47 +152,7 @@ extension AdaptiveAvgPool2d: Differentiable {
 extension AdaptiveMaxPool2d: Differentiable {
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
-        let windows = adaptiveWindows(input, outputSize)
-        let routes = PoolingRoutes(
-            inputShape: input.shape, outputShape: output.shape,
-            routes: routesPerPlane(
-                input: input, outHeight: windows.outHeight, outWidth: windows.outWidth, window: windows.window, choose: argmax,
-                share: { _, _, _ in 1 }))
+        let routes = adaptiveRoutes(input, output, outputSize, choose: argmax) { _ in 1 }
         return (output, { try routes.pullback($0, layer: "AdaptiveMaxPool2d") })
-    }
-}
-
-extension Upsample: Differentiable {
-    /// Each output pixel's gradient to the source pixels it read, weighted as it blended them.
-    public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
-        let output = try forward(input)
-        let (height, width, outHeight, outWidth) = (input.shape[2], input.shape[3], output.shape[2], output.shape[3])
-        let (rows, columns) = taps(height: height, width: width, outHeight: outHeight, outWidth: outWidth)
-        let nearest = mode == .nearest
-        return (
-            output,
-            { gradient in
-                try checkGradient(gradient, output: output, layer: "Upsample")
-                let dy = gradient.scalars
-                var dx = [Float](repeating: 0, count: input.count)
-                for plane in 0..<(input.shape[0] * input.shape[1]) {
-                    let (inBase, outBase) = (plane * height * width, plane * outHeight * outWidth)
-                    for (oh, (h0, h1, hl)) in rows.enumerated() {
-                        for (ow, (w0, w1, wl)) in columns.enumerated() {
-                            let g = dy[outBase + oh * outWidth + ow]
-                            if nearest {
-                                dx[inBase + h0 * width + w0] += g
-                                continue
-                            }
-                            dx[inBase + h0 * width + w0] += (1 - hl) * (1 - wl) * g
-                            dx[inBase + h0 * width + w1] += (1 - hl) * wl * g
-                            dx[inBase + h1 * width + w0] += hl * (1 - wl) * g
-                            dx[inBase + h1 * width + w1] += hl * wl * g
-                        }
-                    }
-                }
-                return Tensor(shape: input.shape, scalars: dx)
-            }
-        )
     }
 }
