@@ -156,3 +156,38 @@ extension AdaptiveMaxPool2d: Differentiable {
         return (output, { try routes.pullback($0, layer: "AdaptiveMaxPool2d") })
     }
 }
+
+extension Upsample: Differentiable {
+    /// Each output pixel's gradient to the source pixels it read, weighted as it blended them.
+    public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
+        let output = try forward(input)
+        let (height, width, outHeight, outWidth) = (input.shape[2], input.shape[3], output.shape[2], output.shape[3])
+        let (rows, columns) = taps(height: height, width: width, outHeight: outHeight, outWidth: outWidth)
+        let nearest = mode == .nearest
+        return (
+            output,
+            { gradient in
+                try checkGradient(gradient, output: output, layer: "Upsample")
+                let dy = gradient.scalars
+                var dx = [Float](repeating: 0, count: input.count)
+                for plane in 0..<(input.shape[0] * input.shape[1]) {
+                    let (inBase, outBase) = (plane * height * width, plane * outHeight * outWidth)
+                    for (oh, (h0, h1, hl)) in rows.enumerated() {
+                        for (ow, (w0, w1, wl)) in columns.enumerated() {
+                            let g = dy[outBase + oh * outWidth + ow]
+                            if nearest {
+                                dx[inBase + h0 * width + w0] += g
+                                continue
+                            }
+                            dx[inBase + h0 * width + w0] += (1 - hl) * (1 - wl) * g
+                            dx[inBase + h0 * width + w1] += (1 - hl) * wl * g
+                            dx[inBase + h1 * width + w0] += hl * (1 - wl) * g
+                            dx[inBase + h1 * width + w1] += hl * wl * g
+                        }
+                    }
+                }
+                return Tensor(shape: input.shape, scalars: dx)
+            }
+        )
+    }
+}
