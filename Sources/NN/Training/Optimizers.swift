@@ -55,6 +55,9 @@ public final class SGD: Optimizer {
         momentumBuffers = Array(repeating: nil, count: parameters.count)
     }
 
+    /// Sets parameter `index`'s momentum buffer, as `load_state_dict` does (nil: none yet).
+    public func restoreMomentumBuffer(_ buffer: [Float]?, at index: Int) { momentumBuffers[index] = buffer }
+
     public func step(_ gradients: ParameterGradients) {
         let (decay, momentum, keep, rate) = (Float(weightDecay), Float(self.momentum), Float(1 - dampening), Float(-learningRate))
         for (index, parameter) in parameters.enumerated() {
@@ -139,6 +142,9 @@ public final class Adam: Optimizer {
         self.decoupledWeightDecay = decoupledWeightDecay
         states = Array(repeating: nil, count: parameters.count)
     }
+
+    /// Sets parameter `index`'s state, as `load_state_dict` does.
+    public func restoreState(_ state: AdamState?, at index: Int) { states[index] = state }
 
     public func step(_ gradients: ParameterGradients) {
         let lerpWeight = Float(1 - beta1)
