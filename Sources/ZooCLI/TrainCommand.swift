@@ -62,25 +62,25 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Examples per batch.")
     var batchSize: Int
 
-    @Option(name: .long, help: "sgd, adam (the default) or adamw.")
+    @Option(name: .long, help: "The optimizer.")
     var optimizer: OptimizerKind = .adam
 
     @Option(name: .long, help: "Learning rate (default 0.001).")
     var lr: Double?
 
-    @Option(name: .long, help: "SGD momentum (default 0).")
+    @Option(name: .long, help: "SGD momentum.")
     var momentum: Double = 0
 
     @Option(name: .long, help: "Weight decay (default 0; 0.01 for adamw).")
     var weightDecay: Double?
 
-    @Option(name: .long, help: "cross-entropy (the default), nll, mse, l1 or bce-with-logits.")
+    @Option(name: .long, help: "The loss.")
     var loss: LossKind = .crossEntropy
 
     @Flag(name: .long, help: "Batches in file order.")
     var noShuffle = false
 
-    @Option(name: .long, help: "Seed of the generator that orders batches and draws dropout masks (default 0).")
+    @Option(name: .long, help: "Seed of the generator that orders batches and draws dropout masks.")
     var seed: UInt64 = 0
 
     @Option(name: .long, help: "Stop after this many optimizer steps and write a resumable checkpoint.")
