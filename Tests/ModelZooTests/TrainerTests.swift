@@ -82,9 +82,10 @@ struct TrainerTests {
         let parameters = trained.resolved.model.namedParameters()
         #expect(state["parameters"]?.arrayValue?.compactMap(\.stringValue) == parameters.map(\.key))
         let group = try #require(state["optimizer"]?["param_groups"]?.arrayValue?.first)
-        for key in ["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused",
-            "decoupled_weight_decay", "params"]
-        {
+        for key in [
+            "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused",
+            "decoupled_weight_decay", "params",
+        ] {
             #expect(group[key] != nil, "param_groups lacks \(key)")
         }
         #expect(group["decoupled_weight_decay"] == .bool(true))
@@ -104,7 +105,8 @@ struct TrainerTests {
         let (start, data) = try setUp(folder)
         #expect(throws: TrainingError.self) {
             try Trainer.train(
-                try ZooModel(contentsOf: start), data: data, options: options(resume: true), output: folder.appendingPathComponent("x.h5").path)
+                try ZooModel(contentsOf: start), data: data, options: options(resume: true),
+                output: folder.appendingPathComponent("x.h5").path)
         }
     }
 }
