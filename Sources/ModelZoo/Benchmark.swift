@@ -87,7 +87,7 @@ public enum Benchmark {
             gigabytesPerSecond: Double(stateDict.byteCount) / (times[0] / 1000) / 1e9, peakResidentBytes: peakResidentBytes())
     }
 
-    private static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+    static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

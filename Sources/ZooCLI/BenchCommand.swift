@@ -7,8 +7,8 @@ import NN
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time forward passes and checkpoint loads (build with -c release; compare with Tools/bench_torch.py).",
-        subcommands: [BenchForwardCommand.self, BenchLoadCommand.self])
+        abstract: "Time forward passes, training steps and checkpoint loads (build with -c release; compare with Tools/bench_torch.py).",
+        subcommands: [BenchForwardCommand.self, BenchLoadCommand.self, BenchTrainCommand.self])
 }
 
 struct BenchForwardCommand: ParsableCommand {
@@ -49,22 +49,7 @@ struct BenchForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        let built: (module: Module, label: String, shape: [Int]?)
-        if let architecture = try? Registry.architecture(named: model) {
-            let module = try architecture.initialisedModel(seed: 0)
-            built = (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
-        } else {
-            let checkpoint = try readCheckpoint(model, with: CommandContext.current.reading(timeout: ContainedReading.defaultTimeout))
-            let resolved: ResolvedModel
-            do {
-                resolved = try ModelResolver.resolve(checkpoint)
-                try resolved.loadStrictly(checkpoint)
-            } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
-            built = (
-                resolved.model, resolved.label,
-                resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
-            )
-        }
+        let built = try benchmarkedModel(model)
         guard var shape = built.shape, shape.count >= 2 else {
             throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
         }
@@ -122,3 +107,23 @@ struct BenchLoadCommand: ParsableCommand {
 
 /// The most timed passes or reads a benchmark takes.
 let maximumRepeats = 100_000
+
+/// The model a `zoo bench` subcommand times: a registry architecture initialised with seed 0,
+/// or a checkpoint's model; with its label and sample shape when known.
+func benchmarkedModel(_ model: String) throws -> (module: Module, label: String, shape: [Int]?) {
+    if let architecture = try? Registry.architecture(named: model) {
+        let module = try architecture.initialisedModel(seed: 0)
+        return (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
+    } else {
+        let checkpoint = try readCheckpoint(model, with: CommandContext.current.reading(timeout: ContainedReading.defaultTimeout))
+        let resolved: ResolvedModel
+        do {
+            resolved = try ModelResolver.resolve(checkpoint)
+            try resolved.loadStrictly(checkpoint)
+        } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
+        return (
+            resolved.model, resolved.label,
+            resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
+        )
+    }
+}

@@ -84,14 +84,14 @@ func convolutionGradients(input: [Float], gradient: [Float], problem: Convolutio
         let image = (n * problem.inChannels + group * geometry.channels) * inPlane
         let rows = buffers.dy + (n * problem.outChannels + group * outPerGroup) * outPlane
         let groupWeight = group * outPerGroup * patch
-        geometry.im2col(buffers.x + image, into: buffers.columns, rowStride: outPlane)
+        geometry.parallelIm2col(buffers.x + image, into: buffers.columns, rowStride: outPlane)
         gemm(
             transposeA: false, transposeB: true, m: outPerGroup, n: patch, k: outPlane, a: rows, lda: outPlane,
             b: buffers.columns, ldb: outPlane, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
         gemm(
             transposeA: true, transposeB: false, m: patch, n: outPlane, k: outPerGroup, a: buffers.w + groupWeight, lda: patch,
             b: rows, ldb: outPlane, c: buffers.columns, ldc: outPlane)
-        geometry.col2imAdd(buffers.columns, into: buffers.dx + image)
+        geometry.parallelCol2imAdd(buffers.columns, into: buffers.dx + image, rowStride: outPlane)
     }
 }
 
@@ -111,7 +111,7 @@ func transposedConvolutionGradients(input: [Float], gradient: [Float], problem: 
         let source = (n * problem.inChannels + group * inPerGroup) * inPlane
         let image = (n * problem.outChannels + group * geometry.channels) * outPlane
         let groupWeight = group * inPerGroup * patch
-        geometry.im2col(buffers.dy + image, into: buffers.columns, rowStride: inPlane)
+        geometry.parallelIm2col(buffers.dy + image, into: buffers.columns, rowStride: inPlane)
         gemm(
             transposeA: false, transposeB: false, m: inPerGroup, n: inPlane, k: patch, a: buffers.w + groupWeight, lda: patch,
             b: buffers.columns, ldb: inPlane, c: buffers.dx + source, ldc: inPlane)
@@ -185,4 +185,32 @@ func foldBorders(_ padded: Tensor, _ pads: BorderAmounts, mode: PaddingMode, int
         }
     }
     return Tensor(shape: shape, scalars: folded)
+}
+
+extension ConvGeometry {
+    /// This window over one of its channels: each channel's rows of the column matrix, and its
+    /// image plane, are its own, so channels can be copied on separate threads.
+    private var oneChannel: ConvGeometry {
+        ConvGeometry(
+            channels: 1, height: height, width: width, kernel: kernel, stride: stride, dilation: dilation, padTop: padTop,
+            padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
+    }
+
+    /// ``im2col(_:into:rowStride:)``, one channel per index of a parallel loop.
+    func parallelIm2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let (single, plane, rows) = (oneChannel, height * width, kernel.height * kernel.width)
+        let (source, target) = (SharedPointer(image), SharedPointer(columns))
+        parallelFor(channels, costPerIndex: rows * outHeight * outWidth) { c in
+            single.im2col(source.base + c * plane, into: target.base + c * rows * rowStride, rowStride: rowStride)
+        }
+    }
+
+    /// ``col2imAdd(_:into:rowStride:)``, one channel per index of a parallel loop.
+    func parallelCol2imAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let (single, plane, rows) = (oneChannel, height * width, kernel.height * kernel.width)
+        let (source, target) = (SharedPointer(columns), SharedPointer(image))
+        parallelFor(channels, costPerIndex: rows * outHeight * outWidth) { c in
+            single.col2imAdd(source.base + c * rows * rowStride, into: target.base + c * plane, rowStride: rowStride)
+        }
+    }
 }

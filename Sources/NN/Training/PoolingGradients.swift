@@ -65,31 +65,87 @@ private func routesPerPlane(
 }
 
 extension MaxPool2d: Differentiable {
-    /// The gradient goes to each window's maximum, the first one on ties, as PyTorch's indices.
+    /// The gradient goes to each window's maximum as PyTorch's CPU kernel picks it (the first
+    /// of equal maxima, the last NaN), found once in the forward: one index per output.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
         let window = try PoolingWindow(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
-        let width = window.width
-        let routes = PoolingRoutes(
-            inputShape: input.shape, outputShape: output.shape,
-            routes: routesPerPlane(
-                input: input, outHeight: window.outHeight, outWidth: window.outWidth,
-                window: { oh, ow in
-                    var offsets: [Int] = []
-                    for ki in 0..<window.kernel.height {
-                        let ih = oh * window.stride.height - window.padding.height + ki * window.dilation.height
-                        guard ih >= 0 && ih < window.height else { continue }
-                        for kj in 0..<window.kernel.width {
-                            let iw = ow * window.stride.width - window.padding.width + kj * window.dilation.width
-                            if iw >= 0 && iw < width { offsets.append(ih * width + iw) }
+        let winners = maxPoolWinners(input, window)
+        let (inPlane, outPlane) = (window.height * window.width, window.outHeight * window.outWidth)
+        return (
+            output,
+            { gradient in
+                try checkGradient(gradient, output: output, layer: "MaxPool2d")
+                let dy = gradient.scalars
+                let dx = makeValues(zeroed: input.count) { dx in
+                    var winners = winners
+                    let target = SharedPointer(dx)
+                    withReadPointers(dy, []) { dy, _ in
+                        winners.withUnsafeMutableBufferPointer { winners in
+                            guard let first = winners.baseAddress else { return }
+                            let (dy, winners) = (SharedPointer(dy), SharedIndices(base: first))
+                            parallelFor(window.planes, costPerIndex: outPlane) { plane in
+                                let image = target.base + plane * inPlane
+                                for index in (plane * outPlane)..<((plane + 1) * outPlane) {
+                                    let winner = Int(winners.base[index])
+                                    if winner >= 0 { image[winner] += dy.base[index] }
+                                }
+                            }
                         }
                     }
-                    return offsets
-                }, choose: argmax, share: { _, _, _ in 1 }))
-        return (output, { try routes.pullback($0, layer: "MaxPool2d") })
+                }
+                return Tensor(shape: input.shape, scalars: dx)
+            }
+        )
     }
+}
+
+/// For every output of max pooling `input` over `window`, the offset in its plane of the input
+/// element it took (-1 for a window of padding only).
+private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32] {
+    let (height, width, outHeight, outWidth) = (window.height, window.width, window.outHeight, window.outWidth)
+    let (kernel, stride, padding, dilation) = (window.kernel, window.stride, window.padding, window.dilation)
+    let outPlane = outHeight * outWidth
+    var winners = [Int32](repeating: -1, count: window.planes * outPlane)
+    withReadPointers(input.scalars, []) { source, _ in
+        winners.withUnsafeMutableBufferPointer { winners in
+            guard let first = winners.baseAddress else { return }
+            let (source, target) = (SharedPointer(source), SharedIndices(base: first))
+            parallelFor(window.planes, costPerIndex: outPlane * kernel.height * kernel.width) { plane in
+                let image = source.base + plane * height * width
+                let chosen = target.base + plane * outPlane
+                for oh in 0..<outHeight {
+                    for ow in 0..<outWidth {
+                        var best = -Float.infinity
+                        var winner: Int32 = -1
+                        for ki in 0..<kernel.height {
+                            let ih = oh * stride.height - padding.height + ki * dilation.height
+                            guard ih >= 0 && ih < height else { continue }
+                            for kj in 0..<kernel.width {
+                                let iw = ow * stride.width - padding.width + kj * dilation.width
+                                guard iw >= 0 && iw < width else { continue }
+                                let value = image[ih * width + iw]
+                                if winner < 0 || value > best || value.isNaN {
+                                    best = value
+                                    winner = Int32(ih * width + iw)
+                                }
+                            }
+                        }
+                        chosen[oh * outWidth + ow] = winner
+                    }
+                }
+            }
+        }
+    }
+    return winners
+}
+
+/// An index buffer handed to the threads of a parallel loop, each touching only its planes.
+// @unchecked: a bare pointer; each plane's indices are touched by one index of the loop only.
+private struct SharedIndices: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Int32>
 }
 
 extension AvgPool2d: Differentiable {
