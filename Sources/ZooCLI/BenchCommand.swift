@@ -49,16 +49,12 @@ struct BenchForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        let built = try benchmarkedModel(model)
-        guard var shape = built.shape, shape.count >= 2 else {
-            throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
-        }
-        if let height { shape[shape.count - 2] = height }
-        if let width { shape[shape.count - 1] = width }
+        let built = try benchmarkedModel(model, height: height, width: width)
         let report: ForwardBenchmarkReport
         do {
             report = try Benchmark.forward(
-                built.module, label: built.label, sampleShape: shape, batch: batch, repeats: repeats, warmup: warmup, threads: threads,
+                built.module, label: built.label, sampleShape: built.shape, batch: batch, repeats: repeats, warmup: warmup,
+                threads: threads,
                 memoryLimit: memory.maxMemory?.bytes)
         } catch let error as MemoryAdmissionError {
             throw memory.failure(error, running: built.label)
@@ -109,8 +105,19 @@ struct BenchLoadCommand: ParsableCommand {
 let maximumRepeats = 100_000
 
 /// The model a `zoo bench` subcommand times: a registry architecture initialised with seed 0,
-/// or a checkpoint's model; with its label and sample shape when known.
-func benchmarkedModel(_ model: String) throws -> (module: Module, label: String, shape: [Int]?) {
+/// or a checkpoint's model; with its label and its sample shape, `height` and `width` replacing
+/// the last two axes when given.
+func benchmarkedModel(_ model: String, height: Int?, width: Int?) throws -> (module: Module, label: String, shape: [Int]) {
+    let built = try modelToTime(model)
+    guard var shape = built.shape, shape.count >= 2 else {
+        throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
+    }
+    if let height { shape[shape.count - 2] = height }
+    if let width { shape[shape.count - 1] = width }
+    return (built.module, built.label, shape)
+}
+
+private func modelToTime(_ model: String) throws -> (module: Module, label: String, shape: [Int]?) {
     if let architecture = try? Registry.architecture(named: model) {
         let module = try architecture.initialisedModel(seed: 0)
         return (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))

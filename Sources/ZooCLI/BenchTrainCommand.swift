@@ -28,16 +28,11 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let built = try benchmarkedModel(model)
-        guard var shape = built.shape, shape.count >= 2 else {
-            throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
-        }
-        if let height { shape[shape.count - 2] = height }
-        if let width { shape[shape.count - 1] = width }
+        let built = try benchmarkedModel(model, height: height, width: width)
         let report: TrainBenchmarkReport
         do {
             report = try Benchmark.train(
-                built.module, label: built.label, sampleShape: shape, batch: batch, optimizer: optimizer, repeats: repeats)
+                built.module, label: built.label, sampleShape: built.shape, batch: batch, optimizer: optimizer, repeats: repeats)
         } catch { throw ZooExit.unusable("the training step failed", details: ["\(error)"]) }
         if output.json { return Output.json(report) }
         Output.line(
