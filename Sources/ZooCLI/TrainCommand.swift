@@ -89,6 +89,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Continue the run FILE holds (its optimizer, order and generator).")
     var resume = false
 
+    @Option(name: .long, help: "Draw the epochs' loss and accuracy curves as a PNG.", completion: .file(extensions: ["png"]))
+    var plot: String?
+
     func validate() throws {
         let lowered = output.lowercased()
         guard lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5") || lowered.hasSuffix(".safetensors") else {
@@ -152,6 +155,11 @@ struct TrainCommand: ParsableCommand {
                 shouldStop: { interruptRequested.load(ordering: .relaxed) }, progress: bar.show)
         } catch { throw ZooExit.unusable("training \(file) failed", details: ["\(error)"]) }
         bar.finish()
+        if let plot {
+            do { try LossPlot.write(report.epochs, to: plot) } catch {
+                throw ZooExit.unusable("cannot draw \(plot)", details: ["\(error)"])
+            }
+        }
         if outputOptions.json {
             Output.json(report)
             return
