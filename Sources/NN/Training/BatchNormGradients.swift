@@ -31,31 +31,18 @@ extension BatchNorm2d: Differentiable {
                 let count = Double(batch * plane)
                 var sumGradient = [Double](repeating: 0, count: channels)
                 var sumProduct = [Double](repeating: 0, count: channels)
-                for n in 0..<batch {
-                    for c in 0..<channels {
-                        let base = (n * channels + c) * plane
-                        var (sum, product) = (0.0, 0.0)
-                        for index in base..<(base + plane) {
-                            sum += Double(dy[index])
-                            product += Double(dy[index]) * (Double(x[index]) - mean[c])
-                        }
-                        sumGradient[c] += sum
-                        sumProduct[c] += product * invstd[c]
-                    }
-                }
-                var dx = [Float](repeating: 0, count: x.count)
-                for n in 0..<batch {
-                    for c in 0..<channels {
-                        let base = (n * channels + c) * plane
-                        let scale = gamma[c] * invstd[c]
-                        if usesBatch {
-                            let (meanGradient, projection) = (sumGradient[c] / count, sumProduct[c] / count * invstd[c])
-                            for index in base..<(base + plane) {
-                                let centred = Double(x[index]) - mean[c]
-                                dx[index] = Float(scale * (Double(dy[index]) - meanGradient - centred * projection))
+                let dx = makeValues(zeroed: x.count) { dx in
+                    withReadPointers(x, dy) { x, dy in
+                        sumGradient.withUnsafeMutableBufferPointer { sums in
+                            sumProduct.withUnsafeMutableBufferPointer { products in
+                                let buffers = ChannelBuffers(
+                                    x: SharedPointer(x), dy: SharedPointer(dy), dx: SharedPointer(dx), sums: sums, products: products)
+                                parallelFor(channels, costPerIndex: 3 * batch * plane) { c in
+                                    buffers.channel(
+                                        c, batch: batch, channels: channels, plane: plane, mean: mean[c], invstd: invstd[c],
+                                        scale: gamma[c] * invstd[c], count: count, usesBatch: usesBatch)
+                                }
                             }
-                        } else {
-                            for index in base..<(base + plane) { dx[index] = Float(scale * Double(dy[index])) }
                         }
                     }
                 }
@@ -66,5 +53,43 @@ extension BatchNorm2d: Differentiable {
                 return Tensor(shape: input.shape, scalars: dx)
             }
         )
+    }
+}
+
+/// One BatchNorm backward's buffers as the threads of a parallel loop over channels see them:
+/// each channel reads and writes only its own planes and sums.
+// @unchecked: bare pointers; each index of the loop touches only its channel's elements.
+private struct ChannelBuffers: @unchecked Sendable {
+    let x: SharedPointer
+    let dy: SharedPointer
+    let dx: SharedPointer
+    let sums: UnsafeMutableBufferPointer<Double>
+    let products: UnsafeMutableBufferPointer<Double>
+
+    /// Channel `c`'s `Σ dy`, `Σ dy x̂`, then its `dx`.
+    func channel(
+        _ c: Int, batch: Int, channels: Int, plane: Int, mean: Double, invstd: Double, scale: Double, count: Double, usesBatch: Bool
+    ) {
+        var (sum, product) = (0.0, 0.0)
+        for n in 0..<batch {
+            let base = (n * channels + c) * plane
+            for index in base..<(base + plane) {
+                sum += Double(dy.base[index])
+                product += Double(dy.base[index]) * (Double(x.base[index]) - mean)
+            }
+        }
+        product *= invstd
+        sums[c] = sum
+        products[c] = product
+        let (meanGradient, projection) = (sum / count, product / count * invstd)
+        for n in 0..<batch {
+            let base = (n * channels + c) * plane
+            for index in base..<(base + plane) {
+                let gradient = Double(dy.base[index])
+                dx.base[index] =
+                    usesBatch
+                    ? Float(scale * (gradient - meanGradient - (Double(x.base[index]) - mean) * projection)) : Float(scale * gradient)
+            }
+        }
     }
 }
