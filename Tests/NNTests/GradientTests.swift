@@ -91,6 +91,28 @@ struct GradientTests {
         #expect(try dropout.differentiableForward(input, pass: TrainingPass()).output == input)
     }
 
+    /// A training loop's input needs no gradient: the first convolution skips it and gives the
+    /// same parameter gradients, while later layers' inputs still get theirs.
+    @Test func theFirstConvolutionSkipsTheInputGradientWhenAsked() throws {
+        let model = Sequential([try Conv2d(inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1), ReLU()])
+        var generator = SeededGenerator(seed: 1)
+        try model.resetAllParameters(using: &generator)
+        let input = Tensor(shape: [2, 2, 5, 5], scalars: generator.uniform(count: 100, bound: 1))
+        let gradient = Tensor(shape: [2, 3, 5, 5], scalars: generator.uniform(count: 150, bound: 1))
+        var results: [(input: Tensor, weight: Tensor?)] = []
+        for needsInput in [true, false] {
+            let pass = TrainingPass()
+            pass.needsInputGradient = needsInput
+            let (_, pullback) = try model.differentiableForward(input, pass: pass)
+            let inputGradient = try pullback(gradient)
+            results.append((inputGradient, pass.gradients[model.namedParameters()[0]]))
+            #expect(pass.needsInputGradient)
+        }
+        #expect(results[0].weight == results[1].weight)
+        #expect(results[0].input.scalars.contains { $0 != 0 })
+        #expect(results[1].input == Tensor(zeros: input.shape))
+    }
+
     @Test func aLayerWithoutABackwardIsNamed() throws {
         let program = NonDifferentiable()
         #expect(throws: NNError.self) { try program.differentiableForward(Tensor(zeros: [1]), pass: TrainingPass()) }

@@ -95,6 +95,7 @@ public enum Trainer {
                 let batch = data.batch(Array(order[first..<Swift.min(first + run.batchSize, data.count)]))
                 network.train()
                 let pass = TrainingPass(generator: run.generator)
+                pass.needsInputGradient = false
                 let (prediction, pullback) = try network.differentiableForward(batch.inputs, pass: pass)
                 let (loss, gradient) = try lossFunction.evaluate(prediction, batch.targets)
                 _ = try pullback(gradient)

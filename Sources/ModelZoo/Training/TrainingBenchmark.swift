@@ -47,6 +47,7 @@ extension Benchmark {
         let loss: any Loss = classifies ? CrossEntropyLoss() : MSELoss()
         let step = {
             let pass = TrainingPass(generator: generator)
+            pass.needsInputGradient = false
             let (output, pullback) = try model.differentiableForward(input, pass: pass)
             _ = try pullback(try loss.evaluate(output, target).gradient)
             optimizer.step(pass.gradients)

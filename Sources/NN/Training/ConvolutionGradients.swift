@@ -2,7 +2,7 @@ import Tensor
 
 extension Conv2d: Differentiable {
     /// Keeps the (padded) input and the weight; the backward is the adjoint of im2col and GEMM
-    /// (see ``convolutionGradients(input:gradient:problem:weight:)``), then, for a padding mode
+    /// (see ``convolutionGradients(input:gradient:problem:weight:needsInput:)``), then, for a padding mode
     /// other than zeros, the adjoint of the border padding.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
@@ -14,12 +14,13 @@ extension Conv2d: Differentiable {
         }
         let problem = try convolutionProblem(source.shape, pads: pads)
         let (weight, hasBias, borders, mode) = (self.weight, bias != nil, paddingAmounts, paddingMode)
+        let needsInput = pass.needsInputGradient
         return (
             output,
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "Conv2d")
                 let result = convolutionGradients(
-                    input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
+                    input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars, needsInput: needsInput)
                 pass.gradients.accumulate(self, result, hasBias: hasBias)
                 let padded = Tensor(shape: source.shape, scalars: result.input)
                 return padsInput ? foldBorders(padded, borders, mode: mode, into: input.shape) : padded
@@ -73,7 +74,9 @@ extension ParameterGradients {
 
 /// Per sample and group, with `cols = im2col(x)` and `W_g` the group's `(C_out/g, patch)` rows:
 /// `dW_g += dy_g cols^T`, `dx += col2im(W_g^T dy_g)`; the bias gets the sum of `dy` per channel.
-func convolutionGradients(input: [Float], gradient: [Float], problem: ConvolutionProblem, weight: [Float]) -> ConvolutionGradients {
+func convolutionGradients(input: [Float], gradient: [Float], problem: ConvolutionProblem, weight: [Float], needsInput: Bool = true)
+    -> ConvolutionGradients
+{
     let geometry = problem.geometry
     let (patch, outPerGroup) = (geometry.patchSize, problem.outChannels / problem.groups)
     let (inPlane, outPlane) = (geometry.height * geometry.width, geometry.outHeight * geometry.outWidth)
@@ -88,6 +91,7 @@ func convolutionGradients(input: [Float], gradient: [Float], problem: Convolutio
         gemm(
             transposeA: false, transposeB: true, m: outPerGroup, n: patch, k: outPlane, a: rows, lda: outPlane,
             b: buffers.columns, ldb: outPlane, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
+        guard needsInput else { return }
         gemm(
             transposeA: true, transposeB: false, m: patch, n: outPlane, k: outPerGroup, a: buffers.w + groupWeight, lda: patch,
             b: rows, ldb: outPlane, c: buffers.columns, ldc: outPlane)

@@ -34,6 +34,11 @@ public final class TrainingPass {
     /// Dropout's masks are drawn from it in the order the layers run: the same seed gives the
     /// same masks.
     public var generator: SeededGenerator
+    /// Whether the input of the next layer to run needs its gradient. A training loop sets it
+    /// false before the forward, as PyTorch's input does not require grad: the first
+    /// convolution then skips its input gradient (its costliest half), and pulls back zeros.
+    /// Every layer's output needs one, so it turns true after each layer.
+    public var needsInputGradient = true
 
     public init(gradients: ParameterGradients = ParameterGradients(), generator: SeededGenerator = SeededGenerator(seed: 0)) {
         self.gradients = gradients
@@ -48,6 +53,8 @@ extension Layer {
         guard let layer = self as? any Differentiable else {
             throw NNError.training(layer: typeName, reason: "has no backward pass, so a model holding it cannot be trained")
         }
-        return try layer.forwardWithPullback(input, pass: pass)
+        let result = try layer.forwardWithPullback(input, pass: pass)
+        pass.needsInputGradient = true
+        return result
     }
 }
