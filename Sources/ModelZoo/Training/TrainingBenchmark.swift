@@ -53,7 +53,7 @@ extension Benchmark {
             optimizer.step(pass.gradients)
         }
         for _ in 0..<2 { try step() }
-        let times = try (0..<max(1, repeats)).map { _ in try milliseconds(step) }.sorted()
+        let times = try (0..<max(1, repeats)).map { _ in try milliseconds { try step() } }.sorted()
         return TrainBenchmarkReport(
             arch: label, batch: batch, inputShape: shape, optimizer: kind, threads: ComputeThreads.count, repeats: times.count,
             minMilliseconds: times[0], medianMilliseconds: times[times.count / 2], peakResidentBytes: peakResidentBytes())
