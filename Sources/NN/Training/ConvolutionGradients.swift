@@ -72,30 +72,48 @@ extension ParameterGradients {
     }
 }
 
-/// Per sample and group, with `cols = im2col(x)` and `W_g` the group's `(C_out/g, patch)` rows:
+/// Per group, with `cols = im2col(x)` and `W_g` the group's `(C_out/g, patch)` rows:
 /// `dW_g += dy_g cols^T`, `dx += col2im(W_g^T dy_g)`; the bias gets the sum of `dy` per channel.
+/// As the forward does, several samples share one GEMM (their columns side by side) so that
+/// small planes still make products wide enough for BLAS; chunks run in order, so that the
+/// weight gradient's sums run in one fixed order.
 func convolutionGradients(input: [Float], gradient: [Float], problem: ConvolutionProblem, weight: [Float], needsInput: Bool = true)
     -> ConvolutionGradients
 {
     let geometry = problem.geometry
     let (patch, outPerGroup) = (geometry.patchSize, problem.outChannels / problem.groups)
     let (inPlane, outPlane) = (geometry.height * geometry.width, geometry.outHeight * geometry.outWidth)
+    let chunk = Swift.max(1, Swift.min(problem.batch, 65536 / Swift.max(1, outPlane), (8 << 20) / Swift.max(1, patch * outPlane)))
     return accumulateGradients(
-        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * outPlane
-    ) {
-        buffers, n, group in
-        let image = (n * problem.inChannels + group * geometry.channels) * inPlane
-        let rows = buffers.dy + (n * problem.outChannels + group * outPerGroup) * outPlane
+        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * chunk * outPlane,
+        side: outPerGroup * chunk * outPlane, chunk: chunk
+    ) { buffers, samples, group in
+        let span = samples.count * outPlane
+        let (images, columns, rows, gradients) = (
+            SharedPointer(buffers.x), SharedPointer(buffers.columns), SharedPointer(buffers.side), SharedPointer(buffers.dy)
+        )
+        let first = samples.lowerBound
+        parallelFor(samples.count) { j in
+            let image = ((first + j) * problem.inChannels + group * geometry.channels) * inPlane
+            geometry.im2col(images.base + image, into: columns.base + j * outPlane, rowStride: span)
+            for o in 0..<outPerGroup {
+                (rows.base + o * span + j * outPlane).update(
+                    from: gradients.base + ((first + j) * problem.outChannels + group * outPerGroup + o) * outPlane, count: outPlane)
+            }
+        }
         let groupWeight = group * outPerGroup * patch
-        geometry.parallelIm2col(buffers.x + image, into: buffers.columns, rowStride: outPlane)
         gemm(
-            transposeA: false, transposeB: true, m: outPerGroup, n: patch, k: outPlane, a: rows, lda: outPlane,
-            b: buffers.columns, ldb: outPlane, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
+            transposeA: false, transposeB: true, m: outPerGroup, n: patch, k: span, a: buffers.side, lda: span,
+            b: buffers.columns, ldb: span, c: buffers.dw + groupWeight, ldc: patch, beta: 1)
         guard needsInput else { return }
         gemm(
-            transposeA: true, transposeB: false, m: patch, n: outPlane, k: outPerGroup, a: buffers.w + groupWeight, lda: patch,
-            b: rows, ldb: outPlane, c: buffers.columns, ldc: outPlane)
-        geometry.parallelCol2imAdd(buffers.columns, into: buffers.dx + image, rowStride: outPlane)
+            transposeA: true, transposeB: false, m: patch, n: span, k: outPerGroup, a: buffers.w + groupWeight, lda: patch,
+            b: buffers.side, ldb: span, c: buffers.columns, ldc: span)
+        let target = SharedPointer(buffers.dx)
+        parallelFor(samples.count) { j in
+            let image = ((first + j) * problem.inChannels + group * geometry.channels) * inPlane
+            geometry.col2imAdd(columns.base + j * outPlane, into: target.base + image, rowStride: span)
+        }
     }
 }
 
@@ -109,9 +127,10 @@ func transposedConvolutionGradients(input: [Float], gradient: [Float], problem: 
     let (patch, inPerGroup) = (geometry.patchSize, problem.inChannels / problem.groups)
     let (inPlane, outPlane) = (geometry.outHeight * geometry.outWidth, geometry.height * geometry.width)
     return accumulateGradients(
-        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * inPlane
-    ) {
-        buffers, n, group in
+        input: input, gradient: gradient, weight: weight, problem: problem, outPlane: outPlane, columns: patch * inPlane, side: 0,
+        chunk: 1
+    ) { buffers, samples, group in
+        let n = samples.lowerBound
         let source = (n * problem.inChannels + group * inPerGroup) * inPlane
         let image = (n * problem.outChannels + group * geometry.channels) * outPlane
         let groupWeight = group * inPerGroup * patch
@@ -134,13 +153,16 @@ private struct GradientBuffers {
     let dx: UnsafeMutablePointer<Float>
     let dw: UnsafeMutablePointer<Float>
     let columns: UnsafeMutablePointer<Float>
+    /// A chunk's output gradients side by side, when samples share a GEMM.
+    let side: UnsafeMutablePointer<Float>
 }
 
-/// Runs `body(buffers, sample, group)` for every sample and group, in order, so that the weight
-/// gradient's sums run in one fixed order; the bias gradient is `dy`'s sum per channel.
+/// Runs `body(buffers, samples, group)` for every chunk of `chunk` samples and every group, in
+/// order, so that the weight gradient's sums run in one fixed order; the bias gradient is `dy`'s
+/// sum per channel.
 private func accumulateGradients(
-    input: [Float], gradient: [Float], weight: [Float], problem: ConvolutionProblem, outPlane: Int, columns: Int,
-    body: (GradientBuffers, Int, Int) -> Void
+    input: [Float], gradient: [Float], weight: [Float], problem: ConvolutionProblem, outPlane: Int, columns: Int, side: Int,
+    chunk: Int, body: (GradientBuffers, Range<Int>, Int) -> Void
 ) -> ConvolutionGradients {
     var inputGradient: [Float] = []
     let weightGradient = makeValues(zeroed: weight.count) { dw in
@@ -148,9 +170,12 @@ private func accumulateGradients(
             withReadPointers(input, gradient) { x, dy in
                 withReadPointers(weight, []) { w, _ in
                     withScratch(columns) { columns in
-                        let buffers = GradientBuffers(x: x, dy: dy, w: w, dx: dx, dw: dw, columns: columns)
-                        for n in 0..<problem.batch {
-                            for group in 0..<problem.groups { body(buffers, n, group) }
+                        withScratch(side) { side in
+                            let buffers = GradientBuffers(x: x, dy: dy, w: w, dx: dx, dw: dw, columns: columns, side: side)
+                            for first in stride(from: 0, to: problem.batch, by: chunk) {
+                                let samples = first..<Swift.min(first + chunk, problem.batch)
+                                for group in 0..<problem.groups { body(buffers, samples, group) }
+                            }
                         }
                     }
                 }
@@ -206,15 +231,6 @@ extension ConvGeometry {
         let (source, target) = (SharedPointer(image), SharedPointer(columns))
         parallelFor(channels, costPerIndex: rows * outHeight * outWidth) { c in
             single.im2col(source.base + c * plane, into: target.base + c * rows * rowStride, rowStride: rowStride)
-        }
-    }
-
-    /// ``col2imAdd(_:into:rowStride:)``, one channel per index of a parallel loop.
-    func parallelCol2imAdd(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let (single, plane, rows) = (oneChannel, height * width, kernel.height * kernel.width)
-        let (source, target) = (SharedPointer(columns), SharedPointer(image))
-        parallelFor(channels, costPerIndex: rows * outHeight * outWidth) { c in
-            single.col2imAdd(source.base + c * rows * rowStride, into: target.base + c * plane, rowStride: rowStride)
         }
     }
 }
