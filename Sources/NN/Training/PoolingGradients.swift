@@ -68,12 +68,20 @@ extension MaxPool2d: Differentiable {
     /// The gradient goes to each window's maximum as PyTorch's CPU kernel picks it (the first
     /// of equal maxima, the last NaN), found once in the forward: one index per output.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
-        let output = try forward(input)
         let window = try PoolingWindow(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
         let winners = maxPoolWinners(input, window)
         let (inPlane, outPlane) = (window.height * window.width, window.outHeight * window.outWidth)
+        // The forward's values are the winners' (a window of padding only would be -inf, which
+        // PyTorch's padding limit rules out).
+        let x = input.scalars
+        let output = Tensor(
+            shape: window.outputShape,
+            scalars: winners.indices.map { index in
+                let winner = Int(winners[index])
+                return winner >= 0 ? x[(index / outPlane) * inPlane + winner] : -.infinity
+            })
         return (
             output,
             { gradient in
