@@ -67,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(name: "zoo", dependencies: ["ZooCLI"]),
         // Fixture paths, temporary folders and child processes, shared by every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
@@ -77,12 +77,12 @@ let package = Package(
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5"],
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ModelZooTests",
-            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "TestSupport"],
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "HDF5", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -13,7 +13,7 @@ public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
         evalSet: EvalSet? = nil, signature: String? = nil, to path: String, format: CheckpointContainer = .hdf5,
-        metadata: [String: String] = [:]
+        metadata: [String: String] = [:], training: TrainingState? = nil
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -30,12 +30,15 @@ public enum CheckpointWriter {
             let image: [UInt8]
             do {
                 image = try fileImage(
-                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature, name: path)
+                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
+                    training: training, name: path)
             } catch {
                 throw .writeFailed(path: path, reason: "\(error)")
             }
             try AtomicFile.replace(path) { temporary in try AtomicFile.writeAll(image, to: temporary) }
         case .safetensors:
+            var metadata = metadata
+            if let training { metadata[TrainingState.key] = training.json.serialized() }
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
                 extraMetadata: metadata, to: path)
@@ -75,7 +78,7 @@ public enum CheckpointWriter {
     /// scope) before the image is taken and the file closed.
     private static func fileImage(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
-        name: String
+        training: TrainingState?, name: String
     ) throws -> [UInt8] {
         let file = try HDF5File.createInMemory(name: name, expectedBytes: stateDict.byteCount)
         try {
@@ -87,6 +90,7 @@ public enum CheckpointWriter {
             try ReferenceVectorIO.write(referenceCases, into: root)
             if let evalSet { try EvalSetIO.write(evalSet, into: root) }
             if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
+            if let training { try root.createStringDataset(TrainingState.key, value: training.json.serialized()) }
         }()
         let image = try file.image()
         try file.close()

@@ -22,6 +22,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         try HDF5Library.check("track creation order", path) {
             H5Pset_link_creation_order(plist.id, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
         }
+        try HDF5Library.check("leave out times", path) { H5Pset_obj_track_times(plist.id, false) }
         let id = try HDF5Library.identifier("create group", path) {
             H5Gcreate2(location, name, hid_t(H5P_DEFAULT), plist.id, hid_t(H5P_DEFAULT))
         }
@@ -120,8 +121,9 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         }
         let fileType = try type.fileType(path: datasetPath)
         let memoryType = try type.nativeType(path: datasetPath)
+        let creation = try untimedDatasetCreation(path: datasetPath)
         let id = try HDF5Library.identifier("create dataset", datasetPath) {
-            H5Dcreate2(handle.id, name, fileType.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            H5Dcreate2(handle.id, name, fileType.id, space.id, hid_t(H5P_DEFAULT), creation.id, hid_t(H5P_DEFAULT))
         }
         let dataset = HDF5Dataset(path: datasetPath, handle: HDF5Handle(id, .dataset))
         if count > 0, let base = elements.baseAddress {
@@ -132,14 +134,24 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         return dataset
     }
 
+    /// A dataset creation list without modification times, which libhdf5 otherwise stamps into
+    /// each object header: the same contents then give the same file bytes on every write.
+    private func untimedDatasetCreation(path: String) throws -> HDF5Handle {
+        let list = HDF5Handle(
+            try HDF5Library.identifier("create dataset property list", path) { H5Pcreate(zoo_h5p_dataset_create()) }, .propertyList)
+        try HDF5Library.check("leave out times", path) { H5Pset_obj_track_times(list.id, false) }
+        return list
+    }
+
     /// Creates a scalar variable-length UTF-8 string dataset, as h5py writes a Python `str`.
     @discardableResult
     public func createStringDataset(_ name: String, value: String) throws -> HDF5Dataset {
         let datasetPath = childPath(name)
         let type = try variableStringType(path: datasetPath)
         let space = try scalarSpace(path: datasetPath)
+        let creation = try untimedDatasetCreation(path: datasetPath)
         let id = try HDF5Library.identifier("create dataset", datasetPath) {
-            H5Dcreate2(handle.id, name, type.id, space.id, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            H5Dcreate2(handle.id, name, type.id, space.id, hid_t(H5P_DEFAULT), creation.id, hid_t(H5P_DEFAULT))
         }
         let dataset = HDF5Dataset(path: datasetPath, handle: HDF5Handle(id, .dataset))
         try value.withCString { cString in

@@ -94,7 +94,7 @@ public enum Benchmark {
             readerPeakResidentBytes: peakResidentBytes(ofChildren: true))
     }
 
-    private static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+    static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

@@ -76,15 +76,18 @@ public final class ZooModel {
 
     /// Decodes `pictures` (PNG, JPEG) as ``reading`` says, preprocesses them and runs them as one batch.
     public func run(pictures: [String]) throws(ZooModelError) -> Tensor {
+        try self(try batch(pictures: pictures))
+    }
+
+    /// Decodes `pictures` as ``reading`` says and preprocesses them into one input batch.
+    public func batch(pictures: [String]) throws(ZooModelError) -> Tensor {
         let reading = self.reading
         let preprocess = try preprocess()
-        let batch: Tensor
         do {
-            batch = try PictureRunner.batch(
+            return try PictureRunner.batch(
                 pictures, preprocess: preprocess, checkpointPath: path,
                 decode: { path throws(PictureError) in try reading.picture(at: path) })
         } catch { throw .pictures(error) }
-        return try self(batch)
     }
 
     /// Each picture's `k` most probable classes (softmax over a classifier's `(N, classes)`
