@@ -6,6 +6,12 @@ alternating case by case) and loads (zoo bench load of .h5, .pt and .safetensors
 the same tensors from .h5). Prints each with the ratio zoo / the faster peer (below 1: zoo is
 faster).
 
+Cases named `pt2:<torchvision model>` run torch.export programs: the torchvision model (fresh
+weights, seed 0) is exported once per batch size to the temporary directory with
+`torch.export.export` + `torch.export.save`, and zoo runs that `.pt2` (`zoo bench forward
+model.pt2`); PyTorch and ONNX Runtime run the same model. `--only SUBSTRING` keeps the cases whose
+name contains it.
+
     swift build -c release
     .venv-torch/bin/python Tools/bench_torch.py [--repeat K] [--threads T] [--load-dir DIR] [--json]
 
@@ -31,9 +37,34 @@ from zoo_models import REGISTRY  # noqa: E402
 FORWARD_CASES = [
     ("simplecnn", 1, 3, 32, 32), ("simplecnn", 64, 3, 32, 32), ("net", 64, 3, 32, 32),
     ("encdec", 16, 3, 64, 64), ("resnet18", 1, 3, 224, 224), ("resnet18", 8, 3, 224, 224),
+    # torch.export programs (issues 17 and 19); pt2:resnet18 is the registry's resnet18 as a graph.
+    ("pt2:resnet18", 1, 3, 224, 224), ("pt2:mobilenet_v2", 1, 3, 224, 224), ("pt2:mobilenet_v2", 8, 3, 224, 224),
+    ("pt2:efficientnet_b0", 1, 3, 224, 224), ("pt2:efficientnet_b0", 8, 3, 224, 224),
+    ("pt2:densenet121", 1, 3, 224, 224), ("pt2:densenet121", 8, 3, 224, 224),
 ]
 # Training steps (forward, backward, Adam) of issue 18: zoo bench train vs PyTorch eager.
 TRAIN_CASES = [("simplecnn", 64, 3, 32, 32), ("resnet18", 8, 3, 224, 224)]
+
+
+def make_model(name):
+    """The registry's model, or for `pt2:NAME` torchvision's NAME, with fresh weights (seed 0)."""
+    torch.manual_seed(0)
+    if name.startswith("pt2:"):
+        import torchvision
+        return torchvision.models.get_model(name[4:], weights=None).eval()
+    return REGISTRY[name]().eval()
+
+
+def exported_program(name, batch, channels, height, width):
+    """`name`'s torch.export program for this input shape, written once to the temporary directory."""
+    path = os.path.join(tempfile.gettempdir(), f"zoo-bench-{name[4:]}-b{batch}-{height}x{width}.pt2")
+    if not os.path.exists(path):
+        model = make_model(name)
+        x = torch.rand(batch, channels, height, width) * 2 - 1
+        with torch.no_grad():
+            torch.export.save(torch.export.export(model, (x,)), path[:-4] + ".partial.pt2")
+        os.replace(path[:-4] + ".partial.pt2", path)
+    return path
 
 
 def zoo(*args):
@@ -57,8 +88,7 @@ def timed(run, repeat, warmup):
 
 
 def torch_forward(name, batch, channels, height, width, repeat, warmup):
-    torch.manual_seed(0)
-    model = REGISTRY[name]().eval()
+    model = make_model(name)
     x = torch.rand(batch, channels, height, width) * 2 - 1
     with torch.no_grad():
         return timed(lambda: model(x), repeat, warmup)
@@ -83,10 +113,9 @@ def torch_train(name, batch, channels, height, width, repeat, warmup):
 
 def onnxruntime_forward(name, batch, channels, height, width, repeat, warmup, threads):
     import onnxruntime
-    torch.manual_seed(0)
-    model = REGISTRY[name]().eval()
+    model = make_model(name)
     x = torch.rand(batch, channels, height, width) * 2 - 1
-    path = os.path.join(tempfile.gettempdir(), f"zoo-bench-{name}-{batch}-{height}x{width}.onnx")
+    path = os.path.join(tempfile.gettempdir(), f"zoo-bench-{name.replace(':', '-')}-{batch}-{height}x{width}.onnx")
     if not os.path.exists(path):
         torch.onnx.export(model, (x,), path, dynamo=False, input_names=["x"], output_names=["y"])
     options = onnxruntime.SessionOptions()
@@ -148,6 +177,7 @@ def main():
     parser.add_argument("--load-dir")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="only the training-step cases")
+    parser.add_argument("--only", help="run only the forward cases whose name contains this")
     parser.add_argument("--one", nargs=6, metavar=("ENGINE", "ARCH", "BATCH", "CHANNELS", "HEIGHT", "WIDTH"),
                         help="time one engine (torch, onnxruntime) on one case and print JSON (used by the main run)")
     args = parser.parse_args()
@@ -175,7 +205,10 @@ def main():
                      "zoo_peak_rss_bytes": report["peak_rss_bytes"]})
     for case in [] if args.train_only else FORWARD_CASES:
         name, batch, channels, height, width = case
-        report = zoo("bench", "forward", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
+        if args.only and args.only not in f"{name} b{batch}":
+            continue
+        model = exported_program(*case) if name.startswith("pt2:") else name
+        report = zoo("bench", "forward", model, "--batch", str(batch), "--height", str(height), "--width", str(width),
                      "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
         torch_times = peer("torch", case, args.repeat, args.warmup, args.threads)
         onnx_times = peer("onnxruntime", case, args.repeat, args.warmup, args.threads)

@@ -14,6 +14,8 @@ public final class GraphModule: ModuleBase, Layer {
     private let stateNames: [String: String]
     /// The layers the nodes run on, made from the current weights on first use.
     private var layers: [Int: Module] = [:]
+    /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
+    private let fused: GraphFusion.Plan
 
     public init(program: ExportedProgram) throws {
         self.program = program
@@ -31,6 +33,7 @@ public final class GraphModule: ModuleBase, Layer {
             stateNames[input.argument] = input.stateName
         }
         self.stateNames = stateNames
+        fused = GraphFusion.plan(program)
         super.init(state: slots)
         // Every operator is checked now, so that an unknown one is named before any data is read.
         for node in program.nodes where GraphOperators.table[node.target] == nil && GraphOperators.integerTable[node.target] == nil {
@@ -76,14 +79,15 @@ public final class GraphModule: ModuleBase, Layer {
         var values: [String: Tensor] = [program.userInputs[0]: input]
         var integers: [String: Int] = [:]
         for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
-        for (index, node) in program.nodes.enumerated() {
+        for (index, node) in fused.nodes.enumerated() {
             if let operation = GraphOperators.integerTable[node.target] {
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
+                for name in fused.lastUses[index] { values[name] = nil }
                 continue
             }
-            guard let operation = GraphOperators.table[node.target] else {
+            guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
             let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
@@ -97,6 +101,7 @@ public final class GraphModule: ModuleBase, Layer {
                 }
                 values[name] = value
             }
+            for name in fused.lastUses[index] { values[name] = nil }
         }
         return try program.outputs.map { name in
             guard let output = values[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }

@@ -39,3 +39,17 @@ func affineChannels(_ x: [Float], shape: [Int], scale: [Float], shift: [Float]) 
     }
     return y
 }
+
+/// `y[p] = x[p] * scales[p / plane]`: each `(n, c)` plane of NCHW values times its own factor,
+/// as a squeeze-and-excitation block's `x * s` with `s` of shape `(N, C, 1, 1)`.
+func scalePlanes(_ x: [Float], by scales: [Float]) -> [Float] {
+    let plane = x.count / Swift.max(1, scales.count)
+    return [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+        x.withUnsafeBufferPointer { source in
+            for (index, factor) in scales.enumerated() {
+                for offset in (index * plane)..<((index + 1) * plane) { buffer[offset] = source[offset] * factor }
+            }
+        }
+        initialized = x.count
+    }
+}

@@ -22,8 +22,16 @@ public enum ComputeThreads {
         configured.store(Swift.max(1, count), ordering: .relaxed)
     }
 
-    /// OpenMP keeps the team size per calling thread, so each thread that calls oneDNN sets it.
-    static func applyToThisThread() {
-        OpenMP.setThreads?(Int32(count))
+    /// Kernels of fewer multiply-adds than this run on the calling thread alone: waking the
+    /// team and meeting it at the barrier costs more than the other thread would save (several
+    /// microseconds when the cores are idle, a scheduler slice when other processes hold them).
+    static let serialMultiplyAdds: Int =
+        ProcessInfo.processInfo.environment["ZOO_SERIAL_WORK"].flatMap { Int($0) } ?? (1 << 22)
+
+    /// OpenMP keeps the team size per calling thread, so each thread that calls oneDNN sets it:
+    /// the whole team, or one thread for a kernel of fewer than ``serialMultiplyAdds``. A oneDNN
+    /// primitive sizes its work split when it is made, so it is made and run with the same size.
+    static func applyToThisThread(multiplyAdds: Int = .max) {
+        OpenMP.setThreads?(Int32(multiplyAdds < serialMultiplyAdds ? 1 : count))
     }
 }

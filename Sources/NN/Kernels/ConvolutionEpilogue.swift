@@ -1,35 +1,67 @@
+import Foundation
 import Tensor
 
 /// What a convolution applies to its output in the same pass: a following eval-mode
-/// BatchNorm's per-channel map, then ReLU. The float operations are those the layers would do
-/// one after the other, so the results are the same.
+/// BatchNorm's per-channel map, then an activation. The float operations are those the layers
+/// would do one after the other, so the results are the same.
 struct ConvolutionEpilogue {
     var scale: [Float]?
     var shift: [Float]?
-    var relu: Bool
+    var activation: ConvolutionActivation?
 
-    /// `destination = relu?((source + bias) * scale + shift)` for one channel's values, one
-    /// specialised loop per case so that each vectorises; `source` may be `destination`.
+    init(scale: [Float]?, shift: [Float]?, activation: ConvolutionActivation?) {
+        self.scale = scale
+        self.shift = shift
+        self.activation = activation
+    }
+
+    init(scale: [Float]?, shift: [Float]?, relu: Bool) {
+        self.init(scale: scale, shift: shift, activation: relu ? .relu : nil)
+    }
+
+    /// `destination = activation?((source + bias) * scale + shift)` for one channel's values, one
+    /// specialised loop per common case so that each vectorises; `source` may be `destination`.
     @inline(__always)
     func apply(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, bias: Float, channel: Int) {
         let shift = self.shift?[channel] ?? 0
-        switch (scale?[channel], relu) {
-        case (let a?, true):
+        switch (scale?[channel], activation) {
+        case (let a?, .relu?):
             for index in 0..<count {
                 let value = (source[index] + bias) * a + shift
                 // ReLU's result for every input, NaN included (0 >= NaN is false), as a select.
                 destination[index] = 0 >= value ? 0 : value
             }
-        case (let a?, false):
+        case (let a?, nil):
             for index in 0..<count { destination[index] = (source[index] + bias) * a + shift }
-        case (nil, true):
+        case (nil, .relu?):
             for index in 0..<count {
                 let value = source[index] + bias
                 destination[index] = 0 >= value ? 0 : value
             }
-        case (nil, false):
+        case (nil, nil):
             for index in 0..<count { destination[index] = source[index] + bias }
+        case (let a, let activation?):
+            let a = a ?? 1
+            for index in 0..<count { destination[index] = activation.apply((source[index] + bias) * a + shift) }
         }
+    }
+
+    /// The epilogue applied to NCHW `input` (no bias), read once and written once: an eval-mode
+    /// BatchNorm and its activation as one pass.
+    func applied(toPlanesOf input: Tensor) -> Tensor {
+        let (channels, plane) = (input.shape[1], input.shape[2] * input.shape[3])
+        let x = input.scalars
+        let y = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
+            x.withUnsafeBufferPointer { source in
+                for index in 0..<(source.count / Swift.max(1, plane)) {
+                    let offset = index * plane
+                    apply(
+                        source.baseAddress! + offset, into: buffer.baseAddress! + offset, count: plane, bias: 0, channel: index % channels)
+                }
+            }
+            initialized = x.count
+        }
+        return Tensor(shape: input.shape, scalars: y)
     }
 
     /// Applies the epilogue in place to NCHW values whose bias is already added.
@@ -39,6 +71,26 @@ struct ConvolutionEpilogue {
                 let start = buffer.baseAddress! + index * plane
                 apply(start, into: start, count: plane, bias: 0, channel: index % channels)
             }
+        }
+    }
+}
+
+/// An element-wise function a convolution can apply to its output: one that oneDNN's post-ops
+/// also offer, so that oneDNN applies it inside the convolution when nothing comes before it.
+enum ConvolutionActivation: Hashable {
+    /// `max(0, x)`, NaN kept.
+    case relu
+    /// `min(max(x, low), high)`, NaN kept (hardtanh, ReLU6).
+    case clamp(low: Float, high: Float)
+    /// `x * sigmoid(x)` (SiLU, swish).
+    case silu
+
+    @inline(__always)
+    func apply(_ value: Float) -> Float {
+        switch self {
+        case .relu: return 0 >= value ? 0 : value
+        case .clamp(let low, let high): return value.isNaN ? value : Swift.min(Swift.max(value, low), high)
+        case .silu: return value / (1 + expf(-value))
         }
     }
 }

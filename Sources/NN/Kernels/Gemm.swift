@@ -15,7 +15,7 @@ func gemm(
         if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
         return
     }
-    ComputeThreads.applyToThisThread()
+    ComputeThreads.applyToThisThread(multiplyAdds: m * n * k)
     let status = dnnl_sgemm(
         CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), dnnl_dim_t(m), dnnl_dim_t(n),
         dnnl_dim_t(k), 1, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))

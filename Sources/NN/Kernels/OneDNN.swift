@@ -24,6 +24,22 @@ enum OneDNN {
         }
     }
 
+    /// Makes `activation` the one post-op of a primitive made with `attributes`: oneDNN applies
+    /// it to each output block while the block is still in cache.
+    static func setPostOp(_ activation: ConvolutionActivation, on attributes: dnnl_primitive_attr_t?) throws(OneDNNFallback) {
+        var postOps: dnnl_post_ops_t?
+        try check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
+        defer { dnnl_post_ops_destroy(postOps) }
+        let (algorithm, alpha, beta): (dnnl_alg_kind_t, Float, Float) =
+            switch activation {
+            case .relu: (dnnl_eltwise_relu, 0, 0)
+            case .clamp(let low, let high): (dnnl_eltwise_clip, low, high)
+            case .silu: (dnnl_eltwise_swish, 1, 0)
+            }
+        try check(dnnl_post_ops_append_eltwise(postOps, 1, algorithm, alpha, beta), "dnnl_post_ops_append_eltwise")
+        try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops")
+    }
+
     /// A `dnnl_dims_t` (12 entries, the rest zero).
     static func dims(_ values: [Int]) -> [dnnl_dim_t] {
         values.map { dnnl_dim_t($0) } + [dnnl_dim_t](repeating: 0, count: Int(DNNL_MAX_NDIMS) - values.count)
@@ -40,10 +56,11 @@ enum OneDNN {
     }
 
     /// `body` with a stream of the engine, made once for the primitives of one call (streams are
-    /// cheap but not free, and a stream must not be shared between threads).
-    static func withStream(_ body: (dnnl_stream_t) throws(OneDNNFallback) -> Void) throws(OneDNNFallback) {
+    /// cheap but not free, and a stream must not be shared between threads), on as many threads
+    /// as a kernel of `multiplyAdds` gets (``ComputeThreads/applyToThisThread(multiplyAdds:)``).
+    static func withStream(multiplyAdds: Int, _ body: (dnnl_stream_t) throws(OneDNNFallback) -> Void) throws(OneDNNFallback) {
         let engine = try engine.get()
-        ComputeThreads.applyToThisThread()
+        ComputeThreads.applyToThisThread(multiplyAdds: multiplyAdds)
         var stream: dnnl_stream_t?
         try check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
         guard let stream else { throw .failed(call: "dnnl_stream_create", status: .runtimeError) }

@@ -26,6 +26,18 @@ struct OneDNNConvolutionShape: Hashable {
     /// Whether the plan keeps the weights in oneDNN's layout (fast, one more copy of them) or
     /// reorders them on every call (see ``ConvolutionKernels/keepsPreparedWeights``).
     var keepsPreparedWeights = true
+    /// An activation oneDNN applies to the output (a post-op) before it leaves the kernel, so
+    /// that no pass of zoo's own follows; nil for none.
+    var activation: ConvolutionActivation?
+
+    /// The multiply-adds of one call, which decide how many threads run it.
+    var multiplyAdds: Int {
+        // Each output of a convolution gathers from C_in / groups channels; each input of a
+        // deconvolution scatters to C_out / groups.
+        let (points, channels) = kind == .convolution ? (destination, source[1]) : (source, destination[1])
+        let (count, perPoint) = (points.reduce(1, *), channels / Swift.max(1, groups) * kernel.height * kernel.width)
+        return count.multipliedReportingOverflow(by: perPoint).overflow ? .max : count * perPoint
+    }
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -56,11 +68,14 @@ final class OneDNNConvolution: @unchecked Sendable {
     /// oneDNN's name for the kernel it picked (`brgconv:avx512_core`, `jit_wino_4x3:avx512_core`,
     /// `x64:gemm:jit`, ...), for a debugger or a profile.
     let implementation: String
+    private let multiplyAdds: Int
 
     /// Creates the primitive and reorders `weight` (PyTorch's layout) once; throws why when
     /// oneDNN cannot run this case, so that the caller uses zoo's own kernels.
     init(_ shape: OneDNNConvolutionShape, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
         let engine = try OneDNN.engine.get()
+        multiplyAdds = shape.multiplyAdds
+        ComputeThreads.applyToThisThread(multiplyAdds: multiplyAdds)
         let (outChannels, inChannels) = (shape.destination[1], shape.source[1])
         let g = shape.groups
         let kernel = [shape.kernel.height, shape.kernel.width]
@@ -75,7 +90,19 @@ final class OneDNNConvolution: @unchecked Sendable {
         // oneDNN's blocked kernels pad channels to 16; with fewer output channels per group most
         // of their work would be padding, and its GEMM-based kernel on plain NCHW wins (a 32->3
         // transposed convolution: 0.52 ms against 1.25, Tools/bench/conv_libraries.c).
-        let activationTag = outChannels / g < 16 ? dnnl_nchw : dnnl_format_tag_any
+        // Depthwise convolutions (one input channel per group) are the exception: oneDNN's
+        // depthwise kernels work on the blocked layout, where every channel is a lane.
+        let depthwise = g > 1 && inChannels == g && shape.kind == .convolution
+        let plain = outChannels / g < 16 && !depthwise
+        // The blocked kernels are asked for 16-channel blocks (nChw16c) rather than left to pick
+        // (brgconv picks channels-last, NHWC): reordering plain NCHW to and from 16-channel blocks
+        // reads 16 planes at once, where NHWC's transpose reads as many as there are channels
+        // (efficientnet_b0 b1, oneDNN's time per pass: 26.0 ms left to pick, 14.6 ms asked for
+        // blocks; resnet18 b1: 25.7 and 21.4). Few input channels stay plain on the way in,
+        // which the first-layer kernels read directly (efficientnet_b0's stem: 6.4 -> 0.3 ms).
+        let blocked = dnnl_aBcd16b
+        let destinationTag = plain ? dnnl_nchw : blocked
+        let sourceTag = plain ? dnnl_nchw : (inChannels / g < 16 && !depthwise ? dnnl_nchw : blocked)
         var weightsPlain = dnnl_memory_desc_t()
         var sourceAny = dnnl_memory_desc_t()
         var destinationAny = dnnl_memory_desc_t()
@@ -83,8 +110,8 @@ final class OneDNNConvolution: @unchecked Sendable {
         try OneDNN.describe(&sourcePlain, shape.source, dnnl_nchw)
         try OneDNN.describe(&destinationPlain, shape.destination, dnnl_nchw)
         try OneDNN.describe(&weightsPlain, weightDims, weightTag)
-        try OneDNN.describe(&sourceAny, shape.source, activationTag)
-        try OneDNN.describe(&destinationAny, shape.destination, activationTag)
+        try OneDNN.describe(&sourceAny, shape.source, sourceTag)
+        try OneDNN.describe(&destinationAny, shape.destination, destinationTag)
         try OneDNN.describe(&weightsAny, weightDims, dnnl_format_tag_any)
         try OneDNN.describe(&biasDescriptor, [outChannels], dnnl_a)
 
@@ -101,6 +128,7 @@ final class OneDNNConvolution: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attributes) }
         try OneDNN.check(
             dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        if let activation = shape.activation { try OneDNN.setPostOp(activation, on: attributes) }
 
         // A deconvolution's descriptor is a convolution's (the same C type), made by its own call.
         let (initialise, initialiser) =
@@ -167,7 +195,9 @@ final class OneDNNConvolution: @unchecked Sendable {
                 prepared.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
                 return
             }
-            try OneDNN.withStream { (stream) throws(OneDNNFallback) in try weightReorder.run(from: raw, to: prepared, on: stream) }
+            try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in
+                try weightReorder.run(from: raw, to: prepared, on: stream)
+            }
         }
     }
 
@@ -180,7 +210,7 @@ final class OneDNNConvolution: @unchecked Sendable {
 
     /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that failed.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
-        try OneDNN.withStream { (stream) throws(OneDNNFallback) in
+        try OneDNN.withStream(multiplyAdds: multiplyAdds) { (stream) throws(OneDNNFallback) in
             if let preparedWeights { return try run(input: input, output: output, weights: preparedWeights, on: stream) }
             try plainWeights.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
                 let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)

@@ -25,6 +25,12 @@ final class OneDNNPlans: Sendable {
 
     func removeAll() { plans.withLock { $0.removeAll() } }
 
+    /// The activation oneDNN can apply for `epilogue`: one with no BatchNorm map before it.
+    private static func postOp(_ epilogue: ConvolutionEpilogue?) -> ConvolutionActivation? {
+        guard let epilogue, epilogue.scale == nil, epilogue.shift == nil else { return nil }
+        return epilogue.activation
+    }
+
     /// The layer's output through its plan for `shape` (made on first use), with `epilogue`
     /// applied in place after oneDNN added the bias; nil, with the reason recorded in
     /// ``fallback``, when oneDNN cannot run this case.
@@ -32,9 +38,22 @@ final class OneDNNPlans: Sendable {
         _ input: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?
     ) -> Tensor? {
         do {
-            let plan = try plan(for: shape) { () throws(OneDNNFallback) in
+            let make = { (shape: OneDNNConvolutionShape) throws(OneDNNFallback) in
                 try OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
             }
+            var (shape, epilogue) = (shape, epilogue)
+            if let postOp = Self.postOp(epilogue) {
+                var fused = shape
+                fused.activation = postOp
+                // A post-op some kernel refuses (Winograd's, a deconvolution's) is applied by zoo
+                // instead: a pass over the output costs less than losing the faster kernel.
+                if let plan = try? self.plan(for: fused, make: { () throws(OneDNNFallback) in try make(fused) }),
+                    !shape.winograd || plan.implementation.contains("wino")
+                {
+                    (shape, epilogue) = (fused, nil)
+                }
+            }
+            let plan = try plan(for: shape) { () throws(OneDNNFallback) in try make(shape) }
             var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
             try input.scalars.withUnsafeBufferPointer { (x) throws(OneDNNFallback) in
                 try output.withUnsafeMutableBufferPointer { (y) throws(OneDNNFallback) in

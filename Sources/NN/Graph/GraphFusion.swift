@@ -1,0 +1,280 @@
+import Tensor
+
+/// The graph programs' counterpart of ``InferenceFusion``: a pass over a program's nodes that
+/// rewrites chains of element-wise work into single nodes with fewer passes over the
+/// activations, and that says where each value is used for the last time.
+///
+/// - `conv2d` -> eval `batch_norm` -> activation (each value used once): one convolution whose
+///   weights and bias have the BatchNorm folded in (in double precision, once per weights) and
+///   whose activation (ReLU, hardtanh/ReLU6, SiLU) oneDNN applies as a post-op. Folding changes
+///   the rounding of the products, well within the graph parity rule (1e-4 x max(1, max|y|)).
+/// - `conv2d` -> activation: the activation as the convolution's post-op.
+/// - eval `batch_norm` -> `relu` (DenseNet's pre-activation): one pass.
+/// - `add` of equal shapes -> `relu` (a ResNet block's tail): one pass.
+/// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
+///   than a broadcast walk.
+///
+/// Fused nodes carry targets in the `zoo.` namespace, which no exported program uses, and run
+/// from ``table``. Each rewrite checks the values it removes have no other user, so the program
+/// computes the same outputs.
+enum GraphFusion {
+    /// The program's nodes after fusion, and for each node the values that nothing after it reads.
+    struct Plan {
+        var nodes: [ExportedProgram.Node]
+        var lastUses: [[String]]
+    }
+
+    static let table: [String: GraphOperators.Operation] = [
+        convolutionTarget: fusedConvolution, "zoo.batch_norm_relu": batchNormThenReLU, "zoo.add_relu": addThenReLU,
+        "zoo.scale_channels": scaleChannels,
+    ]
+
+    /// The index that makes ``GraphCall``'s lookups go by name only (the fused nodes' own arguments
+    /// come after the operator's positional ones).
+    private static let byName = Int.max
+    private static let convolutionTarget = "zoo.conv2d_epilogue"
+    private static let convolutionArguments: [(name: String, fallback: ExportedProgram.Argument)] = [
+        ("input", .none), ("weight", .none), ("bias", .none), ("stride", .ints([1])), ("padding", .ints([0])),
+        ("dilation", .ints([1])), ("groups", .int(1)),
+    ]
+    private static let batchNormArguments = ["input", "weight", "bias", "running_mean", "running_var", "training", "momentum", "eps"]
+
+    /// The fused plan of `program`; its outputs are the program's.
+    static func plan(_ program: ExportedProgram) -> Plan {
+        var nodes = program.nodes
+        var users: [String: [Int]] = [:]
+        for (index, node) in nodes.enumerated() {
+            for name in tensorNames(node) { users[name, default: []].append(index) }
+        }
+        let outputs = Set(program.outputs)
+        /// The one node that reads `value`, when exactly one does and it is not a program output.
+        func soleUser(_ value: String) -> Int? {
+            guard !outputs.contains(value), let readers = users[value], readers.count == 1 else { return nil }
+            return readers[0]
+        }
+        func soleOutput(_ node: ExportedProgram.Node) -> String? { node.outputs.count == 1 ? node.outputs[0] : nil }
+        var removed = Set<Int>()
+        for index in nodes.indices where !removed.contains(index) {
+            let node = nodes[index]
+            guard let output = soleOutput(node) else { continue }
+            switch node.target {
+            case "aten.conv2d.default":
+                var arguments = convolutionArguments.enumerated().map { ($1.name, node.argument($1.name, at: $0) ?? $1.fallback) }
+                var last = output
+                if let next = soleUser(last), isEvalBatchNorm(nodes[next], input: last), let normOutput = soleOutput(nodes[next]) {
+                    arguments += batchNormArguments.dropFirst().enumerated().map { offset, name in
+                        ("norm_" + name, nodes[next].argument(name, at: offset + 1) ?? .none)
+                    }
+                    removed.insert(next)
+                    last = normOutput
+                }
+                if let next = soleUser(last), let activation = activation(nodes[next], input: last), let activated = soleOutput(nodes[next])
+                {
+                    arguments.append(("activation", activation))
+                    removed.insert(next)
+                    last = activated
+                }
+                guard last != output else { continue }
+                nodes[index] = ExportedProgram.Node(target: convolutionTarget, name: node.name, arguments: arguments, outputs: [last])
+            case "aten.batch_norm.default":
+                guard let next = soleUser(output), isEvalBatchNorm(node, input: nil), isReLU(nodes[next], input: output),
+                    let activated = soleOutput(nodes[next])
+                else { continue }
+                nodes[index] = ExportedProgram.Node(
+                    target: "zoo.batch_norm_relu", name: node.name,
+                    arguments: batchNormArguments.enumerated().map { ($1, node.argument($1, at: $0) ?? .none) }, outputs: [activated])
+                removed.insert(next)
+            case "aten.add.Tensor", "aten.add_.Tensor":
+                guard case .tensor(let a)? = node.argument("self", at: 0), case .tensor(let b)? = node.argument("other", at: 1),
+                    let shape = program.shapes[a], !shape.isEmpty, shape == program.shapes[b],
+                    isDefault(node.argument("alpha", at: 2), 1),
+                    let next = soleUser(output), isReLU(nodes[next], input: output), let activated = soleOutput(nodes[next])
+                else { continue }
+                nodes[index] = ExportedProgram.Node(
+                    target: "zoo.add_relu", name: node.name, arguments: [("self", .tensor(a)), ("other", .tensor(b))], outputs: [activated])
+                removed.insert(next)
+            case "aten.mul.Tensor":
+                guard case .tensor(let a)? = node.argument("self", at: 0), case .tensor(let b)? = node.argument("other", at: 1),
+                    let (planes, scales) = channelScale(program.shapes[a], program.shapes[b]).map({ $0 ? (a, b) : (b, a) })
+                else { continue }
+                nodes[index] = ExportedProgram.Node(
+                    target: "zoo.scale_channels", name: node.name, arguments: [("self", .tensor(planes)), ("scales", .tensor(scales))],
+                    outputs: node.outputs)
+            default: continue
+            }
+        }
+        let kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
+        return Plan(nodes: kept, lastUses: lastUses(kept, outputs: outputs))
+    }
+
+    /// For each node, the values it reads that no later node reads (program outputs never).
+    private static func lastUses(_ nodes: [ExportedProgram.Node], outputs: Set<String>) -> [[String]] {
+        var last: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            for name in tensorNames(node) { last[name] = index }
+        }
+        var dying = [[String]](repeating: [], count: nodes.count)
+        for (name, index) in last where !outputs.contains(name) { dying[index].append(name) }
+        return dying
+    }
+
+    private static func tensorNames(_ node: ExportedProgram.Node) -> [String] {
+        node.arguments.flatMap { argument -> [String] in
+            switch argument.value {
+            case .tensor(let name): [name]
+            case .tensors(let names): names
+            default: []
+            }
+        }
+    }
+
+    private static func isEvalBatchNorm(_ node: ExportedProgram.Node, input: String?) -> Bool {
+        guard node.target == "aten.batch_norm.default", node.argument("training", at: 5) != .bool(true) else { return false }
+        guard let input else { return true }
+        return node.argument("input", at: 0) == .tensor(input)
+    }
+
+    private static func isReLU(_ node: ExportedProgram.Node, input: String) -> Bool {
+        ["aten.relu.default", "aten.relu_.default"].contains(node.target) && node.argument("self", at: 0) == .tensor(input)
+    }
+
+    private static func isDefault(_ argument: ExportedProgram.Argument?, _ value: Double) -> Bool {
+        switch argument {
+        case nil, .none?: true
+        case .int(let given)?: Double(given) == value
+        case .float(let given)?: given == value
+        default: false
+        }
+    }
+
+    /// The activation `node` applies to `input`, as the fused node's argument; nil when it is not one
+    /// a convolution can take.
+    private static func activation(_ node: ExportedProgram.Node, input: String) -> ExportedProgram.Argument? {
+        guard node.argument("self", at: 0) == .tensor(input) else { return nil }
+        switch node.target {
+        case "aten.relu.default", "aten.relu_.default": return .other("relu")
+        case "aten.silu.default", "aten.silu_.default": return .other("silu")
+        case "aten.hardtanh.default", "aten.hardtanh_.default":
+            let number = { (argument: ExportedProgram.Argument?, fallback: Double) -> Double? in
+                switch argument {
+                case nil, .none?: fallback
+                case .float(let value)?: value
+                case .int(let value)?: Double(value)
+                default: nil
+                }
+            }
+            guard let low = number(node.argument("min_val", at: 1), -1), let high = number(node.argument("max_val", at: 2), 1) else {
+                return nil
+            }
+            return .floats([low, high])
+        default: return nil
+        }
+    }
+
+    /// Whether `a` is the `(N, C, H, W)` operand and `b` the `(N, C, 1, 1)` one (true), the other
+    /// way round (false), or neither (nil).
+    /// Which of two recorded shapes is `(N, C, H, W)` and which its `(N, C, 1, 1)` scales (sizes
+    /// compared as expressions; the fused operator checks the actual shapes again).
+    private static func channelScale(_ a: [ShapeExpression]?, _ b: [ShapeExpression]?) -> Bool? {
+        guard let a, let b, a.count == 4, b.count == 4 else { return nil }
+        func scales(_ planes: [ShapeExpression], _ scales: [ShapeExpression]) -> Bool {
+            scales[0] == planes[0] && scales[1] == planes[1] && scales[2] == .constant(1) && scales[3] == .constant(1)
+                && !(planes[2] == .constant(1) && planes[3] == .constant(1))
+        }
+        if scales(a, b) { return true }
+        if scales(b, a) { return false }
+        return nil
+    }
+
+    private static func convolutionActivation(_ argument: ExportedProgram.Argument?) -> ConvolutionActivation? {
+        switch argument {
+        case .other("relu")?: .relu
+        case .other("silu")?: .silu
+        case .floats(let bounds)? where bounds.count == 2: .clamp(low: Float(bounds[0]), high: Float(bounds[1]))
+        default: nil
+        }
+    }
+
+    // MARK: The fused operators
+
+    /// A convolution with a BatchNorm folded into its weights and an activation as its post-op.
+    static func fusedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let weight = try call.tensor("weight", 1)
+        let bias = try call.optionalTensor("bias", 2)
+        let groups = try call.int("groups", 6, default: 1)
+        guard weight.rank == 4 else {
+            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
+        }
+        let layer = try call.layer(
+            {
+                let layer = try Conv2d(
+                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
+                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+                    stride: try call.pair("stride", 3, default: [1]), padding: .explicit(try call.pair("padding", 4, default: [0])),
+                    dilation: try call.pair("dilation", 5, default: [1]), groups: groups,
+                    bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
+                let (foldedWeight, foldedBias) = try folded(call, weight: weight, bias: bias)
+                try layer.setLocalState("weight", to: foldedWeight)
+                if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }
+                return layer
+            }, state: [])
+        let epilogue = convolutionActivation(call.argument("activation", byName)).map {
+            ConvolutionEpilogue(scale: nil, shift: nil, activation: $0)
+        }
+        return ([try layer.forward(try call.tensor("input", 0), epilogue: epilogue)], layer)
+    }
+
+    /// The convolution's weight and bias with the node's BatchNorm folded in: `w * s` and
+    /// `(b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`, in double precision.
+    private static func folded(_ call: GraphCall, weight: Tensor, bias: Tensor?) throws -> (Tensor, Tensor?) {
+        guard call.argument("norm_running_mean", byName) != nil else { return (weight, bias) }
+        let (mean, variance) = (try call.tensor("norm_running_mean", byName), try call.tensor("norm_running_var", byName))
+        let (gamma, beta) = (try call.optionalTensor("norm_weight", byName), try call.optionalTensor("norm_bias", byName))
+        let channels = weight.shape[0]
+        guard mean.count == channels, variance.count == channels, gamma.map({ $0.count == channels }) ?? true,
+            beta.map({ $0.count == channels }) ?? true
+        else {
+            throw NNError.inputShape(layer: "batch_norm after \(call.node.name)", expected: "\(channels) channels", got: mean.shape)
+        }
+        let eps = call.float("norm_eps", -1, default: 1e-5)
+        let (m, v, g, b, bias) = (mean.scalars, variance.scalars, gamma?.scalars, beta?.scalars, bias?.scalars)
+        let perChannel = weight.count / Swift.max(1, channels)
+        var weights = weight.scalars
+        var shifts = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let scale = Double(g?[c] ?? 1) / (Double(v[c]) + eps).squareRoot()
+            for index in (c * perChannel)..<((c + 1) * perChannel) { weights[index] = Float(Double(weights[index]) * scale) }
+            shifts[c] = Float((Double(bias?[c] ?? 0) - Double(m[c])) * scale + Double(b?[c] ?? 0))
+        }
+        return (Tensor(shape: weight.shape, scalars: weights), Tensor(shape: [channels], scalars: shifts))
+    }
+
+    /// `relu(batch_norm(x))` in eval mode, one pass.
+    static func batchNormThenReLU(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let input = try call.tensor("input", 0)
+        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
+        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
+        let layer = try call.layer(
+            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
+            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
+        guard input.rank == 4, input.shape[1] == layer.numFeatures, let map = layer.evalAffineMap else {
+            return ([try ReLU()(try layer(input))], layer)
+        }
+        let epilogue = ConvolutionEpilogue(scale: map.scale, shift: map.shift, activation: .relu)
+        return ([epilogue.applied(toPlanesOf: input)], layer)
+    }
+
+    /// `relu(a + b)` for tensors of one shape, one pass.
+    static func addThenReLU(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        ([try residualAdd(try call.tensor("self", 0), try call.tensor("other", 1), thenReLU: true)], nil)
+    }
+
+    /// `x * s` for `x` `(N, C, H, W)` and `s` `(N, C, 1, 1)`.
+    static func scaleChannels(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let (planes, scales) = (try call.tensor("self", 0), try call.tensor("scales", 1))
+        guard planes.rank == 4, scales.shape == [planes.shape[0], planes.shape[1], 1, 1] else {
+            return ([try GraphOperators.broadcast(planes, scales, layer: "aten.mul.Tensor", *)], nil)
+        }
+        return ([Tensor(shape: planes.shape, scalars: scalePlanes(planes.scalars, by: scales.scalars))], nil)
+    }
+}
