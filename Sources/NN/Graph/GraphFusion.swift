@@ -201,18 +201,10 @@ enum GraphFusion {
     static func fusedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let groups = try call.int("groups", 6, default: 1)
-        guard weight.rank == 4 else {
-            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
-        }
         let layer = try call.layer(
             {
-                let layer = try Conv2d(
-                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
-                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-                    stride: try call.pair("stride", 3, default: [1]), padding: .explicit(try call.pair("padding", 4, default: [0])),
-                    dilation: try call.pair("dilation", 5, default: [1]), groups: groups,
-                    bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
+                let layer = try GraphOperators.conv2dLayer(
+                    call, weight: weight, bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
                 let (foldedWeight, foldedBias) = try folded(call, weight: weight, bias: bias)
                 try layer.setLocalState("weight", to: foldedWeight)
                 if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }

@@ -156,19 +156,21 @@ enum GraphOperators {
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
+        let layer = try call.layer({ try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    /// The Conv2d a node's `weight` (`(out, in / groups, kH, kW)`), stride, padding, dilation and
+    /// groups describe, without its state.
+    static func conv2dLayer(_ call: GraphCall, weight: Tensor, bias: Bool) throws -> Conv2d {
         let groups = try call.int("groups", 6, default: 1)
         guard weight.rank == 4 else {
             throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
         }
-        let layer = try call.layer(
-            {
-                try Conv2d(
-                    inChannels: weight.shape[1] * groups, outChannels: weight.shape[0],
-                    kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-                    stride: try call.pair("stride", 3, default: [1]), padding: .explicit(try call.pair("padding", 4, default: [0])),
-                    dilation: try call.pair("dilation", 5, default: [1]), groups: groups, bias: bias != nil)
-            }, state: [("weight", weight), ("bias", bias)])
-        return ([try layer(try call.tensor("input", 0))], layer)
+        return try Conv2d(
+            inChannels: weight.shape[1] * groups, outChannels: weight.shape[0], kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+            stride: try call.pair("stride", 3, default: [1]), padding: .explicit(try call.pair("padding", 4, default: [0])),
+            dilation: try call.pair("dilation", 5, default: [1]), groups: groups, bias: bias)
     }
 
     static func transposedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
