@@ -47,11 +47,16 @@ let package = Package(
         .target(
             name: "Checkpoint",
             dependencies: [
-                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", .product(name: "Crypto", package: "swift-crypto"),
+                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", "CMalloc", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        .target(name: "ModelZoo", dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures"]),
+        // Its one resource: the torchvision family programs (Tools/make_torchvision_programs.py).
+        .target(
+            name: "ModelZoo",
+            dependencies: ["NN", "Checkpoint", "Tensor", "JSON", "Pictures", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            resources: [.copy("Resources/torchvision-programs.zip")]
+        ),
         // The command tree as a library: the executable runs it, and tests run it in-process.
         .target(
             name: "ZooCLI",
@@ -62,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(name: "zoo", dependencies: ["ZooCLI"]),
         // Fixture paths, temporary folders and child processes, shared by every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(
@@ -72,12 +77,12 @@ let package = Package(
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5"],
+            dependencies: ["NN", "Tensor", "Checkpoint", "JSON", "HDF5", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ModelZooTests",
-            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "TestSupport"],
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "HDF5", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

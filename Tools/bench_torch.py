@@ -42,6 +42,8 @@ FORWARD_CASES = [
     ("pt2:efficientnet_b0", 1, 3, 224, 224), ("pt2:efficientnet_b0", 8, 3, 224, 224),
     ("pt2:densenet121", 1, 3, 224, 224), ("pt2:densenet121", 8, 3, 224, 224),
 ]
+# Training steps (forward, backward, Adam) of issue 18: zoo bench train vs PyTorch eager.
+TRAIN_CASES = [("simplecnn", 64, 3, 32, 32), ("resnet18", 8, 3, 224, 224)]
 
 
 def make_model(name):
@@ -90,6 +92,23 @@ def torch_forward(name, batch, channels, height, width, repeat, warmup):
     x = torch.rand(batch, channels, height, width) * 2 - 1
     with torch.no_grad():
         return timed(lambda: model(x), repeat, warmup)
+
+
+def torch_train(name, batch, channels, height, width, repeat, warmup):
+    """One training step as the seeds write it: zero_grad, forward in train mode, cross-entropy
+    against random classes, backward, Adam(lr=0.001).step()."""
+    torch.manual_seed(0)
+    model = REGISTRY[name]().train()
+    x = torch.rand(batch, channels, height, width) * 2 - 1
+    classes = model(x).shape[1]
+    y = torch.randint(0, classes, (batch,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return timed(step, repeat, warmup)
 
 
 def onnxruntime_forward(name, batch, channels, height, width, repeat, warmup, threads):
@@ -157,6 +176,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--load-dir")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--train-only", action="store_true", help="only the training-step cases")
     parser.add_argument("--only", help="run only the forward cases whose name contains this")
     parser.add_argument("--one", nargs=6, metavar=("ENGINE", "ARCH", "BATCH", "CHANNELS", "HEIGHT", "WIDTH"),
                         help="time one engine (torch, onnxruntime) on one case and print JSON (used by the main run)")
@@ -165,14 +185,25 @@ def main():
     if args.one:
         engine, name, *sizes = args.one
         batch, channels, height, width = map(int, sizes)
-        if engine == "torch":
+        if engine == "torch-train":
+            result = torch_train(name, batch, channels, height, width, args.repeat, args.warmup)
+        elif engine == "torch":
             result = torch_forward(name, batch, channels, height, width, args.repeat, args.warmup)
         else:
             result = onnxruntime_forward(name, batch, channels, height, width, args.repeat, args.warmup, args.threads)
         print(json.dumps(result))
         return
     rows = []
-    for case in FORWARD_CASES:
+    for case in TRAIN_CASES:
+        name, batch, channels, height, width = case
+        report = zoo("bench", "train", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
+                     "--repeat", str(args.repeat))
+        torch_times = peer("torch-train", case, args.repeat, args.warmup, args.threads)
+        rows.append({"case": f"train {name} b{batch} {height}x{width}", "zoo_min_ms": report["min_ms"],
+                     "zoo_median_ms": report["median_ms"], "reference": f"torch {torch.__version__}",
+                     "reference_min_ms": torch_times[0], "reference_median_ms": torch_times[1],
+                     "zoo_peak_rss_bytes": report["peak_rss_bytes"]})
+    for case in [] if args.train_only else FORWARD_CASES:
         name, batch, channels, height, width = case
         if args.only and args.only not in f"{name} b{batch}":
             continue

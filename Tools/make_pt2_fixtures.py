@@ -10,7 +10,8 @@ for each, the state_dict's keys, shapes and dtypes, the ATen operators the graph
 counts, the sample input's shape, and the torch and schema versions the archive records. Also
 two archives zoo must refuse, edited from encdec.pt2: schema_too_new.pt2 (schema major 99) and
 pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half); and
-unsupported_operator.pt2, whose pixel shuffle zoo does not run yet. Beside each runnable program, its input and
+unsupported_operator.pt2, whose pixel unshuffle zoo does not run yet; and pixel_shuffle.pt2
+(a convolution, nn.PixelShuffle and GELU). Beside each runnable program, its input and
 PyTorch's output (<name>.input.npy, <name>.expect.npy).
 """
 import collections
@@ -80,7 +81,8 @@ def main():
     for name, model, shape in [("graycnn", REGISTRY["graycnn"](), (1, 1, 32, 32)),
                                ("encdec", REGISTRY["encdec"](in_channels=1, base=8), (2, 1, 16, 16)),
                                ("own_forward", OwnForward(), (2, 3, 32, 32)),
-                               ("small_unet", SmallUNet(), (1, 3, 16, 16))]:
+                               ("small_unet", SmallUNet(), (1, 3, 16, 16)),
+                               ("pixel_shuffle", nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.PixelShuffle(2), nn.GELU()), (2, 3, 6, 5))]:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):  # learnt-looking statistics, not the fresh 0 and 1
                 module.running_mean.uniform_(-0.5, 0.5)
@@ -108,7 +110,7 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
     # An operator zoo does not run yet: its archive still reads, its program is refused by name.
-    shuffle = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelShuffle(2)).eval()
+    shuffle = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelUnshuffle(2)).eval()
     torch.export.save(torch.export.export(shuffle, (torch.rand(1, 1, 8, 8),)), os.path.join(OUT, "unsupported_operator.pt2"))
     edit("schema_too_new.pt2", "models/model.json", lambda d: {**d, "schema_version": {"major": 99, "minor": 0}})
     edit("pickled_weight.pt2", "data/weights/model_weights_config.json",

@@ -25,6 +25,7 @@ static inline hid_t zoo_h5e_readerror(void) { return H5E_READERROR; }
 /// H5P_FILE_CREATE and H5P_GROUP_CREATE are globals that exist only after H5open().
 static inline hid_t zoo_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t zoo_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t zoo_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 /// H5P_FILE_ACCESS likewise (the in-memory file driver is set on one).
 static inline hid_t zoo_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 #if canImport(Glibc)
     import Glibc
@@ -39,29 +40,43 @@ enum AtomicFile {
 
     /// Creates `path` (mode 0644, which umask narrows) and writes `bytes` to it.
     static func writeAll(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
-        try writeAll(to: path) { append throws(CheckpointError) in try append(bytes) }
+        try writeAll(to: path) { append throws(CheckpointError) in try append.bytes(bytes) }
     }
 
     /// Creates `path` (mode 0644, which umask narrows) and writes what `produce` appends, in
     /// order, retrying short and interrupted writes; a full disk or any other failure throws
     /// with the system's reason (ENOSPC: "No space left on device").
-    static func writeAll(
-        to path: String, _ produce: (_ append: ([UInt8]) throws(CheckpointError) -> Void) throws(CheckpointError) -> Void
-    ) throws(CheckpointError) {
+    static func writeAll(to path: String, _ produce: (_ append: Appender) throws(CheckpointError) -> Void) throws(CheckpointError) {
         let descriptor = retryingInterrupts { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         guard descriptor >= 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(errno))) }
         defer { _ = close(descriptor) }
-        try produce { bytes throws(CheckpointError) in
-            let failure = bytes.withUnsafeBytes { buffer -> Int32? in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written < 0 && errno != EINTR { return errno }
-                    offset += Swift.max(written, 0)
-                }
-                return nil
+        try produce(Appender(descriptor: descriptor, path: path))
+    }
+
+    /// Appends bytes to the file ``writeAll(to:_:)`` writes.
+    struct Appender {
+        fileprivate let descriptor: Int32
+        fileprivate let path: String
+
+        func bytes(_ bytes: [UInt8]) throws(CheckpointError) {
+            try bytes.withUnsafeBytes { put($0) }.get()
+        }
+
+        /// A tensor's little-endian bytes, written from its storage without a copy on
+        /// little-endian hosts.
+        func tensor(_ tensor: Tensor) throws(CheckpointError) {
+            guard hostIsLittleEndian else { return try bytes(tensor.littleEndianBytes) }
+            try tensor.storage.withUnsafeBytes { put($0) }.get()
+        }
+
+        private func put(_ buffer: UnsafeRawBufferPointer) -> Result<Void, CheckpointError> {
+            var offset = 0
+            while offset < buffer.count, let base = buffer.baseAddress {
+                let written = write(descriptor, base + offset, buffer.count - offset)
+                if written < 0 && errno != EINTR { return .failure(.writeFailed(path: path, reason: String(cString: strerror(errno)))) }
+                offset += Swift.max(written, 0)
             }
-            if let failure { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
+            return .success(())
         }
     }
 

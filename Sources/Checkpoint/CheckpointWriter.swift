@@ -13,7 +13,7 @@ public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
         evalSet: EvalSet? = nil, signature: String? = nil, to path: String, format: CheckpointContainer = .hdf5,
-        metadata: [String: String] = [:]
+        metadata: [String: String] = [:], training: TrainingState? = nil
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -30,17 +30,28 @@ public enum CheckpointWriter {
             let image: [UInt8]
             do {
                 image = try fileImage(
-                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature, name: path)
+                    stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
+                    training: training, name: path)
             } catch {
                 throw .writeFailed(path: path, reason: "\(error)")
             }
             try AtomicFile.replace(path) { temporary in try AtomicFile.writeAll(image, to: temporary) }
         case .safetensors:
+            var metadata = metadata
+            if let training { metadata[TrainingState.key] = training.json.serialized() }
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
                 extraMetadata: metadata, to: path)
-        case .torchZip, .torchLegacy, .pt2:
-            throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5) and safetensors (.safetensors), not torch.save files")
+        case .pt2:
+            guard let program = manifest.program else {
+                throw .writeFailed(
+                    path: path,
+                    reason: "a .pt2 archive is a torch.export program with its weights, and this checkpoint carries no program "
+                        + "(it has one when it was read from a .pt2 or saved by zoo_h5.save with an example input)")
+            }
+            try PT2Writer.write(stateDict, program: program, sampleInput: referenceCases.first?.input, to: path)
+        case .torchZip, .torchLegacy:
+            throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5), safetensors (.safetensors) and .pt2, not torch.save files")
         }
     }
 
@@ -54,9 +65,11 @@ public enum CheckpointWriter {
         return manifest
     }
 
-    /// The format a path's extension asks for: `.safetensors`, else HDF5 format v1.
+    /// The format a path's extension asks for: `.safetensors`, `.pt2`, else HDF5 format v1.
     public static func format(forPath path: String) -> CheckpointContainer {
-        path.lowercased().hasSuffix(".safetensors") ? .safetensors : .hdf5
+        let lowered = path.lowercased()
+        if lowered.hasSuffix(".safetensors") { return .safetensors }
+        return lowered.hasSuffix(".pt2") ? .pt2 : .hdf5
     }
 
     /// The file's bytes, built in memory: libhdf5 never writes to the disk, so that a full disk
@@ -65,7 +78,7 @@ public enum CheckpointWriter {
     /// scope) before the image is taken and the file closed.
     private static func fileImage(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
-        name: String
+        training: TrainingState?, name: String
     ) throws -> [UInt8] {
         let file = try HDF5File.createInMemory(name: name, expectedBytes: stateDict.byteCount)
         try {
@@ -77,6 +90,7 @@ public enum CheckpointWriter {
             try ReferenceVectorIO.write(referenceCases, into: root)
             if let evalSet { try EvalSetIO.write(evalSet, into: root) }
             if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
+            if let training { try root.createStringDataset(TrainingState.key, value: training.json.serialized()) }
         }()
         let image = try file.image()
         try file.close()

@@ -6,7 +6,10 @@ extension Tensor {
     /// Lowercase hex SHA-256 over the little-endian row-major bytes in the stored dtype, as the
     /// format's manifest records it
     /// (`hashlib.sha256(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes())`).
-    public var sha256: String { sha256Hex(littleEndianBytes) }
+    public var sha256: String {
+        // Straight from the storage where its bytes are already little-endian: no copy of the tensor.
+        hostIsLittleEndian ? storage.withUnsafeBytes { sha256Hex($0) } : sha256Hex(littleEndianBytes)
+    }
 }
 
 /// Lowercase hex of the SHA-256 of `bytes`: the one spelling of a digest in manifests and reports.

@@ -1,3 +1,4 @@
+internal import CMalloc
 import Containment
 import Foundation
 import Tensor
@@ -19,6 +20,12 @@ import Tensor
 /// scratch safetensors file, which the caller reads with zoo's own Swift safetensors reader (no C
 /// library touches untrusted bytes in the caller). A crash or a hang of the child becomes
 /// ``CheckpointError/contained(path:task:failure:)`` naming the file.
+///
+/// Memory: the scratch file is in /dev/shm (RAM) where there is one. The child frees each tensor
+/// as it writes it, and the caller cuts each tensor's bytes out of the file as it copies them, so
+/// the tensors exist about once at any moment: in the child, in the file, or in the caller. The
+/// child's own cost is one more process (its peak is the reader's: the tensors, plus what the
+/// format's reader needs beside them).
 public enum ContainedReading {
     /// `__metadata__` key of the transfer file that carries everything but the tensors.
     static let transferKey = "zoo_transfer"
@@ -88,20 +95,27 @@ public enum ContainedReading {
 
     /// Reads the checkpoint and writes it, tensors and all, as the safetensors transfer file.
     private static func serveCheckpoint(_ request: ContainedRequest) throws(CheckpointError) {
-        let checkpoint = try CheckpointReader.read(request.path)
+        returnFreedMemoryPromptly()
+        var checkpoint = try CheckpointReader.read(request.path)
+        // The tensors move out of the checkpoint, so that the writer holds the only reference to
+        // each and frees it once written: the child never holds them and the file in full.
+        var stateDict = StateDict()
+        swap(&stateDict, &checkpoint.stateDict)
         let fields = TransferFields(
             container: checkpoint.container, layoutNotes: checkpoint.layoutNotes, storedKeys: checkpoint.storedKeys,
             pickleGlobals: checkpoint.pickleGlobals, metadata: checkpoint.metadata, manifestText: checkpoint.manifestText,
             signature: checkpoint.signatureText, programText: checkpoint.programText)
         let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
         try SafetensorsWriter.write(
-            checkpoint.stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
+            emptying: &stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
             evalSet: checkpoint.evalSet, signature: nil, extraMetadata: [transferKey: header.encoded()], to: request.output,
             durable: false)
     }
 
     private static func readTransfer(_ scratch: String, originalPath: String) throws(CheckpointError) -> LoadedCheckpoint {
-        let raw = try SafetensorsReader.read(scratch)
+        // Consuming: each tensor's bytes leave the RAM-backed scratch file as they are copied out,
+        // so that the file and the tensors never hold the checkpoint twice.
+        let raw = try SafetensorsReader.read(scratch, consuming: true)
         let fields: TransferFields
         do {
             fields = try ContainedResultHeader<TransferFields>(decoding: raw.metadata[transferKey] ?? "", task: .readCheckpoint).fields
@@ -120,6 +134,17 @@ public enum ContainedReading {
         checkpoint.signatureText = fields.signature
         checkpoint.programText = fields.programText
         return checkpoint
+    }
+
+    /// The `zoo` executable keeps freed buffers for the next forward pass (`ActivationMemory`);
+    /// a reading child wants the opposite: each tensor it has written should leave the process at
+    /// once, as the scratch file grows. Tensors of 1 MiB or more get mappings of their own, which
+    /// `free` unmaps.
+    private static func returnFreedMemoryPromptly() {
+        #if canImport(Glibc)
+            _ = mallopt(M_MMAP_THRESHOLD, 1 << 20)
+            _ = mallopt(M_TRIM_THRESHOLD, 1 << 20)
+        #endif
     }
 
     /// RAM-backed when the system has one (/dev/shm), so the transfer costs memory copies only.

@@ -10,11 +10,17 @@ enum TensorIO {
         let elementType = try dataset.elementType()
         let declared = try dataset.stringAttribute(dtypeAttribute)
         let (dtype, memoryType) = try choose(elementType, declared: declared, key: key, path: path)
-        let bytes = try dataset.read(as: memoryType)
-        do {
-            return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: hostToLittleEndian(bytes, width: memoryType.byteCount))
-        } catch {
-            throw CheckpointError.invalidTensor(path: path, key: key, reason: error.description)
+        // Straight into the tensor's storage: one copy, as h5py reads into a NumPy array.
+        return try dataset.read(as: memoryType) { byteCount, fill in
+            guard let count = Tensor.elementCount(shape), count * memoryType.byteCount == byteCount else {
+                throw CheckpointError.invalidTensor(
+                    path: path, key: key, reason: "shape \(shape) does not match the dataset's \(byteCount) bytes")
+            }
+            return try Tensor(shape: shape, dtype: dtype) { buffer in
+                try fill(buffer)
+                // HDF5 reads native order; the tensor takes little-endian bytes.
+                if !hostIsLittleEndian { swapByteOrder(in: buffer, elementWidth: memoryType.byteCount) }
+            }
         }
     }
 

@@ -47,6 +47,19 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// Reads every element, converted by HDF5 into `type` in native byte order, row-major.
     /// Refuses extents whose size overflows or exceeds this machine's memory (a damaged file).
     public func read(as type: HDF5MemoryType) throws -> [UInt8] {
+        try read(as: type) { byteCount, fill in
+            var bytes = [UInt8](repeating: 0, count: byteCount)
+            try bytes.withUnsafeMutableBytes { try fill($0) }
+            return bytes
+        }
+    }
+
+    /// Reads every element, converted into `type`, into memory the caller allocates (a tensor's
+    /// storage, so that the elements are copied once): after the checks ``read(as:)`` makes,
+    /// `allocate` gets the byte count and a function that fills a buffer of exactly that many bytes.
+    public func read<Result>(
+        as type: HDF5MemoryType, into allocate: (_ byteCount: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Result
+    ) throws -> Result {
         let extent = try shape()
         var count = 1
         var byteCount = type.byteCount
@@ -63,15 +76,16 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
         try requireAvailableFilters()
         try requireLocalStorage(elements: count)
-        var bytes = [UInt8](repeating: 0, count: byteCount)
-        guard count > 0 else { return bytes }
         let memoryType = try type.nativeType(path: path)
-        try bytes.withUnsafeMutableBytes { buffer in
+        return try allocate(byteCount) { buffer in
+            guard buffer.count == byteCount else {
+                throw HDF5Error(operation: "read dataset", path: path, message: "a buffer of \(buffer.count) bytes for \(byteCount)")
+            }
+            guard byteCount > 0, let base = buffer.baseAddress else { return }
             try HDF5Library.check("read dataset as \(type)", path) {
-                H5Dread(handle.id, memoryType.id, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), buffer.baseAddress!)
+                H5Dread(handle.id, memoryType.id, zoo_h5s_all(), zoo_h5s_all(), hid_t(H5P_DEFAULT), base)
             }
         }
-        return bytes
     }
 
     /// The most a gzip-compressed chunk expands (DEFLATE's limit is about 1032:1), with room for

@@ -42,9 +42,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Parses UTF-8 JSON text.
+    /// Parses JSON text; throws ``JSONParseError`` naming what is wrong and where.
     public static func parse(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONParser.parse(text)
     }
 
     /// Compact JSON with sorted keys, so equal values serialise identically.

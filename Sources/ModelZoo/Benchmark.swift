@@ -42,10 +42,13 @@ public struct LoadBenchmarkReport: Sendable, Encodable {
     /// Tensor bytes over the fastest pass, in GB (10^9 bytes) per second.
     public var gigabytesPerSecond: Double
     public var peakResidentBytes: Int
+    /// The largest peak of this process's finished children: the contained read `zoo bench load`
+    /// makes first (0 when it read in-process). What the reading child costs.
+    public var readerPeakResidentBytes: Int
 
     private enum CodingKeys: String, CodingKey {
         case path, container, tensors, bytes, repeats = "repeat", minMilliseconds = "min_ms", medianMilliseconds = "median_ms"
-        case gigabytesPerSecond = "gb_per_s", peakResidentBytes = "peak_rss_bytes"
+        case gigabytesPerSecond = "gb_per_s", peakResidentBytes = "peak_rss_bytes", readerPeakResidentBytes = "reader_peak_rss_bytes"
     }
 }
 
@@ -77,30 +80,35 @@ public enum Benchmark {
     public static func load(_ path: String, repeats: Int) throws -> LoadBenchmarkReport {
         var checkpoint: LoadedCheckpoint?
         let times = try (0..<max(1, repeats)).map { _ in
-            checkpoint = nil  // Release the previous pass first, untimed, as a program loading once would.
+            // Release the previous pass (and the contained read before the first) untimed, back to
+            // the kernel: each pass starts as a program loading once would.
+            checkpoint = nil
+            ActivationMemory.releaseFreedBuffers()
             return try milliseconds { checkpoint = try CheckpointReader.read(path) }
         }.sorted()
         let stateDict = checkpoint?.stateDict ?? StateDict()
         return LoadBenchmarkReport(
             path: path, container: checkpoint?.container ?? .hdf5, tensors: stateDict.count, bytes: stateDict.byteCount,
             repeats: times.count, minMilliseconds: times[0], medianMilliseconds: times[times.count / 2],
-            gigabytesPerSecond: Double(stateDict.byteCount) / (times[0] / 1000) / 1e9, peakResidentBytes: peakResidentBytes())
+            gigabytesPerSecond: Double(stateDict.byteCount) / (times[0] / 1000) / 1e9, peakResidentBytes: peakResidentBytes(),
+            readerPeakResidentBytes: peakResidentBytes(ofChildren: true))
     }
 
-    private static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+    static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     }
 
-    /// The process's peak resident memory so far.
-    public static func peakResidentBytes() -> Int {
+    /// The process's peak resident memory so far, or with `ofChildren` the largest peak of its
+    /// children that have ended (a contained reader's).
+    public static func peakResidentBytes(ofChildren: Bool = false) -> Int {
         var usage = rusage()
         #if canImport(Darwin)
-            getrusage(RUSAGE_SELF, &usage)
+            getrusage(ofChildren ? RUSAGE_CHILDREN : RUSAGE_SELF, &usage)
             return Int(usage.ru_maxrss)
         #else
-            getrusage(RUSAGE_SELF.rawValue, &usage)
+            getrusage((ofChildren ? RUSAGE_CHILDREN : RUSAGE_SELF).rawValue, &usage)
             return Int(usage.ru_maxrss) * 1024  // Linux counts kilobytes.
         #endif
     }

@@ -1,6 +1,7 @@
 import Checkpoint
 import JSON
 import NN
+import Pictures
 import Tensor
 
 /// What `zoo convert` did.
@@ -31,6 +32,11 @@ public struct ConversionNote: Sendable, Encodable, CustomStringConvertible {
         case unrecognisedModel
         /// A torch.export program kept in the manifest.
         case keptProgram
+        /// zoo's own records (manifest, checksums, reference vectors, signature), which a format
+        /// without a place for them does not carry.
+        case droppedRecords
+        /// A preprocess or class names given by the caller, written into the manifest.
+        case wroteGiven
     }
 
     public var kind: Kind
@@ -49,11 +55,30 @@ public struct ConversionNote: Sendable, Encodable, CustomStringConvertible {
     }
 }
 
+/// What a conversion adds to what the input holds.
+public struct ConversionOptions: Sendable {
+    /// The preprocess pictures go through, in the manifest's JSON form (checked before writing).
+    public var preprocess: JSONValue?
+    /// Class names, index order.
+    public var classes: [String]?
+    /// Keep the stack traces (file paths of the exporting machine) in a program's node metadata.
+    public var keepStackTraces: Bool
+
+    public init(preprocess: JSONValue? = nil, classes: [String]? = nil, keepStackTraces: Bool = false) {
+        self.preprocess = preprocess
+        self.classes = classes
+        self.keepStackTraces = keepStackTraces
+    }
+}
+
 /// Why a checkpoint was not converted.
 public enum ConversionError: Error, Sendable, CustomStringConvertible {
     /// The input fails its own checksums: converting would bless changed weights.
     case integrity(path: String, report: IntegrityReport)
     case unsupportedOutput(path: String)
+    /// A given preprocess zoo cannot run, or given classes to a signed file (whose manifest is kept
+    /// byte for byte).
+    case invalidOption(String)
     case write(CheckpointError)
 
     public var description: String {
@@ -63,20 +88,25 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible {
             return
                 "\(path) fails its own checksums (\(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? " and more" : "")); nothing was written"
         case .unsupportedOutput(let path):
-            return "\(path): the output must end in .h5 (HDF5 format v1) or .safetensors"
+            return "\(path): the output must end in .h5 (HDF5 format v1), .safetensors or .pt2 (torch.export)"
+        case .invalidOption(let reason): return reason
         case .write(let error): return error.description
         }
     }
 }
 
 public enum Converter {
-    /// Writes `checkpoint` to `path` as HDF5 format v1 (`.h5`, `.hdf5`) or safetensors
-    /// (`.safetensors`), by the extension. No architecture is needed; when the registry or the
-    /// manifest recognises the model, its `arch` is recorded and the keys take its order. The
-    /// manifest (unknown fields kept), checksums and reference vectors travel with the weights.
-    public static func convert(_ checkpoint: LoadedCheckpoint, to path: String) throws(ConversionError) -> ConversionReport {
+    /// Writes `checkpoint` to `path` as HDF5 format v1 (`.h5`, `.hdf5`), safetensors
+    /// (`.safetensors`) or a torch.export archive (`.pt2`, for a checkpoint that carries a
+    /// program), by the extension. No architecture is needed; when the registry or the manifest
+    /// recognises the model, its `arch` is recorded and the keys take its order. The manifest
+    /// (unknown fields kept), checksums and reference vectors travel with the weights into zoo's
+    /// formats; a `.pt2` holds only what PyTorch's format has a place for.
+    public static func convert(
+        _ checkpoint: LoadedCheckpoint, to path: String, options: ConversionOptions = ConversionOptions()
+    ) throws(ConversionError) -> ConversionReport {
         let lowered = path.lowercased()
-        guard lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5") || lowered.hasSuffix(".safetensors") else {
+        guard [".h5", ".hdf5", ".safetensors", ".pt2"].contains(where: lowered.hasSuffix) else {
             throw .unsupportedOutput(path: path)
         }
         let format = CheckpointWriter.format(forPath: path)
@@ -114,9 +144,31 @@ public enum Converter {
                     .unrecognisedModel, "no model recognised: converted without arch (verify will need an architecture or a model_config)"))
         }
         if !signed, let text = checkpoint.programText, let program = try? JSONValue.parse(text) {
-            manifest.program = withoutSourceLocations(program)
+            manifest.program = options.keepStackTraces ? program : withoutSourceLocations(program)
+            let dropped = options.keepStackTraces ? "stack traces kept, as asked" : "stack traces and file paths dropped"
+            notes.append(ConversionNote(.keptProgram, "kept the torch.export program in the manifest (\(dropped))"))
+        }
+        if options.preprocess != nil || options.classes != nil {
+            guard !signed else {
+                throw .invalidOption(
+                    "\(checkpoint.path) is signed: its manifest is carried unchanged, so no preprocess or classes can be added")
+            }
+            if let preprocess = options.preprocess {
+                do { _ = try Preprocess(json: preprocess) } catch { throw .invalidOption("the given preprocess: \(error)") }
+                manifest.preprocess = preprocess
+                notes.append(ConversionNote(.wroteGiven, "wrote the given preprocess into the manifest"))
+            }
+            if let classes = options.classes {
+                manifest.classes = classes
+                notes.append(ConversionNote(.wroteGiven, "wrote the given \(classes.count) class names into the manifest"))
+            }
+        }
+        if format == .pt2 {
             notes.append(
-                ConversionNote(.keptProgram, "kept the torch.export program in the manifest (stack traces and file paths dropped)"))
+                ConversionNote(
+                    .droppedRecords,
+                    "a .pt2 archive has no place for zoo's manifest, checksums, reference vectors or signature: only the program and weights were written"
+                ))
         }
         if !checkpoint.metadata.isEmpty && format == .hdf5 && !signed {
             manifest.extra["safetensors_metadata"] = .object(checkpoint.metadata.mapValues { .string($0) })

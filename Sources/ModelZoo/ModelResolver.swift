@@ -12,6 +12,8 @@ public struct ResolvedModel {
         case modelConfig = "manifest model_config"
         case recognised = "recognised from keys and shapes"
         case program = "the file's torch.export program"
+        /// A bare state_dict of a torchvision model, run on the program zoo ships for its family.
+        case torchvisionFamily = "recognised as a torchvision family"
     }
 
     public var model: Module
@@ -22,15 +24,16 @@ public struct ResolvedModel {
     /// What the caller should know about the choice: a manifest `arch` zoo does not know,
     /// passed over for what came next.
     public var notes: [String] = []
+    /// For a recognised torchvision family: what torchvision's weights say of its pictures and
+    /// classes, used when the file says nothing itself.
+    public var family: TorchvisionFamily?
 
     /// The expected per-sample input shape when the registry knows it.
-    /// For a torch.export program, the per-sample shape it was exported with.
+    /// For a torch.export program, the per-sample shape of the example it was exported with.
     public var inputShape: [Int]? {
         if let architecture { return architecture.inputShape(arguments) }
-        guard let graph = model as? GraphModule, let input = graph.program.userInputs.first,
-            let shape = graph.program.shapes[input], !shape.isEmpty
-        else { return nil }
-        return Array(shape.dropFirst())
+        guard let graph = model as? GraphModule, !graph.program.exampleInputShape.isEmpty else { return nil }
+        return Array(graph.program.exampleInputShape.dropFirst())
     }
 
     /// Loads `checkpoint` strictly (keys, shapes, dtypes; see ``StrictReport``) and checks its
@@ -141,11 +144,29 @@ public enum ModelResolver {
             let model = try GraphModule(program: program)
             model.eval()
             return ResolvedModel(
-                model: model, label: "torch.export program (\(program.nodes.count) operator calls)", source: .program, architecture: nil,
+                model: model,
+                label: "torch.export program (\(program.nodes.count) operator calls"
+                    + (program.outputNames.map { "; output '\($0.first ?? "")' of \($0.joined(separator: ", "))" } ?? "") + ")",
+                source: .program, architecture: nil,
                 arguments: [:])
         }
-        let candidate = try Registry.recognise(checkpoint.stateDict)
+        let candidate: Candidate
+        do { candidate = try Registry.recognise(checkpoint.stateDict) } catch {
+            // Not one of zoo's own models: perhaps a torchvision model saved as a bare state_dict.
+            guard let family = try? TorchvisionFamily.recognise(checkpoint.stateDict) else { throw error }
+            return try fromFamily(family)
+        }
         return try fromRegistry(candidate.architecture, candidate.arguments, source: .recognised)
+    }
+
+    static func fromFamily(_ family: TorchvisionFamily) throws -> ResolvedModel {
+        let model = try GraphModule(program: family.program)
+        model.eval()
+        var resolved = ResolvedModel(
+            model: model, label: "torchvision \(family.name) (zoo's program for the family)", source: .torchvisionFamily,
+            architecture: nil, arguments: [:])
+        resolved.family = family
+        return resolved
     }
 
     static func fromRegistry(_ architecture: Architecture, _ arguments: [String: Int], source: ResolvedModel.Source) throws -> ResolvedModel

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSON
 import NN
 import Pictures
 import Tensor
@@ -56,14 +57,75 @@ public enum PictureScale: String, Sendable, CaseIterable {
     case unit
 }
 
+/// A preprocess and where it came from, so that a run can say which one its pictures went through.
+public struct ChosenPreprocess: Sendable {
+    public enum Origin: Sendable, Equatable {
+        /// The caller's (`--preprocess`).
+        case given
+        /// The checkpoint's manifest `preprocess`.
+        case file
+        /// torchvision's transforms for a recognised family's weights.
+        case torchvision(weights: String)
+        /// Nothing known: the model's channel count and ToTensor scaling only.
+        case standard
+    }
+
+    public var preprocess: Preprocess
+    public var origin: Origin
+
+    /// One line for a person: which preprocess ran.
+    public var summary: String {
+        switch origin {
+        case .given: "preprocess: the one given on the command line"
+        case .file: "preprocess: the file's own"
+        case .torchvision(let weights): "preprocess: torchvision's transforms for \(weights) (\(preprocess.stepNames))"
+        case .standard:
+            "preprocess: none known for this file; pictures were only converted (\(preprocess.stepNames)), "
+                + "without resize or normalisation"
+        }
+    }
+}
+
 public enum PictureRunner {
     /// The preprocess a checkpoint's pictures go through: the manifest's, or the standard one
     /// for the model's input channels (grey or RGB, ToTensor scaling, no resize).
     public static func preprocess(for checkpoint: LoadedCheckpoint, model resolved: ResolvedModel) throws(PictureRunError) -> Preprocess {
-        if let json = checkpoint.manifest?.preprocess {
-            do { return try Preprocess(json: json) } catch { throw .preprocess(path: checkpoint.path, error) }
+        try choosePreprocess(for: checkpoint, model: resolved).preprocess
+    }
+
+    /// The preprocess pictures go through and why: `given` (a caller's, as JSON) first, then the
+    /// file's `preprocess`, then, for a recognised torchvision family, the transforms of
+    /// torchvision's weights for it, and only then the standard one, which says that nothing
+    /// better is known.
+    public static func choosePreprocess(
+        for checkpoint: LoadedCheckpoint, model resolved: ResolvedModel, given: JSONValue? = nil
+    ) throws(PictureRunError) -> ChosenPreprocess {
+        if let given {
+            do { return ChosenPreprocess(preprocess: try Preprocess(json: given), origin: .given) } catch {
+                throw .preprocess(path: "the given preprocess", error)
+            }
         }
-        return .standard(channels: inputChannels(of: resolved))
+        if let json = checkpoint.manifest?.preprocess {
+            do { return ChosenPreprocess(preprocess: try Preprocess(json: json), origin: .file) } catch {
+                throw .preprocess(path: checkpoint.path, error)
+            }
+        }
+        if let family = resolved.family {
+            do {
+                // Pictures reach torchvision's transforms as RGB (ImageFolder's loader converts them).
+                var steps = try Preprocess(json: family.preprocess).steps
+                if steps.first != .rgb { steps.insert(.rgb, at: 0) }
+                return ChosenPreprocess(preprocess: Preprocess(steps: steps), origin: .torchvision(weights: family.weights))
+            } catch {
+                throw .preprocess(path: "torchvision's \(family.weights) transforms", error)
+            }
+        }
+        return ChosenPreprocess(preprocess: .standard(channels: inputChannels(of: resolved)), origin: .standard)
+    }
+
+    /// The class names: the file's, else those of a recognised torchvision family's weights.
+    public static func classes(for checkpoint: LoadedCheckpoint, model resolved: ResolvedModel) -> [String]? {
+        checkpoint.manifest?.classes ?? resolved.family.map(\.categories)
     }
 
     /// The model's input channels: the registry's input shape, else the first convolution's.

@@ -52,8 +52,9 @@ public final class ZooModel {
     public var path: String { checkpoint.path }
     /// The model as PyTorch prints its class: `graycnn(num_classes=10)`.
     public var name: String { resolved.label }
-    /// The class names, when the file names them (index order).
-    public var classes: [String]? { checkpoint.manifest?.classes }
+    /// The class names (index order): the file's, else those of torchvision's weights for a
+    /// recognised torchvision classifier.
+    public var classes: [String]? { PictureRunner.classes(for: checkpoint, model: resolved) }
 
     /// An eval-mode forward pass. A registry model also takes one sample without its batch axis
     /// (`(3, 32, 32)` in gives `(10)` out).
@@ -63,23 +64,30 @@ public final class ZooModel {
         } catch { throw .forward(path: path, error) }
     }
 
-    /// How a picture becomes the model's input: the file's `preprocess`, else the standard one for
-    /// the model's channels (grey or RGB, ToTensor scaling, no resize).
-    public func preprocess() throws(ZooModelError) -> Preprocess {
-        do { return try PictureRunner.preprocess(for: checkpoint, model: resolved) } catch { throw .pictures(error) }
+    /// How a picture becomes the model's input: the file's `preprocess`, else for a recognised
+    /// torchvision model its weights' transforms, else the standard one for the model's channels
+    /// (grey or RGB, ToTensor scaling, no resize); ``ChosenPreprocess/origin`` says which.
+    public func chosenPreprocess() throws(ZooModelError) -> ChosenPreprocess {
+        do { return try PictureRunner.choosePreprocess(for: checkpoint, model: resolved) } catch { throw .pictures(error) }
     }
+
+    /// The preprocess ``chosenPreprocess()`` chooses.
+    public func preprocess() throws(ZooModelError) -> Preprocess { try chosenPreprocess().preprocess }
 
     /// Decodes `pictures` (PNG, JPEG) as ``reading`` says, preprocesses them and runs them as one batch.
     public func run(pictures: [String]) throws(ZooModelError) -> Tensor {
+        try self(try batch(pictures: pictures))
+    }
+
+    /// Decodes `pictures` as ``reading`` says and preprocesses them into one input batch.
+    public func batch(pictures: [String]) throws(ZooModelError) -> Tensor {
         let reading = self.reading
         let preprocess = try preprocess()
-        let batch: Tensor
         do {
-            batch = try PictureRunner.batch(
+            return try PictureRunner.batch(
                 pictures, preprocess: preprocess, checkpointPath: path,
                 decode: { path throws(PictureError) in try reading.picture(at: path) })
         } catch { throw .pictures(error) }
-        return try self(batch)
     }
 
     /// Each picture's `k` most probable classes (softmax over a classifier's `(N, classes)`

@@ -45,18 +45,25 @@ public final class Upsample: ModuleBase, Layer {
         guard outHeight > 0, outWidth > 0 else {
             throw NNError.inputShape(layer: typeName, expected: "an input giving a non-empty output", got: input.shape)
         }
-        let rows: [SourceTaps]
-        let columns: [SourceTaps]
-        switch mode {
-        case .nearest:
-            rows = nearestTaps(input: height, output: outHeight, scale: scaleFactor?.height)
-            columns = nearestTaps(input: width, output: outWidth, scale: scaleFactor?.width)
-        case .bilinear:
-            rows = linearTaps(input: height, output: outHeight, scale: scaleFactor?.height, alignCorners: alignCorners)
-            columns = linearTaps(input: width, output: outWidth, scale: scaleFactor?.width, alignCorners: alignCorners)
-        }
+        let (rows, columns) = taps(height: height, width: width, outHeight: outHeight, outWidth: outWidth)
         let output = resample(
             input.scalars, planes: batch * channels, height: height, width: width, rows: rows, columns: columns, nearest: mode == .nearest)
         return Tensor(shape: [batch, channels, outHeight, outWidth], scalars: output)
+    }
+
+    /// The source pixels each output row and column reads, for this layer's mode.
+    func taps(height: Int, width: Int, outHeight: Int, outWidth: Int) -> (rows: [SourceTaps], columns: [SourceTaps]) {
+        switch mode {
+        case .nearest:
+            return (
+                nearestTaps(input: height, output: outHeight, scale: scaleFactor?.height),
+                nearestTaps(input: width, output: outWidth, scale: scaleFactor?.width)
+            )
+        case .bilinear:
+            return (
+                linearTaps(input: height, output: outHeight, scale: scaleFactor?.height, alignCorners: alignCorners),
+                linearTaps(input: width, output: outWidth, scale: scaleFactor?.width, alignCorners: alignCorners)
+            )
+        }
     }
 }

@@ -9,6 +9,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// The internal state: `SeededGenerator(seed: generator.state)` continues where this one is,
+    /// which is how a training checkpoint saves and resumes its generator.
+    public var currentState: UInt64 { state }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -131,7 +131,7 @@ private func values<T>(_ bytes: UnsafeRawBufferPointer, width: Int) -> [T] {
 }
 
 /// Reverses the bytes of each element in place, in any buffer.
-func swapByteOrder(in bytes: UnsafeMutableRawBufferPointer, elementWidth: Int) {
+public func swapByteOrder(in bytes: UnsafeMutableRawBufferPointer, elementWidth: Int) {
     guard elementWidth > 1 else { return }
     for start in stride(from: 0, to: bytes.count - elementWidth + 1, by: elementWidth) {
         bytes[start..<(start + elementWidth)].reverse()

@@ -7,8 +7,8 @@ import NN
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time forward passes and checkpoint loads (build with -c release; compare with Tools/bench_torch.py).",
-        subcommands: [BenchForwardCommand.self, BenchLoadCommand.self])
+        abstract: "Time forward passes, training steps and checkpoint loads (build with -c release; compare with Tools/bench_torch.py).",
+        subcommands: [BenchForwardCommand.self, BenchLoadCommand.self, BenchTrainCommand.self])
 }
 
 struct BenchForwardCommand: ParsableCommand {
@@ -49,31 +49,12 @@ struct BenchForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        let built: (module: Module, label: String, shape: [Int]?)
-        if let architecture = try? Registry.architecture(named: model) {
-            let module = try architecture.initialisedModel(seed: 0)
-            built = (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
-        } else {
-            let checkpoint = try readCheckpoint(model, with: CommandContext.current.reading(timeout: ContainedReading.defaultTimeout))
-            let resolved: ResolvedModel
-            do {
-                resolved = try ModelResolver.resolve(checkpoint)
-                try resolved.loadStrictly(checkpoint)
-            } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
-            built = (
-                resolved.model, resolved.label,
-                resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
-            )
-        }
-        guard var shape = built.shape, shape.count >= 2 else {
-            throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
-        }
-        if let height { shape[shape.count - 2] = height }
-        if let width { shape[shape.count - 1] = width }
+        let built = try benchmarkedModel(model, height: height, width: width)
         let report: ForwardBenchmarkReport
         do {
             report = try Benchmark.forward(
-                built.module, label: built.label, sampleShape: shape, batch: batch, repeats: repeats, warmup: warmup, threads: threads,
+                built.module, label: built.label, sampleShape: built.shape, batch: batch, repeats: repeats, warmup: warmup,
+                threads: threads,
                 memoryLimit: memory.maxMemory?.bytes)
         } catch let error as MemoryAdmissionError {
             throw memory.failure(error, running: built.label)
@@ -116,9 +97,41 @@ struct BenchLoadCommand: ParsableCommand {
                 + String(
                     format: "min %.1f ms, median %.1f ms, %.2f GB/s", report.minMilliseconds, report.medianMilliseconds,
                     report.gigabytesPerSecond)
-                + ", peak RSS \(Output.bytes(report.peakResidentBytes))")
+                + ", peak RSS \(Output.bytes(report.peakResidentBytes))"
+                + (report.readerPeakResidentBytes > 0 ? " (reading child: \(Output.bytes(report.readerPeakResidentBytes)))" : ""))
     }
 }
 
 /// The most timed passes or reads a benchmark takes.
 let maximumRepeats = 100_000
+
+/// The model a `zoo bench` subcommand times: a registry architecture initialised with seed 0,
+/// or a checkpoint's model; with its label and its sample shape, `height` and `width` replacing
+/// the last two axes when given.
+func benchmarkedModel(_ model: String, height: Int?, width: Int?) throws -> (module: Module, label: String, shape: [Int]) {
+    let built = try modelToTime(model)
+    guard var shape = built.shape, shape.count >= 2 else {
+        throw ZooExit.unusable("\(model): the input shape is unknown; the file has no reference vectors to take it from")
+    }
+    if let height { shape[shape.count - 2] = height }
+    if let width { shape[shape.count - 1] = width }
+    return (built.module, built.label, shape)
+}
+
+private func modelToTime(_ model: String) throws -> (module: Module, label: String, shape: [Int]?) {
+    if let architecture = try? Registry.architecture(named: model) {
+        let module = try architecture.initialisedModel(seed: 0)
+        return (module, Registry.label(architecture, try architecture.resolvedArguments([:])), architecture.inputShape([:]))
+    } else {
+        let checkpoint = try readCheckpoint(model, with: CommandContext.current.reading(timeout: ContainedReading.defaultTimeout))
+        let resolved: ResolvedModel
+        do {
+            resolved = try ModelResolver.resolve(checkpoint)
+            try resolved.loadStrictly(checkpoint)
+        } catch { throw ZooExit.failed("cannot run \(model)", details: [FlagHints.message(error)]) }
+        return (
+            resolved.model, resolved.label,
+            resolved.inputShape ?? checkpoint.referenceCases.first.map { Array($0.input.shape.dropFirst()) }
+        )
+    }
+}

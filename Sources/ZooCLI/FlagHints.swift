@@ -18,6 +18,11 @@ enum FlagHints {
         }
     }
 
+    /// Which preprocess ran, with the flag that gives one when zoo knew none.
+    static func preprocessSummary(_ chosen: ChosenPreprocess) -> String {
+        chosen.origin == .standard ? chosen.summary + " (give one with --preprocess)" : chosen.summary
+    }
+
     /// How the model was chosen, as `zoo verify` prints it.
     static func label(_ source: ResolvedModel.Source) -> String {
         source == .caller ? "--arch" : source.rawValue

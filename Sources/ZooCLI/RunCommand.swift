@@ -12,9 +12,12 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run an eval-mode forward pass on pictures (PNG, JPEG) or a NumPy .npy array.",
         discussion: """
-            --image decodes each picture, applies the file's preprocess (without one: converted to \
-            the model's channel count, ToTensor scaling, no resize) and runs them as one batch; a \
-            classifier prints its top K classes with softmax probabilities. --output writes the raw \
+            --image decodes each picture, applies a preprocess and runs them as one batch: \
+            --preprocess if given, else the file's, else for a recognised torchvision model the \
+            transforms of torchvision's weights for it, else only a conversion to the model's \
+            channel count with ToTensor scaling (the output says which ran). A classifier prints \
+            its top K classes with softmax probabilities, named from the file's classes (or \
+            ImageNet's for a torchvision classifier). --output writes the raw \
             output as float32 .npy; --output-image writes picture-shaped outputs as PNG.
             """)
 
@@ -35,6 +38,14 @@ struct RunCommand: ParsableCommand {
         name: .long, help: "A picture to run (repeatable); all run as one batch.", completion: .file(extensions: ["png", "jpg", "jpeg"]))
     var image: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The preprocess for --image, in the manifest's JSON form: inline or a file.",
+            discussion: #"For example '[{"type": "Resize", "size": [64, 64]}, {"type": "ToTensor"}]'."#),
+        completion: .file(extensions: ["json"]))
+    var preprocess: String?
+
     @Option(name: .long, help: "How many classes to show per picture.")
     var top = 5
 
@@ -54,6 +65,7 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--input needs --output Y.npy or --output-image")
         }
         if top < 1 { throw ValidationError("--top must be at least 1") }
+        if preprocess != nil && image.isEmpty { throw ValidationError("--preprocess applies to --image pictures") }
     }
 
     func run() throws {
@@ -68,13 +80,17 @@ struct RunCommand: ParsableCommand {
             throw ZooExit.failed("\(file) does not load strictly into \(resolved.label)", details: [error.description])
         }
         let x: Tensor
+        var chosen: ChosenPreprocess?
         if let input {
             do { x = try NumPyFile.read(input) } catch { throw ZooExit.unusable("cannot read --input", details: ["\(error)"]) }
         } else {
+            let given = try preprocess.map { try PreprocessOption.parse($0) }
             do {
                 let files = reading.files
+                let choice = try PictureRunner.choosePreprocess(for: checkpoint, model: resolved, given: given)
+                chosen = choice
                 x = try PictureRunner.batch(
-                    image, preprocess: try PictureRunner.preprocess(for: checkpoint, model: resolved), checkpointPath: file,
+                    image, preprocess: choice.preprocess, checkpointPath: file,
                     decode: { path throws(PictureError) in try files.picture(at: path) })
             } catch { throw ZooExit.unusable(error.description) }
         }
@@ -96,8 +112,10 @@ struct RunCommand: ParsableCommand {
         }
         let ranShape = resolved.lacksBatchAxis(x) ? [1] + x.shape : x.shape
         if !image.isEmpty && y.rank == 2 {
-            let predictions = PictureRunner.top(top, of: y, images: image, classes: checkpoint.manifest?.classes)
+            let predictions = PictureRunner.top(
+                top, of: y, images: image, classes: PictureRunner.classes(for: checkpoint, model: resolved))
             if output.json { return Output.json(predictions) }
+            if let chosen { Output.line(FlagHints.preprocessSummary(chosen)) }
             for prediction in predictions {
                 Output.line(prediction.image)
                 for score in prediction.top {
@@ -113,6 +131,7 @@ struct RunCommand: ParsableCommand {
                     model: resolved.label, inputShape: ranShape, outputShape: y.shape, written: written + (outputArray.map { [$0] } ?? [])))
             return
         } else {
+            if let chosen { Output.line(FlagHints.preprocessSummary(chosen)) }
             Output.line("\(resolved.label): \(Output.shape(ranShape)) -> \(Output.shape(y.shape))")
         }
         if !output.json {

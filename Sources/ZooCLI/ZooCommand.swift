@@ -15,6 +15,7 @@ public struct ZooCommand: ParsableCommand {
         subcommands: [
             ListCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self,
             ExportCommand.self, ImportCommand.self, DiffCommand.self, ConvertCommand.self, KeygenCommand.self, SignCommand.self,
+            TrainCommand.self,
             BenchCommand.self, ContainedReadCommand.self, ContainedDecodeCommand.self,
         ])
 

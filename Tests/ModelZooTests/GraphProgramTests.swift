@@ -11,7 +11,7 @@ import Testing
 @Suite("GraphPrograms")
 struct GraphProgramTests {
     static let folder = repositoryRoot.appendingPathComponent("Tests/CheckpointTests/Fixtures/pt2")
-    static let runnable = ["graycnn", "encdec", "own_forward", "small_unet"]
+    static let runnable = ["graycnn", "encdec", "own_forward", "small_unet", "pixel_shuffle"]
 
     @Test(arguments: runnable)
     func theProgramGivesPyTorchsOutput(name: String) throws {
@@ -73,11 +73,11 @@ struct GraphProgramTests {
             guard case ZooModelError.noModel(_, let underlying) = error,
                 case NNError.unsupportedOperator(let target, let node) = underlying
             else { return false }
-            return target == "aten.pixel_shuffle.default" && node == "pixel_shuffle"
+            return target == "aten.pixel_unshuffle.default" && node == "pixel_unshuffle"
         }
         // The archive itself still reads: its weights and operators are there to inspect.
         let checkpoint = try CheckpointReader.read(path)
-        #expect(checkpoint.metadata["program_operators"]?.contains("aten.pixel_shuffle.default x1") == true)
+        #expect(checkpoint.metadata["program_operators"]?.contains("aten.pixel_unshuffle.default x1") == true)
         #expect(Verifier.verify(files: [path], reading: .inProcess).worstStatus == .cannotRun)
     }
 }

@@ -86,3 +86,19 @@ public func runProcess(_ executable: URL, _ arguments: [String], currentDirector
 public func runPythonScript(_ script: String, _ arguments: [String]) throws -> ProcessResult {
     try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments)
 }
+
+/// Python (numpy, h5py, safetensors) defining `write(path, arrays)`: a dict of NumPy arrays as
+/// an HDF5 file (h5py, one dataset per key) for a path ending `.h5`, else as safetensors. Put it
+/// before a script that calls it.
+public let pythonArrayWriter = """
+    def write(path, arrays):
+        if path.endswith(".h5"):
+            import h5py
+            with h5py.File(path, "w") as f:
+                for key, value in arrays.items():
+                    f.create_dataset(key, data=value)
+        else:
+            from safetensors.numpy import save_file
+            save_file(arrays, path)
+
+    """

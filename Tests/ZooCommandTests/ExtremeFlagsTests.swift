@@ -28,6 +28,24 @@ struct ExtremeFlagsTests {
         ["inspect", "Zoo/net.h5", "--timeout", "{}"],
         ["export", "net", "--seed", "{}", "--output", "/dev/null/x.h5"],
         ["export", "simplecnn", "--set", "num_classes={}", "--output", "/dev/null/x.h5"],
+        ["bench", "train", "simplecnn", "--batch", "{}", "--repeat", "1"],
+        ["bench", "train", "simplecnn", "--repeat", "{}"],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "{}",
+            "--batch-size", "4",
+        ],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
+            "--batch-size", "{}",
+        ],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
+            "--batch-size", "4", "--steps", "{}",
+        ],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
+            "--batch-size", "4", "--seed", "{}",
+        ],
     ]
 
     @Test(arguments: commandLines)

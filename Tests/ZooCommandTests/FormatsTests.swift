@@ -89,7 +89,7 @@ struct FormatsTests {
     @Test func convertNeedsAKnownOutputExtension() throws {
         let result = try zoo("convert", "Zoo/net.h5", "/tmp/zoo-out.txt")
         #expect(result.status == 2)
-        #expect(result.stderr.hasPrefix("error: OUT must end in .h5 or .safetensors"))
+        #expect(result.stderr.hasPrefix("error: OUT must end in .h5, .safetensors or .pt2"))
     }
 
     @Test func importReadsATorchSaveFile() throws {

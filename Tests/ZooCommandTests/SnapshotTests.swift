@@ -14,7 +14,7 @@ struct SnapshotTests {
     /// Each snapshot: its file name and the command that makes it.
     static let cases: [(name: String, arguments: [String])] =
         [("help.txt", ["--help"])]
-        + ["list", "inspect", "verify", "run", "export", "import", "diff", "convert", "keygen", "sign", "bench"].map {
+        + ["list", "inspect", "verify", "run", "export", "import", "diff", "convert", "keygen", "sign", "bench", "train"].map {
             ("help-\($0).txt", [$0, "--help"])
         }
         + [("list.json", ["list", "--json"]), ("diff.json", ["diff", "Zoo/simplecnn.h5", "Zoo/graycnn.h5", "--json"])]

@@ -169,9 +169,16 @@ def model_config(model):
 
 
 def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, rtol=None, preprocess=None, classes=None,
-         eval_set=None, metrics=None):
+         eval_set=None, metrics=None, export_program=None):
     """Writes `model.state_dict()` as canonical v1, with model_config for nn.Sequential models and
     a reference input/output pair (computed in eval mode) when `example_input` is given.
+
+    With `example_input`, the model's torch.export program is recorded too (`export_program`
+    defaults to True then): exported in eval mode with a dynamic batch size, node stack traces
+    dropped, stored as the manifest's `torch_export_program`, so that zoo runs any model saved
+    this way with no Swift code and `zoo verify` proves its forward pass against the reference
+    pair PyTorch computed. A model torch.export cannot trace is saved without a program (a
+    warning says why).
 
     `preprocess`: torchvision transforms as [{"type": class name, **kwargs}] that turn a picture
     into the model's input; `classes`: label strings by output index; `eval_set=(x, y)`: held-out
@@ -215,7 +222,41 @@ def save(model, path, arch=None, arch_args=None, example_input=None, atol=None, 
             output = model(example_input)
         model.train(was_training)
         tests = [{"input": example_input.detach().cpu().numpy(), "output": output.detach().cpu().numpy(), "atol": atol, "rtol": rtol}]
+        if export_program is None or export_program:
+            program = exported_program(model, example_input)
+            if program is not None:
+                manifest["torch_export_program"] = program
     save_arrays(path, arrays, manifest=manifest, tests=tests, bfloat16_keys=bf16, eval_set=evaluation)
+
+
+def exported_program(model, example_input):
+    """The ExportedProgram JSON of `model` (eval mode, batch size dynamic) as torch.export.save
+    writes it in `models/model.json`, stack traces dropped; None with a warning when it cannot be
+    exported."""
+    import io
+    import warnings
+    import zipfile
+
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        dims = {0: torch.export.Dim.AUTO}
+        program = torch.export.export(model, (example_input,), dynamic_shapes=(dims,))
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
+    except Exception as error:  # torch.export's failures are many kinds; the save goes on without a program
+        warnings.warn(f"zoo_h5.save: no torch.export program recorded ({type(error).__name__}: {error})")
+        return None
+    finally:
+        model.train(was_training)
+    with zipfile.ZipFile(buffer) as archive:
+        member = next(name for name in archive.namelist() if "/models/" in "/" + name and name.endswith(".json"))
+        document = json.loads(archive.read(member))
+    for node in document["graph_module"]["graph"]["nodes"]:
+        node.get("metadata", {}).pop("stack_trace", None)
+    return document
 
 
 def _arrays_of(state_dict):
@@ -398,3 +439,103 @@ def verify_signature(path, public_key_path):
     except InvalidSignature:
         return False
     return True
+
+
+# --- training state ------------------------------------------------------------------------
+
+TRAINING_KEY = "__training__"
+_OPTIMIZER_KINDS = {"SGD": "sgd", "Adam": "adam", "AdamW": "adamw"}
+
+
+def _array_from_json(value):
+    import base64
+    array = np.frombuffer(base64.b64decode(value["data"]), dtype=np.dtype(value["dtype"]).newbyteorder("<"))
+    return array.reshape(value["shape"]).astype(np.dtype(value["dtype"]))
+
+
+def _array_to_json(array):
+    import base64
+    array = _c_order(np.asarray(array))
+    little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": array.dtype.name, "shape": list(array.shape), "data": base64.b64encode(little.tobytes()).decode("ascii")}
+
+
+def read_training(path):
+    """The training state `zoo train` stored in a checkpoint (the JSON object the format page
+    describes), or None when the file holds none."""
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        with h5py.File(path, "r") as f:
+            if TRAINING_KEY not in f:
+                return None
+            text = f[TRAINING_KEY][()]
+            return json.loads(text.decode() if isinstance(text, bytes) else text)
+    with open(path, "rb") as f:
+        length = struct.unpack("<Q", f.read(8))[0]
+        metadata = json.loads(f.read(length)).get("__metadata__", {})
+    return json.loads(metadata[TRAINING_KEY]) if TRAINING_KEY in metadata else None
+
+
+def load_training(path):
+    """(state_dict, optimizer_state_dict, training) from a checkpoint `zoo train` wrote:
+    `model.load_state_dict(state_dict, strict=True)`, then
+    `torch.optim.Adam(model.parameters()).load_state_dict(optimizer_state_dict)` (the class named
+    by `training["optimizer_class"]`) continues the run; `training` is the whole state (epoch,
+    step, generator, history)."""
+    import torch
+
+    training = read_training(path)
+    if training is None:
+        raise ValueError(f"{path} holds no training state (it was not written by zoo train)")
+    if path.lower().endswith(".safetensors"):
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        state = load(path)
+    saved = training["optimizer"]
+    optimizer_state = {
+        "state": {int(index): {name: torch.from_numpy(_array_from_json(value).copy()) for name, value in entry.items()}
+                  for index, entry in saved["state"].items()},
+        "param_groups": [{**group, **({"betas": tuple(group["betas"])} if "betas" in group else {})}
+                         for group in saved["param_groups"]],
+    }
+    return state, optimizer_state, training
+
+
+def save_training(model, optimizer, path, epoch=0, step=0, global_step=0, loss="cross-entropy", batch_size=32, shuffle=True,
+                  seed=0, history=(), **save_arguments):
+    """Writes `model` (as `save` does, `save_arguments` passed on: arch, arch_args,
+    example_input, ...) with `optimizer`'s state, so that `zoo train PATH --resume` continues
+    the run: after `epoch` completed epochs and `step` batches of the next, with zoo's generator
+    seeded by `seed` at that point. SGD, Adam and AdamW, one param group."""
+    import torch
+
+    kind = _OPTIMIZER_KINDS.get(type(optimizer).__name__)
+    if kind is None:
+        raise ValueError(f"zoo train continues SGD, Adam and AdamW, not {type(optimizer).__name__}")
+    if len(optimizer.param_groups) != 1:
+        raise ValueError("zoo train continues optimizers with one param group")
+    save(model, path, **save_arguments)
+    saved = optimizer.state_dict()
+    group = {k: (list(v) if isinstance(v, tuple) else v) for k, v in saved["param_groups"][0].items()}
+    group = {k: (v.item() if isinstance(v, torch.Tensor) else v) for k, v in group.items()}
+    training = {
+        "format": "zoo-training", "format_version": 1,
+        "optimizer": {
+            "state": {str(index): {name: _array_to_json(value.detach().cpu().numpy()) for name, value in entry.items()
+                                   if isinstance(value, torch.Tensor)}
+                      for index, entry in saved["state"].items()},
+            "param_groups": [group],
+        },
+        "optimizer_class": type(optimizer).__name__, "optimizer_kind": kind, "loss": loss,
+        "parameters": [name for name, _ in model.named_parameters()],
+        "epoch": epoch, "step": step, "global_step": global_step, "batch_size": batch_size, "shuffle": shuffle,
+        "scheduler": None,
+        "generator": {"algorithm": "splitmix64", "seed": str(seed), "state": str(seed), "epoch_state": str(seed)},
+        "running": {"loss_sum": 0.0, "correct": 0.0, "seen": 0.0},
+        "history": list(history),
+    }
+    with h5py.File(path, "a") as f:
+        f.create_dataset(TRAINING_KEY, data=json.dumps(training), dtype=h5py.string_dtype("utf-8"))

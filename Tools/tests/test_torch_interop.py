@@ -187,3 +187,71 @@ def test_a_signed_checkpoint_still_loads_strictly_in_pytorch(tmp_path):
     model = REGISTRY["encdec"](base=8)
     model.load_state_dict(zoo_h5.load(path), strict=True)
     assert zoo_h5.verify_signature(path, key + ".pub")
+
+
+class _OwnForward(torch.nn.Module):
+    """What people write in forward methods: a residual add, torch.cat, x.mean((2, 3)), a view."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU())
+        self.branch = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.head = torch.nn.Linear(16 + 16 * 4, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([x, torch.nn.functional.silu(x + self.branch(x))], 1)
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x, 2).view(x.size(0), -1)
+        return self.head(torch.cat([pooled, x.mean((2, 3))], 1))
+
+
+def test_zoo_h5_save_records_the_program_and_zoo_verify_proves_the_forward_pass(tmp_path):
+    torch.manual_seed(3)
+    model = _OwnForward().eval()
+    path = str(tmp_path / "own.h5")
+    zoo_h5.save(model, path, example_input=torch.rand(2, 3, 12, 12))
+    assert "torch_export_program" in zoo_h5.read_manifest(path)
+    result = zoo("verify", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torch.export program" in result.stdout
+    assert "__tests__" in result.stdout or "forward" in result.stdout
+    # The batch size was exported dynamic: another batch runs and equals PyTorch's.
+    x = torch.rand(5, 3, 12, 12)
+    np.save(tmp_path / "x.npy", x.numpy())
+    with torch.no_grad():
+        np.save(tmp_path / "y.npy", model(x).numpy())
+    result = zoo("verify", path, "--input", str(tmp_path / "x.npy"), "--expect", str(tmp_path / "y.npy"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_pt2_zoo_writes_runs_in_pytorch_with_zoos_outputs(tmp_path):
+    torch.manual_seed(4)
+    model = _OwnForward().eval()
+    x = torch.rand(2, 3, 12, 12)
+    torch.export.save(torch.export.export(model, (x,)), str(tmp_path / "own.pt2"))
+    for source, target in [("own.pt2", "own.h5"), ("own.h5", "again.pt2")]:
+        result = zoo("convert", str(tmp_path / source), str(tmp_path / target))
+        assert result.returncode == 0, result.stdout + result.stderr
+    np.save(tmp_path / "x.npy", x.numpy())
+    result = zoo("run", str(tmp_path / "own.h5"), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "zoo.npy"))
+    assert result.returncode == 0, result.stderr
+    loaded = torch.export.load(str(tmp_path / "again.pt2")).module()
+    with torch.no_grad():
+        theirs = loaded(x).numpy()
+    ours = np.load(tmp_path / "zoo.npy")
+    np.testing.assert_allclose(theirs, ours, atol=1e-4 * max(1.0, float(np.abs(theirs).max())), rtol=0)
+
+
+def test_a_bare_torchvision_state_dict_runs_on_zoos_family_program(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(5)
+    model = torchvision.models.mobilenet_v2(weights=None).eval()
+    torch.save(model.state_dict(), tmp_path / "mobilenet_v2.pth")
+    x = torch.rand(2, 3, 96, 112)
+    with torch.no_grad():
+        y = model(x)
+    np.save(tmp_path / "x.npy", x.numpy())
+    np.save(tmp_path / "y.npy", y.numpy())
+    result = zoo("verify", str(tmp_path / "mobilenet_v2.pth"), "--input", str(tmp_path / "x.npy"), "--expect", str(tmp_path / "y.npy"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torchvision mobilenet_v2" in result.stdout

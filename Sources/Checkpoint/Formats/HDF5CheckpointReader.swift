@@ -77,6 +77,9 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
             container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
         raw.manifestText = manifestText
         raw.signature = signature
+        if rootMembers.contains(where: { $0.name == TrainingState.key && $0.kind == .dataset }) {
+            raw.metadata[TrainingState.key] = try root.openDataset(TrainingState.key).readString()
+        }
         if rootMembers.contains(where: { $0.name == EvalSetIO.groupName && $0.kind == .group }) {
             raw.evalSet = try EvalSetIO.read(try root.openGroup(EvalSetIO.groupName), path: path)
         }

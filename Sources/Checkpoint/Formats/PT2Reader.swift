@@ -122,6 +122,13 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(
                 path: path, reason: "weight '\(key)' needs \(end) bytes of \(file), which holds \(entry.uncompressedSize)")
         }
+        // loads (issue 19): a weight that is its whole file is read straight into the tensor, one copy.
+        if offset == 0 && UInt64(end) == entry.uncompressedSize {
+            do { return try Tensor(shape: sizes, dtype: dtype) { try entries.read(entry, into: $0) } } catch let error as CheckpointError {
+                throw error
+            } catch { throw .invalidTensor(path: path, key: key, reason: "\(error)") }
+        }
+        // end loads
         let bytes = try entries.bytes(of: entry)
         do {
             return try bytes.withUnsafeBytes { buffer throws(TensorError) in
@@ -131,7 +138,7 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     /// torch.export's ScalarType codes (torch/_export/serde/schema.py) that zoo's dtypes match.
-    private static let dtypes: [Int: DType] = [
+    static let dtypes: [Int: DType] = [
         1: .uint8, 2: .int8, 3: .int16, 4: .int32, 5: .int64, 6: .float16, 7: .float32, 8: .float64, 12: .bool, 13: .bfloat16,
     ]
 

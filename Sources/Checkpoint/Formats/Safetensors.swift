@@ -39,8 +39,14 @@ enum SafetensorsReader: CheckpointContainerReader {
     }
 
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+        try read(path, consuming: false)
+    }
+
+    /// Reads the file at `path`; `consuming` cuts each tensor's bytes out of the file once they are
+    /// copied (for a scratch file read once: contained reading's transfer file).
+    static func read(_ path: String, consuming: Bool) throws(CheckpointError) -> RawCheckpoint {
         let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw .damaged(path: path, reason: "\(error)") }
+        do { file = try MappedFile(path: path, consuming: consuming) } catch { throw .damaged(path: path, reason: "\(error)") }
         return try file.withBytes { bytes throws(CheckpointError) in
             guard bytes.count >= 8 else {
                 throw .damaged(path: path, reason: "the file is truncated: \(bytes.count) bytes, no header length")
@@ -100,14 +106,12 @@ enum SafetensorsReader: CheckpointContainerReader {
             entries.reserveCapacity(records.count)
             for record in records {
                 let range = (dataStart + record.begin)..<(dataStart + record.end)
-                file.prefault(range)
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[range])
                 do {
-                    entries.append((record.key, try Tensor(shape: record.shape, dtype: record.dtype, littleEndianBytes: slice)))
+                    entries.append(
+                        (record.key, try Tensor(shape: record.shape, dtype: record.dtype) { try file.copy(range, into: $0) }))
                 } catch {
                     throw .invalidTensor(path: path, key: record.key, reason: "\(error)")
                 }
-                file.release(dataStart + record.begin..<dataStart + record.end)
             }
             var raw = RawCheckpoint(container: container, entries: entries, manifest: nil)
             if let text = metadata.removeValue(forKey: Safetensors.manifestKey) {
@@ -176,9 +180,24 @@ enum SafetensorsWriter {
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
         extraMetadata: [String: String], to path: String, durable: Bool = true
     ) throws(CheckpointError) {
+        var tensors = stateDict
+        try write(
+            emptying: &tensors, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
+            extraMetadata: extraMetadata, to: path, durable: durable)
+    }
+
+    /// Writes as ``write(_:manifest:referenceCases:evalSet:signature:extraMetadata:to:durable:)``
+    /// does, letting go of each tensor once its bytes are written: when `stateDict` is the only
+    /// holder of its tensors (contained reading's child), the file grows as they are freed, so
+    /// that the process never holds them twice. The tensors are left empty.
+    static func write(
+        emptying stateDict: inout StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?,
+        signature: String?, extraMetadata: [String: String], to path: String, durable: Bool = true
+    ) throws(CheckpointError) {
         var header: [String: JSONValue] = [:]
         var offset = 0
-        for (key, tensor) in stateDict {
+        for key in stateDict.keys {
+            guard let tensor = stateDict[key] else { continue }
             let size = tensor.count * tensor.dtype.byteCount
             header[key] = .object([
                 "dtype": .string(Safetensors.name(of: tensor.dtype)), "shape": .array(tensor.shape.map { .int(Int64($0)) }),
@@ -197,12 +216,18 @@ enum SafetensorsWriter {
         var headerBytes = Array(JSONValue.object(header).serialized().utf8)
         // The reference implementation pads the header with spaces to a multiple of 8 bytes.
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
+        let keys = stateDict.keys
         try AtomicFile.replace(path, durable: durable) { temporary in
             try AtomicFile.writeAll(to: temporary) { append throws(CheckpointError) in
                 let length = UInt64(headerBytes.count)
-                try append((0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
-                try append(headerBytes)
-                for (_, tensor) in stateDict { try append(tensor.littleEndianBytes) }
+                try append.bytes((0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) })
+                try append.bytes(headerBytes)
+                for key in keys {
+                    guard let tensor = stateDict[key] else { continue }
+                    // An empty tensor in its place frees the storage (the keys stay as they were).
+                    stateDict[key] = Tensor(zeros: [0], dtype: tensor.dtype)
+                    try append.tensor(tensor)
+                }
             }
         }
     }

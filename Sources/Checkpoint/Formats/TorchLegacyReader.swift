@@ -73,7 +73,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
             guard let range = storages[reference.storage.key] else {
                 throw .damaged("tensor '\(key)' uses storage '\(reference.storage.key)', which the stream lacks")
             }
-            var storageBytes = UnsafeRawBufferPointer(rebasing: bytes[range])
+            let storageBytes = UnsafeRawBufferPointer(rebasing: bytes[range])
             var swapped: [UInt8] = []
             if bigEndian {
                 swapped = Array(storageBytes)
@@ -81,8 +81,10 @@ enum TorchLegacyReader: CheckpointContainerReader {
             }
             do {
                 let tensor = try swapped.withUnsafeBytes { swappedBytes in
-                    if bigEndian { storageBytes = swappedBytes }
-                    return try TorchStateDict.materialise(reference, storageBytes: storageBytes)
+                    if bigEndian { return try TorchStateDict.materialise(reference, storageBytes: swappedBytes) }
+                    return try TorchStateDict.materialise(reference, storageBytes: storageBytes) { within, buffer in
+                        try file.copy((range.lowerBound + within.lowerBound)..<(range.lowerBound + within.upperBound), into: buffer)
+                    }
                 }
                 entries.append((key, tensor))
             } catch {

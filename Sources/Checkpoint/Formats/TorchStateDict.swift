@@ -52,7 +52,13 @@ enum TorchStateDict {
     }
 
     /// The tensor's elements, copied out of its storage's little-endian bytes.
-    static func materialise(_ reference: TensorReference, storageBytes: UnsafeRawBufferPointer) throws(PickleError) -> Tensor {
+    /// `copyRange`, when given, copies a contiguous tensor's bytes (a range of `storageBytes`) into
+    /// its storage instead of a plain copy: a mapped file's ``MappedFile/copy(_:into:)``, which
+    /// keeps a large tensor's pages from being resident twice.
+    static func materialise(
+        _ reference: TensorReference, storageBytes: UnsafeRawBufferPointer,
+        copyRange: ((Range<Int>, UnsafeMutableRawBufferPointer) throws -> Void)? = nil
+    ) throws(PickleError) -> Tensor {
         let dtype = reference.storage.dtype.dtype
         let width = dtype.byteCount
         let shape = reference.shape
@@ -75,6 +81,9 @@ enum TorchStateDict {
             }
         }
         do {
+            if isContiguous(reference), let copyRange {
+                return try Tensor(shape: shape, dtype: dtype) { try copyRange((start * width)..<((start + count) * width), $0) }
+            }
             if isContiguous(reference) {
                 let slice = UnsafeRawBufferPointer(rebasing: storageBytes[(start * width)..<((start + count) * width)])
                 return try Tensor(shape: shape, dtype: dtype, littleEndianBytes: slice)

@@ -2,9 +2,17 @@ import JSON
 import Tensor
 
 /// A torch.export program (the ExportedProgram JSON of a `.pt2` archive, `models/<name>.json`)
-/// as zoo runs it: the graph's inputs, its nodes in order, its outputs, and the static shapes
-/// PyTorch recorded for every value.
+/// as zoo runs it: the graph's inputs, its nodes in order, its outputs, and the shapes PyTorch
+/// recorded for every value (sizes or, where the program was exported with dynamic shapes,
+/// expressions over the input's free sizes).
 public struct ExportedProgram: Sendable {
+    /// An integer argument that is either written in the program or computed by an earlier node
+    /// (`sym_size`, `_operator.floordiv`, ...) when the program has dynamic shapes.
+    public enum SymbolicInt: Sendable, Equatable {
+        case constant(Int)
+        case name(String)
+    }
+
     /// One argument of a node, as the schema spells it (`as_tensor`, `as_ints`, ...).
     public enum Argument: Sendable, Equatable {
         case tensor(String)
@@ -14,6 +22,8 @@ public struct ExportedProgram: Sendable {
         case float(Double)
         case floats([Double])
         case bool(Bool)
+        case symbolicInt(SymbolicInt)
+        case symbolicInts([SymbolicInt])
         case none
         case other(String)
     }
@@ -41,9 +51,19 @@ public struct ExportedProgram: Sendable {
     public var userInputs: [String]
     public var nodes: [Node]
     public var outputs: [String]
-    /// Every value's recorded shape and dtype.
-    public var shapes: [String: [Int]]
+    /// Every tensor's recorded shape (each size a constant or an expression over the input's
+    /// free sizes) and dtype.
+    public var shapes: [String: [ShapeExpression]]
     public var dtypes: [String: DType]
+    /// The integers a dynamic program computes, with the expressions PyTorch recorded for them.
+    public var symbolicIntegers: [String: ShapeExpression]
+    /// The input's shape in the example it was exported with (the recorded hint for a free size).
+    public var exampleInputShape: [Int]
+    /// The names of the outputs when the model returns a dict (`{"out": ..., "aux": ...}` for
+    /// torchvision's segmentation models), from the program's output tree; nil otherwise.
+    public var outputNames: [String]?
+    /// The smallest and largest value each free size may take (`range_constraints`).
+    public var sizeRanges: [String: ClosedRange<Int>]
 
     /// Parses the program's JSON; throws ``NNError/invalidProgram(reason:)`` naming what is missing.
     public init(json: JSONValue) throws {
@@ -76,7 +96,9 @@ public struct ExportedProgram: Sendable {
             }
             let outputs = (node["outputs"]?.arrayValue ?? []).flatMap { output -> [String] in
                 if let name = output["as_tensor"]?["name"]?.stringValue { return [name] }
-                return (output["as_tensors"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+                if let name = output["as_sym_int"]?["as_name"]?.stringValue { return [name] }
+                // An output PyTorch does not keep (`as_none`) holds its place with an empty name.
+                return (output["as_tensors"]?.arrayValue ?? []).map { $0["name"]?.stringValue ?? "" }
             }
             return Node(
                 target: target.replacingOccurrences(of: "torch.ops.", with: ""), name: node["name"]?.stringValue ?? target,
@@ -86,13 +108,55 @@ public struct ExportedProgram: Sendable {
         shapes = [:]
         dtypes = [:]
         for (name, meta) in graph["tensor_values"]?.objectValue ?? [:] {
-            shapes[name] = (meta["sizes"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) }
+            shapes[name] = try (meta["sizes"]?.arrayValue ?? []).map { try Self.size($0, of: name) }
             dtypes[name] = Self.dtypes[Int(meta["dtype"]?.intValue ?? 7)]
+        }
+        exampleInputShape = (graph["tensor_values"]?[userInputs.first ?? ""]?["sizes"]?.arrayValue ?? []).map { size in
+            size["as_int"]?.intValue ?? size["as_expr"]?["hint"]?["as_int"]?.intValue ?? 1
+        }
+        outputNames = Self.dictionaryKeys(module?["module_call_graph"]?.arrayValue?.first?["signature"]?["out_spec"]?.stringValue)
+        symbolicIntegers = [:]
+        for (name, value) in graph["sym_int_values"]?.objectValue ?? [:] {
+            symbolicIntegers[name] = try Self.size(value, of: name)
+        }
+        sizeRanges = [:]
+        for (symbol, range) in json["range_constraints"]?.objectValue ?? [:] {
+            let low = range["min_val"]?.intValue ?? 0
+            let high = range["max_val"]?.intValue ?? Int.max
+            if low <= high { sizeRanges[symbol] = low...high }
         }
         guard userInputs.count == 1 else {
             throw NNError.invalidProgram(reason: "\(userInputs.count) user inputs; zoo runs programs of one input tensor")
         }
         guard !outputs.isEmpty else { throw NNError.invalidProgram(reason: "no tensor output") }
+    }
+
+    /// One recorded size: `as_int`, or `as_expr` with sympy's text (unreadable text is refused,
+    /// naming the value, rather than guessed).
+    private static func size(_ json: JSONValue, of name: String) throws -> ShapeExpression {
+        if let value = json["as_int"]?.intValue { return .constant(value) }
+        if let text = json["as_expr"]?["expr_str"]?.stringValue {
+            guard let expression = ShapeExpression(srepr: text) else {
+                throw NNError.invalidProgram(reason: "the size '\(text)' of '\(name)', which zoo cannot evaluate")
+            }
+            return expression
+        }
+        throw NNError.invalidProgram(reason: "a size of '\(name)' that is neither an integer nor an expression")
+    }
+
+    /// The keys of a dict output in torch's serialized tree spec (`[1, {"type": "builtins.dict",
+    /// "context": "[\"out\"]", ...}]`).
+    private static func dictionaryKeys(_ spec: String?) -> [String]? {
+        guard let spec, let tree = try? JSONValue.parse(spec), let node = tree.arrayValue?.last,
+            node["type"]?.stringValue == "builtins.dict", let context = node["context"]?.stringValue,
+            let keys = try? JSONValue.parse(context)
+        else { return nil }
+        return keys.arrayValue?.compactMap(\.stringValue)
+    }
+
+    private static func symbolicInt(_ json: JSONValue) -> SymbolicInt? {
+        if let value = json["as_int"]?.intValue { return .constant(value) }
+        return json["as_name"]?.stringValue.map(SymbolicInt.name)
     }
 
     private static func argument(_ json: JSONValue?) -> Argument {
@@ -105,6 +169,10 @@ public struct ExportedProgram: Sendable {
         case "as_float": return .float(value.doubleValue ?? value.intValue.map { Double($0) } ?? 0)
         case "as_floats": return .floats((value.arrayValue ?? []).compactMap { $0.doubleValue ?? $0.intValue.map { Double($0) } })
         case "as_bool": return .bool(value.boolValue ?? false)
+        case "as_sym_int": return symbolicInt(value).map(Argument.symbolicInt) ?? .other(kind)
+        case "as_sym_ints":
+            let values = (value.arrayValue ?? []).compactMap(symbolicInt)
+            return values.count == value.arrayValue?.count ? .symbolicInts(values) : .other(kind)
         case "as_none": return .none
         default: return .other(kind)
         }
@@ -114,4 +182,18 @@ public struct ExportedProgram: Sendable {
     static let dtypes: [Int: DType] = [
         1: .uint8, 2: .int8, 3: .int16, 4: .int32, 5: .int64, 6: .float16, 7: .float32, 8: .float64, 12: .bool, 13: .bfloat16,
     ]
+}
+
+extension ExportedProgram.Argument {
+    /// The values (tensors or computed integers) the argument refers to by name.
+    var valueNames: [String] {
+        switch self {
+        case .tensor(let name): return [name]
+        case .tensors(let names): return names
+        case .symbolicInt(.name(let name)): return [name]
+        case .symbolicInts(let values):
+            return values.compactMap { if case .name(let name) = $0 { name } else { nil } }
+        default: return []
+        }
+    }
 }

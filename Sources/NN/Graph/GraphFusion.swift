@@ -86,7 +86,7 @@ enum GraphFusion {
                 removed.insert(next)
             case "aten.add.Tensor", "aten.add_.Tensor":
                 guard case .tensor(let a)? = node.argument("self", at: 0), case .tensor(let b)? = node.argument("other", at: 1),
-                    let shape = program.shapes[a], shape.allSatisfy({ $0 > 0 }), shape == program.shapes[b],
+                    let shape = program.shapes[a], !shape.isEmpty, shape == program.shapes[b],
                     isDefault(node.argument("alpha", at: 2), 1),
                     let next = soleUser(output), isReLU(nodes[next], input: output), let activated = soleOutput(nodes[next])
                 else { continue }
@@ -173,10 +173,13 @@ enum GraphFusion {
 
     /// Whether `a` is the `(N, C, H, W)` operand and `b` the `(N, C, 1, 1)` one (true), the other
     /// way round (false), or neither (nil).
-    private static func channelScale(_ a: [Int]?, _ b: [Int]?) -> Bool? {
+    /// Which of two recorded shapes is `(N, C, H, W)` and which its `(N, C, 1, 1)` scales (sizes
+    /// compared as expressions; the fused operator checks the actual shapes again).
+    private static func channelScale(_ a: [ShapeExpression]?, _ b: [ShapeExpression]?) -> Bool? {
         guard let a, let b, a.count == 4, b.count == 4 else { return nil }
-        func scales(_ planes: [Int], _ scales: [Int]) -> Bool {
-            scales[0] == planes[0] && scales[1] == planes[1] && scales[2] == 1 && scales[3] == 1 && planes[2] * planes[3] > 1
+        func scales(_ planes: [ShapeExpression], _ scales: [ShapeExpression]) -> Bool {
+            scales[0] == planes[0] && scales[1] == planes[1] && scales[2] == .constant(1) && scales[3] == .constant(1)
+                && !(planes[2] == .constant(1) && planes[3] == .constant(1))
         }
         if scales(a, b) { return true }
         if scales(b, a) { return false }
@@ -200,8 +203,8 @@ enum GraphFusion {
         let bias = try call.optionalTensor("bias", 2)
         let layer = try call.layer(
             {
-                let layer = try call.convolutionLayer(
-                    weight: weight, hasBias: bias != nil || call.argument("norm_running_mean", byName) != nil)
+                let layer = try GraphOperators.conv2dLayer(
+                    call, weight: weight, bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
                 let (foldedWeight, foldedBias) = try folded(call, weight: weight, bias: bias)
                 try layer.setLocalState("weight", to: foldedWeight)
                 if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }
@@ -265,17 +268,5 @@ enum GraphFusion {
             return ([try GraphOperators.broadcast(planes, scales, layer: "aten.mul.Tensor", *)], nil)
         }
         return ([Tensor(shape: planes.shape, scalars: scalePlanes(planes.scalars, by: scales.scalars))], nil)
-    }
-}
-
-extension GraphCall {
-    /// The Conv2d that a `conv2d` node's arguments describe, for `weight`'s shape, weights unset.
-    func convolutionLayer(weight: Tensor, hasBias: Bool) throws -> Conv2d {
-        let groups = int("groups", 6, default: 1)
-        guard weight.rank == 4 else { throw NNError.invalidProgram(reason: "node '\(node.name)': a conv2d weight of rank \(weight.rank)") }
-        return try Conv2d(
-            inChannels: weight.shape[1] * groups, outChannels: weight.shape[0], kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-            stride: pair("stride", 3, default: [1]), padding: .explicit(pair("padding", 4, default: [0])),
-            dilation: pair("dilation", 5, default: [1]), groups: groups, bias: hasBias)
     }
 }

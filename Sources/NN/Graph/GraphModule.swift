@@ -4,8 +4,11 @@ import Tensor
 /// under their state_dict names, and its forward interprets the graph node by node on zoo's
 /// layers and kernels (the operator table in `GraphOperators.swift`).
 ///
-/// The program is static-shaped, as `torch.export.export` records it: the input must have the
-/// shape of the example it was exported with, as the program's own guards require in PyTorch.
+/// The input must have a shape the program allows, as its guards require in PyTorch: the sizes
+/// of the example it was exported with, except where it was exported with dynamic sizes (each
+/// then within its recorded range). Every value's shape is evaluated from the input's before
+/// the pass, and each node's result is checked against it: a program whose shapes do not follow
+/// from its input is refused at the node where they part.
 public final class GraphModule: ModuleBase, Layer {
     public let program: ExportedProgram
     private let stateNames: [String: String]
@@ -19,8 +22,8 @@ public final class GraphModule: ModuleBase, Layer {
         var slots: [StateSlot] = []
         var stateNames: [String: String] = [:]
         for input in program.stateInputs {
-            guard let shape = program.shapes[input.argument] else {
-                throw NNError.invalidProgram(reason: "no shape recorded for \(input.stateName)")
+            guard let shape = program.stateShape(of: input.argument) else {
+                throw NNError.invalidProgram(reason: "no fixed shape recorded for \(input.stateName)")
             }
             let dtype = program.dtypes[input.argument] ?? .float32
             slots.append(
@@ -33,8 +36,31 @@ public final class GraphModule: ModuleBase, Layer {
         fused = GraphFusion.plan(program)
         super.init(state: slots)
         // Every operator is checked now, so that an unknown one is named before any data is read.
-        for node in program.nodes where GraphOperators.table[node.target] == nil {
+        for node in program.nodes where GraphOperators.table[node.target] == nil && GraphOperators.integerTable[node.target] == nil {
             throw NNError.unsupportedOperator(target: node.target, node: node.name)
+        }
+        try Self.checkOrder(program)
+    }
+
+    /// Every value a node uses is the input, a parameter or buffer, or the output of an earlier
+    /// node: a value nothing computes is refused by name, and so is a node that uses its own or a
+    /// later node's output (a cycle, which an interpreter running in order could never finish).
+    private static func checkOrder(_ program: ExportedProgram) throws {
+        var known = Set(program.userInputs + program.stateInputs.map(\.argument))
+        let later = Set(program.nodes.flatMap(\.outputs))
+        for node in program.nodes {
+            for (_, argument) in node.arguments {
+                for name in argument.valueNames where !known.contains(name) {
+                    throw NNError.invalidProgram(
+                        reason: later.contains(name)
+                            ? "node '\(node.name)' uses '\(name)' before it is computed (a cycle)"
+                            : "node '\(node.name)' uses '\(name)', which nothing in the program computes")
+                }
+            }
+            known.formUnion(node.outputs)
+        }
+        for output in program.outputs where !known.contains(output) {
+            throw NNError.invalidProgram(reason: "the output '\(output)' is never computed")
         }
     }
 
@@ -42,43 +68,59 @@ public final class GraphModule: ModuleBase, Layer {
 
     /// The ATen operators zoo runs in a program, sorted (the README lists these; a test keeps
     /// the two equal).
-    public static var supportedOperators: [String] { GraphOperators.table.keys.sorted() }
+    public static var supportedOperators: [String] { (Array(GraphOperators.table.keys) + Array(GraphOperators.integerTable.keys)).sorted() }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
-        let expected = program.shapes[program.userInputs[0]] ?? []
-        guard input.shape == expected else {
-            throw NNError.inputShape(layer: "torch.export program", expected: "the exported shape \(expected)", got: input.shape)
-        }
+    public func forward(_ input: Tensor) throws -> Tensor { try forwardAll(input)[0] }
+
+    /// Every output of the program, in its order (a model returning a dict has one per key:
+    /// ``outputNames``).
+    public func forwardAll(_ input: Tensor) throws -> [Tensor] {
+        let bindings = try program.sizeBindings(for: input.shape)
         var values: [String: Tensor] = [program.userInputs[0]: input]
+        var integers: [String: Int] = [:]
         for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
         for (index, node) in fused.nodes.enumerated() {
+            if let operation = GraphOperators.integerTable[node.target] {
+                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
+                let value = try operation(call)
+                if let name = node.outputs.first { integers[name] = value }
+                for name in fused.lastUses[index] { values[name] = nil }
+                continue
+            }
             guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
-            let call = GraphCall(node: node, values: values, stateNames: stateNames, cached: layers[index])
+            let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
-            for (name, value) in zip(node.outputs, outputs) { values[name] = value }
+            for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
+                if let recorded = program.shape(of: name, bindings: bindings), recorded != value.shape {
+                    throw NNError.invalidProgram(
+                        reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(value.shape), "
+                            + "where the program records \(recorded) for this input")
+                }
+                values[name] = value
+            }
             for name in fused.lastUses[index] { values[name] = nil }
         }
-        guard let output = values[program.outputs[0]] else {
-            throw NNError.invalidProgram(reason: "the output \(program.outputs[0]) is never computed")
+        return try program.outputs.map { name in
+            guard let output = values[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
+            return output
+        }
+    }
+
+    public func outputShape(for shape: [Int]) throws -> [Int] {
+        let bindings = try program.sizeBindings(for: shape)
+        guard let output = program.shape(of: program.outputs[0], bindings: bindings) else {
+            throw NNError.invalidProgram(reason: "the output's recorded shape cannot be evaluated for the input \(shape)")
         }
         return output
     }
 
-    public func outputShape(for shape: [Int]) throws -> [Int] {
-        let expected = program.shapes[program.userInputs[0]] ?? []
-        guard shape == expected else {
-            throw NNError.inputShape(layer: "torch.export program", expected: "the exported shape \(expected)", got: shape)
-        }
-        return program.shapes[program.outputs[0]] ?? []
-    }
-
     /// The input and every value the graph computes (a bound: values die as their last user runs).
     public func activationBytes(for shape: [Int]) throws -> Int {
-        _ = try outputShape(for: shape)
-        let computed = program.nodes.flatMap(\.outputs).compactMap { program.shapes[$0] }
+        let bindings = try program.sizeBindings(for: shape)
+        let computed = program.nodes.flatMap(\.outputs).compactMap { program.shape(of: $0, bindings: bindings) }
         return saturatingSum(float32Bytes(shape), computed.map(float32Bytes).reduce(0) { saturatingSum($0, $1) })
     }
 }

@@ -4,6 +4,8 @@ import Tensor
 struct GraphCall {
     let node: ExportedProgram.Node
     let values: [String: Tensor]
+    /// The integers earlier nodes computed (sizes of a program with dynamic shapes).
+    var integers: [String: Int] = [:]
     let stateNames: [String: String]
     /// The layer this node ran on last time, when the weights have not changed since.
     let cached: Module?
@@ -17,6 +19,16 @@ struct GraphCall {
         return value
     }
 
+    /// A tensor argument, or a number where the program passes one (`x + 3`), as a rank-0 tensor
+    /// that broadcasts.
+    func tensorOrScalar(_ name: String, _ index: Int) throws -> Tensor {
+        switch argument(name, index) {
+        case .int(let value)?: return Tensor(shape: [], scalars: [Float(value)])
+        case .float(let value)?: return Tensor(shape: [], scalars: [Float(value)])
+        default: return try tensor(name, index)
+        }
+    }
+
     func optionalTensor(_ name: String, _ index: Int) throws -> Tensor? {
         guard case .tensor(let value) = argument(name, index) else { return nil }
         guard let tensor = values[value] else {
@@ -25,17 +37,33 @@ struct GraphCall {
         return tensor
     }
 
-    func ints(_ name: String, _ index: Int, default fallback: [Int]) -> [Int] {
+    func ints(_ name: String, _ index: Int, default fallback: [Int]) throws -> [Int] {
         switch argument(name, index) {
         case .ints(let values)?: return values
         case .int(let value)?: return [value]
+        case .symbolicInt(let value)?: return [try resolve(value)]
+        case .symbolicInts(let values)?: return try values.map(resolve)
         default: return fallback
         }
     }
 
-    func int(_ name: String, _ index: Int, default fallback: Int) -> Int {
-        if case .int(let value)? = argument(name, index) { return value }
-        return fallback
+    func int(_ name: String, _ index: Int, default fallback: Int) throws -> Int {
+        switch argument(name, index) {
+        case .int(let value)?: return value
+        case .symbolicInt(let value)?: return try resolve(value)
+        default: return fallback
+        }
+    }
+
+    private func resolve(_ value: ExportedProgram.SymbolicInt) throws -> Int {
+        switch value {
+        case .constant(let constant): return constant
+        case .name(let name):
+            guard let computed = integers[name] else {
+                throw NNError.invalidProgram(reason: "node '\(node.name)' uses the size '\(name)', which no earlier node computes")
+            }
+            return computed
+        }
     }
 
     func float(_ name: String, _ index: Int, default fallback: Double) -> Double {
@@ -52,8 +80,8 @@ struct GraphCall {
     }
 
     /// `[a]` or `[a, b]` as a pair, as ATen broadcasts one size to both axes.
-    func pair(_ name: String, _ index: Int, default fallback: [Int]) -> IntPair {
-        let values = ints(name, index, default: fallback)
+    func pair(_ name: String, _ index: Int, default fallback: [Int]) throws -> IntPair {
+        let values = try ints(name, index, default: fallback)
         return values.count == 1 ? IntPair(values[0], values[0]) : IntPair(values[0], values.count > 1 ? values[1] : values[0])
     }
 
@@ -73,7 +101,10 @@ struct GraphCall {
 enum GraphOperators {
     typealias Operation = @Sendable (GraphCall) throws -> (outputs: [Tensor], layer: Module?)
 
-    static let table: [String: Operation] = [
+    static let table: [String: Operation] = coreTable.merging(primaryTable) { _, primary in primary }
+
+    /// The operators of a program as `torch.export.export` writes it (before decompositions).
+    private static let primaryTable: [String: Operation] = [
         "aten.conv2d.default": convolution,
         "aten.conv_transpose2d.input": transposedConvolution,
         "aten.batch_norm.default": batchNorm,
@@ -125,24 +156,36 @@ enum GraphOperators {
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let layer = try call.layer(
-            { try call.convolutionLayer(weight: weight, hasBias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
+        let layer = try call.layer({ try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
         return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    /// The Conv2d a node's `weight` (`(out, in / groups, kH, kW)`), stride, padding, dilation and
+    /// groups describe, without its state.
+    static func conv2dLayer(_ call: GraphCall, weight: Tensor, bias: Bool) throws -> Conv2d {
+        let groups = try call.int("groups", 6, default: 1)
+        guard weight.rank == 4 else {
+            throw NNError.invalidProgram(reason: "node '\(call.node.name)': a conv2d weight of rank \(weight.rank)")
+        }
+        return try Conv2d(
+            inChannels: weight.shape[1] * groups, outChannels: weight.shape[0], kernelSize: IntPair(weight.shape[2], weight.shape[3]),
+            stride: try call.pair("stride", 3, default: [1]), padding: .explicit(try call.pair("padding", 4, default: [0])),
+            dilation: try call.pair("dilation", 5, default: [1]), groups: groups, bias: bias)
     }
 
     static func transposedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let groups = call.int("groups", 6, default: 1)
+        let groups = try call.int("groups", 6, default: 1)
         guard weight.rank == 4 else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': a weight of rank \(weight.rank)") }
         let layer = try call.layer(
             {
                 try ConvTranspose2d(
                     inChannels: weight.shape[0], outChannels: weight.shape[1] * groups,
                     kernelSize: IntPair(weight.shape[2], weight.shape[3]),
-                    stride: call.pair("stride", 3, default: [1]), padding: call.pair("padding", 4, default: [0]),
-                    outputPadding: call.pair("output_padding", 5, default: [0]), groups: groups, bias: bias != nil,
-                    dilation: call.pair("dilation", 7, default: [1]))
+                    stride: try call.pair("stride", 3, default: [1]), padding: try call.pair("padding", 4, default: [0]),
+                    outputPadding: try call.pair("output_padding", 5, default: [0]), groups: groups, bias: bias != nil,
+                    dilation: try call.pair("dilation", 7, default: [1]))
             }, state: [("weight", weight), ("bias", bias)])
         return ([try layer(try call.tensor("input", 0))], layer)
     }
@@ -173,46 +216,46 @@ enum GraphOperators {
     }
 
     static func maxPool(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let kernel = call.pair("kernel_size", 1, default: [1])
-        let stride = call.ints("stride", 2, default: [])
+        let kernel = try call.pair("kernel_size", 1, default: [1])
+        let stride = try call.ints("stride", 2, default: [])
         let layer = try call.layer(
             {
                 try MaxPool2d(
-                    kernelSize: kernel, stride: stride.isEmpty ? nil : call.pair("stride", 2, default: [1]),
-                    padding: call.pair("padding", 3, default: [0]), dilation: call.pair("dilation", 4, default: [1]),
+                    kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
+                    padding: try call.pair("padding", 3, default: [0]), dilation: try call.pair("dilation", 4, default: [1]),
                     ceilMode: call.bool("ceil_mode", 5, default: false))
             }, state: [])
         return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func averagePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let kernel = call.pair("kernel_size", 1, default: [1])
-        let stride = call.ints("stride", 2, default: [])
+        let kernel = try call.pair("kernel_size", 1, default: [1])
+        let stride = try call.ints("stride", 2, default: [])
         let divisor: Int? = if case .int(let value)? = call.argument("divisor_override", 6) { value } else { nil }
         let layer = try call.layer(
             {
                 try AvgPool2d(
-                    kernelSize: kernel, stride: stride.isEmpty ? nil : call.pair("stride", 2, default: [1]),
-                    padding: call.pair("padding", 3, default: [0]), ceilMode: call.bool("ceil_mode", 4, default: false),
+                    kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
+                    padding: try call.pair("padding", 3, default: [0]), ceilMode: call.bool("ceil_mode", 4, default: false),
                     countIncludePad: call.bool("count_include_pad", 5, default: true), divisorOverride: divisor)
             }, state: [])
         return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func adaptiveAveragePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let size = call.pair("output_size", 1, default: [1])
+        let size = try call.pair("output_size", 1, default: [1])
         let layer = try call.layer({ AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: size.height, width: size.width)) }, state: [])
         return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func flatten(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let layer = Flatten(startDim: call.int("start_dim", 1, default: 0), endDim: call.int("end_dim", 2, default: -1))
+        let layer = Flatten(startDim: try call.int("start_dim", 1, default: 0), endDim: try call.int("end_dim", 2, default: -1))
         return ([try layer(try call.tensor("self", 0))], nil)
     }
 
     static func reshape(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        var size = call.ints("size", 1, default: [])
+        var size = try call.ints("size", 1, default: [])
         if let free = size.firstIndex(of: -1) {
             let known = size.enumerated().filter { $0.offset != free }.reduce(1) { $0 * $1.element }
             guard known > 0, input.count % known == 0 else {
@@ -224,7 +267,7 @@ enum GraphOperators {
     }
 
     static func addTensors(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let (a, b) = (try call.tensor("self", 0), try call.tensor("other", 1))
+        let (a, b) = (try call.tensor("self", 0), try call.tensorOrScalar("other", 1))
         guard call.float("alpha", 2, default: 1) == 1 else {
             throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
         }
@@ -233,7 +276,7 @@ enum GraphOperators {
 
     static func meanOverAxes(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        let axes = Set(call.ints("dim", 1, default: Array(0..<input.rank)).map { $0 < 0 ? $0 + input.rank : $0 })
+        let axes = Set(try call.ints("dim", 1, default: Array(0..<input.rank)).map { $0 < 0 ? $0 + input.rank : $0 })
         guard axes.allSatisfy({ (0..<input.rank).contains($0) }) else {
             throw NNError.inputShape(layer: call.node.target, expected: "axes \(axes.sorted()) within rank \(input.rank)", got: input.shape)
         }
@@ -264,7 +307,7 @@ enum GraphOperators {
         }
         guard let first = tensors.first else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat of nothing") }
         let rank = first.rank
-        var axis = call.int("dim", 1, default: 0)
+        var axis = try call.int("dim", 1, default: 0)
         if axis < 0 { axis += rank }
         guard (0..<rank).contains(axis),
             tensors.allSatisfy({
@@ -285,5 +328,40 @@ enum GraphOperators {
         var shape = first.shape
         shape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
         return ([Tensor(shape: shape, scalars: scalars)], nil)
+    }
+}
+
+/// The integer operators of a program exported with dynamic shapes: sizes read off tensors and
+/// Python's arithmetic on them (`x.size(0)`, `h // 2`), which later nodes use as view sizes.
+extension GraphOperators {
+    typealias IntegerOperation = @Sendable (GraphCall) throws -> Int
+
+    static let integerTable: [String: IntegerOperation] = [
+        "aten.sym_size.int": { call in
+            let input = try call.tensor("self", 0)
+            let axis = try call.int("dim", 1, default: 0)
+            let normalised = axis < 0 ? axis + input.rank : axis
+            guard input.shape.indices.contains(normalised) else {
+                throw NNError.inputShape(layer: call.node.target, expected: "an axis below rank \(input.rank)", got: input.shape)
+            }
+            return input.shape[normalised]
+        },
+        "_operator.add": { call in try arithmetic(call) { $0.addingReportingOverflow($1) } },
+        "_operator.sub": { call in try arithmetic(call) { $0.subtractingReportingOverflow($1) } },
+        "_operator.mul": { call in try arithmetic(call) { $0.multipliedReportingOverflow(by: $1) } },
+        "_operator.floordiv": { call in
+            try arithmetic(call) { a, b in
+                guard b != 0 else { return (0, true) }
+                let quotient = a / b
+                return ((a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient, false)
+            }
+        },
+    ]
+
+    private static func arithmetic(_ call: GraphCall, _ operation: (Int, Int) -> (partialValue: Int, overflow: Bool)) throws -> Int {
+        let (a, b) = (try call.int("a", 0, default: 0), try call.int("b", 1, default: 0))
+        let (value, overflow) = operation(a, b)
+        guard !overflow else { throw NNError.invalidProgram(reason: "node '\(call.node.name)' overflows on \(a) and \(b)") }
+        return value
     }
 }

@@ -42,29 +42,30 @@ extension GraphOperators {
     }
 
     static func multiply(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        ([try broadcast(try call.tensor("self", 0), try call.tensor("other", 1), layer: call.node.target, *)], nil)
+        ([try broadcast(try call.tensor("self", 0), try call.tensorOrScalar("other", 1), layer: call.node.target, *)], nil)
     }
 
     static func subtract(_ call: GraphCall) throws -> ([Tensor], Module?) {
         guard call.float("alpha", 2, default: 1) == 1 else {
             throw NNError.unsupportedOperator(target: call.node.target + " with alpha", node: call.node.name)
         }
-        return ([try broadcast(try call.tensor("self", 0), try call.tensor("other", 1), layer: call.node.target, -)], nil)
+        return ([try broadcast(try call.tensor("self", 0), try call.tensorOrScalar("other", 1), layer: call.node.target, -)], nil)
     }
 
-    /// The axes of `self` in the order `dims` gives (`permute`), or two of them swapped (`transpose`).
+    /// The axes of `self` in the order `dims` gives (`permute`), or two of them swapped
+    /// (`transpose`; `t`, a matrix's two).
     static func permute(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
         var order = Array(0..<input.rank)
-        if call.node.target.hasPrefix("aten.transpose") {
+        if call.node.target.hasPrefix("aten.transpose") || call.node.target.hasPrefix("aten.t.") {
             let normalise = { (axis: Int) in axis < 0 ? axis + input.rank : axis }
-            let (first, second) = (normalise(call.int("dim0", 1, default: 0)), normalise(call.int("dim1", 2, default: 1)))
+            let (first, second) = (normalise(try call.int("dim0", 1, default: 0)), normalise(try call.int("dim1", 2, default: 1)))
             guard order.indices.contains(first), order.indices.contains(second) else {
                 throw NNError.inputShape(layer: call.node.target, expected: "axes \(first), \(second)", got: input.shape)
             }
             order.swapAt(first, second)
         } else {
-            order = call.ints("dims", 1, default: order).map { $0 < 0 ? $0 + input.rank : $0 }
+            order = try call.ints("dims", 1, default: order).map { $0 < 0 ? $0 + input.rank : $0 }
             guard order.sorted() == Array(0..<input.rank) else {
                 throw NNError.inputShape(layer: call.node.target, expected: "a permutation of \(input.rank) axes", got: input.shape)
             }
@@ -79,29 +80,37 @@ extension GraphOperators {
         return ([Tensor(shape: shape, scalars: result)], nil)
     }
 
-    /// `chunk(chunks, dim)` (equal pieces, the last smaller) or `split(split_size, dim)`.
+    /// `chunk(chunks, dim)` (equal pieces, the last smaller), `split(split_size, dim)` or
+    /// `split_with_sizes(split_sizes, dim)`.
     static func split(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        var axis = call.int("dim", 2, default: 0)
+        var axis = try call.int("dim", 2, default: 0)
         if axis < 0 { axis += input.rank }
         guard (0..<input.rank).contains(axis) else {
             throw NNError.inputShape(layer: call.node.target, expected: "an axis within rank \(input.rank)", got: input.shape)
         }
         let size = input.shape[axis]
-        let piece: Int
-        if call.node.target.hasPrefix("aten.chunk") {
-            let chunks = Swift.max(1, call.int("chunks", 1, default: 1))
-            piece = (size + chunks - 1) / chunks
+        var lengths: [Int]
+        if call.node.target.hasPrefix("aten.split_with_sizes") {
+            lengths = try call.ints("split_sizes", 1, default: [size])
+            guard lengths.allSatisfy({ $0 >= 0 }), lengths.reduce(0, +) == size else {
+                throw NNError.inputShape(layer: call.node.target, expected: "sizes \(lengths) adding up to axis \(axis)", got: input.shape)
+            }
         } else {
-            piece = call.int("split_size", 1, default: size)
+            let piece =
+                call.node.target.hasPrefix("aten.chunk")
+                ? (size + Swift.max(1, try call.int("chunks", 1, default: 1)) - 1) / Swift.max(1, try call.int("chunks", 1, default: 1))
+                : try call.int("split_size", 1, default: size)
+            guard piece > 0 else { throw NNError.inputShape(layer: call.node.target, expected: "pieces of at least 1", got: input.shape) }
+            lengths = stride(from: 0, to: size, by: piece).map { Swift.min(piece, size - $0) }
         }
-        guard piece > 0 else { throw NNError.inputShape(layer: call.node.target, expected: "pieces of at least 1", got: input.shape) }
         let outer = input.shape[..<axis].reduce(1, *)
         let inner = input.shape[(axis + 1)...].reduce(1, *)
         let values = input.scalars
         var pieces: [Tensor] = []
-        for start in stride(from: 0, to: size, by: piece) {
-            let length = Swift.min(piece, size - start)
+        var start = 0
+        for length in lengths {
+            defer { start += length }
             var scalars: [Float] = []
             scalars.reserveCapacity(outer * length * inner)
             for block in 0..<outer {
@@ -119,7 +128,7 @@ extension GraphOperators {
     /// precision, biased variance.
     static func layerNorm(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("input", 0)
-        let normalized = call.ints("normalized_shape", 1, default: [])
+        let normalized = try call.ints("normalized_shape", 1, default: [])
         guard normalized.count <= input.rank, Array(input.shape.suffix(normalized.count)) == normalized else {
             throw NNError.inputShape(layer: call.node.target, expected: "(*, \(normalized))", got: input.shape)
         }
@@ -212,7 +221,7 @@ extension GraphOperators {
     /// `softmax` (or `log_softmax`) along one axis, in double precision per row.
     static func softmax(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("self", 0)
-        var axis = call.int("dim", 1, default: -1)
+        var axis = try call.int("dim", 1, default: -1)
         if axis < 0 { axis += input.rank }
         guard (0..<Swift.max(input.rank, 1)).contains(axis) else {
             throw NNError.inputShape(layer: call.node.target, expected: "an axis within rank \(input.rank)", got: input.shape)
@@ -239,19 +248,17 @@ extension GraphOperators {
     static func upsample(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("input", 0)
         let bilinear = call.node.target.contains("bilinear")
-        let size: IntPair? =
-            if case .ints(let values)? = call.argument("output_size", 1), values.count == 2 { IntPair(values[0], values[1]) } else { nil }
+        let sizes = try call.ints("output_size", 1, default: [])
+        let size: IntPair? = sizes.count == 2 ? IntPair(sizes[0], sizes[1]) : nil
         let factorsIndex = bilinear ? 3 : 2
         let factors: (height: Double, width: Double)? =
             if case .floats(let values)? = call.argument("scale_factors", factorsIndex), values.count == 2 { (values[0], values[1]) } else {
                 nil
             }
-        let layer = try call.layer(
-            {
-                try Upsample(
-                    size: size, scaleFactor: size == nil ? factors : nil, mode: bilinear ? .bilinear : .nearest,
-                    alignCorners: bilinear ? call.bool("align_corners", 2, default: false) : nil)
-            }, state: [])
-        return ([try layer(input)], layer)
+        // Made afresh each pass: with dynamic shapes, the size can follow the input's.
+        let layer = try Upsample(
+            size: size, scaleFactor: size == nil ? factors : nil, mode: bilinear ? .bilinear : .nearest,
+            alignCorners: bilinear ? call.bool("align_corners", 2, default: false) : nil)
+        return ([try layer(input)], nil)
     }
 }

@@ -13,4 +13,12 @@ public enum ActivationMemory {
             _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
         #endif
     }
+
+    /// Gives the kernel back the freed buffers the allocator keeps (glibc's `malloc_trim`): for
+    /// work that should start as a fresh process would, as each timed load does.
+    public static func releaseFreedBuffers() {
+        #if canImport(Glibc)
+            _ = malloc_trim(0)
+        #endif
+    }
 }

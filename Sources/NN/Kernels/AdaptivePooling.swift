@@ -1,7 +1,7 @@
 import Tensor
 
 /// Adaptive pooling windows: output index `i` of `out` covers input `[floor(i*in/out), ceil((i+1)*in/out))`.
-private func adaptiveWindow(_ index: Int, input: Int, output: Int) -> Range<Int> {
+func adaptiveWindow(_ index: Int, input: Int, output: Int) -> Range<Int> {
     let start = (index * input) / output
     let end = ((index + 1) * input + output - 1) / output
     return start..<end

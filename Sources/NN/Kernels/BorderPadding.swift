@@ -31,7 +31,7 @@ func padBorders(_ input: Tensor, _ pads: BorderAmounts, mode: PaddingMode) throw
     return Tensor(shape: [batch, channels, outHeight, outWidth], scalars: output)
 }
 
-private func sourceIndex(_ index: Int, size: Int, mode: PaddingMode) -> Int {
+func sourceIndex(_ index: Int, size: Int, mode: PaddingMode) -> Int {
     switch mode {
     case .zeros, .replicate: return Swift.min(Swift.max(index, 0), size - 1)
     case .reflect:

@@ -12,6 +12,9 @@ public struct Preprocess: Sendable, Equatable {
         case centerCrop(height: Int, width: Int)
         /// `Grayscale(num_output_channels)`: PIL's `convert("L")`, replicated to 3 channels when asked.
         case grayscale(channels: Int)
+        /// `RGB()` (torchvision.transforms.v2): PIL's `convert("RGB")`, colour kept, grey replicated,
+        /// alpha dropped; what torchvision's ImageFolder loader does to every picture.
+        case rgb
         /// `ToTensor()`: HWC 8-bit to CHW float in [0, 1].
         case toTensor
         /// `PILToTensor()`: CHW with the 0-255 values kept, as float32 for the model.
@@ -24,10 +27,26 @@ public struct Preprocess: Sendable, Equatable {
 
     public init(steps: [Step]) { self.steps = steps }
 
+    /// The steps as torchvision names them: `Resize(256), CenterCrop(224), ToTensor, Normalize`.
+    public var stepNames: String {
+        steps.map { step in
+            switch step {
+            case .resize(let shorter?, _, _): "Resize(\(shorter))"
+            case .resize(_, let height, let width): "Resize(\(height ?? 0), \(width ?? 0))"
+            case .centerCrop(let height, let width): height == width ? "CenterCrop(\(height))" : "CenterCrop(\(height), \(width))"
+            case .grayscale(let channels): channels == 1 ? "Grayscale" : "Grayscale(3)"
+            case .rgb: "RGB"
+            case .toTensor: "ToTensor"
+            case .pilToTensor: "PILToTensor"
+            case .normalize: "Normalize"
+            }
+        }.joined(separator: ", ")
+    }
+
     /// Without a `preprocess` in the file: converted to the model's channel count (1 grey, 3 RGB),
     /// ToTensor's scaling, no resize.
     public static func standard(channels: Int) -> Preprocess {
-        Preprocess(steps: [.grayscale(channels: channels == 1 ? 1 : 3), .toTensor])
+        Preprocess(steps: [channels == 1 ? .grayscale(channels: 1) : .rgb, .toTensor])
     }
 
     /// Parses the manifest's list; unknown transforms and arguments are errors naming them.
@@ -71,6 +90,9 @@ public struct Preprocess: Sendable, Equatable {
                     throw PreprocessError.grayscaleChannels(index: index)
                 }
                 steps.append(.grayscale(channels: channels))
+            case "RGB":
+                try allow([])
+                steps.append(.rgb)
             case "ToTensor":
                 try allow([])
                 steps.append(.toTensor)
@@ -113,6 +135,7 @@ public struct Preprocess: Sendable, Equatable {
                     return .object(["type": .string("CenterCrop"), "size": .array([.int(Int64(height)), .int(Int64(width))])])
                 case .grayscale(let channels):
                     return .object(["type": .string("Grayscale"), "num_output_channels": .int(Int64(channels))])
+                case .rgb: return .object(["type": .string("RGB")])
                 case .toTensor: return .object(["type": .string("ToTensor")])
                 case .pilToTensor: return .object(["type": .string("PILToTensor")])
                 case .normalize(let mean, let std):
@@ -148,6 +171,9 @@ public struct Preprocess: Sendable, Equatable {
                 guard tensor == nil else { throw PreprocessError.afterTensor(transform: "Grayscale") }
                 picture = picture.converted(to: .L)
                 if channels == 3 { picture = picture.converted(to: .RGB) }
+            case .rgb:
+                guard tensor == nil else { throw PreprocessError.afterTensor(transform: "RGB") }
+                picture = picture.converted(to: .RGB)
             case .toTensor, .pilToTensor:
                 guard tensor == nil else { throw PreprocessError.tensorMadeTwice }
                 tensor = picture.tensor(scaled: step == .toTensor)

@@ -1,0 +1,46 @@
+import Foundation
+import JSON
+import TestSupport
+import Testing
+
+/// zoo's JSON reader agrees with Foundation's decoder on real documents and on the corners of
+/// the grammar, and refuses what is not JSON with the offset where it stops being JSON.
+@Suite("JSONParser")
+struct JSONParserTests {
+    static let documents = [
+        #"{"a": [1, -2, 3.5, -4e-3, 1E+2, true, false, null], "b": {"c": "d"}, "e": []}"#,
+        #""quote \" backslash \\ slash \/ controls \b\f\n\r\t unicode \u00e9 \u4e2d surrogates \ud83d\ude00 end""#,
+        #"[{}, [], "", 0, -0, 9223372036854775807, 1.7976931348623157e308, 5e-324]"#,
+        "  [ 1 ,\n\t2 ]  ",
+        #"{"päth": "naïve ✓", "nested": [[[[["deep"]]]]]}"#,
+    ]
+
+    @Test(arguments: documents)
+    func agreesWithFoundationsDecoder(text: String) throws {
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(try JSONValue.parse(text) == foundation)
+    }
+
+    /// A torch.export program and a manifest, read both ways.
+    @Test(arguments: ["Tests/CheckpointTests/Fixtures/pt2/expected.json"])
+    func agreesOnFixtureFiles(path: String) throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+        #expect(try JSONValue.parse(text) == JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))
+    }
+
+    @Test(arguments: [
+        ("", 0), ("[1, 2", 5), ("{\"a\" 1}", 5), ("[1] x", 4), ("\"abc", 4), ("[tru]", 1), ("\"\\x\"", 3), ("\"\\ud800\"", 7),
+        ("[-]", 1), ("\"a\nb\"", 2),
+    ])
+    func refusesWhatIsNotJSON(text: String, offset: Int) {
+        let error = #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+        #expect(error?.offset == offset, "\(text): \(String(describing: error))")
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        let allowed = String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        #expect((try? JSONValue.parse(allowed)) != nil)
+    }
+}

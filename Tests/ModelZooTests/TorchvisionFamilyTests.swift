@@ -1,0 +1,125 @@
+import Checkpoint
+import Foundation
+import JSON
+import NN
+import Tensor
+import TestSupport
+import Testing
+
+@testable import ModelZoo
+
+/// The torchvision families zoo ships programs for (Tools/make_torchvision_programs.py): each
+/// program, and the same program after `run_decompositions()`, gives PyTorch's eager output on
+/// fresh weights, for a batch of 2 at a picture size other than the exported one, within
+/// 1e-4 x max(1, max |y|); and a bare state_dict is recognised as its family by keys and shapes.
+@Suite("TorchvisionFamilies")
+struct TorchvisionFamilyTests {
+    static let folder = repositoryRoot.appendingPathComponent("Tests/ModelZooTests/Fixtures/torchvision")
+    static let families: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".expect.npy") }.map { String($0.dropLast(".expect.npy".count)) }.sorted()
+    }()
+
+    enum Form: String, CaseIterable { case exported, decomposed }
+
+    @Test func everyListedFamilyHasItsFixture() {
+        let required = [
+            "alexnet", "vgg11_bn", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "squeezenet1_1", "densenet121", "googlenet",
+            "inception_v3", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "shufflenet_v2_x0_5",
+            "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "convnext_tiny", "fcn_resnet50", "lraspp_mobilenet_v3_large",
+        ]
+        #expect(Set(required).subtracting(Self.families).isEmpty, "missing: \(Set(required).subtracting(Self.families).sorted())")
+        #expect(Set(required).subtracting(TorchvisionFamily.names).isEmpty)
+    }
+
+    @Test(arguments: families, Form.allCases)
+    func theFamilyProgramGivesPyTorchsOutput(family: String, form: Form) throws {
+        let program: ExportedProgram
+        switch form {
+        case .exported: program = try TorchvisionFamily.named(family).program
+        case .decomposed:
+            let text = try TorchvisionCatalogue.member(family + ".json", in: Self.folder.appendingPathComponent("decomposed.zip").path)
+            program = try ExportedProgram(json: try JSONValue.parse(text))
+        }
+        let model = try GraphModule(program: program)
+        try model.load(Self.deterministicState(for: program), modelName: family)
+        model.eval()
+        let size = try Self.testSize(of: family)
+        let input = Tensor(shape: [2, 3, size, size], scalars: Self.deterministic(2 * 3 * size * size, seed: 999_999))
+        let expected = try NumPyFile.read(Self.folder.appendingPathComponent(family + ".expect.npy").path)
+        let output = try model(input)
+        #expect(output.shape == expected.shape)
+        let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "\(family) \(form): max abs err \(worst) (scale \(scale))")
+    }
+
+    @Test(arguments: families)
+    func aBareStateDictIsRecognisedAsItsFamily(family: String) throws {
+        let program = try TorchvisionFamily.named(family).program
+        // Recognition reads keys and shapes only: zeros do.
+        var state = StateDict()
+        for input in program.stateInputs {
+            state[input.stateName] = Tensor(
+                zeros: program.stateShape(of: input.argument) ?? [], dtype: program.dtypes[input.argument] ?? .float32)
+        }
+        #expect(try TorchvisionFamily.recognise(state)?.name == family)
+        // One shape off (a head fine-tuned to other classes) is not the family.
+        let head = try #require(state.keys.last { !(state[$0]?.shape.isEmpty ?? true) })
+        var changed = StateDict()
+        for (key, tensor) in state {
+            changed[key] = key == head ? Tensor(zeros: tensor.shape.map { $0 + 1 }, dtype: tensor.dtype) : tensor
+        }
+        #expect(try TorchvisionFamily.recognise(changed) == nil)
+    }
+
+    /// The twin of `deterministic` in Tools/make_torchvision_programs.py: integer arithmetic, so
+    /// both compute the same float32 bits.
+    static func deterministic(_ count: Int, seed: Int) -> [Float] {
+        // A plain loop into the buffer: tests run unoptimised, and the families hold ~700M values.
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
+            let offset = UInt64(seed * 40503 + 12345)
+            var index: UInt64 = 0
+            while index < UInt64(count) {
+                let hashed = (index &* 2_654_435_761 &+ offset) & 0xFFFF_FFFF
+                buffer[Int(index)] = Float(Int64(hashed % 2001) - 1000) / 1000
+                index += 1
+            }
+            initialised = count
+        }
+    }
+
+    /// Every parameter and buffer as the generator's `fill` makes it, seeded by its rank in the
+    /// sorted keys.
+    static func deterministicState(for program: ExportedProgram) throws -> StateDict {
+        let shapes = Dictionary(uniqueKeysWithValues: program.stateInputs.map { ($0.stateName, program.stateShape(of: $0.argument) ?? []) })
+        let dtypes = Dictionary(uniqueKeysWithValues: program.stateInputs.map { ($0.stateName, program.dtypes[$0.argument] ?? .float32) })
+        var state = StateDict()
+        for (seed, name) in shapes.keys.sorted().enumerated() {
+            let shape = shapes[name] ?? []
+            if dtypes[name] == .int64 {
+                state[name] = Tensor(zeros: shape, dtype: .int64)
+                continue
+            }
+            let u = deterministic(shape.reduce(1, *), seed: seed)
+            let values: [Float]
+            if name.hasSuffix("running_var") {
+                values = u.map { Float(1) + Float(0.5) * abs($0) }
+            } else if shape.count >= 2 {
+                let scale = Float(1.0 / Double(shape.dropFirst().reduce(1, *)).squareRoot())
+                values = u.map { $0 * scale }
+            } else if name.hasSuffix("weight") {
+                values = u.map { Float(1) + Float(0.1) * $0 }
+            } else {
+                values = u.map { Float(0.1) * $0 }
+            }
+            state[name] = Tensor(shape: shape, scalars: values)
+        }
+        return state
+    }
+
+    static func testSize(of family: String) throws -> Int {
+        let index = try JSONValue.parse(try TorchvisionCatalogue.member("families.json", in: TorchvisionCatalogue.shared().archivePath))
+        return try #require(index["families"]?[family]?["test_size"]?.intValue)
+    }
+}

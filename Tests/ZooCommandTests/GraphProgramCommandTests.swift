@@ -1,0 +1,92 @@
+import Checkpoint
+import Foundation
+import JSON
+import Tensor
+import TestSupport
+import Testing
+
+/// Issue 17 from the command line, without PyTorch: a program travels .pt2 -> .h5 -> .pt2 and
+/// reads back the same; a bare torchvision state_dict runs with its family's preprocess and
+/// category names; preprocess and classes given on the command line are used and written.
+@Suite("GraphProgramCommands")
+struct GraphProgramCommandTests {
+    static let fixtures = repositoryRoot.appendingPathComponent("Tests/CheckpointTests/Fixtures/pt2")
+
+    @Test(arguments: ["own_forward", "small_unet", "pixel_shuffle"])
+    func aProgramTravelsThroughH5AndBackToPT2(name: String) throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let h5 = folder.appendingPathComponent("\(name).h5").path
+        let pt2 = folder.appendingPathComponent("again.pt2").path
+        #expect(try zoo("convert", Self.fixtures.appendingPathComponent("\(name).pt2").path, h5).status == 0)
+        let written = try zoo("convert", h5, pt2)
+        #expect(written.status == 0, "\(written.all)")
+        #expect(written.stdout.contains("has no place for zoo's manifest"))
+        let original = try CheckpointReader.read(Self.fixtures.appendingPathComponent("\(name).pt2").path)
+        let back = try CheckpointReader.read(pt2)
+        #expect(back.container == .pt2)
+        #expect(back.stateDict == original.stateDict)
+        let originalNodes = try JSONValue.parse(try #require(original.programText))["graph_module"]?["graph"]?["nodes"]?.arrayValue?.count
+        let backNodes = try JSONValue.parse(try #require(back.programText))["graph_module"]?["graph"]?["nodes"]?.arrayValue?.count
+        #expect(originalNodes == backNodes)
+        // The archive zoo wrote runs in zoo and gives PyTorch's numbers.
+        let input = Self.fixtures.appendingPathComponent("\(name).input.npy").path
+        let expect = Self.fixtures.appendingPathComponent("\(name).expect.npy").path
+        let verified = try zoo("verify", pt2, "--input", input, "--expect", expect)
+        #expect(verified.status == 0, "\(verified.all)")
+    }
+
+    @Test func aFileWithoutAProgramIsNotWrittenAsPT2() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let target = folder.appendingPathComponent("net.pt2").path
+        let result = try zoo("convert", "Zoo/net.h5", target)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("carries no program"))
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    /// squeezenet1_1's keys and shapes, zeros for values: recognised, run on a photo with
+    /// torchvision's transforms, classes named from ImageNet's categories.
+    @Test func aBareTorchvisionStateDictRunsWithItsFamilysPreprocessAndClasses() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let program = try JSONValue.parse(
+            try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/ModelZooTests/Fixtures/torchvision/squeezenet1_1.shapes.json"), encoding: .utf8))
+        var state = StateDict()
+        for (key, shape) in try #require(program.objectValue).sorted(by: { $0.key < $1.key }) {
+            state[key] = Tensor(zeros: (shape.arrayValue ?? []).compactMap(\.intValue).map(Int.init))
+        }
+        let path = folder.appendingPathComponent("squeezenet1_1.safetensors").path
+        try CheckpointWriter.write(state, to: path, format: .safetensors)
+        let result = try zoo("run", path, "--image", "Docs/photo.png", "--top", "2")
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("preprocess: torchvision's transforms for SqueezeNet1_1_Weights.IMAGENET1K_V1"))
+        #expect(result.stdout.contains("tench"), "zeros give equal scores: the first classes, named")
+        let given = try zoo(
+            "run", path, "--image", "Docs/photo.png", "--top", "1", "--preprocess", #"[{"type": "RGB"}, {"type": "Resize", "size": [64, 64]}, {"type": "ToTensor"}]"#)
+        #expect(given.status == 0, "\(given.all)")
+        #expect(given.stdout.contains("preprocess: the one given on the command line"))
+        let bad = try zoo("run", path, "--image", "Docs/photo.png", "--preprocess", #"[{"type": "Blur"}]"#)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("Blur"))
+    }
+
+    @Test func convertWritesAGivenPreprocessAndClasses() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let classes = folder.appendingPathComponent("classes.txt")
+        try (0..<10).map { "digit \($0)" }.joined(separator: "\n").write(to: classes, atomically: true, encoding: .utf8)
+        let target = folder.appendingPathComponent("digits.h5").path
+        let result = try zoo(
+            "convert", "Zoo/net.h5", target, "--classes", classes.path, "--preprocess",
+            #"[{"type": "Grayscale", "num_output_channels": 1}, {"type": "Resize", "size": [28, 28]}, {"type": "ToTensor"}]"#)
+        #expect(result.status == 0, "\(result.all)")
+        let manifest = try #require(try CheckpointReader.read(target).manifest)
+        #expect(manifest.classes?.last == "digit 9")
+        #expect(manifest.preprocess?.arrayValue?.count == 3)
+        let refused = try zoo("convert", "Zoo/net.h5", target, "--preprocess", #"[{"type": "Resize", "size": [28, 28], "interpolation": "lanczos"}]"#)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("interpolation"))
+    }
+}
