@@ -55,7 +55,7 @@ struct GraphProgramCommandTests {
             try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/ModelZooTests/Fixtures/torchvision/squeezenet1_1.shapes.json"), encoding: .utf8))
         var state = StateDict()
         for (key, shape) in try #require(program.objectValue).sorted(by: { $0.key < $1.key }) {
-            state[key] = Tensor(zeros: (shape.arrayValue ?? []).compactMap(\.intValue).map(Int.init))
+            state[key] = Tensor(zeros: (shape.arrayValue ?? []).compactMap(\.intValue).map { Int($0) })
         }
         let path = folder.appendingPathComponent("squeezenet1_1.safetensors").path
         try CheckpointWriter.write(state, to: path, format: .safetensors)
