@@ -52,10 +52,12 @@ struct GraphProgramCommandTests {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let program = try JSONValue.parse(
-            try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/ModelZooTests/Fixtures/torchvision/squeezenet1_1.shapes.json"), encoding: .utf8))
+            try String(
+                contentsOf: repositoryRoot.appendingPathComponent("Tests/ModelZooTests/Fixtures/torchvision/squeezenet1_1.shapes.json"),
+                encoding: .utf8))
         var state = StateDict()
         for (key, shape) in try #require(program.objectValue).sorted(by: { $0.key < $1.key }) {
-            state[key] = Tensor(zeros: (shape.arrayValue ?? []).compactMap(\.intValue).map(Int.init))
+            state[key] = Tensor(zeros: (shape.arrayValue ?? []).compactMap { $0.intValue.map { Int($0) } })
         }
         let path = folder.appendingPathComponent("squeezenet1_1.safetensors").path
         try CheckpointWriter.write(state, to: path, format: .safetensors)
@@ -64,7 +66,8 @@ struct GraphProgramCommandTests {
         #expect(result.stdout.contains("preprocess: torchvision's transforms for SqueezeNet1_1_Weights.IMAGENET1K_V1"))
         #expect(result.stdout.contains("tench"), "zeros give equal scores: the first classes, named")
         let given = try zoo(
-            "run", path, "--image", "Docs/photo.png", "--top", "1", "--preprocess", #"[{"type": "RGB"}, {"type": "Resize", "size": [64, 64]}, {"type": "ToTensor"}]"#)
+            "run", path, "--image", "Docs/photo.png", "--top", "1", "--preprocess",
+            #"[{"type": "RGB"}, {"type": "Resize", "size": [64, 64]}, {"type": "ToTensor"}]"#)
         #expect(given.status == 0, "\(given.all)")
         #expect(given.stdout.contains("preprocess: the one given on the command line"))
         let bad = try zoo("run", path, "--image", "Docs/photo.png", "--preprocess", #"[{"type": "Blur"}]"#)
@@ -85,7 +88,8 @@ struct GraphProgramCommandTests {
         let manifest = try #require(try CheckpointReader.read(target).manifest)
         #expect(manifest.classes?.last == "digit 9")
         #expect(manifest.preprocess?.arrayValue?.count == 3)
-        let refused = try zoo("convert", "Zoo/net.h5", target, "--preprocess", #"[{"type": "Resize", "size": [28, 28], "interpolation": "lanczos"}]"#)
+        let refused = try zoo(
+            "convert", "Zoo/net.h5", target, "--preprocess", #"[{"type": "Resize", "size": [28, 28], "interpolation": "lanczos"}]"#)
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("interpolation"))
     }

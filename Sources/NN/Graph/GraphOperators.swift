@@ -156,7 +156,8 @@ enum GraphOperators {
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let layer = try call.layer({ try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
+        let layer = try call.layer(
+            { try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
         return ([try layer(try call.tensor("input", 0))], layer)
     }
 
