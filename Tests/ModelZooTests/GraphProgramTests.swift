@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import JSON
 import ModelZoo
 import NN
 import Tensor
@@ -79,5 +80,65 @@ struct GraphProgramTests {
         let checkpoint = try CheckpointReader.read(path)
         #expect(checkpoint.metadata["program_operators"]?.contains("aten.pixel_unshuffle.default x1") == true)
         #expect(Verifier.verify(files: [path], reading: .inProcess).worstStatus == .cannotRun)
+    }
+
+    /// own_forward's program, edited: what zoo must refuse with a message naming the node or value.
+    static func editedProgram(_ edit: (inout [JSONValue]) -> Void) throws -> ExportedProgram {
+        let checkpoint = try CheckpointReader.read(folder.appendingPathComponent("own_forward.pt2").path)
+        guard case .object(var root) = try JSONValue.parse(try #require(checkpoint.programText)),
+            case .object(var module)? = root["graph_module"], case .object(var graph)? = module["graph"],
+            case .array(var nodes)? = graph["nodes"]
+        else { throw NNError.invalidProgram(reason: "fixture") }
+        edit(&nodes)
+        graph["nodes"] = .array(nodes)
+        module["graph"] = .object(graph)
+        root["graph_module"] = .object(module)
+        return try ExportedProgram(json: .object(root))
+    }
+
+    static func renamingInput(of node: JSONValue, to name: String) -> JSONValue {
+        guard case .object(var fields) = node, case .array(var inputs)? = fields["inputs"], case .object(var first) = inputs[0] else {
+            return node
+        }
+        first["arg"] = .object(["as_tensor": .object(["name": .string(name)])])
+        inputs[0] = .object(first)
+        fields["inputs"] = .array(inputs)
+        return .object(fields)
+    }
+
+    @Test func aValueNothingComputesIsNamed() throws {
+        let program = try Self.editedProgram { nodes in nodes[3] = Self.renamingInput(of: nodes[3], to: "no_such_value") }
+        #expect {
+            try GraphModule(program: program)
+        } throws: { error in "\(error)".contains("'no_such_value', which nothing in the program computes") }
+    }
+
+    @Test func aNodeThatUsesALaterOneIsACycle() throws {
+        var later = ""
+        let program = try Self.editedProgram { nodes in
+            later = nodes[5]["outputs"]?.arrayValue?.first?["as_tensor"]?["name"]?.stringValue ?? ""
+            nodes[2] = Self.renamingInput(of: nodes[2], to: later)
+        }
+        #expect(!later.isEmpty)
+        #expect {
+            try GraphModule(program: program)
+        } throws: { error in "\(error)".contains("uses '\(later)' before it is computed (a cycle)") }
+    }
+
+    @Test func shapesThatDoNotFollowFromTheInputAreRefusedAtTheirNode() throws {
+        let checkpoint = try CheckpointReader.read(Self.folder.appendingPathComponent("own_forward.pt2").path)
+        var program = try ExportedProgram(json: try JSONValue.parse(try #require(checkpoint.programText)))
+        let node = try #require(program.nodes.first { $0.target == "aten.max_pool2d.default" })
+        let output = try #require(node.outputs.first)
+        program.shapes[output] = (program.shapes[output] ?? []).map { size in
+            if case .constant(let value) = size { .constant(value + 1) } else { size }
+        }
+        let model = try GraphModule(program: program)
+        try model.load(checkpoint.stateDict, modelName: "own_forward")
+        model.eval()
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent("own_forward.input.npy").path)
+        #expect {
+            try model(input)
+        } throws: { error in "\(error)".contains("node '\(node.name)'") && "\(error)".contains("where the program records") }
     }
 }

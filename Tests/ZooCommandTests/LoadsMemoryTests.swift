@@ -2,10 +2,6 @@ import Foundation
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Issue 19's memory bound, through the binary as users run it: `zoo inspect` of a file of two
 /// 64 MiB tensors peaks within 1.3x the tensors' bytes + 40 MiB, in the `zoo` process and in its
 /// reading child alike (the hand-back used to hold them twice: the scratch file's pages mapped
@@ -35,24 +31,19 @@ struct LoadsMemoryTests {
     }
 }
 
-/// Runs `executable` (output discarded) and returns its exit status and the peak resident memory
-/// of it and of the children it waited for (its reading child), from wait4: exact, and blind to
-/// the processes other tests start meanwhile.
+/// Runs `executable` (output discarded) under a small Python process and returns its exit status
+/// and the peak resident memory of it and of the children it waited for (its reading child):
+/// RUSAGE_CHILDREN's ru_maxrss, exact and blind to the processes other tests start meanwhile.
+/// Not spawned from the test runner itself: a child started with vfork (posix_spawn) counts the
+/// memory it shared with its parent until exec in its peak, and the runner holds hundreds of MiB.
 private func peakResidentBytes(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, bytes: Int) {
-    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, environ)
-    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-    // WIFEXITED / WEXITSTATUS, which Swift does not import: a signal is reported as 128 + it.
-    let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    return (code, Int(usage.ru_maxrss) * 1024)
+    let script = """
+        import resource, subprocess, sys
+        status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+        """
+    let result = try runPythonScript(script, [executable.path] + arguments)
+    let fields = result.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    guard result.status == 0, fields.count == 2 else { throw POSIXError(.EIO) }
+    return (Int32(fields[0]), fields[1])
 }
