@@ -73,7 +73,7 @@ public final class GraphModule: ModuleBase, Layer {
     public func forward(_ input: Tensor) throws -> Tensor { try forwardAll(input)[0] }
 
     /// Every output of the program, in its order (a model returning a dict has one per key:
-    /// ``outputNames``).
+    /// ``ExportedProgram/outputNames``).
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
         let bindings = try program.sizeBindings(for: input.shape)
         var values: [String: Tensor] = [program.userInputs[0]: input]

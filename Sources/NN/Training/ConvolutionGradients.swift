@@ -2,7 +2,7 @@ import Tensor
 
 extension Conv2d: Differentiable {
     /// Keeps the (padded) input and the weight; the backward is the adjoint of im2col and GEMM
-    /// (see ``convolutionGradients(input:gradient:problem:weight:needsInput:)``), then, for a padding mode
+    /// (see `convolutionGradients(input:gradient:problem:weight:needsInput:)`), then, for a padding mode
     /// other than zeros, the adjoint of the border padding.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)

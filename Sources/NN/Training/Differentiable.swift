@@ -20,7 +20,7 @@ public typealias Pullback = (Tensor) throws -> Tensor
 ///
 /// Parameter gradients accumulate (`+=`) into the ``TrainingPass``'s store, keyed by module and
 /// slot, as PyTorch's `.grad` accumulates; an optimizer reads them in `named_parameters()` order
-/// (``ModuleBase/namedParameters()``). Every kernel runs in a fixed order, so one input gives the
+/// (``ModuleBase/namedParameters(prefix:)``). Every kernel runs in a fixed order, so one input gives the
 /// same gradients bit for bit on every run.
 public protocol Differentiable: Layer {
     /// The output of ``Layer/forward(_:)`` on `input`, and its pullback.
