@@ -36,9 +36,9 @@ nonisolated(unsafe) private let emptyBuffer = UnsafePointer(emptyMutableBuffer)
 
 /// A buffer handed to the threads of a parallel loop, each of which touches only its own part.
 // @unchecked: a bare pointer; the loops that share it give each index memory no other touches.
-struct SharedPointer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
+struct SharedPointer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
 
-    init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
-    init(_ base: UnsafePointer<Float>) { self.base = UnsafeMutablePointer(mutating: base) }
+    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+    init(_ base: UnsafePointer<Element>) { self.base = UnsafeMutablePointer(mutating: base) }
 }

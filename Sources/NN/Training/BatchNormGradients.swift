@@ -35,8 +35,11 @@ extension BatchNorm2d: Differentiable {
                     withReadPointers(x, dy) { x, dy in
                         sumGradient.withUnsafeMutableBufferPointer { sums in
                             sumProduct.withUnsafeMutableBufferPointer { products in
+                                // No channels, nothing to compute (and no sums to point at).
+                                guard let sums = sums.baseAddress, let products = products.baseAddress else { return }
                                 let buffers = ChannelBuffers(
-                                    x: SharedPointer(x), dy: SharedPointer(dy), dx: SharedPointer(dx), sums: sums, products: products)
+                                    x: SharedPointer(x), dy: SharedPointer(dy), dx: SharedPointer(dx), sums: SharedPointer(sums),
+                                    products: SharedPointer(products))
                                 parallelFor(channels, costPerIndex: 3 * batch * plane) { c in
                                     buffers.channel(
                                         c, batch: batch, channels: channels, plane: plane, mean: mean[c], invstd: invstd[c],
@@ -57,14 +60,14 @@ extension BatchNorm2d: Differentiable {
 }
 
 /// One BatchNorm backward's buffers as the threads of a parallel loop over channels see them:
-/// each channel reads and writes only its own planes and sums.
-// @unchecked: bare pointers; each index of the loop touches only its channel's elements.
-private struct ChannelBuffers: @unchecked Sendable {
-    let x: SharedPointer
-    let dy: SharedPointer
-    let dx: SharedPointer
-    let sums: UnsafeMutableBufferPointer<Double>
-    let products: UnsafeMutableBufferPointer<Double>
+/// each channel reads and writes only its own planes and sums (the pointers are shared as
+/// ``SharedPointer`` says).
+private struct ChannelBuffers: Sendable {
+    let x: SharedPointer<Float>
+    let dy: SharedPointer<Float>
+    let dx: SharedPointer<Float>
+    let sums: SharedPointer<Double>
+    let products: SharedPointer<Double>
 
     /// Channel `c`'s `Σ dy`, `Σ dy x̂`, then its `dx`.
     func channel(
@@ -79,8 +82,8 @@ private struct ChannelBuffers: @unchecked Sendable {
             }
         }
         product *= invstd
-        sums[c] = sum
-        products[c] = product
+        sums.base[c] = sum
+        products.base[c] = product
         let (meanGradient, projection) = (sum / count, product / count * invstd)
         for n in 0..<batch {
             let base = (n * channels + c) * plane

@@ -93,7 +93,7 @@ extension MaxPool2d: Differentiable {
                     withReadPointers(dy, []) { dy, _ in
                         winners.withUnsafeMutableBufferPointer { winners in
                             guard let first = winners.baseAddress else { return }
-                            let (dy, winners) = (SharedPointer(dy), SharedIndices(base: first))
+                            let (dy, winners) = (SharedPointer(dy), SharedPointer(first))
                             parallelFor(window.planes, costPerIndex: outPlane) { plane in
                                 let image = target.base + plane * inPlane
                                 for index in (plane * outPlane)..<((plane + 1) * outPlane) {
@@ -120,7 +120,7 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
     withReadPointers(input.scalars, []) { source, _ in
         winners.withUnsafeMutableBufferPointer { winners in
             guard let first = winners.baseAddress else { return }
-            let (source, target) = (SharedPointer(source), SharedIndices(base: first))
+            let (source, target) = (SharedPointer(source), SharedPointer(first))
             parallelFor(window.planes, costPerIndex: outPlane * kernel.height * kernel.width) { plane in
                 let image = source.base + plane * height * width
                 let chosen = target.base + plane * outPlane
@@ -148,12 +148,6 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
         }
     }
     return winners
-}
-
-/// An index buffer handed to the threads of a parallel loop, each touching only its planes.
-// @unchecked: a bare pointer; each plane's indices are touched by one index of the loop only.
-private struct SharedIndices: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Int32>
 }
 
 extension AvgPool2d: Differentiable {
