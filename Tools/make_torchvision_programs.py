@@ -18,7 +18,6 @@ For each family (torchvision's constructor with weights=None, eval mode):
   (`<family>.expect.npy`); and the same program after `run_decompositions()` (core ATen forms),
   in `decomposed.zip`, which must give the same numbers.
 """
-import io
 import json
 import math
 import os
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 import torchvision
 from torchvision.models import get_model_weights
+
+import zoo_h5  # installed by Tools/setup.sh: pip install ./Tools/python
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -98,18 +99,6 @@ def build(family):
     return getattr(torchvision.models, family)(weights=None, **keywords).eval()
 
 
-def program_json(program):
-    """The archive's `models/<name>.json`, node metadata dropped (stack traces name files)."""
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
-    with zipfile.ZipFile(buffer) as archive:
-        member = next(name for name in archive.namelist() if name.endswith(".json") and "/models/" in "/" + name)
-        document = json.loads(archive.read(member))
-    for node in document["graph_module"]["graph"]["nodes"]:
-        node["metadata"] = {}
-    return document
-
-
 def preprocess(family):
     """torchvision's DEFAULT weights' transforms() in the manifest's JSON form."""
     weights = get_model_weights(family).DEFAULT
@@ -149,8 +138,8 @@ def main():
         if family == "squeezenet1_1":  # the command-line tests build a bare state_dict of these shapes
             with open(os.path.join(FIXTURES, f"{family}.shapes.json"), "w") as f:
                 json.dump({key: list(value.shape) for key, value in model.state_dict().items()}, f, indent=0)
-        shipped[f"{family}.json"] = json.dumps(program_json(program), separators=(",", ":")).encode()
-        decomposed[f"{family}.json"] = json.dumps(program_json(program.run_decompositions()), separators=(",", ":")).encode()
+        shipped[f"{family}.json"] = json.dumps(zoo_h5.program_document(program, keep_metadata=()), separators=(",", ":")).encode()
+        decomposed[f"{family}.json"] = json.dumps(zoo_h5.program_document(program.run_decompositions(), keep_metadata=()), separators=(",", ":")).encode()
         steps, weights = preprocess(family)
         category_set = "voc" if family in SEGMENTATION else "imagenet"
         categories[category_set] = list(weights.meta["categories"])

@@ -233,9 +233,7 @@ def exported_program(model, example_input):
     """The ExportedProgram JSON of `model` (eval mode, batch size dynamic) as torch.export.save
     writes it in `models/model.json`, stack traces dropped; None with a warning when it cannot be
     exported."""
-    import io
     import warnings
-    import zipfile
 
     import torch
 
@@ -243,19 +241,31 @@ def exported_program(model, example_input):
     model.eval()
     try:
         dims = {0: torch.export.Dim.AUTO}
-        program = torch.export.export(model, (example_input,), dynamic_shapes=(dims,))
-        buffer = io.BytesIO()
-        torch.export.save(program, buffer)
+        return program_document(torch.export.export(model, (example_input,), dynamic_shapes=(dims,)))
     except Exception as error:  # torch.export's failures are many kinds; the save goes on without a program
         warnings.warn(f"zoo_h5.save: no torch.export program recorded ({type(error).__name__}: {error})")
         return None
     finally:
         model.train(was_training)
+
+
+def program_document(program, keep_metadata=None):
+    """An ExportedProgram's JSON as torch.export.save writes it in `models/model.json`, each
+    node's metadata cut to the keys in `keep_metadata` (None: all of them); stack traces, which
+    name the exporting machine's files, are never kept."""
+    import io
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
     with zipfile.ZipFile(buffer) as archive:
         member = next(name for name in archive.namelist() if "/models/" in "/" + name and name.endswith(".json"))
         document = json.loads(archive.read(member))
     for node in document["graph_module"]["graph"]["nodes"]:
-        node.get("metadata", {}).pop("stack_trace", None)
+        node["metadata"] = {key: value for key, value in node.get("metadata", {}).items()
+                            if key != "stack_trace" and (keep_metadata is None or key in keep_metadata)}
     return document
 
 
