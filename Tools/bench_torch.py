@@ -38,7 +38,7 @@ FORWARD_CASES = [
     ("simplecnn", 1, 3, 32, 32), ("simplecnn", 64, 3, 32, 32), ("net", 64, 3, 32, 32),
     ("encdec", 16, 3, 64, 64), ("resnet18", 1, 3, 224, 224), ("resnet18", 8, 3, 224, 224),
     # torch.export programs (issues 17 and 19); pt2:resnet18 is the registry's resnet18 as a graph.
-    ("pt2:resnet18", 1, 3, 224, 224), ("pt2:mobilenet_v2", 1, 3, 224, 224), ("pt2:mobilenet_v2", 8, 3, 224, 224),
+    ("pt2:resnet18", 1, 3, 224, 224), ("pt2:resnet18", 8, 3, 224, 224), ("pt2:mobilenet_v2", 1, 3, 224, 224), ("pt2:mobilenet_v2", 8, 3, 224, 224),
     ("pt2:efficientnet_b0", 1, 3, 224, 224), ("pt2:efficientnet_b0", 8, 3, 224, 224),
     ("pt2:densenet121", 1, 3, 224, 224), ("pt2:densenet121", 8, 3, 224, 224),
 ]

@@ -12,7 +12,9 @@ two archives zoo must refuse, edited from encdec.pt2: schema_too_new.pt2 (schema
 pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half); and
 unsupported_operator.pt2, whose pixel unshuffle zoo does not run yet; and pixel_shuffle.pt2
 (a convolution, nn.PixelShuffle and GELU). Beside each runnable program, its input and
-PyTorch's output (<name>.input.npy, <name>.expect.npy).
+PyTorch's output (<name>.input.npy, <name>.expect.npy). two_heads.pt2 returns a dict, as
+torchvision's segmentation models do: PyTorch's outputs are two_heads.expect.out.npy and
+two_heads.expect.aux.npy.
 """
 import collections
 import json
@@ -70,6 +72,22 @@ class SmallUNet(nn.Module):
         corners = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)
         return torch.cat([torch.softmax(near, 1), F.log_softmax(corners, 1).clamp(-3.0, 0.0)], 1) + sized.mean()
 
+
+class TwoHeads(nn.Module):
+    """A dict output, as torchvision's segmentation models return ({"out": ..., "aux": ...}):
+    each head named by its key in the program's output tree."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.out = nn.Conv2d(8, 2, 1)
+        self.aux = nn.Conv2d(8, 3, 1)
+
+    def forward(self, x):
+        features = self.body(x)
+        return {"out": self.out(features), "aux": torch.sigmoid(self.aux(features)).mean((2, 3))}
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "Tests", "CheckpointTests", "Fixtures", "pt2")
 
@@ -109,6 +127,15 @@ def main():
         }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
+    torch.manual_seed(1)
+    heads = TwoHeads().eval()
+    x = torch.rand(2, 3, 10, 12) * 2 - 1
+    with torch.no_grad():
+        outputs = heads(x)
+    np.save(os.path.join(OUT, "two_heads.input.npy"), x.numpy())
+    for key, value in outputs.items():
+        np.save(os.path.join(OUT, f"two_heads.expect.{key}.npy"), value.numpy())
+    torch.export.save(torch.export.export(heads, (x,)), os.path.join(OUT, "two_heads.pt2"))
     # An operator zoo does not run yet: its archive still reads, its program is refused by name.
     shuffle = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelUnshuffle(2)).eval()
     torch.export.save(torch.export.export(shuffle, (torch.rand(1, 1, 8, 8),)), os.path.join(OUT, "unsupported_operator.pt2"))

@@ -76,6 +76,7 @@ public enum CheckpointReader {
         checkpoint.signatureText = raw.signature
         // A .pt2's own program, or the one a converted file keeps in its manifest.
         checkpoint.programText = raw.programText ?? manifest?.program?.serialized()
+        checkpoint.sampleInputs = raw.sampleInputs
         return checkpoint
     }
 

@@ -13,7 +13,7 @@ public enum CheckpointWriter {
     public static func write(
         _ stateDict: StateDict, manifest: Manifest = Manifest(), referenceCases: [ReferenceCase] = [],
         evalSet: EvalSet? = nil, signature: String? = nil, to path: String, format: CheckpointContainer = .hdf5,
-        metadata: [String: String] = [:], training: TrainingState? = nil
+        metadata: [String: String] = [:], training: TrainingState? = nil, sampleInputs: [Tensor] = []
     ) throws(CheckpointError) {
         for key in stateDict.keys {
             if key.isEmpty || key.contains("/") {
@@ -31,7 +31,7 @@ public enum CheckpointWriter {
             do {
                 image = try fileImage(
                     stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
-                    training: training, name: path)
+                    training: training, sampleInputs: sampleInputs, name: path)
             } catch {
                 throw .writeFailed(path: path, reason: "\(error)")
             }
@@ -39,6 +39,7 @@ public enum CheckpointWriter {
         case .safetensors:
             var metadata = metadata
             if let training { metadata[TrainingState.key] = training.json.serialized() }
+            if !sampleInputs.isEmpty { metadata[SampleInputsIO.metadataKey] = SampleInputsIO.encode(sampleInputs) }
             try SafetensorsWriter.write(
                 stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: evalSet, signature: signature,
                 extraMetadata: metadata, to: path)
@@ -49,7 +50,7 @@ public enum CheckpointWriter {
                     reason: "a .pt2 archive is a torch.export program with its weights, and this checkpoint carries no program "
                         + "(it has one when it was read from a .pt2 or saved by zoo_h5.save with an example input)")
             }
-            try PT2Writer.write(stateDict, program: program, sampleInput: referenceCases.first?.input, to: path)
+            try PT2Writer.write(stateDict, program: program, sampleInput: sampleInputs.first ?? referenceCases.first?.input, to: path)
         case .torchZip, .torchLegacy:
             throw .writeFailed(path: path, reason: "zoo writes HDF5 (.h5), safetensors (.safetensors) and .pt2, not torch.save files")
         }
@@ -78,7 +79,7 @@ public enum CheckpointWriter {
     /// scope) before the image is taken and the file closed.
     private static func fileImage(
         _ stateDict: StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?, signature: String?,
-        training: TrainingState?, name: String
+        training: TrainingState?, sampleInputs: [Tensor], name: String
     ) throws -> [UInt8] {
         let file = try HDF5File.createInMemory(name: name, expectedBytes: stateDict.byteCount)
         try {
@@ -89,6 +90,7 @@ public enum CheckpointWriter {
             try root.createStringDataset("__manifest__", value: manifest.json.serialized())
             try ReferenceVectorIO.write(referenceCases, into: root)
             if let evalSet { try EvalSetIO.write(evalSet, into: root) }
+            try SampleInputsIO.write(sampleInputs, into: root)
             if let signature { try root.createStringDataset(SignatureRecord.datasetName, value: signature) }
             if let training { try root.createStringDataset(TrainingState.key, value: training.json.serialized()) }
         }()

@@ -106,9 +106,11 @@ public enum ContainedReading {
             pickleGlobals: checkpoint.pickleGlobals, metadata: checkpoint.metadata, manifestText: checkpoint.manifestText,
             signature: checkpoint.signatureText, programText: checkpoint.programText)
         let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
+        var extraMetadata = [transferKey: header.encoded()]
+        if !checkpoint.sampleInputs.isEmpty { extraMetadata[SampleInputsIO.metadataKey] = SampleInputsIO.encode(checkpoint.sampleInputs) }
         try SafetensorsWriter.write(
             emptying: &stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
-            evalSet: checkpoint.evalSet, signature: nil, extraMetadata: [transferKey: header.encoded()], to: request.output,
+            evalSet: checkpoint.evalSet, signature: nil, extraMetadata: extraMetadata, to: request.output,
             durable: false)
     }
 
@@ -133,6 +135,7 @@ public enum ContainedReading {
         checkpoint.manifestText = fields.manifestText
         checkpoint.signatureText = fields.signature
         checkpoint.programText = fields.programText
+        checkpoint.sampleInputs = raw.sampleInputs
         return checkpoint
     }
 

@@ -31,7 +31,14 @@ public struct InspectReport: Sendable, Encodable {
     public var manifest: Manifest?
     public var layout: [String]
     public var referenceVectors: Int
+    /// The program's sample inputs (a `.pt2`'s `data/sample_inputs`, or `__sample_inputs__`).
+    public var sampleInputs: [SampleInput]
     public var totals: Totals
+
+    public struct SampleInput: Sendable, Encodable {
+        public var shape: [Int]
+        public var dtype: DType
+    }
 
     public init(_ checkpoint: LoadedCheckpoint) {
         path = checkpoint.path
@@ -48,13 +55,14 @@ public struct InspectReport: Sendable, Encodable {
         manifest = checkpoint.manifest
         layout = checkpoint.layoutNotes
         referenceVectors = checkpoint.referenceCases.count
+        sampleInputs = checkpoint.sampleInputs.map { SampleInput(shape: $0.shape, dtype: $0.dtype) }
         totals = Totals(
             tensors: checkpoint.stateDict.count, elements: checkpoint.stateDict.elementCount, bytes: checkpoint.stateDict.byteCount)
     }
 
     private enum CodingKeys: String, CodingKey {
         case path, container, pickleGlobals = "pickle_globals", metadata, signer, tensors, manifest, layout
-        case referenceVectors = "reference_vectors", totals
+        case referenceVectors = "reference_vectors", sampleInputs = "sample_inputs", totals
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -68,6 +76,7 @@ public struct InspectReport: Sendable, Encodable {
         try container.encode(manifest?.json ?? .null, forKey: .manifest)
         try container.encode(layout, forKey: .layout)
         try container.encode(referenceVectors, forKey: .referenceVectors)
+        if !sampleInputs.isEmpty { try container.encode(sampleInputs, forKey: .sampleInputs) }
         try container.encode(totals, forKey: .totals)
     }
 }

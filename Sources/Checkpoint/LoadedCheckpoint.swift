@@ -26,6 +26,10 @@ public struct LoadedCheckpoint: Sendable {
     /// For torch.export archives (`.pt2`): the program's JSON (`models/<name>.json`), which
     /// NN's `ExportedProgram` runs.
     public var programText: String?
+    /// The example inputs the program was exported with, by position: a `.pt2`'s
+    /// `data/sample_inputs`, kept by `zoo convert` as `__sample_inputs__`. Inputs only: what zoo
+    /// computes from them proves nothing, so they are never paired with outputs of zoo's own.
+    public var sampleInputs: [Tensor] = []
 
     public init(
         path: String, stateDict: StateDict, manifest: Manifest?, referenceCases: [ReferenceCase], layoutNotes: [String],

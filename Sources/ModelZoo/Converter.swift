@@ -182,7 +182,8 @@ public enum Converter {
         do {
             try CheckpointWriter.write(
                 stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet,
-                signature: checkpoint.signatureText, to: path, format: format, metadata: metadata)
+                signature: checkpoint.signatureText, to: path, format: format, metadata: metadata,
+                sampleInputs: checkpoint.sampleInputs)
         } catch {
             throw .write(error)
         }

@@ -61,13 +61,35 @@ public struct ResolvedModel {
     /// with ``MemoryAdmissionError`` past `memoryLimit` bytes (default: what this process may
     /// still use, see ``MemoryAdmission``).
     public func run(_ input: Tensor, memoryLimit: Int? = nil) throws -> Tensor {
+        try runAll(input, memoryLimit: memoryLimit)[0].output
+    }
+
+    /// The names of the model's outputs: a program's dict keys (`out`, `aux` for torchvision's
+    /// segmentation models), `output_0`, `output_1`, ... for a tuple, `output` for one tensor.
+    public var outputNames: [String] {
+        guard let graph = model as? GraphModule, graph.program.outputs.count > 1 else { return ["output"] }
+        let names = graph.program.outputNames ?? []
+        return graph.program.outputs.indices.map { $0 < names.count ? names[$0] : "output_\($0)" }
+    }
+
+    /// As ``run(_:memoryLimit:)``, every output of the model (a graph program may return several),
+    /// named as ``outputNames``, the first being what `run` returns.
+    public func runAll(_ input: Tensor, memoryLimit: Int? = nil) throws -> [(name: String, output: Tensor)] {
         let batched = lacksBatchAxis(input) ? [1] + input.shape : input.shape
         try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: batched), limit: memoryLimit)
         let x = input.converted(to: .float32)
         InferenceFusion.apply(to: model)
-        guard lacksBatchAxis(input) else { return try model(x) }
-        let output = try model(try x.reshaped([1] + x.shape))
-        return output.shape.first == 1 ? try output.reshaped(Array(output.shape.dropFirst())) : output
+        let names = outputNames
+        let outputs: [Tensor]
+        if let graph = model as? GraphModule, names.count > 1 {
+            outputs = try graph.forwardAll(lacksBatchAxis(input) ? try x.reshaped([1] + x.shape) : x)
+        } else {
+            outputs = [try model(lacksBatchAxis(input) ? try x.reshaped([1] + x.shape) : x)]
+        }
+        return try zip(names, outputs).map { name, output in
+            guard lacksBatchAxis(input), output.shape.first == 1 else { return (name, output) }
+            return (name, try output.reshaped(Array(output.shape.dropFirst())))
+        }
     }
 }
 

@@ -126,13 +126,16 @@ public struct VerificationReport: Encodable {
     public var candidates: [Candidate] = []
     public var strict: StrictReport
     public var references: [ReferenceResult]
+    /// Passes on the file's sample inputs, run when there is no reference pair to compare.
+    public var sampleRuns: [SampleInputRun] = []
     /// The held-out set's result, when the file has one.
     public var evaluation: EvaluationResult?
     /// What the file's signature proves.
     public var signature: SignatureCheck
 
     public var passed: Bool {
-        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed) && (evaluation?.passed ?? true) && signature.passed
+        resolutionError == nil && strict.isClean && references.allSatisfy(\.passed) && sampleRuns.allSatisfy(\.passed)
+            && (evaluation?.passed ?? true) && signature.passed
     }
 
     /// Keys named by failures, for scripts.
@@ -147,6 +150,7 @@ public struct VerificationReport: Encodable {
         if let failed = references.first(where: { !$0.passed }) {
             return "forward pass \(failed.name) " + (failed.error.map { "failed: \($0)" } ?? "differs from the reference")
         }
+        if let failed = sampleRuns.first(where: { !$0.passed }) { return "\(failed.name): \(failed.error ?? "")" }
         if let evaluation, !evaluation.passed { return "held-out set: \(evaluation.summary)" }
         if !signature.passed { return "signature: \(signatureSummary)" }
         return nil
@@ -158,6 +162,7 @@ public struct VerificationReport: Encodable {
         case nonFinite = "non_finite", checksumMismatches = "checksum_mismatches", checksumsVerified = "checksums_verified"
         case offendingKeys = "offending_keys", forward, model, modelSource = "model_source", arch
         case modelError = "model_error", candidates, evaluation = "eval", signature, modelNotes = "model_notes"
+        case sampleRuns = "sample_inputs"
     }
 
     private struct KeyReason: Encodable { var key: String; var reason: String }
@@ -182,6 +187,7 @@ public struct VerificationReport: Encodable {
         try container.encode(strict.integrity.verifiedChecksums, forKey: .checksumsVerified)
         try container.encode(offendingKeys, forKey: .offendingKeys)
         try container.encode(references, forKey: .forward)
+        if !sampleRuns.isEmpty { try container.encode(sampleRuns, forKey: .sampleRuns) }
         if let resolved {
             try container.encode(resolved.label, forKey: .model)
             try container.encodeIfPresent(modelSource, forKey: .modelSource)
@@ -283,6 +289,10 @@ public enum Verifier {
                 references.append(run(resolved.model, on: referenceCase, name: name, fromFile: fromFile, options: options, strict: strict))
             }
         }
+        var sampleRuns: [SampleInputRun] = []
+        if cases.isEmpty, let resolved, load != nil, strict.isLoadable {
+            sampleRuns = SampleInputRun.runs(of: resolved.model, on: checkpoint.sampleInputs, memoryLimit: options.memoryLimit)
+        }
         var evaluation: EvaluationResult?
         if let set = checkpoint.evalSet, let resolved, load != nil {
             if strict.isLoadable {
@@ -297,7 +307,8 @@ public enum Verifier {
         return VerificationReport(
             path: checkpoint.path, checkpoint: checkpoint, resolved: resolved, resolutionError: resolutionError,
             resolutionFailure: resolutionFailure, modelSource: resolved?.source.rawValue, signatureSummary: signature.summary,
-            candidates: candidates, strict: strict, references: references, evaluation: evaluation, signature: signature)
+            candidates: candidates, strict: strict, references: references, sampleRuns: sampleRuns, evaluation: evaluation,
+            signature: signature)
     }
 
     private static func run(

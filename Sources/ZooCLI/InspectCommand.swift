@@ -53,5 +53,8 @@ struct InspectCommand: ParsableCommand {
             Output.line("manifest: none (a plain export)")
         }
         Output.line("reference vectors: \(report.referenceVectors)")
+        if !report.sampleInputs.isEmpty {
+            Output.line("sample inputs: " + report.sampleInputs.map { "\($0.dtype.rawValue) \(Output.shape($0.shape))" }.joined(separator: ", "))
+        }
     }
 }

@@ -94,13 +94,22 @@ struct RunCommand: ParsableCommand {
                     decode: { path throws(PictureError) in try files.picture(at: path) })
             } catch { throw ZooExit.unusable(error.description) }
         }
-        let y: Tensor
-        do { y = try resolved.run(x, memoryLimit: memory.maxMemory?.bytes) } catch let error as MemoryAdmissionError {
+        let outputs: [(name: String, output: Tensor)]
+        do { outputs = try resolved.runAll(x, memoryLimit: memory.maxMemory?.bytes) } catch let error as MemoryAdmissionError {
             throw memory.failure(error, running: file)
         } catch { throw ZooExit.unusable("the forward pass failed", details: ["\(error)"]) }
+        let y = outputs[0].output
+        var arrays: [(path: String, note: String)] = []
         if let outputArray {
-            do { try NumPyFile.write(y, to: outputArray) } catch {
-                throw ZooExit.unusable("cannot write --output", details: [error.description])
+            // A model with several outputs (a dict's keys): the first at --output, each other
+            // beside it as Y.<name>.npy.
+            let stem = outputArray.lowercased().hasSuffix(".npy") ? String(outputArray.dropLast(4)) : outputArray
+            for (index, (name, value)) in outputs.enumerated() {
+                let path = index == 0 ? outputArray : "\(stem).\(name).npy"
+                do { try NumPyFile.write(value, to: path) } catch {
+                    throw ZooExit.unusable("cannot write --output", details: [error.description])
+                }
+                arrays.append((path, outputs.count > 1 ? " (output '\(name)', \(Output.shape(value.shape)))" : ""))
             }
         }
         var written: [String] = []
@@ -128,14 +137,15 @@ struct RunCommand: ParsableCommand {
         } else if output.json {
             Output.json(
                 RunSummary(
-                    model: resolved.label, inputShape: ranShape, outputShape: y.shape, written: written + (outputArray.map { [$0] } ?? [])))
+                    model: resolved.label, inputShape: ranShape, outputShape: y.shape, written: written + arrays.map(\.path),
+                    outputs: outputs.count > 1 ? outputs.map { NamedShape(name: $0.name, shape: $0.output.shape) } : nil))
             return
         } else {
             if let chosen { Output.line(FlagHints.preprocessSummary(chosen)) }
             Output.line("\(resolved.label): \(Output.shape(ranShape)) -> \(Output.shape(y.shape))")
         }
         if !output.json {
-            if let outputArray { Output.line("wrote \(outputArray)") }
+            for (path, note) in arrays { Output.line("wrote \(path)\(note)") }
             for path in written { Output.line("wrote \(path)") }
         }
     }
@@ -145,9 +155,16 @@ struct RunCommand: ParsableCommand {
         var inputShape: [Int]
         var outputShape: [Int]
         var written: [String]
+        /// Every output by name, for a model with several.
+        var outputs: [NamedShape]?
 
         private enum CodingKeys: String, CodingKey {
-            case model, inputShape = "input_shape", outputShape = "output_shape", written
+            case model, inputShape = "input_shape", outputShape = "output_shape", written, outputs
         }
+    }
+
+    struct NamedShape: Encodable {
+        var name: String
+        var shape: [Int]
     }
 }

@@ -145,8 +145,14 @@ struct VerifyCommand: ParsableCommand {
         Output.line("checksums  \(checksums)")
         Output.line("finite     \(integrity.nonFinite.isEmpty ? "ok" : "FAILED")")
         if !strict.isClean { Output.line(strict.description) }
-        if report.references.isEmpty {
+        if report.references.isEmpty && report.sampleRuns.isEmpty {
             Output.line("forward    no reference vectors (add __tests__ or pass --input/--expect)")
+        }
+        for run in report.sampleRuns {
+            let outcome =
+                run.error.map { "FAILED: \($0)" }
+                ?? "runs, output \(Output.shape(run.outputShape ?? [])); no reference output to compare (pass --input/--expect)"
+            Output.line("forward    \(run.name) \(Output.shape(run.inputShape)): \(outcome)")
         }
         for result in report.references { Output.line("forward    \(result.name): " + describe(result)) }
         if let evaluation = report.evaluation { Output.line("eval       \(evaluation.summary)") }

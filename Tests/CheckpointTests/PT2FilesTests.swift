@@ -44,6 +44,34 @@ struct PT2FilesTests {
         }
     }
 
+    /// `data/sample_inputs/model.pt` holds the example `torch.export.export(model, (x,))` was
+    /// given: the generator saved the same x as `<name>.input.npy`.
+    @Test(arguments: expected.keys.sorted())
+    func theSampleInputIsTheExampleTheProgramWasExportedWith(name: String) throws {
+        let checkpoint = try CheckpointReader.read(Self.folder.appendingPathComponent(name + ".pt2").path)
+        let example = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        #expect(checkpoint.sampleInputs == [example])
+        let shape = Self.expected[name]?["sample_input_shape"]?.arrayValue?.compactMap(\.intValue)
+        #expect(checkpoint.sampleInputs.first?.shape == shape)
+    }
+
+    /// Kept bit for bit in zoo's formats (`__sample_inputs__`), and written back into a .pt2.
+    @Test(arguments: ["h5", "safetensors", "pt2"])
+    func sampleInputsTravelIntoEveryFormatZooWrites(suffix: String) throws {
+        let original = try CheckpointReader.read(Self.folder.appendingPathComponent("small_unet.pt2").path)
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("small_unet.\(suffix)").path
+        var manifest = Manifest()
+        manifest.program = try JSONValue.parse(try #require(original.programText))
+        try CheckpointWriter.write(
+            original.stateDict, manifest: manifest, to: path, format: CheckpointWriter.format(forPath: path),
+            sampleInputs: original.sampleInputs)
+        let back = try CheckpointReader.read(path)
+        #expect(!back.sampleInputs.isEmpty)
+        #expect(back.sampleInputs == original.sampleInputs)
+    }
+
     @Test func aNewerSchemaIsRefused() {
         #expect {
             try CheckpointReader.read(Self.folder.appendingPathComponent("schema_too_new.pt2").path)

@@ -36,6 +36,48 @@ struct GraphProgramCommandTests {
         #expect(verified.status == 0, "\(verified.all)")
     }
 
+    /// The example a program was exported with: shown by inspect, run by verify when nothing
+    /// better is given (no output of zoo's own is stored as a reference), kept by convert.
+    @Test func sampleInputsAreShownRunAndKept() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pt2 = Self.fixtures.appendingPathComponent("graycnn.pt2").path
+        let inspected = try zoo("inspect", pt2)
+        #expect(inspected.status == 0, "\(inspected.all)")
+        #expect(inspected.stdout.contains("sample inputs: float32 [1, 1, 32, 32]"))
+        let verified = try zoo("verify", pt2)
+        #expect(verified.status == 0, "\(verified.all)")
+        #expect(verified.stdout.contains("sample input 0 [1, 1, 32, 32]: runs, output [1, 10]; no reference output to compare"))
+        let h5 = folder.appendingPathComponent("graycnn.h5").path
+        #expect(try zoo("convert", pt2, h5).status == 0)
+        #expect(try zoo("inspect", h5).stdout.contains("sample inputs: float32 [1, 1, 32, 32]"))
+        let converted = try CheckpointReader.read(h5)
+        #expect(converted.referenceCases.isEmpty, "zoo's own outputs are never stored as references")
+        #expect(converted.sampleInputs == (try CheckpointReader.read(pt2)).sampleInputs)
+        let json = try JSONValue.parse(try zoo("verify", h5, "--json").stdout)
+        #expect(json["sample_inputs"]?.arrayValue?.first?["output_shape"]?.arrayValue?.compactMap(\.intValue) == [1, 10])
+    }
+
+    /// A program returning a dict (torchvision's segmentation models): every output named and
+    /// written, each equal to PyTorch's.
+    @Test func everyOutputOfADictIsNamedAndWritten() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("y.npy").path
+        let result = try zoo(
+            "run", Self.fixtures.appendingPathComponent("two_heads.pt2").path, "--input",
+            Self.fixtures.appendingPathComponent("two_heads.input.npy").path, "--output", output)
+        #expect(result.status == 0, "\(result.all)")
+        #expect(result.stdout.contains("output 'aux', [2, 3]"), "\(result.stdout)")
+        for (name, path) in [("out", output), ("aux", folder.appendingPathComponent("y.aux.npy").path)] {
+            let computed = try NumPyFile.read(path)
+            let expected = try NumPyFile.read(Self.fixtures.appendingPathComponent("two_heads.expect.\(name).npy").path)
+            #expect(computed.shape == expected.shape, "\(name)")
+            let worst = zip(computed.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-4 * max(1, expected.scalars.map { abs($0) }.max() ?? 0), "\(name): max abs err \(worst)")
+        }
+    }
+
     @Test func aFileWithoutAProgramIsNotWrittenAsPT2() throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

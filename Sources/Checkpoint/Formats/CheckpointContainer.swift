@@ -33,6 +33,9 @@ struct RawCheckpoint {
     var metadata: [String: String] = [:]
     /// A torch.export program's JSON.
     var programText: String?
+    /// The example inputs a program was exported with (a `.pt2`'s `data/sample_inputs`, or
+    /// `__sample_inputs__` in zoo's formats).
+    var sampleInputs: [Tensor] = []
 }
 
 /// One container format behind the shared reading interface: a new format is a new type

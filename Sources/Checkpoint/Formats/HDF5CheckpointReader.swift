@@ -54,6 +54,10 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         if rootMembers.contains(where: { $0.name == "__tests__" && $0.kind == .group }) {
             referenceCases = try ReferenceVectorIO.read(try root.openGroup("__tests__"), path: path)
         }
+        var sampleInputs: [Tensor] = []
+        if rootMembers.contains(where: { $0.name == SampleInputsIO.groupName && $0.kind == .group }) {
+            sampleInputs = try SampleInputsIO.read(try root.openGroup(SampleInputsIO.groupName), path: path)
+        }
 
         let weightMembers = rootMembers.filter { !CheckpointReader.isMetadata($0.name) }
         var stateDictGroup = root
@@ -77,6 +81,7 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
             container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
         raw.manifestText = manifestText
         raw.signature = signature
+        raw.sampleInputs = sampleInputs
         if rootMembers.contains(where: { $0.name == TrainingState.key && $0.kind == .dataset }) {
             raw.metadata[TrainingState.key] = try root.openDataset(TrainingState.key).readString()
         }

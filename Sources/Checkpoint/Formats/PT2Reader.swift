@@ -71,6 +71,12 @@ enum PT2Reader: CheckpointContainerReader {
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
         raw.metadata = summary(of: program, name: name, models: models.count)
         raw.programText = programText
+        if let samples = byPath[prefix + "data/sample_inputs/\(name).pt"] {
+            let entryName = "data/sample_inputs/\(name).pt"
+            let (inputs, notes) = try PT2SampleInputs.read(try entries.bytes(of: samples), entryName: entryName, path: path)
+            raw.sampleInputs = inputs
+            raw.notes += notes
+        }
         if models.count > 1 { raw.notes.append("the archive holds \(models.count) programs; read the weights of '\(name)'") }
         return raw
     }

@@ -66,3 +66,62 @@ enum PT2SampleInputs {
 
     private static func littleEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
 }
+
+extension PT2SampleInputs {
+    /// The positional tensors of a sample-inputs entry (`torch.save(((x, ...), {...}))`, a zip
+    /// inside the archive), read with the same restricted unpickler and bounds checks as any
+    /// torch.save file. Arguments that are not tensors, and keyword arguments, are named in
+    /// `notes` rather than read: zoo's programs take tensors by position.
+    static func read(_ bytes: [UInt8], entryName: String, path: String) throws(CheckpointError) -> (inputs: [Tensor], notes: [String]) {
+        let problem = bytes.withUnsafeBytes { ZipDirectoryBounds.problem(in: $0) }
+        if let problem { throw .damaged(path: path, reason: "\(entryName) is a damaged zip: \(problem)") }
+        let archive: Archive
+        do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
+            throw .damaged(path: path, reason: "\(entryName) is not a torch.save zip (\(error))")
+        }
+        let entries = ZipEntries(archive: archive, fileSize: UInt64(bytes.count), path: "\(path) (\(entryName))")
+        var byPath: [String: Entry] = [:]
+        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        guard let picklePath = byPath.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }),
+            let pickleEntry = byPath[picklePath]
+        else { throw .damaged(path: path, reason: "\(entryName) holds no data.pkl") }
+        let prefix = String(picklePath.dropLast("data.pkl".count))
+        if let order = byPath[prefix + "byteorder"], String(decoding: try entries.bytes(of: order), as: UTF8.self) != "little" {
+            throw .damaged(path: path, reason: "\(entryName) is not little-endian")
+        }
+        let pickle = try entries.bytes(of: pickleEntry)
+        do {
+            let root = try pickle.withUnsafeBytes { buffer throws(PickleError) in
+                var unpickler = Unpickler(buffer)
+                unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
+                return try unpickler.load()
+            }
+            guard let pair = root.tupleValue, pair.count == 2, let arguments = pair[0].tupleValue else {
+                throw PickleError.damaged("\(entryName) is a \(root.kind), not the pair (args, kwargs) torch.export saves")
+            }
+            var inputs: [Tensor] = []
+            var notes: [String] = []
+            for (index, argument) in arguments.enumerated() {
+                guard case .tensor(let reference) = argument else {
+                    notes.append("sample input \(index) is a \(argument.kind), not a tensor: not read")
+                    continue
+                }
+                guard let storage = byPath[prefix + "data/" + reference.storage.key] else {
+                    throw PickleError.damaged("\(entryName) lacks storage '\(reference.storage.key)'")
+                }
+                let storageBytes = try entries.bytes(of: storage)
+                inputs.append(try storageBytes.withUnsafeBytes { buffer throws(PickleError) in try TorchStateDict.materialise(reference, storageBytes: buffer) })
+            }
+            if case .dict(let keywords) = pair[1], !keywords.isEmpty {
+                notes.append("the sample inputs' \(keywords.entries.count) keyword arguments are not read")
+            }
+            return (inputs, notes)
+        } catch let error as PickleError {
+            throw CheckpointError(error, path: path)
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw .damaged(path: path, reason: "\(entryName): \(error)")
+        }
+    }
+}

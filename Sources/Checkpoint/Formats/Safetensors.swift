@@ -128,6 +128,9 @@ enum SafetensorsReader: CheckpointContainerReader {
                 raw.referenceCases = try ReferenceVectorJSON.decode(text, path: path)
             }
             if let text = metadata.removeValue(forKey: Safetensors.evalKey) { raw.evalSet = try EvalSetIO.decode(text, path: path) }
+            if let text = metadata.removeValue(forKey: SampleInputsIO.metadataKey) {
+                raw.sampleInputs = try SampleInputsIO.decode(text, path: path)
+            }
             raw.signature = metadata.removeValue(forKey: Safetensors.signatureKey)
             raw.metadata = metadata
             return raw

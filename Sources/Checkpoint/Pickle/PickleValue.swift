@@ -83,6 +83,8 @@ final class PickleDict {
     subscript(key: String) -> PickleValue? {
         stringPositions[key].map { entries[$0].value }
     }
+
+    var isEmpty: Bool { entries.isEmpty }
 }
 
 /// A storage as a persistent id names it: `('storage', storage_type, key, location, numel)`,
