@@ -63,11 +63,21 @@ public struct ConversionOptions: Sendable {
     public var classes: [String]?
     /// Keep the stack traces (file paths of the exporting machine) in a program's node metadata.
     public var keepStackTraces: Bool
+    /// PyTorch's output for `referenceInput` (or, without one, for the file's first sample input),
+    /// to store as a new `__tests__` pair once the model is seen to reproduce it: zoo never stores
+    /// an output of its own as a reference.
+    public var expectedOutput: Tensor?
+    public var referenceInput: Tensor?
 
-    public init(preprocess: JSONValue? = nil, classes: [String]? = nil, keepStackTraces: Bool = false) {
+    public init(
+        preprocess: JSONValue? = nil, classes: [String]? = nil, keepStackTraces: Bool = false, expectedOutput: Tensor? = nil,
+        referenceInput: Tensor? = nil
+    ) {
         self.preprocess = preprocess
         self.classes = classes
         self.keepStackTraces = keepStackTraces
+        self.expectedOutput = expectedOutput
+        self.referenceInput = referenceInput
     }
 }
 
@@ -79,6 +89,8 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible {
     /// A given preprocess zoo cannot run, or given classes to a signed file (whose manifest is kept
     /// byte for byte).
     case invalidOption(String)
+    /// The model does not reproduce the given expected output: the pair would fail every verify.
+    case referenceMismatch(String)
     case write(CheckpointError)
 
     public var description: String {
@@ -90,6 +102,7 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible {
         case .unsupportedOutput(let path):
             return "\(path): the output must end in .h5 (HDF5 format v1), .safetensors or .pt2 (torch.export)"
         case .invalidOption(let reason): return reason
+        case .referenceMismatch(let reason): return "\(reason); nothing was written"
         case .write(let error): return error.description
         }
     }
@@ -163,6 +176,26 @@ public enum Converter {
                 notes.append(ConversionNote(.wroteGiven, "wrote the given \(classes.count) class names into the manifest"))
             }
         }
+        var referenceCases = checkpoint.referenceCases
+        if let expected = options.expectedOutput {
+            guard !signed else {
+                throw .invalidOption("\(checkpoint.path) is signed: its reference vectors are carried unchanged, so none can be added")
+            }
+            guard let input = options.referenceInput ?? checkpoint.sampleInputs.first else {
+                throw .invalidOption("--expect needs --input: \(checkpoint.path) has no sample input to pair it with")
+            }
+            let added = ReferenceCase(name: "\(referenceCases.count)", input: input, output: expected)
+            let report = Verifier.verify(checkpoint, options: VerificationOptions(extra: [added]))
+            guard let result = report.references.last, result.passed else {
+                let reason = report.references.last.map { $0.error ?? "max abs err \($0.maxAbsoluteError)" } ?? report.resolutionError ?? "no model"
+                throw .referenceMismatch("the model does not reproduce the expected output: \(reason)")
+            }
+            referenceCases.append(added)
+            notes.append(
+                ConversionNote(
+                    .wroteGiven,
+                    "stored the expected output as __tests__ pair \(added.name) (max abs err \(result.maxAbsoluteError) from zoo's pass)"))
+        }
         if format == .pt2 {
             notes.append(
                 ConversionNote(
@@ -181,7 +214,7 @@ public enum Converter {
         if !signed { manifest.producer = "zoo convert (from \(checkpoint.container.rawValue))" }
         do {
             try CheckpointWriter.write(
-                stateDict, manifest: manifest, referenceCases: checkpoint.referenceCases, evalSet: checkpoint.evalSet,
+                stateDict, manifest: manifest, referenceCases: referenceCases, evalSet: checkpoint.evalSet,
                 signature: checkpoint.signatureText, to: path, format: format, metadata: metadata,
                 sampleInputs: checkpoint.sampleInputs)
         } catch {
@@ -189,7 +222,7 @@ public enum Converter {
         }
         return ConversionReport(
             input: checkpoint.path, output: path, from: checkpoint.container, to: format, tensors: stateDict.count,
-            referenceVectors: checkpoint.referenceCases.count, model: model, notes: notes)
+            referenceVectors: referenceCases.count, model: model, notes: notes)
     }
 }
 

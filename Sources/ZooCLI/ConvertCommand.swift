@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Checkpoint
 import ModelZoo
+import Tensor
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,9 +14,12 @@ struct ConvertCommand: ParsableCommand {
             the weights; the write is atomic. A torch.export program travels in the manifest \
             (stack traces dropped unless --keep-stack-traces); .pt2 output needs one and holds only \
             the program and weights, as torch.export.save writes them. --preprocess and --classes \
-            write a picture preprocess and class names into the manifest. Exit 0 when written, 1 \
-            when the input fails its own checksums (nothing is written), 2 when a file or option \
-            cannot be read or written.
+            write a picture preprocess and class names into the manifest. --expect Y.npy stores \
+            PyTorch's output for --input X.npy (or, without --input, for the file's sample input) \
+            as a new reference pair, once the model reproduces it; zoo never stores outputs of its \
+            own. Exit 0 when written, 1 when the input fails its own checksums or the model does \
+            not reproduce --expect (nothing is written), 2 when a file or option cannot be read or \
+            written.
             """)
 
     @OptionGroup var output: OutputOptions
@@ -38,22 +43,30 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the stack traces (the exporting machine's file paths) in a torch.export program's nodes.")
     var keepStackTraces = false
 
+    @Option(name: .long, help: "PyTorch's output (.npy) for --input, or for the file's sample input, to store as a reference pair.", completion: .file(extensions: ["npy"]))
+    var expect: String?
+
+    @Option(name: .customLong("input"), help: "The input (.npy) --expect was computed from.", completion: .file(extensions: ["npy"]))
+    var referenceInput: String?
+
     func validate() throws {
         let lowered = destination.lowercased()
         guard [".h5", ".hdf5", ".safetensors", ".pt2"].contains(where: lowered.hasSuffix) else {
             throw ValidationError("OUT must end in .h5, .safetensors or .pt2, got '\(destination)'")
         }
+        if referenceInput != nil && expect == nil { throw ValidationError("--input goes with --expect Y.npy") }
     }
 
     func run() throws {
         let checkpoint = try readCheckpoint(input, with: reading.files)
         let options = ConversionOptions(
             preprocess: try preprocess.map { try PreprocessOption.parse($0) }, classes: try classes.map(Self.classNames),
-            keepStackTraces: keepStackTraces)
+            keepStackTraces: keepStackTraces, expectedOutput: try expect.map { try Self.array($0, flag: "--expect") },
+            referenceInput: try referenceInput.map { try Self.array($0, flag: "--input") })
         let report: ConversionReport
         do { report = FlagHints.apply(to: try Converter.convert(checkpoint, to: destination, options: options)) } catch {
             switch error {
-            case .integrity: throw ZooExit.failed(error.description)
+            case .integrity, .referenceMismatch: throw ZooExit.failed(error.description)
             case .unsupportedOutput, .write, .invalidOption: throw ZooExit.unusable(error.description)
             }
         }
@@ -65,6 +78,10 @@ struct ConvertCommand: ParsableCommand {
             "wrote \(report.output) (\(report.to.rawValue)) from \(report.input) (\(report.from.rawValue)): "
                 + "\(report.tensors) tensors, \(report.referenceVectors) reference vector(s), \(report.model ?? "unrecognised model")")
         for note in report.notes { Output.line("note: \(note)") }
+    }
+
+    private static func array(_ path: String, flag: String) throws -> Tensor {
+        do { return try NumPyFile.read(path) } catch { throw ZooExit.unusable("cannot read \(flag) \(path)", details: ["\(error)"]) }
     }
 
     /// `--classes`: a JSON list of strings (inline or in a file), or a text file of one name per line.

@@ -58,6 +58,38 @@ struct GraphProgramCommandTests {
         #expect(json["sample_inputs"]?.arrayValue?.first?["output_shape"]?.arrayValue?.compactMap(\.intValue) == [1, 10])
     }
 
+    /// `convert --expect` stores PyTorch's output beside the sample input (or `--input`) once the
+    /// model reproduces it; an output it does not reproduce is refused and nothing is written.
+    @Test func convertStoresPyTorchsOutputAsAReferenceOnlyWhenTheModelReproducesIt() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pt2 = Self.fixtures.appendingPathComponent("graycnn.pt2").path
+        let expect = Self.fixtures.appendingPathComponent("graycnn.expect.npy").path
+        let h5 = folder.appendingPathComponent("graycnn.h5").path
+        let converted = try zoo("convert", pt2, h5, "--expect", expect)
+        #expect(converted.status == 0, "\(converted.all)")
+        #expect(converted.stdout.contains("1 reference vector(s)"))
+        let verified = try zoo("verify", h5)
+        #expect(verified.status == 0, "\(verified.all)")
+        #expect(verified.stdout.contains("forward    __tests__/0: max abs err"))
+        let stored = try CheckpointReader.read(h5).referenceCases
+        #expect(stored.map(\.output) == [try NumPyFile.read(expect)])
+
+        var wrong = try NumPyFile.read(expect)
+        wrong = Tensor(shape: wrong.shape, scalars: wrong.scalars.map { $0 + 0.5 })
+        let wrongPath = folder.appendingPathComponent("wrong.npy").path
+        try NumPyFile.write(wrong, to: wrongPath)
+        let refused = folder.appendingPathComponent("refused.h5").path
+        let result = try zoo("convert", pt2, refused, "--expect", wrongPath)
+        #expect(result.status == 1, "\(result.all)")
+        #expect(result.stderr.contains("does not reproduce the expected output"))
+        #expect(!FileManager.default.fileExists(atPath: refused))
+        let explicit = try zoo(
+            "convert", pt2, folder.appendingPathComponent("explicit.h5").path, "--input",
+            Self.fixtures.appendingPathComponent("graycnn.input.npy").path, "--expect", expect)
+        #expect(explicit.status == 0, "\(explicit.all)")
+    }
+
     /// A program returning a dict (torchvision's segmentation models): every output named and
     /// written, each equal to PyTorch's.
     @Test func everyOutputOfADictIsNamedAndWritten() throws {
