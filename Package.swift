@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelZooTests",
-            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "HDF5", "TestSupport"],
+            dependencies: ["ModelZoo", "NN", "Checkpoint", "Tensor", "JSON", "HDF5", "Pictures", "TestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

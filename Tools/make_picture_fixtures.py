@@ -4,6 +4,14 @@ Run with the torch venv: .venv-torch/bin/python Tools/make_picture_fixtures.py
 Writes small PNG and JPEG files of every mode zoo reads (and damaged ones), then expected.h5:
 per picture, PIL's convert("L") and convert("RGB") arrays; per (picture, pipeline) case, the
 tensor torchvision's transforms give, with the pipeline as the manifest's preprocess JSON.
+
+And resized.h5, which zoo must equal sample for sample: PIL's `Image.resize` with the bilinear
+and bicubic filters (up, down, by non-integer scales, on 1-3 pixel pictures, on hard edges where
+bicubic overshoots, in both of Pillow 13's pass orders, 8-bit and I;16); and bicubic torchvision
+pipelines, efficientnet_b0's weights' own transforms among them, their tensors written losslessly
+as the 8-bit picture before ToTensor (`pipelines/<picture>:<pipeline>`) plus, per channel, the
+value torchvision gives each of the 256 levels (`...:table`): a 3x224x224 float tensor would be
+600 KB; the generator checks that the two rebuild it bit for bit.
 """
 import io
 import json
@@ -13,8 +21,10 @@ import zlib
 
 import h5py
 import numpy as np
+import PIL
 from PIL import Image
 from torchvision import transforms
+from torchvision.models import get_model_weights
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "PicturesTests", "Fixtures")
 
@@ -59,6 +69,8 @@ def torchvision_pipeline(steps):
     made = []
     for step in steps:
         args = {k: v for k, v in step.items() if k != "type"}
+        if "interpolation" in args:
+            args["interpolation"] = transforms.InterpolationMode(args["interpolation"])
         if step["type"] == "Resize":
             args["size"] = args["size"] if isinstance(args["size"], int) else tuple(args["size"])
         if step["type"] == "CenterCrop":
@@ -124,6 +136,119 @@ def main():
                 case = cases.create_dataset(f"{picture}:{pipeline}", data=tensor)
                 case.attrs["picture"] = picture
                 case.attrs["preprocess"] = json.dumps(steps)
+    write_resized(path)
+
+
+FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+
+# (picture, (width, height)) as PIL sizes go. Pillow 13 resamples vertically first when the height
+# loses more than twice as many rows as the width loses columns (python-pillow/Pillow#9549); the
+# cases marked V take that order.
+RESIZES = [
+    ("rgb_portrait.png", (20, 16)),  # V: a 4-level difference with bicubic when done horizontally first
+    ("rgb_portrait.png", (16, 20)),  # V
+    ("rgb_portrait.png", (40, 40)),  # V, the width grows
+    ("rgb_portrait.png", (29, 52)),  # up by 1.26 and 1.27
+    ("rgb_landscape.png", (13, 29)),
+    ("rgb_landscape.png", (100, 7)),  # V
+    ("rgb_landscape.png", (7, 3)),
+    ("grey.png", (45, 61)),
+    ("grey.png", (9, 5)),
+    ("edges.png", (31, 23)),  # up: overshoot past 0 and 255 at every edge
+    ("edges.png", (24, 20)),  # exactly twice
+    ("edges.png", (5, 4)),
+    ("edges.png", (11, 3)),  # V
+    ("edges_rgb.png", (27, 20)),
+    ("edges_rgb.png", (4, 7)),
+    ("tiny_1x1.png", (3, 2)),
+    ("tiny_2x3.png", (1, 1)),
+    ("tiny_2x3.png", (7, 9)),
+    ("tiny_3x1.png", (2, 5)),
+    ("tiny_3x1.png", (1, 1)),
+    ("grey16.png", (20, 30)),
+    ("grey16.png", (50, 9)),  # V
+]
+
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+BICUBIC_PIPELINES = {
+    # efficientnet_b0's DEFAULT weights' transforms, as make_torchvision_programs.py records them.
+    "efficientnet_b0": [{"type": "Resize", "size": [256], "interpolation": "bicubic"}, {"type": "CenterCrop", "size": [224]},
+                        {"type": "ToTensor"}, {"type": "Normalize", **IMAGENET}],
+    "bicubic_shorter_side_crop": [{"type": "Resize", "size": 24, "interpolation": "bicubic"}, {"type": "CenterCrop", "size": 21},
+                                  {"type": "ToTensor"}],
+    "bicubic_down": [{"type": "Resize", "size": [16, 20], "interpolation": "bicubic"}, {"type": "ToTensor"}],
+}
+PIPELINE_PICTURES = ["rgb_landscape.png", "rgb_portrait.png", "grey.png"]
+FULL_SIZE = {"efficientnet_b0": "rgb_portrait.png"}  # 224x224x3 levels are 80 KB: one picture
+
+
+def edges(width, height):
+    """Black and white squares crossed by one-pixel lines: every sample sits on a hard edge."""
+    y, x = np.mgrid[0:height, 0:width]
+    grey = np.where(((x // 3) + (y // 3)) % 2 == 0, 0, 255)
+    grey[:, width // 2] = 255 - grey[:, width // 2]
+    grey[height // 3, :] = 0
+    return grey.astype(np.uint8)
+
+
+def pipeline_encoding(steps, image):
+    """torchvision's tensor for `image` as (levels, table): the 8-bit CHW picture the steps make
+    before ToTensor, and per channel torchvision's value for each of the 256 levels; asserted to
+    give torchvision's tensor back bit for bit."""
+    cut = next(i for i, step in enumerate(steps) if step["type"] == "ToTensor")
+    tensor = torchvision_pipeline(steps)(image).float().numpy()
+    picture = torchvision_pipeline(steps[:cut])(image)
+    levels = np.array(picture).reshape(picture.size[1], picture.size[0], -1).transpose(2, 0, 1)
+    ramp = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    ramp = Image.fromarray(ramp) if picture.mode == "L" else Image.fromarray(np.stack([ramp] * 3, axis=-1))
+    table = torchvision_pipeline(steps[cut:])(ramp).float().numpy().reshape(levels.shape[0], 256)
+    rebuilt = np.stack([table[c][levels[c]] for c in range(levels.shape[0])])
+    assert rebuilt.shape == tensor.shape and np.array_equal(rebuilt.view(np.uint32), tensor.view(np.uint32)), steps
+    return levels.astype(np.uint8), table.astype(np.float32)
+
+
+def small_dataset(group, name, data, **attributes):
+    """A dataset compressed only when that saves more than its chunk index costs (~2 KB), with
+    fixed-length string attributes (kept in the object header, not a 4 KB global heap)."""
+    options = {"compression": "gzip", "compression_opts": 9} if data.nbytes > 4096 else {}
+    dataset = group.create_dataset(name, data=data, **options)
+    for key, value in attributes.items():
+        dataset.attrs[key] = np.bytes_(value)
+    return dataset
+
+
+def write_resized(path):
+    Image.fromarray(edges(12, 10)).save(path("edges.png"))
+    rgb = np.stack([edges(9, 13), 255 - edges(9, 13), np.full((13, 9), 128, np.uint8)], axis=-1)
+    rgb[4, :, 2] = 255
+    Image.fromarray(rgb).save(path("edges_rgb.png"))
+    Image.fromarray(np.array([[[200, 30, 90]]], np.uint8)).save(path("tiny_1x1.png"))
+    Image.fromarray(np.array([[0, 255], [255, 0], [40, 220]], np.uint8)).save(path("tiny_2x3.png"))
+    Image.fromarray(np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], np.uint8)).save(path("tiny_3x1.png"))
+    with h5py.File(path("resized.h5"), "w") as f:
+        # The pass order (and so some samples) changed in Pillow 13; say which one this is.
+        f.attrs["pillow_version"] = np.bytes_(PIL.__version__)
+        resized = f.create_group("resized")
+        for picture, (width, height) in RESIZES:
+            image = Image.open(path(picture))
+            for name, resample in FILTERS.items():
+                array = np.array(image.resize((width, height), resample))
+                # I;16 as int32: zoo's tensors have no unsigned 16-bit dtype.
+                array = array.astype(np.int32) if image.mode == "I;16" else array.astype(np.uint8)
+                small_dataset(resized, f"{picture}:{name}:{width}x{height}", array, picture=picture, interpolation=name)
+        pipelines = f.create_group("pipelines")
+        weights = get_model_weights("efficientnet_b0").DEFAULT.transforms()
+        for picture in PIPELINE_PICTURES:
+            image = Image.open(path(picture))
+            for pipeline, steps in BICUBIC_PIPELINES.items():
+                if FULL_SIZE.get(pipeline, picture) != picture:
+                    continue
+                levels, table = pipeline_encoding(steps, image)
+                if pipeline == "efficientnet_b0" and image.mode == "RGB":  # the weights' own transforms agree
+                    ours = torchvision_pipeline(steps)(image)
+                    assert np.array_equal(weights(image).numpy().view(np.uint32), ours.numpy().view(np.uint32))
+                small_dataset(pipelines, f"{picture}:{pipeline}", levels, picture=picture, preprocess=json.dumps(steps))
+                small_dataset(pipelines, f"{picture}:{pipeline}:table", table)
 
 
 if __name__ == "__main__":

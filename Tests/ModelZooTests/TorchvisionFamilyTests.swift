@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import JSON
 import NN
+import Pictures
 import Tensor
 import TestSupport
 import Testing
@@ -30,6 +31,22 @@ struct TorchvisionFamilyTests {
         ]
         #expect(Set(required).subtracting(Self.families).isEmpty, "missing: \(Set(required).subtracting(Self.families).sorted())")
         #expect(Set(required).subtracting(TorchvisionFamily.names).isEmpty)
+    }
+
+    /// Every family's pictures go through its weights' own transforms, none refused:
+    /// efficientnet_b0's resize bicubic, the others bilinear.
+    @Test func everyFamilysPreprocessIsApplied() throws {
+        let catalogue = try TorchvisionCatalogue.shared()
+        #expect(catalogue.families["efficientnet_b0"] != nil)
+        for (name, entry) in catalogue.families.sorted(by: { $0.key < $1.key }) {
+            let steps = try Preprocess(json: entry.preprocess).steps
+            guard case .resize(let shorter?, nil, nil, let interpolation) = steps.first else {
+                Issue.record("\(name): the preprocess does not start with Resize(size): \(steps)")
+                continue
+            }
+            #expect(shorter > 0)
+            #expect(interpolation == (name == "efficientnet_b0" ? .bicubic : .bilinear), "\(name)")
+        }
     }
 
     @Test(arguments: families, Form.allCases)

@@ -6,9 +6,10 @@ import Tensor
 /// (`[{"type": "Resize", "size": [32, 32]}, {"type": "ToTensor"}]`).
 public struct Preprocess: Sendable, Equatable {
     public enum Step: Sendable, Equatable {
-        /// `Resize(size)`: an int resizes the shorter side (the longer one in proportion,
-        /// truncated), `[h, w]` resizes to exactly that; PIL's bilinear filter.
-        case resize(shorterSide: Int?, height: Int?, width: Int?)
+        /// `Resize(size, interpolation)`: an int resizes the shorter side (the longer one in
+        /// proportion, truncated), `[h, w]` resizes to exactly that; PIL's bilinear or bicubic
+        /// filter.
+        case resize(shorterSide: Int?, height: Int?, width: Int?, interpolation: Interpolation)
         case centerCrop(height: Int, width: Int)
         /// `Grayscale(num_output_channels)`: PIL's `convert("L")`, replicated to 3 channels when asked.
         case grayscale(channels: Int)
@@ -31,8 +32,9 @@ public struct Preprocess: Sendable, Equatable {
     public var stepNames: String {
         steps.map { step in
             switch step {
-            case .resize(let shorter?, _, _): "Resize(\(shorter))"
-            case .resize(_, let height, let width): "Resize(\(height ?? 0), \(width ?? 0))"
+            case .resize(let shorter?, _, _, let interpolation): "Resize(\(shorter)\(Self.named(interpolation)))"
+            case .resize(_, let height, let width, let interpolation):
+                "Resize(\(height ?? 0), \(width ?? 0)\(Self.named(interpolation)))"
             case .centerCrop(let height, let width): height == width ? "CenterCrop(\(height))" : "CenterCrop(\(height), \(width))"
             case .grayscale(let channels): channels == 1 ? "Grayscale" : "Grayscale(3)"
             case .rgb: "RGB"
@@ -41,6 +43,11 @@ public struct Preprocess: Sendable, Equatable {
             case .normalize: "Normalize"
             }
         }.joined(separator: ", ")
+    }
+
+    /// Bilinear, torchvision's default, goes unnamed in ``stepNames``.
+    private static func named(_ interpolation: Interpolation) -> String {
+        interpolation == .bilinear ? "" : ", \(interpolation.rawValue)"
     }
 
     /// Without a `preprocess` in the file: converted to the model's channel count (1 grey, 3 RGB),
@@ -66,10 +73,12 @@ public struct Preprocess: Sendable, Equatable {
             switch type {
             case "Resize":
                 try allow(["size", "interpolation", "antialias", "max_size"])
-                if let interpolation = arguments["interpolation"], interpolation != .string("bilinear"), interpolation != .int(2),
-                    interpolation != .string("InterpolationMode.BILINEAR")
-                {
-                    throw PreprocessError.unsupportedInterpolation(index: index, found: "\(interpolation)")
+                var interpolation = Interpolation.bilinear
+                if let given = arguments["interpolation"] {
+                    guard let known = Interpolation(manifest: given) else {
+                        throw PreprocessError.unsupportedInterpolation(index: index, found: "\(given)")
+                    }
+                    interpolation = known
                 }
                 if let maxSize = arguments["max_size"], maxSize != .null {
                     throw PreprocessError.maxSizeUnsupported(index: index)
@@ -77,8 +86,8 @@ public struct Preprocess: Sendable, Equatable {
                 let size = try Self.size(arguments["size"], index: index, type: type)
                 steps.append(
                     size.count == 1
-                        ? .resize(shorterSide: size[0], height: nil, width: nil)
-                        : .resize(shorterSide: nil, height: size[0], width: size[1]))
+                        ? .resize(shorterSide: size[0], height: nil, width: nil, interpolation: interpolation)
+                        : .resize(shorterSide: nil, height: size[0], width: size[1], interpolation: interpolation))
             case "CenterCrop":
                 try allow(["size"])
                 let size = try Self.size(arguments["size"], index: index, type: type)
@@ -126,11 +135,14 @@ public struct Preprocess: Sendable, Equatable {
         .array(
             steps.map { step in
                 switch step {
-                case .resize(let shorter, let height, let width):
-                    return .object([
+                case .resize(let shorter, let height, let width, let interpolation):
+                    var fields: [String: JSONValue] = [
                         "type": .string("Resize"),
                         "size": shorter.map { .int(Int64($0)) } ?? .array([.int(Int64(height ?? 0)), .int(Int64(width ?? 0))]),
-                    ])
+                    ]
+                    // Bilinear, torchvision's default, goes unwritten: bilinear lists keep the JSON they had.
+                    if interpolation != .bilinear { fields["interpolation"] = .string(interpolation.rawValue) }
+                    return .object(fields)
                 case .centerCrop(let height, let width):
                     return .object(["type": .string("CenterCrop"), "size": .array([.int(Int64(height)), .int(Int64(width))])])
                 case .grayscale(let channels):
@@ -152,7 +164,7 @@ public struct Preprocess: Sendable, Equatable {
         var tensor: Tensor?
         for step in steps {
             switch step {
-            case .resize(let shorter, let height, let width):
+            case .resize(let shorter, let height, let width, let interpolation):
                 guard tensor == nil else { throw PreprocessError.afterTensor(transform: "Resize") }
                 if let shorter {
                     let (short, long) = picture.width <= picture.height ? (picture.width, picture.height) : (picture.height, picture.width)
@@ -160,9 +172,10 @@ public struct Preprocess: Sendable, Equatable {
                     let newLong = Int(Double(shorter) * Double(long) / Double(short))
                     picture =
                         picture.width <= picture.height
-                        ? picture.resized(width: shorter, height: newLong) : picture.resized(width: newLong, height: shorter)
+                        ? picture.resized(width: shorter, height: newLong, interpolation: interpolation)
+                        : picture.resized(width: newLong, height: shorter, interpolation: interpolation)
                 } else if let height, let width {
-                    picture = picture.resized(width: width, height: height)
+                    picture = picture.resized(width: width, height: height, interpolation: interpolation)
                 }
             case .centerCrop(let height, let width):
                 guard tensor == nil else { throw PreprocessError.afterTensor(transform: "CenterCrop") }

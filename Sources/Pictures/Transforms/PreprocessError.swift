@@ -6,7 +6,9 @@ public enum PreprocessError: Error, Sendable, Equatable, CustomStringConvertible
     case missingType(index: Int)
     case unknownTransform(index: Int, name: String)
     case unknownArgument(index: Int, transform: String, argument: String)
-    /// Resize with an interpolation other than bilinear (`found` as the manifest spells it).
+    /// Resize with an interpolation zoo does not reproduce exactly (nearest, lanczos, ...): one
+    /// other than ``Interpolation/bilinear`` and ``Interpolation/bicubic`` (`found` as the
+    /// manifest spells it).
     case unsupportedInterpolation(index: Int, found: String)
     case maxSizeUnsupported(index: Int)
     case invalidSize(index: Int, transform: String)
@@ -32,7 +34,7 @@ public enum PreprocessError: Error, Sendable, Equatable, CustomStringConvertible
         case .unknownArgument(let index, let transform, let argument):
             return "preprocess[\(index)] \(transform) has no argument '\(argument)' zoo knows"
         case .unsupportedInterpolation(let index, let found):
-            return "preprocess[\(index)] Resize: only bilinear interpolation is supported, got \(found)"
+            return "preprocess[\(index)] Resize: only bilinear and bicubic interpolation are supported, got \(found)"
         case .maxSizeUnsupported(let index): return "preprocess[\(index)] Resize: max_size is not supported"
         case .invalidSize(let index, let transform):
             return "preprocess[\(index)] \(transform): size must be a positive int or [height, width]"

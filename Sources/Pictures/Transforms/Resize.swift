@@ -1,121 +1,109 @@
-import Foundation
-
 extension Picture {
-    /// The picture resized to `width` x `height` with PIL's bilinear filter, as
-    /// `Image.resize((width, height), Image.BILINEAR)`: a triangle filter widened by the scale
-    /// when shrinking (antialiasing), coefficients in 22-bit fixed point, a horizontal pass then
-    /// a vertical one, each rounded and clipped to 8 bits. Channels are resampled one by one
-    /// (PIL premultiplies alpha first; zoo's pipelines convert to L or RGB before resizing).
-    public func resized(width newWidth: Int, height newHeight: Int) -> Picture {
+    /// The picture resized to `width` x `height` as PIL's `Image.resize((width, height), filter)`
+    /// makes it, sample for sample: the filter widened by the scale when shrinking
+    /// (antialiasing), one pass per axis that changes, each rounded and clipped to the sample
+    /// range (8-bit: coefficients in 22-bit fixed point; `I;16`: in double precision). Channels
+    /// are resampled one by one (PIL premultiplies alpha first; zoo's pipelines convert to L or
+    /// RGB before resizing).
+    public func resized(width newWidth: Int, height newHeight: Int, interpolation: Interpolation = .bilinear) -> Picture {
         precondition(newWidth > 0 && newHeight > 0, "a picture needs a positive size")
         if newWidth == width && newHeight == height { return self }
         if mode == .I16 {
-            let horizontal = BilinearCoefficients(inSize: width, outSize: newWidth)
-            let vertical = BilinearCoefficients(inSize: height, outSize: newHeight)
-            let values = words.map(Double.init)
-            let stepped = horizontal.apply(values, rows: height, columns: width, channels: 1, alongRows: true, round: roundWord)
-            let done = vertical.apply(stepped, rows: height, columns: newWidth, channels: 1, alongRows: false, round: roundWord)
-            return Picture(width: newWidth, height: newHeight, grey16: done.map { UInt16($0) })
+            let plane = SamplePlane(values: words.map(Double.init), rows: height, columns: width, channels: 1)
+                .resized(width: newWidth, height: newHeight, interpolation: interpolation, arithmetic: WordArithmetic.self)
+            return Picture(width: newWidth, height: newHeight, grey16: plane.values.map { UInt16($0) })
         }
-        var samples = bytes.map(Int32.init)
-        var columns = width
-        if newWidth != width {
-            samples = BilinearCoefficients(inSize: width, outSize: newWidth).apply8(
-                samples, rows: height, columns: width, channels: mode.channels, alongRows: true)
-            columns = newWidth
-        }
-        if newHeight != height {
-            samples = BilinearCoefficients(inSize: height, outSize: newHeight).apply8(
-                samples, rows: height, columns: columns, channels: mode.channels, alongRows: false)
-        }
-        return Picture(width: newWidth, height: newHeight, mode: mode, bytes: samples.map { UInt8($0) })
+        let plane = SamplePlane(values: bytes.map(Int32.init), rows: height, columns: width, channels: mode.channels)
+            .resized(width: newWidth, height: newHeight, interpolation: interpolation, arithmetic: ByteArithmetic.self)
+        return Picture(width: newWidth, height: newHeight, mode: mode, bytes: plane.values.map { UInt8($0) })
     }
-
-    private func roundWord(_ value: Double) -> Double { min(max((value + 0.5).rounded(.down), 0), 65535) }
 }
 
-/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, support 1.
-struct BilinearCoefficients {
-    static let precisionBits: Int32 = 32 - 8 - 2
-    let outSize: Int
-    let kernelSize: Int
-    /// Per output index: first input index and count.
-    var bounds: [(start: Int, count: Int)] = []
-    var weights: [Double] = []
+/// Samples row-major with channels interleaved, as a resampling pass reads and writes them.
+struct SamplePlane<Value> {
+    var values: [Value]
+    var rows: Int
+    var columns: Int
+    let channels: Int
 
-    init(inSize: Int, outSize: Int) {
-        self.outSize = outSize
-        let scale = Double(inSize) / Double(outSize)
-        let filterScale = max(scale, 1)
-        let support = 1.0 * filterScale
-        kernelSize = Int(support.rounded(.up)) * 2 + 1
-        weights = [Double](repeating: 0, count: outSize * kernelSize)
-        for output in 0..<outSize {
-            let center = (Double(output) + 0.5) * scale
-            var total = 0.0
-            let inverse = 1.0 / filterScale
-            let start = max(Int(center - support + 0.5), 0)
-            let end = min(Int(center + support + 0.5), inSize)
-            let count = end - start
-            for x in 0..<max(count, 0) {
-                let distance = abs((Double(x + start) - center + 0.5) * inverse)
-                let weight = distance < 1 ? 1 - distance : 0
-                weights[output * kernelSize + x] = weight
-                total += weight
-            }
-            if total != 0 { for x in 0..<max(count, 0) { weights[output * kernelSize + x] /= total } }
-            bounds.append((start, max(count, 0)))
-        }
+    /// Which pass runs first, as Pillow 13 decides it (python-pillow/Pillow#9549): vertical when
+    /// the height loses more than twice as many rows as the width loses columns, horizontal
+    /// otherwise (Pillow 12 and older: always horizontal). The order shows in the result, since
+    /// the intermediate picture is rounded and clipped: by a level with bilinear, by several with
+    /// bicubic, whose overshoot the first pass clips (a 23x41 RGB picture resized to 20x16 moves
+    /// by 4 levels when done horizontally first).
+    static func verticalFirst(width: Int, height: Int, newWidth: Int, newHeight: Int) -> Bool {
+        newHeight < height && height - newHeight > 2 * (width - newWidth)
     }
 
-    /// Pillow's `normalize_coeffs_8bpc` and `ImagingResample{Horizontal,Vertical}_8bpc`.
-    func apply8(_ samples: [Int32], rows: Int, columns: Int, channels: Int, alongRows: Bool) -> [Int32] {
-        let one = Double(1 << Self.precisionBits)
-        let fixed = weights.map { $0 < 0 ? Int32(-0.5 + $0 * one) : Int32(0.5 + $0 * one) }
-        let outRows = alongRows ? rows : outSize
-        let outColumns = alongRows ? outSize : columns
-        var out = [Int32](repeating: 0, count: outRows * outColumns * channels)
-        let half: Int32 = 1 << (Self.precisionBits - 1)
+    func resized<Arithmetic: ResampleArithmetic>(
+        width newWidth: Int, height newHeight: Int, interpolation: Interpolation, arithmetic: Arithmetic.Type
+    ) -> SamplePlane where Arithmetic.Value == Value {
+        let vertical = Self.verticalFirst(width: columns, height: rows, newWidth: newWidth, newHeight: newHeight)
+        var plane = self
+        for alongRows in vertical ? [false, true] : [true, false] {
+            let (inSize, outSize) = alongRows ? (plane.columns, newWidth) : (plane.rows, newHeight)
+            if inSize == outSize { continue }
+            let coefficients = ResampleCoefficients(inSize: inSize, outSize: outSize, filter: interpolation)
+            plane = plane.resampled(alongRows: alongRows, coefficients, arithmetic: arithmetic)
+        }
+        return plane
+    }
+
+    /// One pass (Pillow's `ImagingResampleHorizontal` when `alongRows`, `ImagingResampleVertical`
+    /// otherwise): each output sample from the run of input samples its coefficients name.
+    func resampled<Arithmetic: ResampleArithmetic>(
+        alongRows: Bool, _ coefficients: ResampleCoefficients, arithmetic: Arithmetic.Type
+    ) -> SamplePlane where Arithmetic.Value == Value {
+        let weights = Arithmetic.weights(coefficients)
+        let outRows = alongRows ? rows : coefficients.outSize
+        let outColumns = alongRows ? coefficients.outSize : columns
+        // From one input sample of a run to the next: a pixel along a row, a row down a column.
+        let step = alongRows ? channels : columns * channels
+        var out = [Value](repeating: Arithmetic.start, count: outRows * outColumns * channels)
         for row in 0..<outRows {
             for column in 0..<outColumns {
-                let (start, count) = bounds[alongRows ? column : row]
-                let base = (alongRows ? column : row) * kernelSize
+                let output = alongRows ? column : row
+                let (start, count) = coefficients.bounds[output]
+                let base = output * coefficients.kernelSize
+                let first = alongRows ? (row * columns + start) * channels : (start * columns + column) * channels
                 for channel in 0..<channels {
-                    var sum = half
+                    var sum = Arithmetic.start
                     for k in 0..<count {
-                        let sourceRow = alongRows ? row : start + k
-                        let sourceColumn = alongRows ? start + k : column
-                        sum &+= samples[(sourceRow * columns + sourceColumn) * channels + channel] &* fixed[base + k]
+                        sum = Arithmetic.accumulate(sum, values[first + k * step + channel], weights[base + k])
                     }
-                    out[(row * outColumns + column) * channels + channel] = min(max(sum >> Self.precisionBits, 0), 255)
+                    out[(row * outColumns + column) * channels + channel] = Arithmetic.store(sum)
                 }
             }
         }
-        return out
+        return SamplePlane(values: out, rows: outRows, columns: outColumns, channels: channels)
     }
+}
 
-    /// The same in double precision, for 16-bit grey.
-    func apply(
-        _ samples: [Double], rows: Int, columns: Int, channels: Int, alongRows: Bool, round: (Double) -> Double
-    ) -> [Double] {
-        let outRows = alongRows ? rows : outSize
-        let outColumns = alongRows ? outSize : columns
-        var out = [Double](repeating: 0, count: outRows * outColumns * channels)
-        for row in 0..<outRows {
-            for column in 0..<outColumns {
-                let (start, count) = bounds[alongRows ? column : row]
-                let base = (alongRows ? column : row) * kernelSize
-                for channel in 0..<channels {
-                    var sum = 0.0
-                    for k in 0..<count {
-                        let sourceRow = alongRows ? row : start + k
-                        let sourceColumn = alongRows ? start + k : column
-                        sum += samples[(sourceRow * columns + sourceColumn) * channels + channel] * weights[base + k]
-                    }
-                    out[(row * outColumns + column) * channels + channel] = round(sum)
-                }
-            }
-        }
-        return out
-    }
+/// How a pass sums and stores: the only difference between PIL's 8-bit and 16-bit resampling.
+/// Static, so that the pass loop is specialised for each rather than calling through closures.
+protocol ResampleArithmetic {
+    associatedtype Value
+    associatedtype Weight
+    static func weights(_ coefficients: ResampleCoefficients) -> [Weight]
+    static var start: Value { get }
+    static func accumulate(_ sum: Value, _ sample: Value, _ weight: Weight) -> Value
+    static func store(_ sum: Value) -> Value
+}
+
+/// 8-bit samples (Pillow's `_8bpc` passes): 32-bit integer sums of fixed-point weights, started
+/// at a half for rounding, shifted back and clipped to 0...255.
+enum ByteArithmetic: ResampleArithmetic {
+    static func weights(_ coefficients: ResampleCoefficients) -> [Int32] { coefficients.fixedPointWeights }
+    static var start: Int32 { 1 << (ResampleCoefficients.precisionBits - 1) }
+    static func accumulate(_ sum: Int32, _ sample: Int32, _ weight: Int32) -> Int32 { sum &+ sample &* weight }
+    static func store(_ sum: Int32) -> Int32 { min(max(sum >> ResampleCoefficients.precisionBits, 0), 255) }
+}
+
+/// 16-bit grey (Pillow's `_16bpc` passes): double sums, rounded half up and clipped to 0...65535.
+enum WordArithmetic: ResampleArithmetic {
+    static func weights(_ coefficients: ResampleCoefficients) -> [Double] { coefficients.weights }
+    static var start: Double { 0 }
+    static func accumulate(_ sum: Double, _ sample: Double, _ weight: Double) -> Double { sum + sample * weight }
+    static func store(_ sum: Double) -> Double { min(max((sum + 0.5).rounded(.down), 0), 65535) }
 }
