@@ -31,9 +31,7 @@ enum PT2Reader: CheckpointContainerReader {
 
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
         let entries = try ZipEntries(checkedArchiveAt: path)
-        let archive = entries.archive
-        var byPath: [String: Entry] = [:]
-        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        let byPath = entries.byPath()
         guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),
             let formatEntry = byPath[formatPath]
         else { throw .damaged(path: path, reason: "the zip archive has no archive_format entry") }

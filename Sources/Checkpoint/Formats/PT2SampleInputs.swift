@@ -80,8 +80,7 @@ extension PT2SampleInputs {
             throw .damaged(path: path, reason: "\(entryName) is not a torch.save zip (\(error))")
         }
         let entries = ZipEntries(archive: archive, fileSize: UInt64(bytes.count), path: "\(path) (\(entryName))")
-        var byPath: [String: Entry] = [:]
-        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        let byPath = entries.byPath()
         guard let picklePath = byPath.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }),
             let pickleEntry = byPath[picklePath]
         else { throw .damaged(path: path, reason: "\(entryName) holds no data.pkl") }

@@ -52,10 +52,7 @@ enum TorchZipReader: CheckpointContainerReader {
             let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
             var users: [String: Int] = [:]
             for (_, reference) in references { users[reference.storage.key, default: 0] += 1 }
-            // One pass over the directory: ZIPFoundation's subscript walks it from the start for
-            // every name (a read per entry), which for a hundred storages was a third of the load.
-            var byPath: [String: Entry] = [:]
-            for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+            let byPath = entries.byPath()
             // First the plan: which tensors are a whole storage of their own (read straight into
             // the tensor, several at once), which share or view one (read after, from a buffer).
             var direct: [(index: Int, entry: Entry, reference: TensorReference)] = []
@@ -184,6 +181,15 @@ struct ZipEntries {
         }
         let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
         self.init(archive: archive, fileSize: fileSize, path: path)
+    }
+
+    /// Every entry by its path, the first of duplicates, in one pass over the directory:
+    /// ZIPFoundation's subscript walks it from the start for every name (a read per entry), which
+    /// for a hundred storages was a third of a load.
+    func byPath() -> [String: Entry] {
+        var byPath: [String: Entry] = [:]
+        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
+        return byPath
     }
 
     /// An entry's bytes. Its declared size is bounded by the file's (torch stores entries
