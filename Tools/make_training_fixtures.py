@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes what autograd computes for zoo's layers and registry models, for the Swift gradient
-tests (Tests/NNTests/GradientTests.swift, Tests/ModelZooTests/ModelGradientTests.swift). Needs
-torch, torchvision, h5py, numpy and the zoo_h5 package (Tools/python).
+tests (Tests/NNTests/GradientTests.swift, Tests/ModelZooTests/ModelGradientTests.swift), and
+PyTorch's runs of `zoo train --scheduler` for Tests/ZooCommandTests/TrainSchedulerTests.swift.
+Needs torch, torchvision, h5py, numpy and the zoo_h5 package (Tools/python).
 
-    .venv-torch/bin/python Tools/make_training_fixtures.py Tests/NNTests/Fixtures/training
+    .venv-torch/bin/python Tools/make_training_fixtures.py Tests/NNTests/Fixtures/training Tests/ZooCommandTests/Fixtures/schedules
 
 layers.h5: a group `<Type>/<NN_name>` per case, with attributes `config` (a model_config layer,
 JSON) and `mode` ("train" or "eval"); datasets `input`, `output`, `grad_output` (the gradient
@@ -18,6 +19,12 @@ optimizers.h5: a group per optimizer case: attribute `config` (JSON: `optimizer`
 an optional `scheduler` with `type` and keywords), a Linear(4, 3)'s `state`, and per step K
 `grads_K/<key>` (set as .grad), `params_K/<key>` and `lr_K` after `optimizer.step()` and
 `scheduler.step()`; `optimizer_state/<index>/<name>` is `optimizer.state_dict()["state"]` at the end.
+
+schedules/: `start.h5` (an MLP saved by zoo_h5.save, model_config), `inputs.npy` (10, 4) and
+`targets.npy` (10 class indices), and `expected.json`: per case the `zoo train` flags, the epochs,
+`lrs` (the optimizer's lr after each epoch's `scheduler.step()`), `scheduler_state` (its
+`state_dict()` at the end) and `state` (the final weights, {key: {shape, values}}), from PyTorch's
+usual loop over the same batches (file order, batch 4, the last short batch kept).
 
 models.h5: a group per registry model (attributes `arch`, `arch_args` JSON, `mode`), the same
 datasets, except that the weights are not stored: every state tensor K is
@@ -392,7 +399,73 @@ def write_optimizer(group, config, steps=8):
             final.create_dataset(f"{index}/{name}", data=value.numpy())
 
 
-def main(folder):
+SCHEDULED_RUNS = [
+    ("sgd_step", 6, ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--scheduler", "step", "--step-size", "2",
+                     "--gamma", "0.5"]),
+    ("adamw_step_default_gamma", 7, ["--optimizer", "adamw", "--lr", "0.05", "--scheduler", "step", "--step-size", "3"]),
+    ("adam_cosine_default_t_max", 5, ["--optimizer", "adam", "--lr", "0.05", "--scheduler", "cosine"]),
+    ("sgd_cosine_restart", 8, ["--optimizer", "sgd", "--lr", "0.2", "--scheduler", "cosine", "--t-max", "3", "--eta-min",
+                               "0.001"]),
+]
+
+
+def flag(flags, name, default=None):
+    return flags[flags.index(name) + 1] if name in flags else default
+
+
+def scheduled_run(model, flags, epochs, x, y):
+    """PyTorch's usual loop for `zoo train --no-shuffle --batch-size 4 --epochs E <flags>`."""
+    lr = float(flag(flags, "--lr"))
+    kind = flag(flags, "--optimizer")
+    if kind == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=float(flag(flags, "--momentum", 0)))
+    else:
+        optimizer = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind](model.parameters(), lr=lr)
+    if flag(flags, "--scheduler") == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(flag(flags, "--step-size")),
+                                                    gamma=float(flag(flags, "--gamma", 0.1)))
+    else:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(flag(flags, "--t-max", epochs)),
+                                                               eta_min=float(flag(flags, "--eta-min", 0)))
+    lrs = []
+    for _ in range(epochs):
+        model.train()
+        for first in range(0, len(x), 4):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x[first:first + 4]), y[first:first + 4]).backward()
+            optimizer.step()
+        scheduler.step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    return lrs, scheduler.state_dict()
+
+
+def write_schedules(folder):
+    from zoo_h5 import save
+
+    torch.manual_seed(18)
+    os.makedirs(folder, exist_ok=True)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    save(model, os.path.join(folder, "start.h5"))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(10, 4)
+    y = torch.randint(0, 3, (10,))
+    np.save(os.path.join(folder, "inputs.npy"), x.numpy())
+    np.save(os.path.join(folder, "targets.npy"), y.numpy())
+    cases = []
+    for name, epochs, flags in SCHEDULED_RUNS:
+        model.load_state_dict(start)
+        lrs, scheduler_state = scheduled_run(model, flags, epochs, x, y)
+        state = {k: {"shape": list(v.shape), "values": [float(f) for f in v.reshape(-1).tolist()]}
+                 for k, v in model.state_dict().items()}
+        cases.append({"name": name, "epochs": epochs, "flags": flags, "lrs": lrs,
+                      "scheduler_state": {k: v for k, v in scheduler_state.items() if isinstance(v, (int, float, list, bool))},
+                      "state": state})
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump({"torch_version": str(torch.__version__), "cases": cases}, f, indent=1)
+        f.write("\n")
+
+
+def main(folder, schedules_folder):
     os.makedirs(folder, exist_ok=True)
     with h5py.File(os.path.join(folder, "layers.h5"), "w") as f:
         f.attrs["torch_version"] = str(torch.__version__)
@@ -411,7 +484,9 @@ def main(folder):
         f.attrs["torch_version"] = str(torch.__version__)
         for index, (name, config) in enumerate(OPTIMIZERS):
             write_optimizer(f.create_group(f"{index:02d}_{name}"), config)
+    write_schedules(schedules_folder)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "Tests/NNTests/Fixtures/training")
+    main(sys.argv[1] if len(sys.argv) > 1 else "Tests/NNTests/Fixtures/training",
+         sys.argv[2] if len(sys.argv) > 2 else "Tests/ZooCommandTests/Fixtures/schedules")

@@ -5,6 +5,7 @@ import Synchronization
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
+extension SchedulerKind: ExpressibleByArgument {}
 
 /// Set by SIGINT while `zoo train` runs: the run finishes its step and writes its checkpoint.
 private let interruptRequested = Atomic<Bool>(false)
@@ -19,10 +20,18 @@ struct TrainCommand: ParsableCommand {
             --targets are .npy arrays. Batches run in file order with --no-shuffle (the last short \
             batch kept), else in an order drawn from the seeded generator. OUT (.h5 or \
             .safetensors) holds the new weights and BatchNorm statistics, a fresh __tests__ pair, \
-            the validation set as __eval__, and the training state (the optimizer's state_dict, \
-            epoch, step, generator), written atomically. Ctrl-C finishes the current step and \
-            writes a resumable checkpoint; --resume continues the run FILE holds up to --epochs. \
-            Exit 0 when written, 2 when a file, the data or the arguments cannot be used.
+            the validation set as __eval__, and the training state (the optimizer's and the \
+            scheduler's state_dicts, epoch, step, generator), written atomically. --scheduler \
+            steps the learning rate once per epoch, after the epoch's steps and validation, as \
+            PyTorch's StepLR(step_size, gamma) or CosineAnnealingLR(T_max, eta_min). --resume \
+            continues the run FILE holds (its optimizer, scheduler, order and generator) up to \
+            --epochs; scheduler flags given with it must match the saved scheduler. Ctrl-C lets \
+            the step in progress finish (the first step, when pressed before it), writes OUT \
+            with the run's state after that step, prints the report and exits 130; pressed while \
+            FILE and the data are still being read, it ends zoo at once and writes nothing. OUT \
+            is never half-written: it stays the previous file until the new one replaces it \
+            whole. Exit 0 when written, 130 when Ctrl-C stopped the run (OUT written), 2 when a \
+            file, the data or the arguments cannot be used.
             """)
 
     @OptionGroup var outputOptions: OutputOptions
@@ -86,11 +95,26 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Stop after this many optimizer steps and write a resumable checkpoint.")
     var steps: Int?
 
-    @Flag(name: .long, help: "Continue the run FILE holds (its optimizer, order and generator).")
+    @Flag(name: .long, help: "Continue the run FILE holds (its optimizer, scheduler, order and generator).")
     var resume = false
 
     @Option(name: .long, help: "Draw the epochs' loss and accuracy curves as a PNG.", completion: .file(extensions: ["png"]))
     var plot: String?
+
+    @Option(name: .long, help: "Learning-rate schedule, stepped per epoch: step (StepLR) or cosine (CosineAnnealingLR).")
+    var scheduler: SchedulerKind?
+
+    @Option(name: .long, help: "--scheduler step: epochs between decays (StepLR's step_size).")
+    var stepSize: Int?
+
+    @Option(name: .long, help: "--scheduler step: the factor of each decay (default 0.1).")
+    var gamma: Double?
+
+    @Option(name: .long, help: "--scheduler cosine: epochs of the half cosine (T_max; default --epochs).")
+    var tMax: Int?
+
+    @Option(name: .long, help: "--scheduler cosine: the lowest learning rate (eta_min; default 0).")
+    var etaMin: Double?
 
     func validate() throws {
         let lowered = output.lowercased()
@@ -108,8 +132,25 @@ struct TrainCommand: ParsableCommand {
         guard epochs > 0 else { throw ValidationError("--epochs must be at least 1") }
         guard batchSize > 0, batchSize <= 1 << 24 else { throw ValidationError("--batch-size must be between 1 and 16777216") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        for (name, value) in [("--lr", lr), ("--momentum", momentum), ("--weight-decay", weightDecay)] {
+        for (name, value) in [
+            ("--lr", lr), ("--momentum", momentum), ("--weight-decay", weightDecay), ("--gamma", gamma), ("--eta-min", etaMin),
+        ] {
             if let value, !value.isFinite || value < 0 { throw ValidationError("\(name) must be a finite non-negative number") }
+        }
+        try validateScheduler()
+    }
+
+    /// Each scheduler flag belongs to one `--scheduler`; StepLR has no default step size.
+    private func validateScheduler() throws {
+        for (name, given, kind) in [
+            ("--step-size", stepSize != nil, SchedulerKind.step), ("--gamma", gamma != nil, .step), ("--t-max", tMax != nil, .cosine),
+            ("--eta-min", etaMin != nil, .cosine),
+        ] where given && scheduler != kind {
+            throw ValidationError("\(name) needs --scheduler \(kind.rawValue)")
+        }
+        if scheduler == .step && stepSize == nil && !resume { throw ValidationError("--scheduler step needs --step-size N") }
+        for (name, value) in [("--step-size", stepSize), ("--t-max", tMax)] {
+            if let value, value < 1 || value > Int32.max { throw ValidationError("\(name) must be between 1 and 2147483647") }
         }
     }
 
@@ -142,28 +183,46 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.maxSteps = steps
         options.resume = resume
+        options.scheduler = scheduler.map { SchedulerOptions(kind: $0, stepSize: stepSize, gamma: gamma, tMax: tMax, etaMin: etaMin) }
 
         let bar = ProgressBar(
             enabled: !outputOptions.json && CommandContext.current.output === OutputSink.standardStreams && isatty(2) == 1)
         interruptRequested.store(false, ordering: .relaxed)
         let previous = signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
-        defer { signal(SIGINT, previous) }
+        // A parent may hand down SIGINT blocked (a Swift program's Process started from a
+        // Dispatch thread does): unblocked here, Ctrl-C reaches the handler.
+        var interrupt = sigset_t()
+        var mask = sigset_t()
+        sigemptyset(&interrupt)
+        sigaddset(&interrupt, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &interrupt, &mask)
+        defer {
+            pthread_sigmask(SIG_SETMASK, &mask, nil)
+            signal(SIGINT, previous)
+        }
         let report: TrainingReport
         do {
             report = try Trainer.train(
                 model, data: training, validation: validation, options: options, output: output,
                 shouldStop: { interruptRequested.load(ordering: .relaxed) }, progress: bar.show)
-        } catch { throw ZooExit.unusable("training \(file) failed", details: ["\(error)"]) }
+        } catch {
+            // A flag that contradicts the resumed run is named on the first line.
+            if case TrainingError.options(let reason) = error { throw ZooExit.unusable(reason) }
+            throw ZooExit.unusable("training \(file) failed", details: ["\(error)"])
+        }
         bar.finish()
         if let plot {
             do { try LossPlot.write(report.epochs, to: plot) } catch {
                 throw ZooExit.unusable("cannot draw \(plot)", details: ["\(error)"])
             }
         }
-        if outputOptions.json {
-            Output.json(report)
-            return
-        }
+        if outputOptions.json { Output.json(report) } else { printLines(report) }
+        // Ctrl-C stopped the run: OUT is written and the report printed, but a script's `&&`
+        // must not carry on as if the run had finished.
+        if report.stoppedEarly && interruptRequested.load(ordering: .relaxed) { throw ZooExit(code: ZooExit.interrupted) }
+    }
+
+    private func printLines(_ report: TrainingReport) {
         for epoch in report.epochs {
             var line = "epoch \(epoch.epoch): loss \(format(epoch.loss))"
             if let accuracy = epoch.accuracy { line += ", accuracy \(format(accuracy))" }

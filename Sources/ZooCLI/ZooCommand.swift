@@ -82,6 +82,8 @@ struct ZooExit: Error, CustomStringConvertible, Sendable {
 
     static let checkFailed: Int32 = 1
     static let unusable: Int32 = 2
+    /// Ctrl-C stopped `zoo train` after it wrote its checkpoint: 128 + SIGINT, as shells report.
+    static let interrupted: Int32 = 130
 
     var code: Int32
     var message: String?

@@ -56,6 +56,23 @@ struct TrainerTests {
         #expect(a.metadata[TrainingState.key] == b.metadata[TrainingState.key])
     }
 
+    /// Stopped at an epoch's end (3 batches an epoch), where the next epoch's shuffled order is
+    /// yet to be drawn: the resumed run draws the same order as the run that never stopped.
+    @Test func aRunStoppedAtAnEpochsEndResumesTheSame() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (start, data) = try setUp(folder)
+        let straight = folder.appendingPathComponent("straight.h5").path
+        _ = try Trainer.train(try ZooModel(contentsOf: start), data: data, options: options(epochs: 2), output: straight)
+        let stopped = folder.appendingPathComponent("stopped.h5").path
+        _ = try Trainer.train(try ZooModel(contentsOf: start), data: data, options: options(epochs: 2, steps: 3), output: stopped)
+        let state = try #require(try TrainingState(ZooModel(contentsOf: stopped).checkpoint)).json
+        #expect(state["epoch"] == .int(1) && state["step"] == .int(0))
+        let resumed = folder.appendingPathComponent("resumed.h5").path
+        _ = try Trainer.train(try ZooModel(contentsOf: stopped), data: data, options: options(epochs: 2, resume: true), output: resumed)
+        #expect(try ZooModel(contentsOf: resumed).checkpoint.stateDict == ZooModel(contentsOf: straight).checkpoint.stateDict)
+    }
+
     @Test func theSameSeedGivesTheSameFile() throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -97,6 +114,24 @@ struct TrainerTests {
             #expect(average.shape == parameters[index].slot.shape)
         }
         #expect(state["epoch"] == .int(1) && state["step"] == .int(0) && state["global_step"] == .int(3))
+    }
+
+    /// Ctrl-C before the first step (zoo train's handler is already installed) still ends the
+    /// run after one whole step, so that OUT always records progress; later, after the step in
+    /// progress.
+    @Test(arguments: [(0, 1), (2, 2)])
+    func aStopRequestedBeforeAStepEndsTheRunAfterIt(stepsBeforeTheRequest: Int, expectedSteps: Int) throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (start, data) = try setUp(folder)
+        let out = folder.appendingPathComponent("out.h5").path
+        var taken = 0
+        let report = try Trainer.train(
+            try ZooModel(contentsOf: start), data: data, options: options(), output: out,
+            shouldStop: { taken >= stepsBeforeTheRequest }, progress: { _ in taken += 1 })
+        #expect(report.steps == expectedSteps && report.stoppedEarly)
+        let state = try #require(try TrainingState(ZooModel(contentsOf: out).checkpoint)).json
+        #expect(state["global_step"] == .int(Int64(expectedSteps)))
     }
 
     @Test func resumingAFileWithoutStateIsAnError() throws {

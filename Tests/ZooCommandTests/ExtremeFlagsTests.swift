@@ -46,6 +46,14 @@ struct ExtremeFlagsTests {
             "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
             "--batch-size", "4", "--seed", "{}",
         ],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
+            "--batch-size", "4", "--scheduler", "step", "--step-size", "{}",
+        ],
+        [
+            "train", "Zoo/net.h5", "--output", "/dev/null/x.h5", "--inputs", "absent.npy", "--targets", "absent.npy", "--epochs", "1",
+            "--batch-size", "4", "--scheduler", "cosine", "--t-max", "{}",
+        ],
     ]
 
     @Test(arguments: commandLines)

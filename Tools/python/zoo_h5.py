@@ -138,7 +138,7 @@ _CONFIG_ARGS = {
 
 
 def _plain(value):
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if hasattr(value, "item"):
         return value.item()
@@ -493,7 +493,9 @@ def load_training(path):
     `model.load_state_dict(state_dict, strict=True)`, then
     `torch.optim.Adam(model.parameters()).load_state_dict(optimizer_state_dict)` (the class named
     by `training["optimizer_class"]`) continues the run; `training` is the whole state (epoch,
-    step, generator, history)."""
+    step, generator, history), its `scheduler` the `state_dict()` of the scheduler named by
+    `training["scheduler_class"]` (None without one): `StepLR(optimizer, step_size=1)`, then
+    `.load_state_dict(training["scheduler"])`. Reads .h5 and .safetensors files."""
     import torch
 
     training = read_training(path)
@@ -515,11 +517,12 @@ def load_training(path):
 
 
 def save_training(model, optimizer, path, epoch=0, step=0, global_step=0, loss="cross-entropy", batch_size=32, shuffle=True,
-                  seed=0, history=(), **save_arguments):
+                  seed=0, history=(), scheduler=None, **save_arguments):
     """Writes `model` (as `save` does, `save_arguments` passed on: arch, arch_args,
     example_input, ...) with `optimizer`'s state, so that `zoo train PATH --resume` continues
     the run: after `epoch` completed epochs and `step` batches of the next, with zoo's generator
-    seeded by `seed` at that point. SGD, Adam and AdamW, one param group."""
+    seeded by `seed` at that point. SGD, Adam and AdamW, one param group; `scheduler`, when
+    given, a StepLR or CosineAnnealingLR stepped once per epoch, which zoo steps on."""
     import torch
 
     kind = _OPTIMIZER_KINDS.get(type(optimizer).__name__)
@@ -527,6 +530,9 @@ def save_training(model, optimizer, path, epoch=0, step=0, global_step=0, loss="
         raise ValueError(f"zoo train continues SGD, Adam and AdamW, not {type(optimizer).__name__}")
     if len(optimizer.param_groups) != 1:
         raise ValueError("zoo train continues optimizers with one param group")
+    scheduler_class = type(scheduler).__name__ if scheduler is not None else None
+    if scheduler_class not in (None, "StepLR", "CosineAnnealingLR"):
+        raise ValueError(f"zoo train continues StepLR and CosineAnnealingLR, not {scheduler_class}")
     save(model, path, **save_arguments)
     saved = optimizer.state_dict()
     group = {k: (list(v) if isinstance(v, tuple) else v) for k, v in saved["param_groups"][0].items()}
@@ -542,7 +548,8 @@ def save_training(model, optimizer, path, epoch=0, step=0, global_step=0, loss="
         "optimizer_class": type(optimizer).__name__, "optimizer_kind": kind, "loss": loss,
         "parameters": [name for name, _ in model.named_parameters()],
         "epoch": epoch, "step": step, "global_step": global_step, "batch_size": batch_size, "shuffle": shuffle,
-        "scheduler": None,
+        "scheduler": {k: _plain(v) for k, v in scheduler.state_dict().items()} if scheduler is not None else None,
+        "scheduler_class": scheduler_class,
         "generator": {"algorithm": "splitmix64", "seed": str(seed), "state": str(seed), "epoch_state": str(seed)},
         "running": {"loss_sum": 0.0, "correct": 0.0, "seen": 0.0},
         "history": list(history),

@@ -90,3 +90,63 @@ def test_a_run_pytorch_saved_continues_in_zoo(run):
     expected = zoo_h5.load(continued)
     for key, value in model.state_dict().items():
         assert close(expected[key].numpy(), value.detach().numpy()), key
+
+
+def test_load_training_reads_safetensors_as_it_reads_h5(run):
+    folder, start, x, y = run
+    common = ["--inputs", x, "--targets", y, "--epochs", "2", "--batch-size", "4", "--steps", "4", "--seed", "3"]
+    loaded = {}
+    for extension in ("h5", "safetensors"):
+        path = str(folder / f"run.{extension}")
+        train(start, "--output", path, *common)
+        loaded[extension] = zoo_h5.load_training(path)
+    (h5_state, h5_optimizer, h5_training), (st_state, st_optimizer, st_training) = loaded["h5"], loaded["safetensors"]
+    assert h5_state.keys() == st_state.keys()
+    assert all(torch.equal(h5_state[key], st_state[key]) for key in h5_state)
+    assert h5_training == st_training
+    assert h5_optimizer["param_groups"] == st_optimizer["param_groups"]
+    assert all(torch.equal(h5_optimizer["state"][i][name], st_optimizer["state"][i][name])
+               for i in h5_optimizer["state"] for name in h5_optimizer["state"][i])
+    model = REGISTRY["graycnn"]()
+    model.load_state_dict(st_state, strict=True)
+    torch.optim.Adam(model.parameters()).load_state_dict(st_optimizer)
+
+
+def test_a_scheduled_run_crosses_between_zoo_and_pytorch(run):
+    """zoo stops inside epoch 2 of a StepLR run; PyTorch finishes epoch 2 from the file and
+    steps the scheduler; zoo finishes epoch 3 from PyTorch's file; both agree with zoo's own
+    resumed run in weights and learning rate."""
+    folder, start, x, y = run
+    common = ["--inputs", x, "--targets", y, "--epochs", "3", "--batch-size", "4", "--no-shuffle"]
+    schedule = ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--scheduler", "step", "--step-size", "1",
+                "--gamma", "0.5"]
+    first, finished = str(folder / "first.h5"), str(folder / "finished.h5")
+    train(start, "--output", first, "--steps", "4", *common, *schedule)
+    train(first, "--resume", "--output", finished, *common)
+
+    state, optimizer_state, training = zoo_h5.load_training(first)
+    assert training["scheduler_class"] == "StepLR" and training["scheduler"]["last_epoch"] == 1
+    model = REGISTRY["graycnn"]()
+    model.load_state_dict(state, strict=True)
+    optimizer = torch.optim.SGD(model.parameters())
+    optimizer.load_state_dict(optimizer_state)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    scheduler.load_state_dict(training["scheduler"])
+    assert optimizer.param_groups[0]["lr"] == 0.05
+    inputs, targets = torch.from_numpy(np.load(x)), torch.from_numpy(np.load(y))
+    for first_index in (4, 8):
+        pytorch_step(model, optimizer, inputs[first_index:first_index + 4], targets[first_index:first_index + 4])
+    scheduler.step()
+    handed = str(folder / "handed.h5")
+    zoo_h5.save_training(model, optimizer, handed, epoch=2, step=0, global_step=6, batch_size=4, shuffle=False,
+                         scheduler=scheduler, arch="graycnn", arch_args={"num_classes": 10})
+    back = str(folder / "back.h5")
+    train(handed, "--resume", "--output", back, *common)
+
+    expected = zoo_h5.load(finished)
+    for key, value in zoo_h5.load(back).items():
+        assert close(value.numpy(), expected[key].numpy()), key
+    _, _, ended = zoo_h5.load_training(back)
+    _, _, reference = zoo_h5.load_training(finished)
+    assert ended["optimizer"]["param_groups"][0]["lr"] == reference["optimizer"]["param_groups"][0]["lr"] == 0.0125
+    assert ended["scheduler"]["last_epoch"] == reference["scheduler"]["last_epoch"] == 3

@@ -19,13 +19,15 @@ public enum OptimizerKind: String, Sendable, CaseIterable, Codable {
 
 /// An optimizer's state as PyTorch's `optimizer.state_dict()` lays it out, and back.
 enum OptimizerStateDict {
-    /// `{"state": {"0": {...}, ...}, "param_groups": [{..., "params": [0, 1, ...]}]}`.
-    static func encode(_ optimizer: any Optimizer) -> JSONValue {
+    /// `{"state": {"0": {...}, ...}, "param_groups": [{..., "params": [0, 1, ...]}]}`, with
+    /// `initial_lr` when a scheduler runs (PyTorch's schedulers add it, and need it to resume).
+    static func encode(_ optimizer: any Optimizer, initialLearningRate: Double? = nil) -> JSONValue {
         var state: [String: JSONValue] = [:]
         var group: [String: JSONValue] = [
             "lr": .double(optimizer.learningRate), "maximize": .bool(false), "foreach": .null, "differentiable": .bool(false),
             "fused": .null, "params": .array(optimizer.parameters.indices.map { .int(Int64($0)) }),
         ]
+        if let initialLearningRate { group["initial_lr"] = .double(initialLearningRate) }
         if let sgd = optimizer as? SGD {
             group.merge(
                 [

@@ -5,12 +5,14 @@ import NN
 import Tensor
 
 /// Everything a run carries from step to step, and its JSON form in the checkpoint
-/// (``TrainingState``): the optimizer, where the run is (completed epochs, batches done in the
-/// current one, steps in all), the generator (its state now, and at the start of the epoch,
+/// (``TrainingState``): the optimizer and its learning-rate scheduler, where the run is
+/// (completed epochs, batches done in the current one, steps in all), the generator (its state now, and at the start of the epoch,
 /// from which the epoch's order is drawn again on resume), the epoch's sums so far and the
 /// finished epochs' records.
 struct RunState {
     var optimizer: any Optimizer
+    /// Stepped at the end of each epoch; nil: a constant rate.
+    var scheduler: (any LearningRateScheduler)?
     let optimizerKind: OptimizerKind
     let loss: LossKind
     let batchSize: Int
@@ -29,8 +31,8 @@ struct RunState {
     var history: [EpochRecord] = []
 
     /// A new run from `options`, or, with `options.resume`, the run the model's file describes
-    /// (its optimizer, loss, batch size, order and generator; `epochs` and `maxSteps` still come
-    /// from the options).
+    /// (its optimizer, scheduler, loss, batch size, order and generator; `epochs` and `maxSteps`
+    /// still come from the options, and scheduler options must agree with the saved scheduler).
     init(model: ZooModel, parameters: [NamedParameter], options: TrainingOptions) throws {
         guard options.batchSize > 0, options.epochs > 0 else { throw TrainingError.data("epochs and batch size must be positive") }
         parameterKeys = parameters.map(\.key)
@@ -52,6 +54,9 @@ struct RunState {
                 optimizer = try Adam(
                     parameters: parameters, learningRate: lr, weightDecay: options.weightDecay ?? (options.optimizer == .adamw ? 0.01 : 0),
                     decoupledWeightDecay: options.optimizer == .adamw)
+            }
+            if let schedule = options.scheduler {
+                scheduler = try SchedulerStateDict.make(schedule, optimizer: optimizer, epochs: options.epochs)
             }
             return
         }
@@ -91,9 +96,15 @@ struct RunState {
         let records = try field("history", \.arrayValue)
         history = try records.map { try JSONDecoder().decode(EpochRecord.self, from: Data($0.serialized().utf8)) }
         optimizer = try OptimizerStateDict.decode(try field("optimizer", { $0 }), kind: kind, parameters: parameters, path: path)
+        if let saved = json["scheduler"], saved != .null {
+            scheduler = try SchedulerStateDict.decode(saved, className: try field("scheduler_class", \.stringValue), path: path)
+        }
+        try SchedulerStateDict.check(options.scheduler, against: scheduler, path: path)
     }
 
+    /// Ends an epoch: the scheduler steps, as after an epoch in PyTorch's usual loop.
     mutating func finishEpoch() {
+        scheduler?.step(optimizer)
         epoch += 1
         stepInEpoch = 0
         (lossSum, correct, seen) = (0, 0, 0)
@@ -104,15 +115,17 @@ struct RunState {
         let records = history.compactMap { record in
             (try? JSONEncoder().encode(record)).flatMap { try? JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
         }
+        let schedule = scheduler.map { SchedulerStateDict.encode($0, learningRate: optimizer.learningRate) }
         return TrainingState(
             json: .object([
                 "format": .string("zoo-training"), "format_version": .int(1),
-                "optimizer": OptimizerStateDict.encode(optimizer), "optimizer_class": .string(optimizerKind.className),
+                "optimizer": OptimizerStateDict.encode(optimizer, initialLearningRate: scheduler?.baseLearningRate),
+                "optimizer_class": .string(optimizerKind.className),
                 "optimizer_kind": .string(optimizerKind.rawValue), "loss": .string(loss.rawValue),
                 "parameters": .array(parameterKeys.map(JSONValue.string)),
                 "epoch": .int(Int64(epoch)), "step": .int(Int64(stepInEpoch)), "global_step": .int(Int64(globalStep)),
                 "batch_size": .int(Int64(batchSize)), "shuffle": .bool(shuffle),
-                "scheduler": .null,
+                "scheduler": schedule?.state ?? .null, "scheduler_class": schedule.map { .string($0.className) } ?? .null,
                 "generator": .object([
                     "algorithm": .string("splitmix64"), "seed": .string(String(seed)),
                     "state": .string(String(generator.currentState)), "epoch_state": .string(String(epochGenerator)),

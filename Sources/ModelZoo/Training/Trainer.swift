@@ -66,7 +66,9 @@ public struct TrainingProgress: Sendable {
 public enum Trainer {
     /// Trains `model` (loaded from its file) on `data`, validating on `validation` after each
     /// epoch, and writes the checkpoint to `output` (atomically) when the last epoch ends, after
-    /// `maxSteps`, or when `shouldStop` turns true between steps.
+    /// `maxSteps`, or when `shouldStop` turns true: it is asked before each step after the first,
+    /// so that a stop requested at any moment, even before the first step, ends the run after a
+    /// whole step and the checkpoint always records progress.
     public static func train(
         _ model: ZooModel, data: TrainingSet, validation: TrainingSet? = nil, options: TrainingOptions, output: String,
         shouldStop: () -> Bool = { false }, progress: (TrainingProgress) -> Void = { _ in }
@@ -87,7 +89,10 @@ public enum Trainer {
             let order = run.shuffle ? Array(0..<data.count).shuffled(using: &shuffler) : Array(0..<data.count)
             if run.stepInEpoch == 0 { run.generator = shuffler }
             while run.stepInEpoch < batchesPerEpoch {
-                if shouldStop() || options.maxSteps.map({ stepsThisRun >= $0 }) == true {
+                if (stepsThisRun > 0 && shouldStop()) || options.maxSteps.map({ stepsThisRun >= $0 }) == true {
+                    // Stopped before an epoch's first step: the generator goes back to where the
+                    // epoch's order was drawn from, so that the resumed run draws it again.
+                    if run.stepInEpoch == 0 { run.generator = SeededGenerator(seed: run.epochGenerator) }
                     stoppedEarly = true
                     break epochs
                 }

@@ -43,6 +43,9 @@ public struct TrainingOptions: Sendable {
     public var maxSteps: Int?
     /// Continue the run the input file's training state describes.
     public var resume = false
+    /// The learning-rate schedule, stepped per epoch; nil: a constant rate. On resume the saved
+    /// schedule continues (these must then agree with it).
+    public var scheduler: SchedulerOptions?
 
     public init(epochs: Int, batchSize: Int) {
         self.epochs = epochs
@@ -101,12 +104,16 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
     case data(String)
     case invalidState(path: String, reason: String)
     case noState(path: String)
+    /// The options contradict each other or, on resume, the run the file holds; the reason
+    /// names the flag.
+    case options(String)
 
     public var description: String {
         switch self {
         case .data(let reason): "training data: \(reason)"
         case .invalidState(let path, let reason): "\(path): the training state is unusable: \(reason)"
         case .noState(let path): "\(path) holds no training state to resume (it was not written by zoo train)"
+        case .options(let reason): reason
         }
     }
 }
