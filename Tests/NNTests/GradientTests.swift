@@ -30,6 +30,17 @@ struct GradientTests {
 
     @Test(arguments: casePaths)
     func matchesAutograd(casePath: String) throws {
+        try check(casePath, usesOneDNN: true)
+    }
+
+    /// The convolution cases again on zoo's own kernels (im2col and GEMM, and their adjoints),
+    /// which serve the cases oneDNN's backward primitives decline.
+    @Test(arguments: casePaths.filter { $0.hasPrefix("Conv") })
+    func matchesAutogradOnZoosOwnKernels(casePath: String) throws {
+        try check(casePath, usesOneDNN: false)
+    }
+
+    private func check(_ casePath: String, usesOneDNN: Bool) throws {
         let root = try HDF5File.openReadOnly(Self.fixture).rootGroup()
         let parts = casePath.split(separator: "/").map(String.init)
         let group = try root.openGroup(parts[0]).openGroup(parts[1])
@@ -38,6 +49,7 @@ struct GradientTests {
         let state = try readGroup(group.openGroup("state"))
         try model.load(StateDict(state.sorted { $0.key < $1.key }.map { ("0." + $0.key, $0.value) }))
         model.train(try group.stringAttribute("mode") == "train")
+        for case let layer as any ConvolutionKernelChoosing in model.modules { layer.kernels.usesOneDNN = usesOneDNN }
 
         let pass = TrainingPass()
         let (output, pullback) = try model.differentiableForward(try group.openDataset("input").readTensor(), pass: pass)
