@@ -157,6 +157,9 @@ public final class Adam: Optimizer {
                 ?? AdamState(
                     step: 0, expAvg: Array(repeating: 0, count: p.count), expAvgSq: Array(repeating: 0, count: p.count),
                     maxExpAvgSq: amsgrad ? Array(repeating: 0, count: p.count) : nil)
+            // Released from the list while it changes, so that its buffers are updated in place
+            // rather than copied (two copies of every parameter, each step).
+            states[index] = nil
             state.step += 1
             if maximize { g = g.map { -$0 } }
             if weightDecay != 0 {
