@@ -117,16 +117,6 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
     let (kernel, stride, padding, dilation) = (window.kernel, window.stride, window.padding, window.dilation)
     let outPlane = outHeight * outWidth
     var winners = [Int32](repeating: -1, count: window.planes * outPlane)
-    // The kernel rows (columns) inside the input for each output row (column): a window's
-    // taps in range are contiguous, so the loop below needs no bounds tests.
-    func taps(_ outputs: Int, _ kernel: Int, _ stride: Int, _ padding: Int, _ dilation: Int, _ size: Int) -> [Range<Int>] {
-        (0..<outputs).map { o in
-            let inside = (0..<kernel).filter { (0..<size).contains(o * stride - padding + $0 * dilation) }
-            return inside.isEmpty ? 0..<0 : inside.first!..<(inside.last! + 1)
-        }
-    }
-    let rows = taps(outHeight, kernel.height, stride.height, padding.height, dilation.height, height)
-    let columns = taps(outWidth, kernel.width, stride.width, padding.width, dilation.width, width)
     withReadPointers(input.scalars, []) { source, _ in
         winners.withUnsafeMutableBufferPointer { winners in
             guard let first = winners.baseAddress else { return }
@@ -138,10 +128,12 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
                     for ow in 0..<outWidth {
                         var best = -Float.infinity
                         var winner: Int32 = -1
-                        for ki in rows[oh] {
+                        for ki in 0..<kernel.height {
                             let ih = oh * stride.height - padding.height + ki * dilation.height
-                            for kj in columns[ow] {
+                            guard ih >= 0 && ih < height else { continue }
+                            for kj in 0..<kernel.width {
                                 let iw = ow * stride.width - padding.width + kj * dilation.width
+                                guard iw >= 0 && iw < width else { continue }
                                 let value = image[ih * width + iw]
                                 if winner < 0 || value > best || value.isNaN {
                                     best = value
