@@ -123,9 +123,7 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
             let (source, target) = (SharedPointer(source), SharedPointer(first))
             // Every window inside the image: the forward kernel's vector selects (see
             // `maxPool2d`), with the winners' offsets chosen by the same masks.
-            let inside =
-                padding == IntPair(0, 0) && (outHeight - 1) * stride.height + (kernel.height - 1) * dilation.height < height
-                && (outWidth - 1) * stride.width + (kernel.width - 1) * dilation.width < width
+            let inside = window.windowsInsideImage
             parallelFor(window.planes, costPerIndex: outPlane * kernel.height * kernel.width) { plane in
                 let image = source.base + plane * height * width
                 let chosen = target.base + plane * outPlane
@@ -177,8 +175,7 @@ private func insideWinners(_ image: UnsafeMutablePointer<Float>, into chosen: Un
                 }
                 var ow = 0
                 while ow + 8 <= outWidth {
-                    var value = SIMD8<Float>()
-                    for lane in 0..<8 { value[lane] = tap[(ow + lane) * stride.width] }
+                    let value = window.eightTaps(tap, from: ow)
                     var largest = UnsafeRawPointer(best + ow).loadUnaligned(as: SIMD8<Float>.self)
                     var winner = UnsafeRawPointer(winners + ow).loadUnaligned(as: SIMD8<Int32>.self)
                     // A larger value, or a NaN (the last NaN wins, as PyTorch's).
