@@ -22,7 +22,9 @@ extension Conv2d: Differentiable {
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "Conv2d")
                 let result =
-                    shape.flatMap { oneDNNPlans.gradients(input: source, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput) }
+                    shape.flatMap {
+                        oneDNNPlans.gradients(input: source, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput)
+                    }
                     ?? convolutionGradients(
                         input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars, needsInput: needsInput)
                 pass.gradients.accumulate(self, result, hasBias: hasBias)
