@@ -39,6 +39,12 @@ public final class BatchNorm2d: ModuleBase, Layer {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
+        try forwardWithStatistics(input).output
+    }
+
+    /// The output and the statistics it normalised with (the batch's, or the running ones), which
+    /// the backward needs again.
+    func forwardWithStatistics(_ input: Tensor) throws -> (output: Tensor, mean: [Double], variance: [Double]) {
         guard input.rank == 4, input.shape[1] == numFeatures else {
             throw NNError.inputShape(layer: "BatchNorm2d(\(numFeatures))", expected: "(N, \(numFeatures), H, W)", got: input.shape)
         }
@@ -58,7 +64,7 @@ public final class BatchNorm2d: ModuleBase, Layer {
             variance = runningVar.scalars.map(Double.init)
         }
         let (scale, shift) = affineMap(mean: mean, variance: variance)
-        return Tensor(shape: input.shape, scalars: affineChannels(x, shape: input.shape, scale: scale, shift: shift))
+        return (Tensor(shape: input.shape, scalars: affineChannels(x, shape: input.shape, scale: scale, shift: shift)), mean, variance)
     }
 
     /// `y = x * scale[c] + shift[c]`, from the statistics in double precision.

@@ -19,7 +19,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     public let groups: Int
     public let paddingMode: PaddingMode
     private let parameters: WeightAndBias
-    private let oneDNNPlans = OneDNNPlans()
+    let oneDNNPlans = OneDNNPlans()
     /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
     public var kernels = ConvolutionKernels()
     public var weight: Tensor { self[parameters.weight] }
@@ -85,6 +85,13 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
 
     /// `forward`, with the next layers' work folded into the output pass when `epilogue` is given.
     func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?) throws -> Tensor {
+        try forward(input, epilogue: epilogue, training: false)
+    }
+
+    /// `training` forbids Winograd kernels: a training step changes the weights, and
+    /// transforming them anew each step (oneDNN's `wino_reorder`) costs more than the kernel saves
+    /// (resnet18 b8: about 45% of a step's oneDNN time).
+    func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?, training: Bool) throws -> Tensor {
         guard input.rank == 4, input.shape[1] == inChannels else {
             throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
         }
@@ -96,7 +103,8 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         let problem = try convolutionProblem(source.shape, pads: pads)
         let call = ConvolutionKernelCall(kernels: kernels, plans: oneDNNPlans, weight: weight, bias: bias)
         return call.run(
-            source, problem, oneDNN: .success(oneDNNShape(problem, pads: pads)), epilogue: epilogue, fallback: im2colConvolution)
+            source, problem, oneDNN: .success(oneDNNShape(problem, pads: pads, winograd: !training)), epilogue: epilogue,
+            fallback: im2colConvolution)
     }
 
     /// The sliding window over `shape` (NCHW) with `pads`, after PyTorch's size check.
@@ -118,7 +126,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     }
 
     /// What this layer asks oneDNN for (bias added there, the epilogue here).
-    private func oneDNNShape(_ problem: ConvolutionProblem, pads: BorderAmounts) -> OneDNNConvolutionShape {
+    func oneDNNShape(_ problem: ConvolutionProblem, pads: BorderAmounts, winograd: Bool = true) -> OneDNNConvolutionShape {
         let geometry = problem.geometry
         return OneDNNConvolutionShape(
             kind: .convolution, source: [problem.batch, inChannels, geometry.height, geometry.width], destination: problem.outputShape,
@@ -126,7 +134,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
             padAfter: IntPair(pads.bottom, pads.right), hasBias: bias != nil,
             // Winograd's transformed weights are four times the weights: worth it only kept, and
             // only with channels enough to fill its tiles (net's 3 -> 32 ran 2x slower on it).
-            winograd: ConvolutionAlgorithms.allowsWinograd && kernels.keepsPreparedWeights && kernelSize == 3 && stride == 1
+            winograd: winograd && ConvolutionAlgorithms.allowsWinograd && kernels.keepsPreparedWeights && kernelSize == 3 && stride == 1
                 && dilation == 1 && groups == 1 && inChannels >= 16 && outChannels >= 16,
             keepsPreparedWeights: kernels.keepsPreparedWeights)
     }

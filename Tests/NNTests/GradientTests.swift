@@ -30,6 +30,17 @@ struct GradientTests {
 
     @Test(arguments: casePaths)
     func matchesAutograd(casePath: String) throws {
+        try check(casePath, usesOneDNN: true)
+    }
+
+    /// The convolution cases again on zoo's own kernels (im2col and GEMM, and their adjoints),
+    /// which serve the cases oneDNN's backward primitives decline.
+    @Test(arguments: casePaths.filter { $0.hasPrefix("Conv") })
+    func matchesAutogradOnZoosOwnKernels(casePath: String) throws {
+        try check(casePath, usesOneDNN: false)
+    }
+
+    private func check(_ casePath: String, usesOneDNN: Bool) throws {
         let root = try HDF5File.openReadOnly(Self.fixture).rootGroup()
         let parts = casePath.split(separator: "/").map(String.init)
         let group = try root.openGroup(parts[0]).openGroup(parts[1])
@@ -38,6 +49,7 @@ struct GradientTests {
         let state = try readGroup(group.openGroup("state"))
         try model.load(StateDict(state.sorted { $0.key < $1.key }.map { ("0." + $0.key, $0.value) }))
         model.train(try group.stringAttribute("mode") == "train")
+        for case let layer as any ConvolutionKernelChoosing in model.modules { layer.kernels.usesOneDNN = usesOneDNN }
 
         let pass = TrainingPass()
         let (output, pullback) = try model.differentiableForward(try group.openDataset("input").readTensor(), pass: pass)
@@ -65,6 +77,36 @@ struct GradientTests {
                 }
             }
         }
+    }
+
+    /// Rows wide enough for max-pool's vector path (eight outputs at a time): each window's
+    /// gradient goes to its first maximum, or its last NaN, as a plain scan finds them.
+    @Test(arguments: [(2, 2), (3, 1), (2, 3)])
+    func maxPoolRoutesToTheFirstMaximumOrTheLastNaN(kernel: Int, stride: Int) throws {
+        let (height, width) = (5, 41)
+        var values = (0..<(2 * height * width)).map { Float(($0 * 7) % 3) }
+        for index in Swift.stride(from: 5, to: values.count, by: 23) { values[index] = .nan }
+        let pool = try MaxPool2d(kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride))
+        let input = Tensor(shape: [2, 1, height, width], scalars: values)
+        let (output, pullback) = try pool.differentiableForward(input, pass: TrainingPass())
+        let (outHeight, outWidth) = (output.shape[2], output.shape[3])
+        let gradient = try pullback(Tensor(shape: output.shape, scalars: (0..<output.count).map { Float($0 + 1) }))
+        var expected = [Float](repeating: 0, count: values.count)
+        for plane in 0..<2 {
+            for oh in 0..<outHeight {
+                for ow in 0..<outWidth {
+                    var winner = -1
+                    for ki in 0..<kernel {
+                        for kj in 0..<kernel {
+                            let index = plane * height * width + (oh * stride + ki) * width + ow * stride + kj
+                            if winner < 0 || values[index] > values[winner] || values[index].isNaN { winner = index }
+                        }
+                    }
+                    expected[winner] += Float((plane * outHeight + oh) * outWidth + ow + 1)
+                }
+            }
+        }
+        #expect(gradient.scalars == expected)
     }
 
     /// Dropout's mask cannot be PyTorch's (zoo draws its own), so its rule is checked instead:

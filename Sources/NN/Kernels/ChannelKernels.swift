@@ -5,23 +5,32 @@ func channelStatistics(_ x: [Float], shape: [Int]) -> (mean: [Double], variance:
     let perChannel = batch * plane
     var mean = [Double](repeating: 0, count: channels)
     var variance = [Double](repeating: 0, count: channels)
-    for c in 0..<channels {
-        var sum = 0.0
-        for n in 0..<batch {
-            let base = (n * channels + c) * plane
-            for index in base..<(base + plane) { sum += Double(x[index]) }
-        }
-        let m = sum / Double(perChannel)
-        var squares = 0.0
-        for n in 0..<batch {
-            let base = (n * channels + c) * plane
-            for index in base..<(base + plane) {
-                let d = Double(x[index]) - m
-                squares += d * d
+    // One channel per index: each channel's sums run in the same order on any thread count.
+    x.withUnsafeBufferPointer { values in
+        mean.withUnsafeMutableBufferPointer { means in
+            variance.withUnsafeMutableBufferPointer { variances in
+                guard let first = values.baseAddress, let means = means.baseAddress, let variances = variances.baseAddress else { return }
+                let (x, meanOut, varianceOut) = (SharedPointer(first), SharedPointer(means), SharedPointer(variances))
+                parallelFor(channels, costPerIndex: 2 * perChannel) { c in
+                    var sum = 0.0
+                    for n in 0..<batch {
+                        let base = (n * channels + c) * plane
+                        for index in base..<(base + plane) { sum += Double(x.base[index]) }
+                    }
+                    let m = sum / Double(perChannel)
+                    var squares = 0.0
+                    for n in 0..<batch {
+                        let base = (n * channels + c) * plane
+                        for index in base..<(base + plane) {
+                            let d = Double(x.base[index]) - m
+                            squares += d * d
+                        }
+                    }
+                    meanOut.base[c] = m
+                    varianceOut.base[c] = squares / Double(perChannel)
+                }
             }
         }
-        mean[c] = m
-        variance[c] = squares / Double(perChannel)
     }
     return (mean, variance)
 }
@@ -29,15 +38,18 @@ func channelStatistics(_ x: [Float], shape: [Int]) -> (mean: [Double], variance:
 /// `y = x * scale[c] + shift[c]` over NCHW values: BatchNorm's map once its statistics are known.
 func affineChannels(_ x: [Float], shape: [Int], scale: [Float], shift: [Float]) -> [Float] {
     let (batch, channels, plane) = (shape[0], shape[1], shape[2] * shape[3])
-    var y = x
-    for n in 0..<batch {
-        for c in 0..<channels {
-            let base = (n * channels + c) * plane
-            let (a, b) = (scale[c], shift[c])
-            for index in base..<(base + plane) { y[index] = x[index] * a + b }
+    return [Float](unsafeUninitializedCapacity: x.count) { y, initialized in
+        x.withUnsafeBufferPointer { values in
+            guard let first = values.baseAddress, let target = y.baseAddress else { return }
+            let (source, output) = (SharedPointer(first), SharedPointer(target))
+            parallelFor(batch * channels, costPerIndex: plane) { index in
+                let (c, base) = (index % channels, index * plane)
+                let (a, b) = (scale[c], shift[c])
+                for i in base..<(base + plane) { output.base[i] = source.base[i] * a + b }
+            }
         }
+        initialized = x.count
     }
-    return y
 }
 
 /// `y[p] = x[p] * scales[p / plane]`: each `(n, c)` plane of NCHW values times its own factor,

@@ -55,6 +55,16 @@ enum OneDNN {
         return UnsafeMutableRawPointer.allocate(byteCount: Swift.max(64, dnnl_memory_desc_get_size(&descriptor)), alignment: 64)
     }
 
+    /// `body` with a pointer to `values` (which oneDNN only reads), or nil when there are none.
+    static func withOptionalBuffer(_ values: [Float]?, _ body: (UnsafeMutableRawPointer?) throws(OneDNNFallback) -> Void)
+        throws(OneDNNFallback)
+    {
+        guard let values else { return try body(nil) }
+        try values.withUnsafeBufferPointer { (buffer) throws(OneDNNFallback) in
+            try body(UnsafeMutableRawPointer(mutating: buffer.baseAddress!))
+        }
+    }
+
     /// `body` with a stream of the engine, made once for the primitives of one call (streams are
     /// cheap but not free, and a stream must not be shared between threads).
     static func withStream(_ body: (dnnl_stream_t) throws(OneDNNFallback) -> Void) throws(OneDNNFallback) {
@@ -85,4 +95,14 @@ enum OneDNN {
         try check(dnnl_primitive_execute(primitive, stream, Int32(executionArguments.count), executionArguments), "dnnl_primitive_execute")
         try check(dnnl_stream_wait(stream), "dnnl_stream_wait")
     }
+}
+
+/// A buffer in one of oneDNN's layouts, released with its owner.
+// @unchecked: written once when made (a plan's prepared weights), then only read.
+final class OneDNNBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init(_ layout: dnnl_memory_desc_t) { pointer = OneDNN.allocate(layout) }
+
+    deinit { pointer.deallocate() }
 }

@@ -1,9 +1,26 @@
 import Synchronization
 import Tensor
 
-/// The plans one layer has made, by input shape; emptied when the layer's weights change.
+/// Plans by key, each made on first use; a failure is remembered too, when oneDNN cannot run a case.
+final class PlanCache<Key: Hashable & Sendable, Plan: Sendable>: Sendable {
+    private let plans = Mutex<[Key: Result<Plan, OneDNNFallback>]>([:])
+
+    func plan(for key: Key, make: () throws(OneDNNFallback) -> Plan) throws(OneDNNFallback) -> Plan {
+        if let known = plans.withLock({ $0[key] }) { return try known.get() }
+        let made: Result<Plan, OneDNNFallback>
+        do { made = .success(try make()) } catch { made = .failure(error) }
+        plans.withLock { $0[key] = made }
+        return try made.get()
+    }
+
+    func removeAll() { plans.withLock { $0.removeAll() } }
+}
+
+/// The plans one layer has made, by input shape: forward ones, which hold the weights and are
+/// emptied when they change, and backward ones, which hold none and so outlive a training step.
 final class OneDNNPlans: Sendable {
-    private let plans = Mutex<[OneDNNConvolutionShape: Result<OneDNNConvolution, OneDNNFallback>]>([:])
+    private let plans = PlanCache<OneDNNConvolutionShape, OneDNNConvolution>()
+    private let backwardPlans = PlanCache<OneDNNBackwardKey, OneDNNConvolutionBackward>()
     private let lastFallback = Mutex<OneDNNFallback?>(nil)
 
     /// Why the last call that fell back to zoo's own kernels did; nil when none has.
@@ -13,17 +30,30 @@ final class OneDNNPlans: Sendable {
     func plan(for shape: OneDNNConvolutionShape, make: () throws(OneDNNFallback) -> OneDNNConvolution) throws(OneDNNFallback)
         -> OneDNNConvolution
     {
-        if let known = plans.withLock({ $0[shape] }) { return try known.get() }
-        let made: Result<OneDNNConvolution, OneDNNFallback>
-        do { made = .success(try make()) } catch { made = .failure(error) }
-        plans.withLock { $0[shape] = made }
-        return try made.get()
+        try plans.plan(for: shape, make: make)
     }
 
     /// Records why a call falls back to zoo's own kernels.
     func record(_ fallback: OneDNNFallback) { lastFallback.withLock { $0 = fallback } }
 
-    func removeAll() { plans.withLock { $0.removeAll() } }
+    /// Drops the forward plans (the weights changed); backward plans hold no weights and stay.
+    func removeAll() { plans.removeAll() }
+
+    /// The gradients of the convolution `shape` describes with respect to its input (zeros unless
+    /// `needsInput`), weight and bias, by oneDNN's backward primitives (made on first use); nil,
+    /// with the reason recorded in ``fallback``, when oneDNN cannot run this case.
+    func gradients(
+        input: Tensor, gradient: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, needsInput: Bool
+    ) -> ConvolutionGradients? {
+        do {
+            let key = OneDNNBackwardKey(shape, needsInput: needsInput)
+            let plan = try backwardPlans.plan(for: key) { () throws(OneDNNFallback) in try OneDNNConvolutionBackward(key) }
+            return try plan.gradients(input: input.scalars, gradient: gradient.scalars, weight: weight.scalars)
+        } catch {
+            record(error)
+            return nil
+        }
+    }
 
     /// The activation oneDNN can apply for `epilogue`: one with no BatchNorm map before it.
     private static func postOp(_ epilogue: ConvolutionEpilogue?) -> ConvolutionActivation? {

@@ -29,6 +29,21 @@ struct PoolingWindow {
     var planes: Int { batch * channels }
     var outputShape: [Int] { [batch, channels, outHeight, outWidth] }
 
+    /// Whether every window lies inside the image (no padding, none past the border in ceil
+    /// mode), so that max pooling's vector path needs no bounds checks.
+    var windowsInsideImage: Bool {
+        padding == IntPair(0, 0) && (outHeight - 1) * stride.height + (kernel.height - 1) * dilation.height < height
+            && (outWidth - 1) * stride.width + (kernel.width - 1) * dilation.width < width
+    }
+
+    /// The eight values one tap of a window row reads for outputs `column..<column + 8`.
+    @inline(__always)
+    func eightTaps(_ tap: UnsafePointer<Float>, from column: Int) -> SIMD8<Float> {
+        var values = SIMD8<Float>()
+        for lane in 0..<8 { values[lane] = tap[(column + lane) * stride.width] }
+        return values
+    }
+
     init(layer: String, input: [Int], kernel: IntPair, stride: IntPair, padding: IntPair, dilation: IntPair, ceilMode: Bool) throws {
         guard input.count == 4 else {
             throw NNError.inputShape(layer: layer, expected: "(N, C, H, W)", got: input)

@@ -8,18 +8,10 @@ extension BatchNorm2d: Differentiable {
     /// in double precision.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         // The forward checks the shape, updates the running statistics in train mode and gives
-        // PyTorch's output; the batch statistics are taken again for the backward.
-        let output = try forward(input)
+        // PyTorch's output, and the statistics it used, which the backward uses too.
+        let (output, mean, variance) = try forwardWithStatistics(input)
         let usesBatch = isTraining || !trackRunningStats
         let x = input.scalars
-        let mean: [Double]
-        let variance: [Double]
-        if usesBatch {
-            (mean, variance) = channelStatistics(x, shape: input.shape)
-        } else {
-            mean = (runningMean?.scalars ?? []).map(Double.init)
-            variance = (runningVar?.scalars ?? []).map(Double.init)
-        }
         let invstd = variance.map { 1 / ($0 + eps).squareRoot() }
         let gamma = weight?.scalars.map(Double.init) ?? Array(repeating: 1, count: numFeatures)
         let (batch, channels, plane) = (input.shape[0], numFeatures, input.shape[2] * input.shape[3])

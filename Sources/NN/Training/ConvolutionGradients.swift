@@ -1,11 +1,12 @@
 import Tensor
 
 extension Conv2d: Differentiable {
-    /// Keeps the (padded) input and the weight; the backward is the adjoint of im2col and GEMM
-    /// (see `convolutionGradients(input:gradient:problem:weight:needsInput:)`), then, for a padding mode
-    /// other than zeros, the adjoint of the border padding.
+    /// Keeps the (padded) input and the weight; the backward is oneDNN's backward primitives
+    /// where oneDNN has a kernel for the case, else the adjoint of im2col and GEMM (see
+    /// `convolutionGradients(input:gradient:problem:weight:needsInput:)`); then, for a padding
+    /// mode other than zeros, the adjoint of the border padding.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
-        let output = try forward(input)
+        let output = try forward(input, epilogue: nil, training: true)
         var (source, pads) = (input, paddingAmounts)
         let padsInput = paddingMode != .zeros && pads != .zero
         if padsInput {
@@ -15,12 +16,17 @@ extension Conv2d: Differentiable {
         let problem = try convolutionProblem(source.shape, pads: pads)
         let (weight, hasBias, borders, mode) = (self.weight, bias != nil, paddingAmounts, paddingMode)
         let needsInput = pass.needsInputGradient
+        let shape = kernels.usesOneDNN ? oneDNNShape(problem, pads: pads, winograd: false) : nil
         return (
             output,
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "Conv2d")
-                let result = convolutionGradients(
-                    input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars, needsInput: needsInput)
+                let result =
+                    shape.flatMap {
+                        oneDNNPlans.gradients(input: source, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput)
+                    }
+                    ?? convolutionGradients(
+                        input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars, needsInput: needsInput)
                 pass.gradients.accumulate(self, result, hasBias: hasBias)
                 let padded = Tensor(shape: source.shape, scalars: result.input)
                 return padsInput ? foldBorders(padded, borders, mode: mode, into: input.shape) : padded

@@ -157,6 +157,9 @@ public final class Adam: Optimizer {
                 ?? AdamState(
                     step: 0, expAvg: Array(repeating: 0, count: p.count), expAvgSq: Array(repeating: 0, count: p.count),
                     maxExpAvgSq: amsgrad ? Array(repeating: 0, count: p.count) : nil)
+            // Released from the list while it changes, so that its buffers are updated in place
+            // rather than copied (two copies of every parameter, each step).
+            states[index] = nil
             state.step += 1
             if maximize { g = g.map { -$0 } }
             if weightDecay != 0 {
@@ -168,26 +171,70 @@ public final class Adam: Optimizer {
                     for i in g.indices { g[i] = g[i] + decay * p[i] }
                 }
             }
-            for i in g.indices {
-                state.expAvg[i] = lerp(state.expAvg[i], g[i], lerpWeight)
-                state.expAvgSq[i] = state.expAvgSq[i] * beta2 + oneMinusBeta2 * g[i] * g[i]
-            }
             let step = Double(state.step)
             let biasCorrection1 = 1 - pow(beta1, step)
             let biasCorrection2 = 1 - pow(self.beta2, step)
-            let stepSize = Float(-(learningRate / biasCorrection1))
-            let correction2Root = Float(pow(biasCorrection2, 0.5))
-            if var largest = state.maxExpAvgSq {
-                for i in largest.indices { largest[i] = Swift.max(largest[i], state.expAvgSq[i]) }
-                state.maxExpAvgSq = largest
-            }
-            let second = state.maxExpAvgSq ?? state.expAvgSq
-            for i in p.indices {
-                let denominator = second[i].squareRoot() / correction2Root + eps
-                p[i] = p[i] + stepSize * state.expAvg[i] / denominator
-            }
+            let update = AdamUpdate(
+                lerpWeight: lerpWeight, beta2: beta2, oneMinusBeta2: oneMinusBeta2, eps: eps,
+                stepSize: Float(-(learningRate / biasCorrection1)), correction2Root: Float(pow(biasCorrection2, 0.5)))
+            update.apply(to: &p, gradient: g, state: &state)
             states[index] = state
             parameter.update(to: p)
+        }
+    }
+}
+
+/// One parameter's Adam update after its moments' bias corrections are known: per element,
+/// `m = lerp(m, g, 1 - beta1)`, `v = beta2 v + (1 - beta2) g²`, with amsgrad `v̂ = max(v̂, v)`,
+/// then `p += stepSize m / (sqrt(v or v̂) / sqrt(correction2) + eps)`, as PyTorch's single-tensor
+/// code computes them. Chunks of elements run on the compute threads; each element's arithmetic
+/// is its own, so the result does not depend on the thread count.
+private struct AdamUpdate: Sendable {
+    let lerpWeight: Float
+    let beta2: Float
+    let oneMinusBeta2: Float
+    let eps: Float
+    let stepSize: Float
+    let correction2Root: Float
+
+    func apply(to parameter: inout [Float], gradient: [Float], state: inout Adam.AdamState) {
+        let count = parameter.count
+        // Moved out of the state while they change, so that each buffer has one owner and is
+        // written in place.
+        var (average, averageSquare, largest) = (state.expAvg, state.expAvgSq, state.maxExpAvgSq ?? [])
+        let amsgrad = state.maxExpAvgSq != nil
+        (state.expAvg, state.expAvgSq, state.maxExpAvgSq) = ([], [], nil)
+        defer { (state.expAvg, state.expAvgSq, state.maxExpAvgSq) = (average, averageSquare, amsgrad ? largest : nil) }
+        parameter.withUnsafeMutableBufferPointer { p in
+            average.withUnsafeMutableBufferPointer { m in
+                averageSquare.withUnsafeMutableBufferPointer { v in
+                    largest.withUnsafeMutableBufferPointer { vMax in
+                        gradient.withUnsafeBufferPointer { g in
+                            guard let p = p.baseAddress, let m = m.baseAddress, let v = v.baseAddress, let g = g.baseAddress else { return }
+                            let buffers = (p: SharedPointer(p), m: SharedPointer(m), v: SharedPointer(v), g: SharedPointer(g))
+                            // An empty array's buffer may still have an address: amsgrad decides.
+                            let maxima = amsgrad ? vMax.baseAddress.map { SharedPointer($0) } : nil
+                            let chunk = 1 << 14
+                            parallelFor((count + chunk - 1) / chunk, costPerIndex: 8 * chunk) { index in
+                                for i in (index * chunk)..<Swift.min(count, (index + 1) * chunk) {
+                                    let gi = buffers.g.base[i]
+                                    let mi = lerp(buffers.m.base[i], gi, lerpWeight)
+                                    let vi = buffers.v.base[i] * beta2 + oneMinusBeta2 * gi * gi
+                                    buffers.m.base[i] = mi
+                                    buffers.v.base[i] = vi
+                                    var second = vi
+                                    if let maxima {
+                                        second = Swift.max(maxima.base[i], vi)
+                                        maxima.base[i] = second
+                                    }
+                                    let denominator = second.squareRoot() / correction2Root + eps
+                                    buffers.p.base[i] = buffers.p.base[i] + stepSize * mi / denominator
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

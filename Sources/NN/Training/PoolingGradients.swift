@@ -121,9 +121,13 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
         winners.withUnsafeMutableBufferPointer { winners in
             guard let first = winners.baseAddress else { return }
             let (source, target) = (SharedPointer(source), SharedPointer(first))
+            // Every window inside the image: the forward kernel's vector selects (see
+            // `maxPool2d`), with the winners' offsets chosen by the same masks.
+            let inside = window.windowsInsideImage
             parallelFor(window.planes, costPerIndex: outPlane * kernel.height * kernel.width) { plane in
                 let image = source.base + plane * height * width
                 let chosen = target.base + plane * outPlane
+                if inside { return insideWinners(image, into: chosen, window) }
                 for oh in 0..<outHeight {
                     for ow in 0..<outWidth {
                         var best = -Float.infinity
@@ -148,6 +152,47 @@ private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32]
         }
     }
     return winners
+}
+
+/// ``maxPoolWinners(_:_:)`` for one plane whose windows all lie inside it: tap by tap over a
+/// whole output row, eight outputs at a time, so that the outputs' chains of comparisons are
+/// independent and need no branches (a branch on the comparison mispredicts on real data).
+private func insideWinners(_ image: UnsafeMutablePointer<Float>, into chosen: UnsafeMutablePointer<Int32>, _ window: PoolingWindow) {
+    let (width, outWidth) = (window.width, window.outWidth)
+    let (kernel, stride, dilation) = (window.kernel, window.stride, window.dilation)
+    let best = UnsafeMutablePointer<Float>.allocate(capacity: outWidth)
+    defer { best.deallocate() }
+    let laneSteps = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(stride.width)
+    for oh in 0..<window.outHeight {
+        let winners = chosen + oh * outWidth
+        for ki in 0..<kernel.height {
+            for kj in 0..<kernel.width {
+                let offset = (oh * stride.height + ki * dilation.height) * width + kj * dilation.width
+                let tap = image + offset
+                if ki == 0 && kj == 0 {
+                    for ow in 0..<outWidth { (best[ow], winners[ow]) = (tap[ow * stride.width], Int32(offset + ow * stride.width)) }
+                    continue
+                }
+                var ow = 0
+                while ow + 8 <= outWidth {
+                    let value = window.eightTaps(tap, from: ow)
+                    var largest = UnsafeRawPointer(best + ow).loadUnaligned(as: SIMD8<Float>.self)
+                    var winner = UnsafeRawPointer(winners + ow).loadUnaligned(as: SIMD8<Int32>.self)
+                    // A larger value, or a NaN (the last NaN wins, as PyTorch's).
+                    let takes = (value .> largest) .| (value .!= value)
+                    largest.replace(with: value, where: takes)
+                    winner.replace(with: SIMD8(repeating: Int32(offset + ow * stride.width)) &+ laneSteps, where: takes)
+                    UnsafeMutableRawPointer(best + ow).storeBytes(of: largest, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(winners + ow).storeBytes(of: winner, as: SIMD8<Int32>.self)
+                    ow += 8
+                }
+                for ow in ow..<outWidth {
+                    let value = tap[ow * stride.width]
+                    if value > best[ow] || value.isNaN { (best[ow], winners[ow]) = (value, Int32(offset + ow * stride.width)) }
+                }
+            }
+        }
+    }
 }
 
 extension AvgPool2d: Differentiable {
