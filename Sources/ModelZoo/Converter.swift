@@ -187,7 +187,8 @@ public enum Converter {
             let added = ReferenceCase(name: "\(referenceCases.count)", input: input, output: expected)
             let report = Verifier.verify(checkpoint, options: VerificationOptions(extra: [added]))
             guard let result = report.references.last, result.passed else {
-                let reason = report.references.last.map { $0.error ?? "max abs err \($0.maxAbsoluteError)" } ?? report.resolutionError ?? "no model"
+                let reason =
+                    report.references.last.map { $0.error ?? "max abs err \($0.maxAbsoluteError)" } ?? report.resolutionError ?? "no model"
                 throw .referenceMismatch("the model does not reproduce the expected output: \(reason)")
             }
             referenceCases.append(added)

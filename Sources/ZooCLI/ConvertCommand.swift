@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Checkpoint
+import Foundation
 import ModelZoo
 import Tensor
 
@@ -43,7 +43,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep the stack traces (the exporting machine's file paths) in a torch.export program's nodes.")
     var keepStackTraces = false
 
-    @Option(name: .long, help: "PyTorch's output (.npy) for --input, or for the file's sample input, to store as a reference pair.", completion: .file(extensions: ["npy"]))
+    @Option(
+        name: .long, help: "PyTorch's output (.npy) for --input, or for the file's sample input, to store as a reference pair.",
+        completion: .file(extensions: ["npy"]))
     var expect: String?
 
     @Option(name: .customLong("input"), help: "The input (.npy) --expect was computed from.", completion: .file(extensions: ["npy"]))

@@ -54,7 +54,8 @@ struct InspectCommand: ParsableCommand {
         }
         Output.line("reference vectors: \(report.referenceVectors)")
         if !report.sampleInputs.isEmpty {
-            Output.line("sample inputs: " + report.sampleInputs.map { "\($0.dtype.rawValue) \(Output.shape($0.shape))" }.joined(separator: ", "))
+            Output.line(
+                "sample inputs: " + report.sampleInputs.map { "\($0.dtype.rawValue) \(Output.shape($0.shape))" }.joined(separator: ", "))
         }
     }
 }

@@ -109,7 +109,10 @@ extension PT2SampleInputs {
                     throw PickleError.damaged("\(entryName) lacks storage '\(reference.storage.key)'")
                 }
                 let storageBytes = try entries.bytes(of: storage)
-                inputs.append(try storageBytes.withUnsafeBytes { buffer throws(PickleError) in try TorchStateDict.materialise(reference, storageBytes: buffer) })
+                inputs.append(
+                    try storageBytes.withUnsafeBytes { buffer throws(PickleError) in
+                        try TorchStateDict.materialise(reference, storageBytes: buffer)
+                    })
             }
             if case .dict(let keywords) = pair[1], !keywords.isEmpty {
                 notes.append("the sample inputs' \(keywords.entries.count) keyword arguments are not read")
