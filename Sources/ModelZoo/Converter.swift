@@ -185,7 +185,10 @@ public enum Converter {
                 throw .invalidOption("--expect needs --input: \(checkpoint.path) has no sample input to pair it with")
             }
             let added = ReferenceCase(name: "\(referenceCases.count)", input: input, output: expected)
-            let report = Verifier.verify(checkpoint, options: VerificationOptions(extra: [added]))
+            // Only the new pair runs: the file's own __tests__ and __eval__ are not this check's.
+            var probe = checkpoint
+            (probe.referenceCases, probe.evalSet) = ([], nil)
+            let report = Verifier.verify(probe, options: VerificationOptions(extra: [added]))
             guard let result = report.references.last, result.passed else {
                 let reason =
                     report.references.last.map { $0.error ?? "max abs err \($0.maxAbsoluteError)" } ?? report.resolutionError ?? "no model"

@@ -28,11 +28,12 @@ func withScratch<Result>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) thr
     return try body(buffer)
 }
 
-/// What an empty array's absent base address stands for: never read, since its count is 0.
-// A pointer to one float allocated once, never written: safe to share between threads.
-nonisolated(unsafe) private let emptyMutableBuffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-// The same never-written float, read-only.
-nonisolated(unsafe) private let emptyBuffer = UnsafePointer(emptyMutableBuffer)
+/// What an empty array's absent base address stands for: an aligned address that is never read
+/// or written, since the count that goes with it is 0 (made per call: no shared global).
+private var emptyMutableBuffer: UnsafeMutablePointer<Float> {
+    UnsafeMutablePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+}
+private var emptyBuffer: UnsafePointer<Float> { UnsafePointer(emptyMutableBuffer) }
 
 /// A buffer handed to the threads of a parallel loop, each of which touches only its own part.
 // @unchecked: a bare pointer; the loops that share it give each index memory no other touches.
