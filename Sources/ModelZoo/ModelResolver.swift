@@ -77,16 +77,11 @@ public struct ResolvedModel {
     public func runAll(_ input: Tensor, memoryLimit: Int? = nil) throws -> [(name: String, output: Tensor)] {
         let batched = lacksBatchAxis(input) ? [1] + input.shape : input.shape
         try MemoryAdmission.admit(try MemoryEstimate(model: model, inputShape: batched), limit: memoryLimit)
-        let x = input.converted(to: .float32)
+        let converted = input.converted(to: .float32)
+        let x = lacksBatchAxis(input) ? try converted.reshaped(batched) : converted
         InferenceFusion.apply(to: model)
-        let names = outputNames
-        let outputs: [Tensor]
-        if let graph = model as? GraphModule, names.count > 1 {
-            outputs = try graph.forwardAll(lacksBatchAxis(input) ? try x.reshaped([1] + x.shape) : x)
-        } else {
-            outputs = [try model(lacksBatchAxis(input) ? try x.reshaped([1] + x.shape) : x)]
-        }
-        return try zip(names, outputs).map { name, output in
+        let outputs = try (model as? GraphModule).map { try $0.forwardAll(x) } ?? [try model(x)]
+        return try zip(outputNames, outputs).map { name, output in
             guard lacksBatchAxis(input), output.shape.first == 1 else { return (name, output) }
             return (name, try output.reshaped(Array(output.shape.dropFirst())))
         }
