@@ -1,14 +1,10 @@
 import ArgumentParser
 import Foundation
 import ModelZoo
-import Synchronization
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
 extension SchedulerKind: ExpressibleByArgument {}
-
-/// Set by SIGINT while `zoo train` runs: the run finishes its step and writes its checkpoint.
-private let interruptRequested = Atomic<Bool>(false)
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,12 +21,16 @@ struct TrainCommand: ParsableCommand {
             steps the learning rate once per epoch, after the epoch's steps and validation, as \
             PyTorch's StepLR(step_size, gamma) or CosineAnnealingLR(T_max, eta_min). --resume \
             continues the run FILE holds (its optimizer, scheduler, order and generator) up to \
-            --epochs; scheduler flags given with it must match the saved scheduler. Ctrl-C lets \
+            --epochs; the run's settings given with it (--optimizer, --lr, --momentum, \
+            --weight-decay, --loss, --batch-size, --seed, --no-shuffle and the scheduler flags) \
+            must be the run's, else zoo exits 2 naming each that differs. Ctrl-C lets \
             the step in progress finish (the first step, when pressed before it), writes OUT \
-            with the run's state after that step, prints the report and exits 130; pressed while \
-            FILE and the data are still being read, it ends zoo at once and writes nothing. OUT \
+            with the run's state after that step, prints the report and exits 130 (SIGTERM: the \
+            same, exit 143; a second signal quits at once, leaving OUT as it was; a SIGINT \
+            inherited as ignored stays ignored); pressed while FILE and the data are still \
+            being read, it ends zoo at once and writes nothing. OUT \
             is never half-written: it stays the previous file until the new one replaces it \
-            whole. Exit 0 when written, 130 when Ctrl-C stopped the run (OUT written), 2 when a \
+            whole. Exit 0 when written, 130 (143) when SIGINT (SIGTERM) stopped the run (OUT written), 2 when a \
             file, the data or the arguments cannot be used.
             """)
 
@@ -71,26 +71,26 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Examples per batch.")
     var batchSize: Int
 
-    @Option(name: .long, help: "The optimizer.")
-    var optimizer: OptimizerKind = .adam
+    @Option(name: .long, help: "The optimizer (default adam).")
+    var optimizer: OptimizerKind?
 
     @Option(name: .long, help: "Learning rate (default 0.001).")
     var lr: Double?
 
-    @Option(name: .long, help: "SGD momentum.")
-    var momentum: Double = 0
+    @Option(name: .long, help: "SGD momentum (default 0).")
+    var momentum: Double?
 
     @Option(name: .long, help: "Weight decay (default 0; 0.01 for adamw).")
     var weightDecay: Double?
 
-    @Option(name: .long, help: "The loss.")
-    var loss: LossKind = .crossEntropy
+    @Option(name: .long, help: "The loss (default cross-entropy).")
+    var loss: LossKind?
 
     @Flag(name: .long, help: "Batches in file order.")
     var noShuffle = false
 
-    @Option(name: .long, help: "Seed of the generator that orders batches and draws dropout masks.")
-    var seed: UInt64 = 0
+    @Option(name: .long, help: "Seed of the generator that orders batches and draws dropout masks (default 0).")
+    var seed: UInt64?
 
     @Option(name: .long, help: "Stop after this many optimizer steps and write a resumable checkpoint.")
     var steps: Int?
@@ -179,7 +179,7 @@ struct TrainCommand: ParsableCommand {
         options.momentum = momentum
         options.weightDecay = weightDecay
         options.loss = loss
-        options.shuffle = !noShuffle
+        options.shuffle = noShuffle ? false : nil
         options.seed = seed
         options.maxSteps = steps
         options.resume = resume
@@ -187,24 +187,12 @@ struct TrainCommand: ParsableCommand {
 
         let bar = ProgressBar(
             enabled: !outputOptions.json && CommandContext.current.output === OutputSink.standardStreams && isatty(2) == 1)
-        interruptRequested.store(false, ordering: .relaxed)
-        let previous = signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
-        // A parent may hand down SIGINT blocked (a Swift program's Process started from a
-        // Dispatch thread does): unblocked here, Ctrl-C reaches the handler.
-        var interrupt = sigset_t()
-        var mask = sigset_t()
-        sigemptyset(&interrupt)
-        sigaddset(&interrupt, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &interrupt, &mask)
-        defer {
-            pthread_sigmask(SIG_SETMASK, &mask, nil)
-            signal(SIGINT, previous)
-        }
+        let signals = StopSignals()
         let report: TrainingReport
         do {
             report = try Trainer.train(
                 model, data: training, validation: validation, options: options, output: output,
-                shouldStop: { interruptRequested.load(ordering: .relaxed) }, progress: bar.show)
+                shouldStop: { signals.requested != nil }, progress: bar.show)
         } catch {
             // A flag that contradicts the resumed run is named on the first line.
             if case TrainingError.options(let reason) = error { throw ZooExit.unusable(reason) }
@@ -219,7 +207,7 @@ struct TrainCommand: ParsableCommand {
         if outputOptions.json { Output.json(report) } else { printLines(report) }
         // Ctrl-C stopped the run: OUT is written and the report printed, but a script's `&&`
         // must not carry on as if the run had finished.
-        if report.stoppedEarly && interruptRequested.load(ordering: .relaxed) { throw ZooExit(code: ZooExit.interrupted) }
+        if report.stoppedEarly, let number = signals.requested { throw ZooExit.stopped(by: number) }
     }
 
     private func printLines(_ report: TrainingReport) {

@@ -82,8 +82,6 @@ struct ZooExit: Error, CustomStringConvertible, Sendable {
 
     static let checkFailed: Int32 = 1
     static let unusable: Int32 = 2
-    /// Ctrl-C stopped `zoo train` after it wrote its checkpoint: 128 + SIGINT, as shells report.
-    static let interrupted: Int32 = 130
 
     var code: Int32
     var message: String?
@@ -94,6 +92,10 @@ struct ZooExit: Error, CustomStringConvertible, Sendable {
     static func failed(_ message: String, details: [String] = []) -> ZooExit {
         ZooExit(code: checkFailed, message: message, details: details)
     }
+
+    /// A signal stopped `zoo train` after it wrote its checkpoint: 128 + the signal's number,
+    /// as shells report a command the signal killed (130 for Ctrl-C, 143 for SIGTERM).
+    static func stopped(by signal: Int32) -> ZooExit { ZooExit(code: 128 + signal) }
 
     /// The file or the arguments cannot be used: exit 2.
     static func unusable(_ message: String, details: [String] = []) -> ZooExit {

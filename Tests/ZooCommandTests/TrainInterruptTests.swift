@@ -23,18 +23,20 @@ struct TrainInterruptTests {
     static let epochs = 40
     static let stepsPerEpoch = 2
 
-    /// graycnn from `zoo export`, 16 random 1x32x32 pictures of 10 classes; the arguments of a
-    /// shuffled run of `epochs` epochs.
-    private func setUp(_ folder: URL) throws -> [String] {
+    /// graycnn from `zoo export`, `stepsPerEpoch` batches of random 1x32x32 pictures of 10
+    /// classes; the arguments of a shuffled run of `epochs` epochs.
+    private func setUp(_ folder: URL, batchSize: Int = 8) throws -> [String] {
         let start = folder.appendingPathComponent("start.h5").path
         #expect(try zooProcess("export", "graycnn", "--seed", "2", "--output", start).status == 0)
         var generator = SeededGenerator(seed: 3)
-        let count = Self.stepsPerEpoch * 8
+        let count = Self.stepsPerEpoch * batchSize
         let inputs = folder.appendingPathComponent("x.npy").path
         let targets = folder.appendingPathComponent("y.npy").path
         try NumPyFile.write(Tensor(shape: [count, 1, 32, 32], scalars: generator.uniform(count: count * 1024, bound: 1)), to: inputs)
         try NumPyFile.write(try Tensor(shape: [count], storage: .int64((0..<count).map { Int64($0 % 10) })), to: targets)
-        return [start, "--inputs", inputs, "--targets", targets, "--batch-size", "8", "--epochs", "\(Self.epochs)", "--seed", "4"]
+        return [
+            start, "--inputs", inputs, "--targets", targets, "--batch-size", "\(batchSize)", "--epochs", "\(Self.epochs)", "--seed", "4",
+        ]
     }
 
     /// What an interrupted run did: its arguments (FILE first, no --output), OUT, how it ended,
@@ -51,15 +53,27 @@ struct TrainInterruptTests {
         var sawCue: Bool
     }
 
-    /// Runs `zoo train` on the set-up data in `folder` and sends SIGINT once the terminal shows
-    /// what `cue` looks for (at once without one).
-    private func interruptedRun(in folder: URL, cue: ((String) -> Bool)? = nil) throws -> Interrupted {
-        let arguments = try setUp(folder)
+    /// A signal to send once the terminal shows what `cue` looks for (at once without one).
+    private struct Send {
+        var signal: Int32
+        var cue: ((String) -> Bool)?
+    }
+
+    /// Runs `zoo train` on the set-up data in `folder` (through a shell that sets SIGINT to
+    /// ignored first when `ignoringInterrupts`) and sends `sends` in order, each after its cue.
+    private func interruptedRun(
+        in folder: URL, batchSize: Int = 8, ignoringInterrupts: Bool = false, sends: [Send], prepare: (String) throws -> Void = { _ in }
+    ) throws -> Interrupted {
+        let arguments = try setUp(folder, batchSize: batchSize)
         let out = folder.appendingPathComponent("out.h5").path
+        try prepare(out)
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
-        let run = try TerminalRun(["train"] + arguments + ["--output", out], in: folder)
-        let sawCue = cue.map { run.waitFor(timeout: 300, $0) } ?? true
-        kill(run.process.processIdentifier, SIGINT)
+        let run = try TerminalRun(["train"] + arguments + ["--output", out], in: folder, ignoringInterrupts: ignoringInterrupts)
+        var sawCue = true
+        for send in sends {
+            sawCue = sawCue && (send.cue.map { run.waitFor(timeout: 300, $0) } ?? true)
+            kill(run.process.processIdentifier, send.signal)
+        }
         let (reason, status, stdout, terminal) = run.finish()
         let added = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path)).subtracting(before)
         return Interrupted(
@@ -67,13 +81,22 @@ struct TrainInterruptTests {
             sawCue: sawCue)
     }
 
-    @Test func ctrlCAfterAStepWritesAResumableCheckpointAndExits130() throws {
+    /// The bar has shown step 1.
+    private static let firstStep: @Sendable (String) -> Bool = { $0.contains("] 1/\(stepsPerEpoch) loss") }
+    /// zoo said it stops after the step in progress.
+    private static let stopping: @Sendable (String) -> Bool = { $0.contains("Ctrl-C again quits at once") }
+
+    /// Ctrl-C (SIGINT) exits 130 and a polite kill (SIGTERM, as `timeout` and schedulers send)
+    /// 143; both write the same resumable checkpoint.
+    @Test(arguments: [(SIGINT, 130), (SIGTERM, 143)] as [(Int32, Int32)])
+    func aStopAfterAStepWritesAResumableCheckpoint(signal: Int32, exitStatus: Int32) throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let run = try interruptedRun(in: folder) { $0.contains("] 1/\(Self.stepsPerEpoch) loss") }
+        let run = try interruptedRun(in: folder, sends: [Send(signal: signal, cue: Self.firstStep)])
         let (arguments, out) = (run.arguments, run.out)
         try #require(run.sawCue, "the bar never showed step 1: \(run.terminal)")
-        #expect(run.reason == .exit && run.status == 130, "exit \(run.status) (\(run.reason)): \(run.stdout) \(run.terminal)")
+        #expect(run.reason == .exit && run.status == exitStatus, "exit \(run.status) (\(run.reason)): \(run.stdout) \(run.terminal)")
+        #expect(Self.stopping(run.terminal), "\(run.terminal)")
 
         // The last step the bar showed, as epoch E/N ... S/T: the run stopped after it.
         let last = try #require(run.terminal.split(separator: "\r").last { $0.contains(" loss ") }, "\(run.terminal)")
@@ -112,7 +135,7 @@ struct TrainInterruptTests {
     @Test func ctrlCAtTheStartLeavesNothingOrAWholeFile() throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let run = try interruptedRun(in: folder)
+        let run = try interruptedRun(in: folder, sends: [Send(signal: SIGINT)])
         if run.reason == .uncaughtSignal {
             #expect(run.status == SIGINT)
             #expect(run.added.isEmpty, "\(run.added)")
@@ -123,6 +146,43 @@ struct TrainInterruptTests {
             let state = try #require(try TrainingState(CheckpointReader.read(run.out))).json
             #expect(state["global_step"]?.intValue == 1, "a stop before the first step still takes that step")
         }
+    }
+
+    /// A second Ctrl-C while the run finishes its step ends zoo at once, killed by SIGINT as
+    /// without zoo; the OUT the user already had is untouched. Batches of 1024 make the step in
+    /// progress long enough for the second signal to land in it.
+    @Test func aSecondCtrlCQuitsAtOnceAndLeavesOUTAsItWas() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var previous = Data()
+        let run = try interruptedRun(
+            in: folder, batchSize: 1024,
+            sends: [Send(signal: SIGINT, cue: Self.firstStep), Send(signal: SIGINT, cue: Self.stopping)],
+            prepare: { out in
+                previous = Data("an earlier OUT".utf8)
+                try previous.write(to: URL(fileURLWithPath: out))
+            })
+        try #require(run.sawCue, "\(run.terminal)")
+        #expect(run.reason == .uncaughtSignal && run.status == SIGINT, "exit \(run.status) (\(run.reason)): \(run.stdout) \(run.terminal)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: run.out)) == previous, "OUT changed")
+        // Killed while writing, zoo may leave its temporary (`.out.h5.tmp-PID-N`), which the next
+        // write of OUT removes; never anything else.
+        #expect(run.added.allSatisfy { $0.hasPrefix(".out.h5.tmp-") }, "\(run.added)")
+    }
+
+    /// A SIGINT that zoo was started with set to ignored stays ignored: the run goes on past it
+    /// (SIGTERM then stops it, with the step count past the one shown at the SIGINT).
+    @Test func anIgnoredCtrlCStaysIgnored() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let laterEpoch: (String) -> Bool = { $0.contains("epoch 4/") }
+        let run = try interruptedRun(
+            in: folder, ignoringInterrupts: true,
+            sends: [Send(signal: SIGINT, cue: Self.firstStep), Send(signal: SIGTERM, cue: laterEpoch)])
+        try #require(run.sawCue, "the run did not go on after the ignored SIGINT: \(run.stdout) \(run.terminal)")
+        #expect(run.reason == .exit && run.status == 143, "exit \(run.status) (\(run.reason)): \(run.stdout) \(run.terminal)")
+        let state = try #require(try TrainingState(CheckpointReader.read(run.out))).json
+        #expect((state["global_step"]?.intValue ?? 0) > 3 * Self.stepsPerEpoch)
     }
 }
 
@@ -139,15 +199,22 @@ private struct TerminalRun {
         let state = Mutex((text: "", ended: false))
     }
 
-    init(_ arguments: [String], in folder: URL) throws {
+    /// With `ignoringInterrupts`, a shell sets SIGINT to ignored and execs zoo, which inherits
+    /// that, as a background job of a non-interactive shell does.
+    init(_ arguments: [String], in folder: URL, ignoringInterrupts: Bool = false) throws {
         var (terminalMaster, slave): (Int32, Int32) = (-1, -1)
         guard openpty(&terminalMaster, &slave, nil, nil, nil) == 0 else { throw POSIXError(.ENOTTY) }
         master = terminalMaster
         for descriptor in [master, slave] { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }  // other tests' children
         stdoutURL = folder.deletingLastPathComponent().appendingPathComponent("\(folder.lastPathComponent)-stdout")
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        process.executableURL = zooExecutable
-        process.arguments = arguments
+        if ignoringInterrupts {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "trap '' INT; exec \"$0\" \"$@\"", zooExecutable.path] + arguments
+        } else {
+            process.executableURL = zooExecutable
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = repositoryRoot
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         let terminal = FileHandle(fileDescriptor: slave, closeOnDealloc: true)

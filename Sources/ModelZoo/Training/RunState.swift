@@ -38,22 +38,24 @@ struct RunState {
         parameterKeys = parameters.map(\.key)
         let path = model.path
         guard options.resume else {
-            optimizerKind = options.optimizer
-            loss = options.loss
+            let kind = options.optimizer ?? .adam
+            optimizerKind = kind
+            loss = options.loss ?? .crossEntropy
             batchSize = options.batchSize
-            shuffle = options.shuffle
-            seed = options.seed
-            generator = SeededGenerator(seed: options.seed)
-            epochGenerator = options.seed
+            shuffle = options.shuffle ?? true
+            seed = options.seed ?? 0
+            generator = SeededGenerator(seed: seed)
+            epochGenerator = seed
             let lr = options.learningRate ?? 0.001
-            switch options.optimizer {
+            switch kind {
             case .sgd:
                 optimizer = try SGD(
-                    parameters: parameters, learningRate: lr, momentum: options.momentum, weightDecay: options.weightDecay ?? 0)
+                    parameters: parameters, learningRate: lr, momentum: options.momentum ?? 0, weightDecay: options.weightDecay ?? 0)
             case .adam, .adamw:
+                guard options.momentum == nil else { throw TrainingError.options("--momentum is SGD's; \(kind.rawValue) has none") }
                 optimizer = try Adam(
-                    parameters: parameters, learningRate: lr, weightDecay: options.weightDecay ?? (options.optimizer == .adamw ? 0.01 : 0),
-                    decoupledWeightDecay: options.optimizer == .adamw)
+                    parameters: parameters, learningRate: lr, weightDecay: options.weightDecay ?? (kind == .adamw ? 0.01 : 0),
+                    decoupledWeightDecay: kind == .adamw)
             }
             if let schedule = options.scheduler {
                 scheduler = try SchedulerStateDict.make(schedule, optimizer: optimizer, epochs: options.epochs)
@@ -100,6 +102,7 @@ struct RunState {
             scheduler = try SchedulerStateDict.decode(saved, className: try field("scheduler_class", \.stringValue), path: path)
         }
         try SchedulerStateDict.check(options.scheduler, against: scheduler, path: path)
+        try checkAgreement(with: options, path: path)
     }
 
     /// Ends an epoch: the scheduler steps, as after an epoch in PyTorch's usual loop.

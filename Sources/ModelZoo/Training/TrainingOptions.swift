@@ -29,16 +29,23 @@ public struct TrainingOptions: Sendable {
     /// The total number of epochs: a resumed run continues up to it.
     public var epochs: Int
     public var batchSize: Int
-    public var optimizer: OptimizerKind = .adam
+    // The run's settings below are optional: nil takes PyTorch's default on a new run and the
+    // saved run's setting on resume, where a value given must agree with the run's (see
+    // `RunState.checkAgreement`), so that a flag is never silently ignored.
+    /// nil: Adam.
+    public var optimizer: OptimizerKind?
     /// nil: 0.001 (PyTorch's default for Adam, AdamW and SGD).
     public var learningRate: Double?
-    public var momentum: Double = 0
+    /// SGD's momentum; nil: 0.
+    public var momentum: Double?
     /// nil: 0.01 for AdamW, 0 otherwise, as PyTorch's defaults.
     public var weightDecay: Double?
-    public var loss: LossKind = .crossEntropy
-    /// Shuffled batches from the seeded generator; false: file order.
-    public var shuffle = true
-    public var seed: UInt64 = 0
+    /// nil: cross-entropy.
+    public var loss: LossKind?
+    /// Shuffled batches from the seeded generator; false: file order; nil: shuffled.
+    public var shuffle: Bool?
+    /// nil: 0.
+    public var seed: UInt64?
     /// Stop after this many optimizer steps (of this run), nil: run to the last epoch.
     public var maxSteps: Int?
     /// Continue the run the input file's training state describes.
