@@ -68,14 +68,19 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
         }
     }
 
+    /// The member's kind from its object header's basic fields alone: opening the object also
+    /// decodes what a dataset describes (layout, type, space), work a listing throws away
+    /// (`zoo inspect` of 20,000 datasets of 1 KiB: 2.2-2.4 s against 2.7-3.2 s).
     private func kind(of name: String) -> HDF5Member.Kind {
         HDF5Library.locked {
-            let object = H5Oopen(handle.id, name, hid_t(H5P_DEFAULT))
-            guard object >= 0 else { _ = HDF5Library.takeError("", path); return .other }
-            defer { H5Oclose(object) }
-            switch H5Iget_type(object) {
-            case H5I_GROUP: return .group
-            case H5I_DATASET: return .dataset
+            var info = H5O_info_t()
+            guard H5Oget_info_by_name2(handle.id, name, &info, UInt32(H5O_INFO_BASIC), hid_t(H5P_DEFAULT)) >= 0 else {
+                _ = HDF5Library.takeError("", path)
+                return .other
+            }
+            switch info.type {
+            case H5O_TYPE_GROUP: return .group
+            case H5O_TYPE_DATASET: return .dataset
             default: return .other
             }
         }
