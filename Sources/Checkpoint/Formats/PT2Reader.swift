@@ -49,25 +49,23 @@ enum PT2Reader: CheckpointContainerReader {
         }
         let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
         let programText = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
-        let program: JSONValue
-        do { program = try JSONValue.parse(programText) } catch {
-            throw .damaged(path: path, reason: "\(programPath) is not valid JSON (\(error))")
-        }
-        let schema = program["schema_version"]
-        let (major, minor) = (Int(schema?["major"]?.intValue ?? 0), Int(schema?["minor"]?.intValue ?? 0))
-        guard major <= schemaMajor else { throw .refused(path: path, .exportSchemaTooNew(major: major, minor: minor)) }
-
+        // The parsed program and weights config are read for a few facts each and let go before
+        // the weights are: as trees of values they take several times their text (a program of
+        // 20,000 weights: 6.6 MB of JSON, 45 MB parsed), which beside the weights was most of a
+        // read's peak memory.
+        let (order, metadata) = try programFacts(programText, name: name, models: models.count, path: path, programPath: programPath)
         guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
             throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
         }
-        let config = try json(of: configEntry, entries: entries, path: path)["config"]?.objectValue ?? [:]
+        let descriptions = try weightDescriptions(configEntry, entries: entries, path: path)
         var tensors: [(String, Tensor)] = []
-        for key in stateDictOrder(program: program, configKeys: Array(config.keys)) {
-            guard let description = config[key] else { continue }
+        tensors.reserveCapacity(descriptions.count)
+        for key in order(Array(descriptions.keys)) {
+            guard let description = descriptions[key] else { continue }
             tensors.append((key, try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)))
         }
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
-        raw.metadata = summary(of: program, name: name, models: models.count)
+        raw.metadata = metadata
         raw.programText = programText
         if let samples = byPath[prefix + "data/sample_inputs/\(name).pt"] {
             let entryName = "data/sample_inputs/\(name).pt"
@@ -79,35 +77,78 @@ enum PT2Reader: CheckpointContainerReader {
         return raw
     }
 
+    /// What the reader needs of the program: the order of its weights (given the config's keys)
+    /// and the summary `zoo inspect` shows; refuses a schema newer than zoo reads.
+    private static func programFacts(_ text: String, name: String, models: Int, path: String, programPath: String)
+        throws(CheckpointError) -> (order: ([String]) -> [String], metadata: [String: String])
+    {
+        let program: JSONValue
+        do { program = try JSONValue.parse(text) } catch {
+            throw .damaged(path: path, reason: "\(programPath) is not valid JSON (\(error))")
+        }
+        let schema = program["schema_version"]
+        let (major, minor) = (Int(schema?["major"]?.intValue ?? 0), Int(schema?["minor"]?.intValue ?? 0))
+        guard major <= schemaMajor else { throw .refused(path: path, .exportSchemaTooNew(major: major, minor: minor)) }
+        let signatureOrder = signatureOrder(program: program)
+        return ({ stateDictOrder(signatureOrder, configKeys: $0) }, summary(of: program, name: name, models: models))
+    }
+
     /// The state_dict names in the graph signature's order (parameters and buffers as the program
     /// takes them), then any other weight the config lists, sorted.
-    private static func stateDictOrder(program: JSONValue, configKeys: [String]) -> [String] {
+    private static func stateDictOrder(_ order: [String], configKeys: [String]) -> [String] {
+        let (listed, keys) = (Set(order), Set(configKeys))
+        return order.filter(keys.contains) + configKeys.filter { !listed.contains($0) }.sorted()
+    }
+
+    /// The parameters and buffers in the order the graph signature takes them.
+    private static func signatureOrder(program: JSONValue) -> [String] {
         let specs = program["graph_module"]?["signature"]?["input_specs"]?.arrayValue ?? []
         var order: [String] = []
         for spec in specs {
             if let name = spec["parameter"]?["parameter_name"]?.stringValue { order.append(name) }
             if let name = spec["buffer"]?["buffer_name"]?.stringValue { order.append(name) }
         }
-        let listed = Set(order)
-        return order.filter(configKeys.contains) + configKeys.filter { !listed.contains($0) }.sorted()
+        return order
+    }
+
+    /// Where one weight is and what it is, as the weights config describes it.
+    private struct WeightDescription {
+        var pickled: Bool
+        var file: String?
+        var dtypeCode: Int
+        var sizes: [Int]
+        var strides: [Int]
+        var offset: Int
+    }
+
+    /// Each weight's description from the weights config, by state_dict name.
+    private static func weightDescriptions(_ entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError)
+        -> [String: WeightDescription]
+    {
+        let config = try json(of: entry, entries: entries, path: path)["config"]?.objectValue ?? [:]
+        return config.mapValues { description in
+            let meta = description["tensor_meta"]
+            return WeightDescription(
+                pickled: description["use_pickle"]?.boolValue == true, file: description["path_name"]?.stringValue,
+                dtypeCode: Int(meta?["dtype"]?.intValue ?? -1),
+                sizes: (meta?["sizes"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) },
+                strides: (meta?["strides"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) },
+                offset: Int(meta?["storage_offset"]?["as_int"]?.intValue ?? 0))
+        }
     }
 
     /// One weight: its raw bytes, with the dtype, sizes, strides and offset its config gives.
     private static func weight(
-        _ key: String, _ description: JSONValue, prefix: String, byPath: [String: Entry], entries: ZipEntries, path: String
+        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: Entry], entries: ZipEntries, path: String
     ) throws(CheckpointError) -> Tensor {
-        if description["use_pickle"]?.boolValue == true { throw .refused(path: path, .pickledExportWeight(key: key)) }
-        guard let file = description["path_name"]?.stringValue, let entry = byPath[prefix + "data/weights/" + file] else {
+        if description.pickled { throw .refused(path: path, .pickledExportWeight(key: key)) }
+        guard let file = description.file, let entry = byPath[prefix + "data/weights/" + file] else {
             throw .damaged(path: path, reason: "weight '\(key)' names no stored file")
         }
-        let meta = description["tensor_meta"]
-        let code = Int(meta?["dtype"]?.intValue ?? -1)
-        guard let dtype = dtypes[code] else {
-            throw .unsupportedElementType(path: path, key: key, found: "torch.export ScalarType \(code)")
+        guard let dtype = dtypes[description.dtypeCode] else {
+            throw .unsupportedElementType(path: path, key: key, found: "torch.export ScalarType \(description.dtypeCode)")
         }
-        let sizes = (meta?["sizes"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) }
-        let strides = (meta?["strides"]?.arrayValue ?? []).map { Int($0["as_int"]?.intValue ?? -1) }
-        let offset = Int(meta?["storage_offset"]?["as_int"]?.intValue ?? 0)
+        let (sizes, strides, offset) = (description.sizes, description.strides, description.offset)
         guard sizes.allSatisfy({ $0 >= 0 }), let count = Tensor.elementCount(sizes) else {
             throw .invalidTensor(path: path, key: key, reason: "sizes \(sizes) are not a shape")
         }
