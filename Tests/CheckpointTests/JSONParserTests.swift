@@ -44,3 +44,22 @@ struct JSONParserTests {
         #expect((try? JSONValue.parse(allowed)) != nil)
     }
 }
+
+/// ``JSONText`` writes what the parser reads back: every escape, sorted keys, integers.
+@Suite("JSONText")
+struct JSONTextTests {
+    @Test(arguments: ["plain", "quote \" and back\\slash", "line\nfeed\r\ttab", "control \u{01}\u{1F} and / slash", "ünïcödé ✓", ""])
+    func aStringRoundTrips(_ value: String) throws {
+        var text = JSONText()
+        text.object(["b": value, "a": value]) { $0.string($1) }
+        let written = String(decoding: text.bytes, as: UTF8.self)
+        #expect(written.hasPrefix("{\"a\":"), "\(written)")
+        #expect(try JSONValue.parse(written) == .object(["a": .string(value), "b": .string(value)]))
+    }
+
+    @Test func integersAreAnArray() throws {
+        var text = JSONText()
+        text.integers([3, -1, 0, 1 << 40])
+        #expect(try JSONValue.parse(String(decoding: text.bytes, as: UTF8.self)) == .array([.int(3), .int(-1), .int(0), .int(1 << 40)]))
+    }
+}

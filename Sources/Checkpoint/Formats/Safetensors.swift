@@ -60,28 +60,11 @@ enum SafetensorsReader: CheckpointContainerReader {
                 throw .damaged(
                     path: path, reason: "the header claims \(headerLength) bytes, past the end of the file (\(bytes.count) bytes)")
             }
-            let header: JSONValue
-            do { header = try JSONValue.parse(String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)) } catch {
-                throw .damaged(path: path, reason: "the header is not valid JSON")
-            }
-            guard let fields = header.objectValue else { throw .damaged(path: path, reason: "the header is not a JSON object") }
             let dataStart = 8 + headerLength
             let dataLength = bytes.count - dataStart
-            var metadata: [String: String] = [:]
-            var records: [Record] = []
-            for (key, value) in fields {
-                if key == "__metadata__" {
-                    guard let object = value.objectValue else { throw .damaged(path: path, reason: "__metadata__ is not an object") }
-                    for (name, text) in object {
-                        guard let text = text.stringValue else {
-                            throw .damaged(path: path, reason: "__metadata__['\(name)'] is not a string")
-                        }
-                        metadata[name] = text
-                    }
-                    continue
-                }
-                records.append(try record(key, value, path: path))
-            }
+            // The parsed header is let go before the tensors are read: for 20,000 small tensors
+            // its tree of values is 8 MB beside their 20.
+            var (metadata, records) = try header(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]), path: path)
             records.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
             var expectedBegin = 0
             for record in records {
@@ -137,6 +120,34 @@ enum SafetensorsReader: CheckpointContainerReader {
         }
     }
 
+    /// The header's `__metadata__` strings and its tensors' records.
+    private static func header(_ text: UnsafeRawBufferPointer, path: String) throws(CheckpointError) -> (
+        metadata: [String: String], records: [Record]
+    ) {
+        let header: JSONValue
+        do { header = try JSONValue.parse(String(decoding: text, as: UTF8.self)) } catch {
+            throw .damaged(path: path, reason: "the header is not valid JSON")
+        }
+        guard let fields = header.objectValue else { throw .damaged(path: path, reason: "the header is not a JSON object") }
+        var metadata: [String: String] = [:]
+        var records: [Record] = []
+        records.reserveCapacity(fields.count)
+        for (key, value) in fields {
+            if key == "__metadata__" {
+                guard let object = value.objectValue else { throw .damaged(path: path, reason: "__metadata__ is not an object") }
+                for (name, text) in object {
+                    guard let text = text.stringValue else {
+                        throw .damaged(path: path, reason: "__metadata__['\(name)'] is not a string")
+                    }
+                    metadata[name] = text
+                }
+                continue
+            }
+            records.append(try record(key, value, path: path))
+        }
+        return (metadata, records)
+    }
+
     /// The header's `zoo_manifest`, reading the header only (bounded as `read` bounds it).
     static func readManifestText(_ path: String) throws(CheckpointError) -> String? {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw .damaged(path: path, reason: "cannot be opened") }
@@ -177,6 +188,12 @@ enum SafetensorsReader: CheckpointContainerReader {
 }
 
 enum SafetensorsWriter {
+    /// One member of the header: a tensor's description, or `__metadata__`.
+    private enum HeaderField {
+        case tensor(dtype: String, shape: [Int], begin: Int, end: Int)
+        case metadata([String: String])
+    }
+
     /// Writes `stateDict` in state_dict order, with zoo's manifest (checksums filled in) and the
     /// reference vectors in `__metadata__`, atomically.
     static func write(
@@ -197,26 +214,47 @@ enum SafetensorsWriter {
         emptying stateDict: inout StateDict, manifest: Manifest, referenceCases: [ReferenceCase], evalSet: EvalSet?,
         signature: String?, extraMetadata: [String: String], to path: String, durable: Bool = true
     ) throws(CheckpointError) {
-        var header: [String: JSONValue] = [:]
+        var fields: [String: HeaderField] = [:]
         var offset = 0
         for key in stateDict.keys {
             guard let tensor = stateDict[key] else { continue }
             let size = tensor.count * tensor.dtype.byteCount
-            header[key] = .object([
-                "dtype": .string(Safetensors.name(of: tensor.dtype)), "shape": .array(tensor.shape.map { .int(Int64($0)) }),
-                "data_offsets": .array([.int(Int64(offset)), .int(Int64(offset + size))]),
-            ])
+            fields[key] = .tensor(dtype: Safetensors.name(of: tensor.dtype), shape: tensor.shape, begin: offset, end: offset + size)
             offset += size
         }
-        var metadata = extraMetadata.mapValues(JSONValue.string)
-        metadata["format"] = metadata["format"] ?? .string("pt")
-        metadata[Safetensors.manifestKey] = .string(manifest.json.serialized())
-        if !referenceCases.isEmpty { metadata[Safetensors.testsKey] = .string(ReferenceVectorJSON.encode(referenceCases)) }
-        if let evalSet { metadata[Safetensors.evalKey] = .string(EvalSetIO.encode(evalSet)) }
-        if let signature { metadata[Safetensors.signatureKey] = .string(signature) }
-        metadata[Safetensors.keyOrderKey] = .string(JSONValue.array(stateDict.keys.map(JSONValue.string)).serialized())
-        header["__metadata__"] = .object(metadata)
-        var headerBytes = Array(JSONValue.object(header).serialized().utf8)
+        var metadata = extraMetadata
+        metadata["format"] = metadata["format"] ?? "pt"
+        metadata[Safetensors.manifestKey] = manifest.json.serialized()
+        if !referenceCases.isEmpty { metadata[Safetensors.testsKey] = ReferenceVectorJSON.encode(referenceCases) }
+        if let evalSet { metadata[Safetensors.evalKey] = EvalSetIO.encode(evalSet) }
+        if let signature { metadata[Safetensors.signatureKey] = signature }
+        var order = JSONText()
+        order.raw("[")
+        for (index, key) in stateDict.keys.enumerated() {
+            if index > 0 { order.raw(",") }
+            order.string(key)
+        }
+        order.raw("]")
+        metadata[Safetensors.keyOrderKey] = String(decoding: order.bytes, as: UTF8.self)
+        fields["__metadata__"] = .metadata(metadata)
+        // Written as text directly: as a tree of values (and Foundation's encoder's own tree on
+        // top) the header of 20,000 small tensors took more memory than the tensors.
+        var text = JSONText()
+        text.object(fields) { text, field in
+            switch field {
+            case .tensor(let dtype, let shape, let begin, let end):
+                text.raw("{\"dtype\":")
+                text.string(dtype)
+                text.raw(",\"shape\":")
+                text.integers(shape)
+                text.raw(",\"data_offsets\":")
+                text.integers([begin, end])
+                text.raw("}")
+            case .metadata(let values):
+                text.object(values) { $0.string($1) }
+            }
+        }
+        var headerBytes = text.bytes
         // The reference implementation pads the header with spaces to a multiple of 8 bytes.
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
         let keys = stateDict.keys
