@@ -17,6 +17,12 @@ public final class GraphModule: ModuleBase, Layer {
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
 
+    /// Whether convolutions, residual adds and channel scalings pass their activations to each
+    /// other in oneDNN's blocked layout (GraphBlockedOperators.swift), reordered to plain NCHW
+    /// only for the nodes that read them so; false runs every node on plain tensors (the
+    /// outputs are the same either way).
+    public var keepsBlockedLayouts = true
+
     public init(program: ExportedProgram) throws {
         self.program = program
         var slots: [StateSlot] = []
@@ -77,15 +83,48 @@ public final class GraphModule: ModuleBase, Layer {
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
         let bindings = try program.sizeBindings(for: input.shape)
         var values: [String: Tensor] = [program.userInputs[0]: input]
+        /// Values held in oneDNN's blocked layout; one also in `values` has been reordered out.
+        var blocked: [String: BlockedActivation] = [:]
         var integers: [String: Int] = [:]
         for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
+        /// Checks `value` against the recorded shape of `name`.
+        func check(_ name: String, _ shape: [Int], _ node: ExportedProgram.Node) throws {
+            if let recorded = program.shape(of: name, bindings: bindings), recorded != shape {
+                throw NNError.invalidProgram(
+                    reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(shape), "
+                        + "where the program records \(recorded) for this input")
+            }
+        }
         for (index, node) in fused.nodes.enumerated() {
+            defer {
+                for name in fused.lastUses[index] {
+                    values[name] = nil
+                    blocked[name] = nil
+                }
+            }
             if let operation = GraphOperators.integerTable[node.target] {
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
-                for name in fused.lastUses[index] { values[name] = nil }
                 continue
+            }
+            if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
+                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
+                let lookup = { (name: String) -> LayoutValue? in
+                    values[name].map(LayoutValue.plain) ?? blocked[name].map(LayoutValue.blocked)
+                }
+                if let (output, layer) = try operation(GraphBlockedOperators.Call(call: call, lookup: lookup)) {
+                    if let layer { layers[index] = layer }
+                    try check(name, output.shape, node)
+                    switch output {
+                    case .plain(let tensor): values[name] = tensor
+                    case .blocked(let value): blocked[name] = value
+                    }
+                    continue
+                }
+            }
+            for name in GraphFusion.tensorNames(node) where values[name] == nil {
+                if let value = blocked[name] { values[name] = try value.plain() }
             }
             guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
@@ -94,18 +133,14 @@ public final class GraphModule: ModuleBase, Layer {
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
-                if let recorded = program.shape(of: name, bindings: bindings), recorded != value.shape {
-                    throw NNError.invalidProgram(
-                        reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(value.shape), "
-                            + "where the program records \(recorded) for this input")
-                }
+                try check(name, value.shape, node)
                 values[name] = value
             }
-            for name in fused.lastUses[index] { values[name] = nil }
         }
         return try program.outputs.map { name in
-            guard let output = values[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
-            return output
+            if let output = values[name] { return output }
+            guard let output = blocked[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
+            return try output.plain()
         }
     }
 

@@ -154,11 +154,15 @@ enum GraphOperators {
     }
 
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try convolutionLayer(call)
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    /// The node's Conv2d with its weight and bias.
+    static func convolutionLayer(_ call: GraphCall) throws -> Conv2d {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let layer = try call.layer(
-            { try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
-        return ([try layer(try call.tensor("input", 0))], layer)
+        return try call.layer({ try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
     }
 
     /// The Conv2d a node's `weight` (`(out, in / groups, kH, kW)`), stride, padding, dilation and

@@ -93,4 +93,21 @@ enum ConvolutionActivation: Hashable {
         case .silu: return value / (1 + expf(-value))
         }
     }
+
+    /// Whether the activation maps 0 to 0, so that it may run over a blocked layout's padding.
+    var keepsZero: Bool {
+        switch self {
+        case .relu, .silu: true
+        case .clamp(let low, let high): low <= 0 && high >= 0
+        }
+    }
+
+    /// The activation in place over `count` values.
+    func apply(to values: UnsafeMutablePointer<Float>, count: Int) {
+        if self == .relu {
+            for index in 0..<count { values[index] = 0 >= values[index] ? 0 : values[index] }
+        } else {
+            for index in 0..<count { values[index] = apply(values[index]) }
+        }
+    }
 }
