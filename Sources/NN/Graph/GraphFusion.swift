@@ -251,16 +251,21 @@ enum GraphFusion {
     /// `relu(batch_norm(x))` in eval mode, one pass.
     static func batchNormThenReLU(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("input", 0)
-        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
-        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
-        let layer = try call.layer(
-            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
-            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
+        let layer = try batchNormLayer(call)
         guard input.rank == 4, input.shape[1] == layer.numFeatures, let map = layer.evalAffineMap else {
             return ([try ReLU()(try layer(input))], layer)
         }
         let epilogue = ConvolutionEpilogue(scale: map.scale, shift: map.shift, activation: .relu)
         return ([epilogue.applied(toPlanesOf: input)], layer)
+    }
+
+    /// The node's eval-mode BatchNorm2d with its statistics.
+    static func batchNormLayer(_ call: GraphCall) throws -> BatchNorm2d {
+        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
+        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
+        return try call.layer(
+            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
+            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
     }
 
     /// `relu(a + b)` for tensors of one shape, one pass.

@@ -82,12 +82,11 @@ public final class GraphModule: ModuleBase, Layer {
     /// ``ExportedProgram/outputNames``).
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
         let bindings = try program.sizeBindings(for: input.shape)
-        var values: [String: Tensor] = [program.userInputs[0]: input]
-        /// Values held in oneDNN's blocked layout; one also in `values` has been reordered out.
-        var blocked: [String: BlockedActivation] = [:]
+        var initial: [String: Tensor] = [program.userInputs[0]: input]
+        for (slot, input) in zip(stateSlots, program.stateInputs) { initial[input.argument] = self[slot] }
+        let values = GraphLayoutValues(initial)
         var integers: [String: Int] = [:]
-        for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
-        /// Checks `value` against the recorded shape of `name`.
+        /// Checks a computed shape against the recorded shape of `name`.
         func check(_ name: String, _ shape: [Int], _ node: ExportedProgram.Node) throws {
             if let recorded = program.shape(of: name, bindings: bindings), recorded != shape {
                 throw NNError.invalidProgram(
@@ -96,51 +95,38 @@ public final class GraphModule: ModuleBase, Layer {
             }
         }
         for (index, node) in fused.nodes.enumerated() {
-            defer {
-                for name in fused.lastUses[index] {
-                    values[name] = nil
-                    blocked[name] = nil
-                }
-            }
+            defer { for name in fused.lastUses[index] { values.remove(name) } }
             if let operation = GraphOperators.integerTable[node.target] {
-                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
+                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
                 continue
             }
             if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
-                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
-                let lookup = { (name: String) -> LayoutValue? in
-                    values[name].map(LayoutValue.plain) ?? blocked[name].map(LayoutValue.blocked)
-                }
-                if let (output, layer) = try operation(GraphBlockedOperators.Call(call: call, lookup: lookup)) {
+                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
+                if let (output, layer) = try operation(GraphBlockedOperators.Call(call: call, values: values)) {
                     if let layer { layers[index] = layer }
                     try check(name, output.shape, node)
-                    switch output {
-                    case .plain(let tensor): values[name] = tensor
-                    case .blocked(let value): blocked[name] = value
-                    }
+                    values.store(output, as: name)
                     continue
                 }
             }
-            for name in GraphFusion.tensorNames(node) where values[name] == nil {
-                if let value = blocked[name] { values[name] = try value.plain() }
-            }
+            for name in GraphFusion.tensorNames(node) { try values.makePlain(name) }
             guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
-            let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
+            let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
                 try check(name, value.shape, node)
-                values[name] = value
+                values.store(value, as: name)
             }
         }
         return try program.outputs.map { name in
-            if let output = values[name] { return output }
-            guard let output = blocked[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
-            return try output.plain()
+            try values.makePlain(name)
+            guard let output = values.plain[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
+            return output
         }
     }
 

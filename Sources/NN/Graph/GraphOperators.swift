@@ -221,30 +221,38 @@ enum GraphOperators {
     }
 
     static func maxPool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try maxPoolLayer(call)
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func maxPoolLayer(_ call: GraphCall) throws -> MaxPool2d {
         let kernel = try call.pair("kernel_size", 1, default: [1])
         let stride = try call.ints("stride", 2, default: [])
-        let layer = try call.layer(
+        return try call.layer(
             {
                 try MaxPool2d(
                     kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
                     padding: try call.pair("padding", 3, default: [0]), dilation: try call.pair("dilation", 4, default: [1]),
                     ceilMode: call.bool("ceil_mode", 5, default: false))
             }, state: [])
-        return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func averagePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try averagePoolLayer(call)
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func averagePoolLayer(_ call: GraphCall) throws -> AvgPool2d {
         let kernel = try call.pair("kernel_size", 1, default: [1])
         let stride = try call.ints("stride", 2, default: [])
         let divisor: Int? = if case .int(let value)? = call.argument("divisor_override", 6) { value } else { nil }
-        let layer = try call.layer(
+        return try call.layer(
             {
                 try AvgPool2d(
                     kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
                     padding: try call.pair("padding", 3, default: [0]), ceilMode: call.bool("ceil_mode", 4, default: false),
                     countIncludePad: call.bool("count_include_pad", 5, default: true), divisorOverride: divisor)
             }, state: [])
-        return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func adaptiveAveragePool(_ call: GraphCall) throws -> ([Tensor], Module?) {

@@ -1,18 +1,49 @@
+import Tensor
+
 /// zoo's own element-wise work on activations in oneDNN's blocked layout, so that the values
-/// between two convolutions need not leave it. Each maps zero padding to zero padding.
+/// between two convolutions need not leave it. Each maps zero padding to zero padding, works on
+/// one 16-channel block (one vector) at a time, and runs the blocks on the compute threads.
+
+/// `body(sample, block, start)` for every 16-channel block of every sample of `x`, `start`
+/// being the block's first float.
+private func forEachBlock(_ x: BlockedActivation, _ body: @Sendable (Int, Int, Int) -> Void) {
+    let blocks = x.paddedChannels / 16
+    let span = x.shape[2] * x.shape[3] * 16
+    parallelFor(x.shape[0] * blocks, costPerIndex: span) { index in body(index / blocks, index % blocks, index * span) }
+}
+
+@inline(__always)
+private func vector(_ base: SharedPointer<Float>, _ offset: Int) -> SIMD16<Float> {
+    UnsafeRawPointer(base.base + offset).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func store(_ value: SIMD16<Float>, _ base: SharedPointer<Float>, _ offset: Int) {
+    UnsafeMutableRawPointer(base.base + offset).storeBytes(of: value, as: SIMD16<Float>.self)
+}
+
+/// ReLU's result for every input, NaN included (`0 >= NaN` is false), lane by lane.
+@inline(__always)
+private func relu(_ value: SIMD16<Float>) -> SIMD16<Float> { value.replacing(with: 0, where: value .<= 0) }
+
+/// 16 of `values`' entries from `first`, zeros past `values`' end (padding channels).
+private func lanes(_ values: [Float], from first: Int, upTo end: Int) -> SIMD16<Float> {
+    var lanes = SIMD16<Float>(repeating: 0)
+    for lane in 0..<16 where first + lane < end { lanes[lane] = values[first + lane] }
+    return lanes
+}
 
 /// `a + b` (then `relu` when asked) for two blocked activations of one shape; the same float
 /// operations as on plain tensors, padding included (0 + 0).
 func blockedAdd(_ a: BlockedActivation, _ b: BlockedActivation, thenReLU: Bool) throws(OneDNNFallback) -> BlockedActivation {
     let sum = try BlockedActivation(shape: a.shape)
-    let (x, y, z) = (a.floats, b.floats, sum.floats)
-    if thenReLU {
-        for index in 0..<a.paddedCount {
-            let value = x[index] + y[index]
-            z[index] = 0 >= value ? 0 : value
+    let (x, y, z) = (SharedPointer(a.floats), SharedPointer(b.floats), SharedPointer(sum.floats))
+    let pixels = a.shape[2] * a.shape[3]
+    forEachBlock(a) { _, _, start in
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            let value = vector(x, offset) + vector(y, offset)
+            store(thenReLU ? relu(value) : value, z, offset)
         }
-    } else {
-        for index in 0..<a.paddedCount { z[index] = x[index] + y[index] }
     }
     return sum
 }
@@ -21,23 +52,64 @@ func blockedAdd(_ a: BlockedActivation, _ b: BlockedActivation, thenReLU: Bool) 
 /// the padding channels are scaled by 0.
 func blockedScaleChannels(_ x: BlockedActivation, by scales: [Float]) throws(OneDNNFallback) -> BlockedActivation {
     let scaled = try BlockedActivation(shape: x.shape)
-    let (batch, channels, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    let blocks = x.paddedChannels / 16
-    let (source, destination) = (x.floats, scaled.floats)
-    for sample in 0..<batch {
-        for block in 0..<blocks {
-            let factors = (0..<16).map { lane in
-                let channel = block * 16 + lane
-                return channel < channels ? scales[sample * channels + channel] : 0
-            }
-            let start = (sample * blocks + block) * plane * 16
-            factors.withUnsafeBufferPointer { factors in
-                for pixel in 0..<plane {
-                    let offset = start + pixel * 16
-                    for lane in 0..<16 { destination[offset + lane] = source[offset + lane] * factors[lane] }
-                }
-            }
+    let (source, destination) = (SharedPointer(x.floats), SharedPointer(scaled.floats))
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    forEachBlock(x) { sample, block, start in
+        let factors = lanes(scales, from: sample * channels + block * 16, upTo: sample * channels + channels)
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            store(vector(source, offset) * factors, destination, offset)
         }
     }
     return scaled
+}
+
+/// Blocked activations of one batch and spatial size side by side along the channels; every
+/// part but the last has whole 16-channel blocks, so each sample's blocks are copied as they are.
+func blockedConcatenation(_ parts: [BlockedActivation]) throws(OneDNNFallback) -> BlockedActivation {
+    let first = parts[0].shape
+    let output = try BlockedActivation(shape: [first[0], parts.reduce(0) { $0 + $1.shape[1] }, first[2], first[3]])
+    let plane = first[2] * first[3]
+    let sampleSpan = output.paddedChannels * plane
+    for sample in 0..<first[0] {
+        var offset = sample * sampleSpan
+        for part in parts {
+            let span = part.paddedChannels * plane
+            (output.floats + offset).update(from: part.floats + sample * span, count: span)
+            offset += span
+        }
+    }
+    return output
+}
+
+/// `relu(x * scale + shift)` per channel of a blocked `x` (an eval-mode BatchNorm and its ReLU),
+/// with the float operations of the plain pass; padding channels map to 0.
+func blockedAffineReLU(_ x: BlockedActivation, scale: [Float], shift: [Float]) throws(OneDNNFallback) -> BlockedActivation {
+    let output = try BlockedActivation(shape: x.shape)
+    let (source, destination) = (SharedPointer(x.floats), SharedPointer(output.floats))
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    forEachBlock(x) { _, block, start in
+        let factors = lanes(scale, from: block * 16, upTo: channels)
+        let shifts = lanes(shift, from: block * 16, upTo: channels)
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            store(relu((vector(source, offset) + 0) * factors + shifts), destination, offset)
+        }
+    }
+    return output
+}
+
+/// The mean of each channel's plane of a blocked `x`, as a plain `(N, C, 1, 1)` tensor: each
+/// channel summed in float over its pixels in row-major order, as the plain pooling does.
+func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    let source = SharedPointer(x.floats)
+    let means = makeValues(zeroed: x.shape[0] * channels) { means in
+        let target = SharedPointer(means)
+        forEachBlock(x) { sample, block, start in
+            var sums = SIMD16<Float>(repeating: 0)
+            for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
+            let averages = sums / Float(pixels)
+            for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
+        }
+    }
+    return Tensor(shape: [x.shape[0], channels, 1, 1], scalars: means)
 }
