@@ -20,7 +20,7 @@ public final class Sequential: ModuleBase, Layer, InferenceFusing {
     public override var children: [(name: String, module: Module)] { layers }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        if let fusedSteps { return try fusedSteps.reduce(input) { value, step in try step.forward(value) } }
+        if let fusedSteps { return try FusedStep.run(fusedSteps, on: input) }
         return try layers.reduce(input) { value, layer in try layer.module.forward(value) }
     }
 

@@ -127,4 +127,26 @@ struct BlockedLayoutTests {
         #expect(try output.plain().scalars == expected.scalars)
         #expect(Self.padding(output).allSatisfy { $0 == 0 })
     }
+
+    /// A fused Sequential of convolutions, ReLUs and max pools (simplecnn's body), which passes
+    /// blocked activations from step to step, gives the layers' output run one by one on plain
+    /// tensors.
+    @Test func aFusedSequentialGivesTheUnfusedOutput() throws {
+        let model = Sequential([
+            try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+            try Conv2d(inChannels: 32, outChannels: 40, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+            try Conv2d(inChannels: 40, outChannels: 24, kernelSize: 1), Flatten(startDim: 1, endDim: -1),
+        ])
+        var generator = SeededGenerator(seed: 17)
+        try model.resetAllParameters(using: &generator)
+        model.eval()
+        let x = Self.random([2, 3, 16, 12], seed: 18)
+        let plain = try model(x)
+        InferenceFusion.apply(to: model)
+        let fused = try model(x)
+        #expect(fused.shape == plain.shape)
+        let scale = max(1, plain.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(fused.scalars, plain.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5 * scale, "max abs err \(worst)")
+    }
 }
