@@ -132,15 +132,31 @@ struct BlockedLayoutTests {
     /// blocked activations from step to step, gives the layers' output run one by one on plain
     /// tensors.
     @Test func aFusedSequentialGivesTheUnfusedOutput() throws {
-        let model = Sequential([
-            try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
-            try Conv2d(inChannels: 32, outChannels: 40, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
-            try Conv2d(inChannels: 40, outChannels: 24, kernelSize: 1), Flatten(startDim: 1, endDim: -1),
-        ])
+        try expectFusionKeepsTheOutput(
+            Sequential([
+                try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+                try Conv2d(inChannels: 32, outChannels: 40, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+                try Conv2d(inChannels: 40, outChannels: 24, kernelSize: 1), Flatten(startDim: 1, endDim: -1),
+            ]))
+    }
+
+    /// ResNet's body (stem, BasicBlocks with and without a downsampling shortcut, global average
+    /// pool), whose BatchNorms zoo applies to the blocked convolution outputs, likewise.
+    @Test func aFusedResNetBodyGivesTheUnfusedOutput() throws {
+        try expectFusionKeepsTheOutput(
+            Sequential([
+                try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, stride: 2, padding: 1, bias: false),
+                try BatchNorm2d(numFeatures: 32), ReLU(), try MaxPool2d(kernelSize: 3, stride: 2, padding: 1),
+                Sequential([try BasicBlock(inplanes: 32, planes: 40, stride: 2), try BasicBlock(inplanes: 40, planes: 40)]),
+                AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: 1, width: 1)), Flatten(startDim: 1, endDim: -1),
+            ]))
+    }
+
+    private func expectFusionKeepsTheOutput(_ model: Sequential) throws {
         var generator = SeededGenerator(seed: 17)
         try model.resetAllParameters(using: &generator)
         model.eval()
-        let x = Self.random([2, 3, 16, 12], seed: 18)
+        let x = Self.random([2, 3, 32, 24], seed: 18)
         let plain = try model(x)
         InferenceFusion.apply(to: model)
         let fused = try model(x)

@@ -85,16 +85,31 @@ func blockedConcatenation(_ parts: [BlockedActivation]) throws(OneDNNFallback) -
 /// with the float operations of the plain pass; padding channels map to 0.
 func blockedAffineReLU(_ x: BlockedActivation, scale: [Float], shift: [Float]) throws(OneDNNFallback) -> BlockedActivation {
     let output = try BlockedActivation(shape: x.shape)
-    let (source, destination) = (SharedPointer(x.floats), SharedPointer(output.floats))
+    applyBlockedEpilogue(ConvolutionEpilogue(scale: scale, shift: shift, activation: .relu), from: x, to: output)
+    return output
+}
+
+/// `epilogue` (no bias) from `x` into `y` of the same shape, which may be `x`, with
+/// ``ConvolutionEpilogue/apply(_:into:count:bias:channel:)``'s float operations; padding channels
+/// get scale and shift 0, so an activation that keeps 0 (``ConvolutionActivation/keepsZero``)
+/// keeps them 0.
+func applyBlockedEpilogue(_ epilogue: ConvolutionEpilogue, from x: BlockedActivation, to y: BlockedActivation) {
+    let (source, destination) = (SharedPointer(x.floats), SharedPointer(y.floats))
     let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     forEachBlock(x) { _, block, start in
-        let factors = lanes(scale, from: block * 16, upTo: channels)
-        let shifts = lanes(shift, from: block * 16, upTo: channels)
+        let factors = epilogue.scale.map { lanes($0, from: block * 16, upTo: channels) }
+        let shifts = epilogue.shift.map { lanes($0, from: block * 16, upTo: channels) } ?? SIMD16(repeating: 0)
         for offset in stride(from: start, to: start + pixels * 16, by: 16) {
-            store(relu((vector(source, offset) + 0) * factors + shifts), destination, offset)
+            var value = vector(source, offset) + 0
+            if let factors { value = value * factors + shifts } else { value += shifts }
+            switch epilogue.activation {
+            case nil: break
+            case .relu?: value = relu(value)
+            case let activation?: for lane in 0..<16 { value[lane] = activation.apply(value[lane]) }
+            }
+            store(value, destination, offset)
         }
     }
-    return output
 }
 
 /// The mean of each channel's plane of a blocked `x`, as a plain `(N, C, 1, 1)` tensor: each

@@ -101,13 +101,4 @@ enum ConvolutionActivation: Hashable {
         case .clamp(let low, let high): low <= 0 && high >= 0
         }
     }
-
-    /// The activation in place over `count` values.
-    func apply(to values: UnsafeMutablePointer<Float>, count: Int) {
-        if self == .relu {
-            for index in 0..<count { values[index] = 0 >= values[index] ? 0 : values[index] }
-        } else {
-            for index in 0..<count { values[index] = apply(values[index]) }
-        }
-    }
 }

@@ -74,8 +74,8 @@ final class OneDNNPlans: Sendable {
 
     /// ``convolve(_:shape:weight:bias:epilogue:)`` for an input that may be in oneDNN's blocked
     /// layout (read as it is when the primitive reads that layout); with `blockedOutput`, the
-    /// output stays in the blocked layout when the primitive writes it (and the epilogue left
-    /// to zoo, if any, keeps the zero padding).
+    /// output stays in the blocked layout when the primitive writes it and the epilogue left to
+    /// zoo, if any, keeps the zero padding.
     func convolve(
         _ input: LayoutValue, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?,
         blockedOutput: Bool
@@ -84,14 +84,14 @@ final class OneDNNPlans: Sendable {
             let (plan, shape, epilogue) = try fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue)
             var input = input
             if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
-            if blockedOutput, epilogue.map({ $0.scale == nil && $0.shift == nil }) ?? true,
-                epilogue?.activation.map(\.keepsZero) ?? true, try BlockedActivation.matches(plan.destinationLayout, shape.destination)
+            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true,
+                try BlockedActivation.matches(plan.destinationLayout, shape.destination)
             {
                 let output = try BlockedActivation(shape: shape.destination)
                 try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
                     try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
                 }
-                if let activation = epilogue?.activation { activation.apply(to: output.floats, count: output.paddedCount) }
+                if let epilogue { applyBlockedEpilogue(epilogue, from: output, to: output) }
                 return .blocked(output)
             }
             var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
