@@ -32,8 +32,12 @@ public final class AvgPool2d: ModuleBase, Layer {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        let window = try PoolingWindow(
-            layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: 1, ceilMode: ceilMode)
-        return avgPool2d(input, window, countIncludePad: countIncludePad, divisorOverride: divisorOverride)
+        avgPool2d(input, try window(for: input.shape), countIncludePad: countIncludePad, divisorOverride: divisorOverride)
+    }
+
+    /// The layer's window over an input of `shape`.
+    func window(for shape: [Int]) throws -> PoolingWindow {
+        try PoolingWindow(
+            layer: typeName, input: shape, kernel: kernelSize, stride: stride, padding: padding, dilation: 1, ceilMode: ceilMode)
     }
 }

@@ -107,6 +107,21 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
             fallback: im2colConvolution)
     }
 
+    /// The eval-mode output of oneDNN's kernels for an input that may be in oneDNN's blocked
+    /// layout, kept in that layout when the kernel writes it, so that a graph passes it on to
+    /// the next layer without reordering; nil when oneDNN does not run this case (the caller
+    /// then runs ``forward(_:epilogue:)`` on the plain input).
+    func forwardKeepingLayout(_ input: LayoutValue, epilogue: ConvolutionEpilogue?) throws -> LayoutValue? {
+        let shape = input.shape
+        guard kernels.usesOneDNN, paddingMode == .zeros || paddingAmounts == .zero, shape.count == 4, shape[1] == inChannels else {
+            return nil
+        }
+        let pads = paddingAmounts
+        let problem = try convolutionProblem(shape, pads: pads)
+        return oneDNNPlans.convolve(
+            input, shape: oneDNNShape(problem, pads: pads), weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
+    }
+
     /// The sliding window over `shape` (NCHW) with `pads`, after PyTorch's size check.
     func convolutionProblem(_ shape: [Int], pads: BorderAmounts) throws -> ConvolutionProblem {
         let (height, width) = (shape[2], shape[3])

@@ -91,7 +91,7 @@ struct FusedConvolution {
 
     /// The convolution's epilogue; nil when a layer is in train mode or the BatchNorm's map depends
     /// on the batch.
-    private var epilogue: ConvolutionEpilogue? {
+    var epilogue: ConvolutionEpilogue? {
         guard !convolution.isTraining else { return nil }
         guard let norm else { return ConvolutionEpilogue(scale: nil, shift: nil, relu: relu != nil) }
         guard let map = norm.evalAffineMap else { return nil }

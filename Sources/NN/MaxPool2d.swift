@@ -26,9 +26,12 @@ public final class MaxPool2d: ModuleBase, Layer {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        let window = try PoolingWindow(
-            layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
-            ceilMode: ceilMode)
-        return maxPool2d(input, window)
+        maxPool2d(input, try window(for: input.shape))
+    }
+
+    /// The layer's window over an input of `shape`.
+    func window(for shape: [Int]) throws -> PoolingWindow {
+        try PoolingWindow(
+            layer: typeName, input: shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
 }

@@ -5,7 +5,7 @@ import Tensor
 public final class Sequential: ModuleBase, Layer, InferenceFusing {
     private let layers: [(name: String, module: Module)]
     /// The children grouped by ``InferenceFusion``; nil when the model is not fused.
-    private var fusedSteps: [FusedStep]?
+    private(set) var fusedSteps: [FusedStep]?
 
     public init(_ modules: [Module]) {
         layers = modules.enumerated().map { (String($0.offset), $0.element) }
@@ -20,7 +20,7 @@ public final class Sequential: ModuleBase, Layer, InferenceFusing {
     public override var children: [(name: String, module: Module)] { layers }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        if let fusedSteps { return try fusedSteps.reduce(input) { value, step in try step.forward(value) } }
+        if let fusedSteps { return try FusedStep.run(fusedSteps, on: .plain(input)).plain() }
         return try layers.reduce(input) { value, layer in try layer.module.forward(value) }
     }
 
@@ -43,7 +43,7 @@ public final class BasicBlock: ModuleBase, Layer, InferenceFusing {
     private let relu = ReLU()
     /// Set by ``InferenceFusion``: each convolution applies its BatchNorm (and the first its
     /// ReLU) in its output pass, and the residual add takes the last ReLU.
-    private var fused: (first: FusedConvolution, second: FusedConvolution)?
+    private(set) var fused: (first: FusedConvolution, second: FusedConvolution)?
 
     /// `inplanes -> planes` with 3x3 convolutions; a 1x1 strided conv + BatchNorm shortcut when
     /// the stride or the width changes, as torchvision builds it.

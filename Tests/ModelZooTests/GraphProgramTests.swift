@@ -27,6 +27,23 @@ struct GraphProgramTests {
         #expect(worst <= 1e-4 * scale, "\(name): max abs err \(worst)")
     }
 
+    /// Activations held in oneDNN's blocked layout between the layers that read it give the
+    /// outputs of the run on plain tensors alone, within the parity rule.
+    @Test(arguments: runnable)
+    func blockedLayoutsGiveThePlainRunsOutput(name: String) throws {
+        let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)
+        let graph = try #require(model.resolved.model as? GraphModule)
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        #expect(graph.keepsBlockedLayouts)
+        let blocked = try model(input)
+        graph.keepsBlockedLayouts = false
+        let plain = try model(input)
+        #expect(blocked.shape == plain.shape)
+        let scale = max(1, plain.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(blocked.scalars, plain.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "\(name): max abs err \(worst)")
+    }
+
     @Test(arguments: runnable)
     func theProgramsShapeRuleAgreesAndOtherShapesAreRefused(name: String) throws {
         let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)

@@ -118,7 +118,7 @@ enum GraphFusion {
         return dying
     }
 
-    private static func tensorNames(_ node: ExportedProgram.Node) -> [String] {
+    static func tensorNames(_ node: ExportedProgram.Node) -> [String] {
         node.arguments.flatMap { argument -> [String] in
             switch argument.value {
             case .tensor(let name): [name]
@@ -199,9 +199,15 @@ enum GraphFusion {
 
     /// A convolution with a BatchNorm folded into its weights and an activation as its post-op.
     static func fusedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try fusedConvolutionLayer(call)
+        return ([try layer.forward(try call.tensor("input", 0), epilogue: fusedEpilogue(call))], layer)
+    }
+
+    /// The fused node's Conv2d, its weights and bias with the BatchNorm folded in.
+    static func fusedConvolutionLayer(_ call: GraphCall) throws -> Conv2d {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let layer = try call.layer(
+        return try call.layer(
             {
                 let layer = try GraphOperators.conv2dLayer(
                     call, weight: weight, bias: bias != nil || call.argument("norm_running_mean", byName) != nil)
@@ -210,10 +216,11 @@ enum GraphFusion {
                 if let foldedBias { try layer.setLocalState("bias", to: foldedBias) }
                 return layer
             }, state: [])
-        let epilogue = convolutionActivation(call.argument("activation", byName)).map {
-            ConvolutionEpilogue(scale: nil, shift: nil, activation: $0)
-        }
-        return ([try layer.forward(try call.tensor("input", 0), epilogue: epilogue)], layer)
+    }
+
+    /// The fused node's activation, as the convolution's epilogue.
+    static func fusedEpilogue(_ call: GraphCall) -> ConvolutionEpilogue? {
+        convolutionActivation(call.argument("activation", byName)).map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
     }
 
     /// The convolution's weight and bias with the node's BatchNorm folded in: `w * s` and
@@ -244,16 +251,21 @@ enum GraphFusion {
     /// `relu(batch_norm(x))` in eval mode, one pass.
     static func batchNormThenReLU(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let input = try call.tensor("input", 0)
-        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
-        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
-        let layer = try call.layer(
-            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
-            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
+        let layer = try batchNormLayer(call)
         guard input.rank == 4, input.shape[1] == layer.numFeatures, let map = layer.evalAffineMap else {
             return ([try ReLU()(try layer(input))], layer)
         }
         let epilogue = ConvolutionEpilogue(scale: map.scale, shift: map.shift, activation: .relu)
         return ([epilogue.applied(toPlanesOf: input)], layer)
+    }
+
+    /// The node's eval-mode BatchNorm2d with its statistics.
+    static func batchNormLayer(_ call: GraphCall) throws -> BatchNorm2d {
+        let (weight, bias) = (try call.optionalTensor("weight", 1), try call.optionalTensor("bias", 2))
+        let (mean, variance) = (try call.tensor("running_mean", 3), try call.tensor("running_var", 4))
+        return try call.layer(
+            { try BatchNorm2d(numFeatures: mean.count, eps: call.float("eps", 7, default: 1e-5), affine: weight != nil) },
+            state: [("weight", weight), ("bias", bias), ("running_mean", mean), ("running_var", variance)])
     }
 
     /// `relu(a + b)` for tensors of one shape, one pass.

@@ -17,6 +17,12 @@ public final class GraphModule: ModuleBase, Layer {
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
 
+    /// Whether convolutions, residual adds and channel scalings pass their activations to each
+    /// other in oneDNN's blocked layout (GraphBlockedOperators.swift), reordered to plain NCHW
+    /// only for the nodes that read them so; false runs every node on plain tensors (the
+    /// outputs are the same either way).
+    public var keepsBlockedLayouts = true
+
     public init(program: ExportedProgram) throws {
         self.program = program
         var slots: [StateSlot] = []
@@ -76,35 +82,50 @@ public final class GraphModule: ModuleBase, Layer {
     /// ``ExportedProgram/outputNames``).
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
         let bindings = try program.sizeBindings(for: input.shape)
-        var values: [String: Tensor] = [program.userInputs[0]: input]
+        var initial: [String: Tensor] = [program.userInputs[0]: input]
+        for (slot, input) in zip(stateSlots, program.stateInputs) { initial[input.argument] = self[slot] }
+        let values = GraphLayoutValues(initial)
         var integers: [String: Int] = [:]
-        for (slot, input) in zip(stateSlots, program.stateInputs) { values[input.argument] = self[slot] }
+        /// Checks a computed shape against the recorded shape of `name`.
+        func check(_ name: String, _ shape: [Int], _ node: ExportedProgram.Node) throws {
+            if let recorded = program.shape(of: name, bindings: bindings), recorded != shape {
+                throw NNError.invalidProgram(
+                    reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(shape), "
+                        + "where the program records \(recorded) for this input")
+            }
+        }
         for (index, node) in fused.nodes.enumerated() {
+            defer { for name in fused.lastUses[index] { values.remove(name) } }
             if let operation = GraphOperators.integerTable[node.target] {
-                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
+                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
-                for name in fused.lastUses[index] { values[name] = nil }
                 continue
             }
+            if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
+                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
+                if let (output, layer) = try operation(GraphBlockedOperators.Call(call: call, values: values)) {
+                    if let layer { layers[index] = layer }
+                    try check(name, output.shape, node)
+                    values.store(output, as: name)
+                    continue
+                }
+            }
+            for name in GraphFusion.tensorNames(node) { try values.makePlain(name) }
             guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
-            let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
+            let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
-                if let recorded = program.shape(of: name, bindings: bindings), recorded != value.shape {
-                    throw NNError.invalidProgram(
-                        reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(value.shape), "
-                            + "where the program records \(recorded) for this input")
-                }
-                values[name] = value
+                try check(name, value.shape, node)
+                values.store(value, as: name)
             }
-            for name in fused.lastUses[index] { values[name] = nil }
         }
         return try program.outputs.map { name in
-            guard let output = values[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
+            try values.makePlain(name)
+            guard let output = values.plain[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
             return output
         }
     }

@@ -154,11 +154,15 @@ enum GraphOperators {
     }
 
     static func convolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try convolutionLayer(call)
+        return ([try layer(try call.tensor("input", 0))], layer)
+    }
+
+    /// The node's Conv2d with its weight and bias.
+    static func convolutionLayer(_ call: GraphCall) throws -> Conv2d {
         let weight = try call.tensor("weight", 1)
         let bias = try call.optionalTensor("bias", 2)
-        let layer = try call.layer(
-            { try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
-        return ([try layer(try call.tensor("input", 0))], layer)
+        return try call.layer({ try conv2dLayer(call, weight: weight, bias: bias != nil) }, state: [("weight", weight), ("bias", bias)])
     }
 
     /// The Conv2d a node's `weight` (`(out, in / groups, kH, kW)`), stride, padding, dilation and
@@ -217,30 +221,38 @@ enum GraphOperators {
     }
 
     static func maxPool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try maxPoolLayer(call)
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func maxPoolLayer(_ call: GraphCall) throws -> MaxPool2d {
         let kernel = try call.pair("kernel_size", 1, default: [1])
         let stride = try call.ints("stride", 2, default: [])
-        let layer = try call.layer(
+        return try call.layer(
             {
                 try MaxPool2d(
                     kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
                     padding: try call.pair("padding", 3, default: [0]), dilation: try call.pair("dilation", 4, default: [1]),
                     ceilMode: call.bool("ceil_mode", 5, default: false))
             }, state: [])
-        return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func averagePool(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try averagePoolLayer(call)
+        return ([try layer(try call.tensor("self", 0))], layer)
+    }
+
+    static func averagePoolLayer(_ call: GraphCall) throws -> AvgPool2d {
         let kernel = try call.pair("kernel_size", 1, default: [1])
         let stride = try call.ints("stride", 2, default: [])
         let divisor: Int? = if case .int(let value)? = call.argument("divisor_override", 6) { value } else { nil }
-        let layer = try call.layer(
+        return try call.layer(
             {
                 try AvgPool2d(
                     kernelSize: kernel, stride: stride.isEmpty ? nil : try call.pair("stride", 2, default: [1]),
                     padding: try call.pair("padding", 3, default: [0]), ceilMode: call.bool("ceil_mode", 4, default: false),
                     countIncludePad: call.bool("count_include_pad", 5, default: true), divisorOverride: divisor)
             }, state: [])
-        return ([try layer(try call.tensor("self", 0))], layer)
     }
 
     static func adaptiveAveragePool(_ call: GraphCall) throws -> ([Tensor], Module?) {

@@ -93,4 +93,12 @@ enum ConvolutionActivation: Hashable {
         case .silu: return value / (1 + expf(-value))
         }
     }
+
+    /// Whether the activation maps 0 to 0, so that it may run over a blocked layout's padding.
+    var keepsZero: Bool {
+        switch self {
+        case .relu, .silu: true
+        case .clamp(let low, let high): low <= 0 && high >= 0
+        }
+    }
 }

@@ -103,24 +103,43 @@ final class OneDNNConvolution: @unchecked Sendable {
 
     /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that failed.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
+        try run(input: UnsafeRawPointer(input), inPrimitiveLayout: false, output: UnsafeMutableRawPointer(output), inPrimitiveLayout: false)
+    }
+
+    /// The layout the primitive reads its input in, and the one it writes its output in.
+    var sourceLayout: dnnl_memory_desc_t { source.layout }
+    var destinationLayout: dnnl_memory_desc_t { destination.layout }
+
+    /// `output = conv(input) + bias`, each buffer plain NCHW or already in the primitive's layout
+    /// (``sourceLayout``, ``destinationLayout``), which skips its reorder.
+    func run(
+        input: UnsafeRawPointer, inPrimitiveLayout inputInner: Bool, output: UnsafeMutableRawPointer, inPrimitiveLayout outputInner: Bool
+    )
+        throws(OneDNNFallback)
+    {
+        let reading = inputInner ? OneDNNOperand(argument: DNNL_ARG_SRC, layout: source.layout, reorder: nil) : source
+        let writing = outputInner ? OneDNNOperand(argument: DNNL_ARG_DST, layout: destination.layout, reorder: nil) : destination
         try OneDNN.withStream { (stream) throws(OneDNNFallback) in
-            if let preparedWeights { return try run(input: input, output: output, weights: preparedWeights.pointer, on: stream) }
+            if let preparedWeights {
+                return try run((reading, input), (writing, output), weights: preparedWeights.pointer, on: stream)
+            }
             try plainWeights.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
                 let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
-                guard let weightReorder else { return try run(input: input, output: output, weights: raw, on: stream) }
+                guard let weightReorder else { return try run((reading, input), (writing, output), weights: raw, on: stream) }
                 let weights = OneDNNBuffer(weightsInner)
                 try weightReorder.run(from: raw, to: weights.pointer, on: stream)
-                try run(input: input, output: output, weights: weights.pointer, on: stream)
+                try run((reading, input), (writing, output), weights: weights.pointer, on: stream)
             }
         }
     }
 
     private func run(
-        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer, on stream: dnnl_stream_t
+        _ input: (OneDNNOperand, UnsafeRawPointer), _ output: (OneDNNOperand, UnsafeMutableRawPointer), weights: UnsafeMutableRawPointer,
+        on stream: dnnl_stream_t
     ) throws(OneDNNFallback) {
         try OneDNN.withOptionalBuffer(bias) { (bias) throws(OneDNNFallback) in
             try convolution.run(
-                reading: [(source, UnsafeRawPointer(input))], writing: [(destination, UnsafeMutableRawPointer(output))],
+                reading: [input], writing: [output],
                 direct: [(DNNL_ARG_WEIGHTS, weightsInner, weights)] + (bias.map { [(DNNL_ARG_BIAS, biasLayout, $0)] } ?? []),
                 on: stream)
         }

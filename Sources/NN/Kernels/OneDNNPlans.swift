@@ -67,34 +67,78 @@ final class OneDNNPlans: Sendable {
     func convolve(
         _ input: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?
     ) -> Tensor? {
+        let output = convolve(.plain(input), shape: shape, weight: weight, bias: bias, epilogue: epilogue, blockedOutput: false)
+        guard case .plain(let tensor)? = output else { return nil }
+        return tensor
+    }
+
+    /// ``convolve(_:shape:weight:bias:epilogue:)`` for an input that may be in oneDNN's blocked
+    /// layout (read as it is when the primitive reads that layout); with `blockedOutput`, the
+    /// output stays in the blocked layout when the primitive writes it and the epilogue left to
+    /// zoo, if any, keeps the zero padding.
+    func convolve(
+        _ input: LayoutValue, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?,
+        blockedOutput: Bool
+    ) -> LayoutValue? {
         do {
-            let make = { (shape: OneDNNConvolutionShape) throws(OneDNNFallback) in
-                try OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
-            }
-            var (shape, epilogue) = (shape, epilogue)
-            if let postOp = Self.postOp(epilogue) {
-                var fused = shape
-                fused.activation = postOp
-                // A post-op some kernel refuses (Winograd's, a deconvolution's) is applied by zoo
-                // instead: a pass over the output costs less than losing the faster kernel.
-                if let plan = try? self.plan(for: fused, make: { () throws(OneDNNFallback) in try make(fused) }),
-                    !shape.winograd || plan.implementation.contains("wino")
-                {
-                    (shape, epilogue) = (fused, nil)
+            let (plan, shape, epilogue) = try fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue)
+            var input = input
+            if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
+            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true,
+                try BlockedActivation.matches(plan.destinationLayout, shape.destination)
+            {
+                let output = try BlockedActivation(shape: shape.destination)
+                try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
+                    try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
                 }
+                if let epilogue { applyBlockedEpilogue(epilogue, from: output, to: output) }
+                return .blocked(output)
             }
-            let plan = try plan(for: shape) { () throws(OneDNNFallback) in try make(shape) }
             var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
-            try input.scalars.withUnsafeBufferPointer { (x) throws(OneDNNFallback) in
-                try output.withUnsafeMutableBufferPointer { (y) throws(OneDNNFallback) in
-                    try plan.run(input: x.baseAddress!, output: y.baseAddress!)
+            try output.withUnsafeMutableBufferPointer { (y) throws(OneDNNFallback) in
+                try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
+                    try plan.run(
+                        input: pointer, inPrimitiveLayout: inner, output: UnsafeMutableRawPointer(y.baseAddress!), inPrimitiveLayout: false)
                 }
             }
             epilogue?.apply(toPlanesOf: &output, channels: shape.destination[1], plane: shape.destination[2] * shape.destination[3])
-            return Tensor(shape: shape.destination, scalars: output)
+            return .plain(Tensor(shape: shape.destination, scalars: output))
         } catch {
             record(error)
             return nil
+        }
+    }
+
+    /// The plan to run for `shape` and `epilogue`, the shape it was made for and the part of the
+    /// epilogue left to zoo: the activation as a post-op when oneDNN takes it.
+    private func fusedPlan(_ shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, epilogue: ConvolutionEpilogue?)
+        throws(OneDNNFallback) -> (OneDNNConvolution, OneDNNConvolutionShape, ConvolutionEpilogue?)
+    {
+        let make = { (shape: OneDNNConvolutionShape) throws(OneDNNFallback) in
+            try OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
+        }
+        if let postOp = Self.postOp(epilogue) {
+            var fused = shape
+            fused.activation = postOp
+            // A post-op some kernel refuses (Winograd's, a deconvolution's) is applied by zoo
+            // instead: a pass over the output costs less than losing the faster kernel.
+            if let plan = try? self.plan(for: fused, make: { () throws(OneDNNFallback) in try make(fused) }),
+                !shape.winograd || plan.implementation.contains("wino")
+            {
+                return (plan, fused, nil)
+            }
+        }
+        return (try plan(for: shape) { () throws(OneDNNFallback) in try make(shape) }, shape, epilogue)
+    }
+
+    /// `body` with a pointer to `input`'s values and whether they are in the blocked layout.
+    private static func withInput(_ input: LayoutValue, _ body: (UnsafeRawPointer, Bool) throws(OneDNNFallback) -> Void)
+        throws(OneDNNFallback)
+    {
+        switch input {
+        case .blocked(let value): try body(UnsafeRawPointer(value.buffer.pointer), true)
+        case .plain(let tensor):
+            try tensor.scalars.withUnsafeBufferPointer { (x) throws(OneDNNFallback) in try body(UnsafeRawPointer(x.baseAddress!), false) }
         }
     }
 }

@@ -1,0 +1,120 @@
+internal import CDNNL
+import Tensor
+
+/// An NCHW activation held in oneDNN's 16-channel blocked layout (nChw16c), the layout its
+/// blocked convolution kernels read and write: a graph passes it from one such layer to the next
+/// rather than reordering it out to plain NCHW and back in around every convolution
+/// (mobilenet_v2 b1: 99 of its 155 oneDNN calls were those reorders).
+///
+/// Channels are padded to a multiple of 16; the padding holds zeros, as oneDNN's kernels leave
+/// it and as they expect to find it, so element-wise work over the whole buffer must map 0 to 0.
+// @unchecked: the buffer is written by the one call that makes the value, then only read.
+final class BlockedActivation: @unchecked Sendable {
+    /// `(N, C, H, W)`, the logical shape.
+    let shape: [Int]
+    let layout: dnnl_memory_desc_t
+    let buffer: OneDNNBuffer
+
+    /// An uninitialised activation of `shape` (rank 4) in the blocked layout.
+    init(shape: [Int]) throws(OneDNNFallback) {
+        self.shape = shape
+        layout = try Self.layout(for: shape)
+        buffer = OneDNNBuffer(layout)
+    }
+
+    /// nChw16c for `shape`.
+    static func layout(for shape: [Int]) throws(OneDNNFallback) -> dnnl_memory_desc_t {
+        guard shape.count == 4 else { throw .failed(call: "dnnl_memory_desc_init_by_tag", status: .invalidArguments) }
+        var layout = dnnl_memory_desc_t()
+        try OneDNN.describe(&layout, shape, dnnl_aBcd16b)
+        return layout
+    }
+
+    /// Whether `other` is this activation's layout (a primitive's queried one can differ).
+    func matches(_ other: dnnl_memory_desc_t) -> Bool { Self.equal(layout, other) }
+
+    /// Whether `other` is the blocked layout of `shape`.
+    static func matches(_ other: dnnl_memory_desc_t, _ shape: [Int]) throws(OneDNNFallback) -> Bool {
+        equal(try layout(for: shape), other)
+    }
+
+    private static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var (a, b) = (a, b)
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    /// Channels with their padding.
+    var paddedChannels: Int { (shape[1] + 15) / 16 * 16 }
+
+    /// Floats in the buffer, padding included.
+    var paddedCount: Int { shape[0] * paddedChannels * shape[2] * shape[3] }
+
+    var floats: UnsafeMutablePointer<Float> { buffer.pointer.assumingMemoryBound(to: Float.self) }
+
+    /// The activation as a plain NCHW tensor.
+    func plain() throws(OneDNNFallback) -> Tensor {
+        let reorder = try Self.reorders.plan(for: BlockedReorderKey(shape: shape, toPlain: true)) { () throws(OneDNNFallback) in
+            try Self.reorder(shape, toPlain: true)
+        }
+        var output = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in count = buffer.count }
+        try output.withUnsafeMutableBufferPointer { (plain) throws(OneDNNFallback) in
+            try OneDNN.withStream { (stream) throws(OneDNNFallback) in
+                try reorder.run(from: buffer.pointer, to: UnsafeMutableRawPointer(plain.baseAddress!), on: stream)
+            }
+        }
+        return Tensor(shape: shape, scalars: output)
+    }
+
+    /// `tensor` (rank 4) in the blocked layout.
+    static func blocked(_ tensor: Tensor) throws(OneDNNFallback) -> BlockedActivation {
+        let value = try BlockedActivation(shape: tensor.shape)
+        let reorder = try reorders.plan(for: BlockedReorderKey(shape: tensor.shape, toPlain: false)) { () throws(OneDNNFallback) in
+            try Self.reorder(tensor.shape, toPlain: false)
+        }
+        try tensor.scalars.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
+            try OneDNN.withStream { (stream) throws(OneDNNFallback) in
+                try reorder.run(from: UnsafeMutableRawPointer(mutating: plain.baseAddress!), to: value.buffer.pointer, on: stream)
+            }
+        }
+        return value
+    }
+
+    /// The reorders between plain and blocked, made once per shape and direction.
+    private static let reorders = PlanCache<BlockedReorderKey, Reorder>()
+
+    private static func reorder(_ shape: [Int], toPlain: Bool) throws(OneDNNFallback) -> Reorder {
+        var plain = dnnl_memory_desc_t()
+        try OneDNN.describe(&plain, shape, dnnl_nchw)
+        let blocked = try layout(for: shape)
+        let engine = try OneDNN.engine.get()
+        let made = toPlain ? try Reorder.between(blocked, plain, engine: engine) : try Reorder.between(plain, blocked, engine: engine)
+        guard let made else { throw .failed(call: "dnnl_reorder_primitive_desc_create", status: .invalidArguments) }
+        return made
+    }
+}
+
+private struct BlockedReorderKey: Hashable, Sendable {
+    let shape: [Int]
+    let toPlain: Bool
+}
+
+/// A value a layer reads or writes: a plain tensor, or one in oneDNN's blocked layout.
+enum LayoutValue {
+    case plain(Tensor)
+    case blocked(BlockedActivation)
+
+    var shape: [Int] {
+        switch self {
+        case .plain(let tensor): tensor.shape
+        case .blocked(let value): value.shape
+        }
+    }
+
+    /// The value as a plain tensor (reordered out when blocked).
+    func plain() throws(OneDNNFallback) -> Tensor {
+        switch self {
+        case .plain(let tensor): tensor
+        case .blocked(let value): try value.plain()
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Tensor
+
+/// zoo's own element-wise work on activations in oneDNN's blocked layout, so that the values
+/// between two convolutions need not leave it. Each maps zero padding to zero padding, works on
+/// one 16-channel block (one vector) at a time, and runs the blocks on the compute threads.
+
+/// `body(sample, block, start)` for every 16-channel block of every sample of `x`, `start`
+/// being the block's first float.
+private func forEachBlock(_ x: BlockedActivation, _ body: @Sendable (Int, Int, Int) -> Void) {
+    let blocks = x.paddedChannels / 16
+    let span = x.shape[2] * x.shape[3] * 16
+    parallelFor(x.shape[0] * blocks, costPerIndex: span) { index in body(index / blocks, index % blocks, index * span) }
+}
+
+@inline(__always)
+private func vector(_ base: SharedPointer<Float>, _ offset: Int) -> SIMD16<Float> {
+    UnsafeRawPointer(base.base + offset).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func store(_ value: SIMD16<Float>, _ base: SharedPointer<Float>, _ offset: Int) {
+    UnsafeMutableRawPointer(base.base + offset).storeBytes(of: value, as: SIMD16<Float>.self)
+}
+
+/// ReLU's result for every input, NaN included (`0 >= NaN` is false), lane by lane.
+@inline(__always)
+private func relu(_ value: SIMD16<Float>) -> SIMD16<Float> { value.replacing(with: 0, where: value .<= 0) }
+
+/// 16 of `values`' entries from `first`, zeros past `values`' end (padding channels).
+private func lanes(_ values: [Float], from first: Int, upTo end: Int) -> SIMD16<Float> {
+    var lanes = SIMD16<Float>(repeating: 0)
+    for lane in 0..<16 where first + lane < end { lanes[lane] = values[first + lane] }
+    return lanes
+}
+
+/// `a + b` (then `relu` when asked) for two blocked activations of one shape; the same float
+/// operations as on plain tensors, padding included (0 + 0).
+func blockedAdd(_ a: BlockedActivation, _ b: BlockedActivation, thenReLU: Bool) throws(OneDNNFallback) -> BlockedActivation {
+    let sum = try BlockedActivation(shape: a.shape)
+    let (x, y, z) = (SharedPointer(a.floats), SharedPointer(b.floats), SharedPointer(sum.floats))
+    let pixels = a.shape[2] * a.shape[3]
+    forEachBlock(a) { _, _, start in
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            let value = vector(x, offset) + vector(y, offset)
+            store(thenReLU ? relu(value) : value, z, offset)
+        }
+    }
+    return sum
+}
+
+/// `x * s` for a blocked `x` `(N, C, H, W)` and plain `s` `(N, C, 1, 1)` (squeeze-and-excitation);
+/// the padding channels are scaled by 0.
+func blockedScaleChannels(_ x: BlockedActivation, by scales: [Float]) throws(OneDNNFallback) -> BlockedActivation {
+    let scaled = try BlockedActivation(shape: x.shape)
+    let (source, destination) = (SharedPointer(x.floats), SharedPointer(scaled.floats))
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    forEachBlock(x) { sample, block, start in
+        let factors = lanes(scales, from: sample * channels + block * 16, upTo: sample * channels + channels)
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            store(vector(source, offset) * factors, destination, offset)
+        }
+    }
+    return scaled
+}
+
+/// Blocked activations of one batch and spatial size side by side along the channels; every
+/// part but the last has whole 16-channel blocks, so each sample's blocks are copied as they are.
+func blockedConcatenation(_ parts: [BlockedActivation]) throws(OneDNNFallback) -> BlockedActivation {
+    let first = parts[0].shape
+    let output = try BlockedActivation(shape: [first[0], parts.reduce(0) { $0 + $1.shape[1] }, first[2], first[3]])
+    let plane = first[2] * first[3]
+    let sampleSpan = output.paddedChannels * plane
+    for sample in 0..<first[0] {
+        var offset = sample * sampleSpan
+        for part in parts {
+            let span = part.paddedChannels * plane
+            (output.floats + offset).update(from: part.floats + sample * span, count: span)
+            offset += span
+        }
+    }
+    return output
+}
+
+/// `relu(x * scale + shift)` per channel of a blocked `x` (an eval-mode BatchNorm and its ReLU),
+/// with the float operations of the plain pass; padding channels map to 0.
+func blockedAffineReLU(_ x: BlockedActivation, scale: [Float], shift: [Float]) throws(OneDNNFallback) -> BlockedActivation {
+    let output = try BlockedActivation(shape: x.shape)
+    applyBlockedEpilogue(ConvolutionEpilogue(scale: scale, shift: shift, activation: .relu), from: x, to: output)
+    return output
+}
+
+/// `epilogue` (no bias) from `x` into `y` of the same shape, which may be `x`, with
+/// ``ConvolutionEpilogue/apply(_:into:count:bias:channel:)``'s float operations; padding channels
+/// get scale and shift 0, so an activation that keeps 0 (``ConvolutionActivation/keepsZero``)
+/// keeps them 0.
+func applyBlockedEpilogue(_ epilogue: ConvolutionEpilogue, from x: BlockedActivation, to y: BlockedActivation) {
+    let (source, destination) = (SharedPointer(x.floats), SharedPointer(y.floats))
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    forEachBlock(x) { _, block, start in
+        let factors = epilogue.scale.map { lanes($0, from: block * 16, upTo: channels) }
+        let shifts = epilogue.shift.map { lanes($0, from: block * 16, upTo: channels) } ?? SIMD16(repeating: 0)
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
+            var value = vector(source, offset) + 0
+            if let factors { value = value * factors + shifts } else { value += shifts }
+            switch epilogue.activation {
+            case nil: break
+            case .relu?: value = relu(value)
+            case let activation?: for lane in 0..<16 { value[lane] = activation.apply(value[lane]) }
+            }
+            store(value, destination, offset)
+        }
+    }
+}
+
+/// The mean of each channel's plane of a blocked `x`, as a plain `(N, C, 1, 1)` tensor: each
+/// channel summed in float over its pixels in row-major order, as the plain pooling does.
+func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    let source = SharedPointer(x.floats)
+    let means = makeValues(zeroed: x.shape[0] * channels) { means in
+        let target = SharedPointer(means)
+        forEachBlock(x) { sample, block, start in
+            var sums = SIMD16<Float>(repeating: 0)
+            for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
+            let averages = sums / Float(pixels)
+            for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
+        }
+    }
+    return Tensor(shape: [x.shape[0], channels, 1, 1], scalars: means)
+}

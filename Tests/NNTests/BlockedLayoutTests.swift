@@ -1,0 +1,168 @@
+import Tensor
+import Testing
+
+@testable import NN
+
+/// A graph holds activations in oneDNN's 16-channel blocked layout between the layers that can
+/// read it; each of those layers must give, reordered out, exactly what it gives on the plain
+/// tensor, channel counts that leave padding in the last block (24, 40) included, and must leave
+/// that padding zero for the next layer.
+@Suite("BlockedLayout")
+struct BlockedLayoutTests {
+    private static func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var generator = SeededGenerator(seed: seed)
+        return Tensor(shape: shape, scalars: generator.uniform(count: shape.reduce(1, *), bound: 2))
+    }
+
+    /// The padding lanes (channels past C in the last block) of every pixel.
+    private static func padding(_ value: BlockedActivation) -> [Float] {
+        let (channels, pixels) = (value.shape[1], value.shape[2] * value.shape[3])
+        let blocks = value.paddedChannels / 16
+        var lanes: [Float] = []
+        for sample in 0..<value.shape[0] {
+            let start = ((sample * blocks) + blocks - 1) * pixels * 16
+            for pixel in 0..<pixels {
+                for lane in (channels % 16 == 0 ? 16 : channels % 16)..<16 { lanes.append(value.floats[start + pixel * 16 + lane]) }
+            }
+        }
+        return lanes
+    }
+
+    private static func blocked(_ tensor: Tensor) throws -> BlockedActivation { try BlockedActivation.blocked(tensor) }
+
+    @Test(arguments: [[2, 24, 5, 7], [1, 32, 3, 3], [3, 40, 1, 1]])
+    func reorderingInAndOutKeepsTheValues(shape: [Int]) throws {
+        let x = Self.random(shape, seed: 1)
+        let value = try Self.blocked(x)
+        #expect(try value.plain().scalars == x.scalars)
+        #expect(Self.padding(value).allSatisfy { $0 == 0 })
+    }
+
+    @Test(arguments: [false, true])
+    func residualAddsAreThePlainOnes(thenReLU: Bool) throws {
+        let (a, b) = (Self.random([2, 24, 6, 5], seed: 2), Self.random([2, 24, 6, 5], seed: 3))
+        let sum = try blockedAdd(try Self.blocked(a), try Self.blocked(b), thenReLU: thenReLU)
+        #expect(try sum.plain().scalars == residualAdd(a, b, thenReLU: thenReLU).scalars)
+        #expect(Self.padding(sum).allSatisfy { $0 == 0 })
+    }
+
+    @Test func channelScalingIsThePlainOne() throws {
+        let (x, scales) = (Self.random([2, 40, 4, 3], seed: 4), Self.random([2, 40, 1, 1], seed: 5))
+        let scaled = try blockedScaleChannels(try Self.blocked(x), by: scales.scalars)
+        #expect(try scaled.plain().scalars == scalePlanes(x.scalars, by: scales.scalars))
+        #expect(Self.padding(scaled).allSatisfy { $0 == 0 })
+    }
+
+    @Test func concatenationIsThePlainOne() throws {
+        let parts = [Self.random([2, 32, 3, 4], seed: 6), Self.random([2, 16, 3, 4], seed: 7), Self.random([2, 24, 3, 4], seed: 8)]
+        let joined = try blockedConcatenation(try parts.map(Self.blocked))
+        var expected: [Float] = []
+        for sample in 0..<2 {
+            for part in parts {
+                let span = part.count / 2
+                expected += part.scalars[(sample * span)..<((sample + 1) * span)]
+            }
+        }
+        #expect(joined.shape == [2, 72, 3, 4])
+        #expect(try joined.plain().scalars == expected)
+        #expect(Self.padding(joined).allSatisfy { $0 == 0 })
+    }
+
+    @Test func batchNormThenReLUIsThePlainOne() throws {
+        let x = Self.random([2, 24, 5, 5], seed: 9)
+        let (scale, shift) = (Self.random([24], seed: 10).scalars, Self.random([24], seed: 11).scalars)
+        let output = try blockedAffineReLU(try Self.blocked(x), scale: scale, shift: shift)
+        let expected = ConvolutionEpilogue(scale: scale, shift: shift, activation: .relu).applied(toPlanesOf: x)
+        #expect(try output.plain().scalars == expected.scalars)
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+    }
+
+    @Test func channelMeansAreThePlainOnes() throws {
+        let x = Self.random([2, 40, 7, 7], seed: 12)
+        let expected = try AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: 1, width: 1))(x)
+        #expect(blockedChannelMeans(try Self.blocked(x)).scalars == expected.scalars)
+    }
+
+    /// Max pooling, NaN kept, with and without padding (ResNet's and DenseNet's 3x3/2 stem pool).
+    @Test(arguments: [(3, 2, 1), (2, 2, 0)])
+    func maxPoolingIsThePlainOne(kernel: Int, stride: Int, padding: Int) throws {
+        var values = Self.random([2, 24, 9, 11], seed: 13).scalars
+        for index in [0, 17, 400, 2001] { values[index] = .nan }
+        let x = Tensor(shape: [2, 24, 9, 11], scalars: values)
+        let layer = try MaxPool2d(kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride), padding: IntPair(padding, padding))
+        let expected = try layer(x)
+        let output = try blockedMaxPool(try Self.blocked(x), try layer.window(for: x.shape)).plain()
+        #expect(output.shape == expected.shape)
+        for (got, want) in zip(output.scalars, expected.scalars) { #expect(got == want || (got.isNaN && want.isNaN)) }
+    }
+
+    /// Average pooling, padded windows divided either way (DenseNet's transitions are 2x2/2).
+    @Test(arguments: [(2, 2, 0, true), (3, 2, 1, true), (3, 2, 1, false)])
+    func averagePoolingIsThePlainOne(kernel: Int, stride: Int, padding: Int, countIncludePad: Bool) throws {
+        let x = Self.random([2, 24, 9, 11], seed: 14)
+        let layer = try AvgPool2d(
+            kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride), padding: IntPair(padding, padding),
+            countIncludePad: countIncludePad)
+        let output = try blockedAveragePool(
+            try Self.blocked(x), try layer.window(for: x.shape), countIncludePad: countIncludePad, divisorOverride: nil)
+        #expect(try output.plain().scalars == layer(x).scalars)
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+    }
+
+    /// A convolution reading and writing the blocked layout computes what it computes on plain
+    /// tensors (the same primitive: only the reorders around it are skipped).
+    @Test(arguments: [(24, 40, 1), (40, 40, 40), (16, 24, 1)])
+    func convolutionsKeepingTheLayoutAreThePlainOnes(inChannels: Int, outChannels: Int, groups: Int) throws {
+        let conv = try Conv2d(inChannels: inChannels, outChannels: outChannels, kernelSize: 3, padding: 1, groups: groups)
+        var generator = SeededGenerator(seed: 15)
+        try conv.setLocalState(
+            "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
+        let x = Self.random([2, inChannels, 8, 6], seed: 16)
+        let epilogue = ConvolutionEpilogue(scale: nil, shift: nil, activation: .clamp(low: 0, high: 6))
+        let expected = try conv.forward(x, epilogue: epilogue)
+        guard case .blocked(let output)? = try conv.forwardKeepingLayout(.blocked(try Self.blocked(x)), epilogue: epilogue) else {
+            Issue.record("the convolution did not write the blocked layout")
+            return
+        }
+        #expect(try output.plain().scalars == expected.scalars)
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+    }
+
+    /// A fused Sequential of convolutions, ReLUs and max pools (simplecnn's body), which passes
+    /// blocked activations from step to step, gives the layers' output run one by one on plain
+    /// tensors.
+    @Test func aFusedSequentialGivesTheUnfusedOutput() throws {
+        try expectFusionKeepsTheOutput(
+            Sequential([
+                try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+                try Conv2d(inChannels: 32, outChannels: 40, kernelSize: 3, padding: 1), ReLU(), try MaxPool2d(kernelSize: 2, stride: 2),
+                try Conv2d(inChannels: 40, outChannels: 24, kernelSize: 1), Flatten(startDim: 1, endDim: -1),
+            ]))
+    }
+
+    /// ResNet's body (stem, BasicBlocks with and without a downsampling shortcut, global average
+    /// pool), whose BatchNorms zoo applies to the blocked convolution outputs, likewise.
+    @Test func aFusedResNetBodyGivesTheUnfusedOutput() throws {
+        try expectFusionKeepsTheOutput(
+            Sequential([
+                try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, stride: 2, padding: 1, bias: false),
+                try BatchNorm2d(numFeatures: 32), ReLU(), try MaxPool2d(kernelSize: 3, stride: 2, padding: 1),
+                Sequential([try BasicBlock(inplanes: 32, planes: 40, stride: 2), try BasicBlock(inplanes: 40, planes: 40)]),
+                AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: 1, width: 1)), Flatten(startDim: 1, endDim: -1),
+            ]))
+    }
+
+    private func expectFusionKeepsTheOutput(_ model: Sequential) throws {
+        var generator = SeededGenerator(seed: 17)
+        try model.resetAllParameters(using: &generator)
+        model.eval()
+        let x = Self.random([2, 3, 32, 24], seed: 18)
+        let plain = try model(x)
+        InferenceFusion.apply(to: model)
+        let fused = try model(x)
+        #expect(fused.shape == plain.shape)
+        let scale = max(1, plain.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(fused.scalars, plain.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5 * scale, "max abs err \(worst)")
+    }
+}
