@@ -101,28 +101,66 @@ final class OneDNNConvolution: @unchecked Sendable {
         }
     }
 
-    /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that failed.
-    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
+    /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that
+    /// failed. With `keepingSource`, when the primitive reads the input in a layout of its own,
+    /// returns the input in that layout: a training step's backward of the same shape reads it
+    /// rather than reordering the input a second time.
+    @discardableResult
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, keepingSource: Bool = false) throws(OneDNNFallback)
+        -> OneDNNStagedTensor?
+    {
+        var kept: OneDNNStagedTensor?
         try OneDNN.withStream { (stream) throws(OneDNNFallback) in
-            if let preparedWeights { return try run(input: input, output: output, weights: preparedWeights.pointer, on: stream) }
+            var reading = (source, UnsafeRawPointer(input))
+            if keepingSource, let reorder = source.reorder {
+                let staged = OneDNNStagedTensor(source.layout)
+                try reorder.run(from: UnsafeMutableRawPointer(mutating: input), to: staged.buffer.pointer, on: stream)
+                reading = (staged.operand(DNNL_ARG_SRC), UnsafeRawPointer(staged.buffer.pointer))
+                kept = staged
+            }
+            if let preparedWeights { return try run(reading, output: output, weights: preparedWeights.pointer, on: stream) }
             try plainWeights.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
                 let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
-                guard let weightReorder else { return try run(input: input, output: output, weights: raw, on: stream) }
+                guard let weightReorder else { return try run(reading, output: output, weights: raw, on: stream) }
                 let weights = OneDNNBuffer(weightsInner)
                 try weightReorder.run(from: raw, to: weights.pointer, on: stream)
-                try run(input: input, output: output, weights: weights.pointer, on: stream)
+                try run(reading, output: output, weights: weights.pointer, on: stream)
             }
         }
+        return kept
     }
 
     private func run(
-        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer, on stream: dnnl_stream_t
+        _ input: (OneDNNOperand, UnsafeRawPointer), output: UnsafeMutablePointer<Float>, weights: UnsafeMutableRawPointer,
+        on stream: dnnl_stream_t
     ) throws(OneDNNFallback) {
         try OneDNN.withOptionalBuffer(bias) { (bias) throws(OneDNNFallback) in
             try convolution.run(
-                reading: [(source, UnsafeRawPointer(input))], writing: [(destination, UnsafeMutableRawPointer(output))],
+                reading: [input], writing: [(destination, UnsafeMutableRawPointer(output))],
                 direct: [(DNNL_ARG_WEIGHTS, weightsInner, weights)] + (bias.map { [(DNNL_ARG_BIAS, biasLayout, $0)] } ?? []),
                 on: stream)
         }
+    }
+}
+
+/// A tensor already in a primitive's layout, kept from one primitive for another that reads
+/// the same layout (a forward's reordered input, for the backward of the weights).
+// @unchecked: the layout (a C struct) and a buffer written once, then only read.
+final class OneDNNStagedTensor: @unchecked Sendable {
+    let layout: dnnl_memory_desc_t
+    let buffer: OneDNNBuffer
+
+    init(_ layout: dnnl_memory_desc_t) {
+        self.layout = layout
+        buffer = OneDNNBuffer(layout)
+    }
+
+    /// The operand `argument` of a primitive that reads this tensor as it is: no reorder.
+    func operand(_ argument: Int32) -> OneDNNOperand { OneDNNOperand(argument: argument, layout: layout, reorder: nil) }
+
+    /// Whether a primitive that wants `layout` can read this tensor as it is.
+    func matches(_ layout: dnnl_memory_desc_t) -> Bool {
+        var (a, b) = (self.layout, layout)
+        return dnnl_memory_desc_equal(&a, &b) != 0
     }
 }
