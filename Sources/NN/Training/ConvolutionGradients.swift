@@ -42,18 +42,25 @@ extension Conv2d: Differentiable {
 }
 
 extension ConvTranspose2d: Differentiable {
-    /// Keeps the input and the weight; the backward is a forward convolution of the output's
-    /// gradient (im2col and GEMM), the transposed convolution's adjoint.
+    /// Keeps the input and the weight; the backward is oneDNN's deconvolution backward
+    /// primitives where oneDNN has a kernel for the case, else a forward convolution of the
+    /// output's gradient (im2col and GEMM), the transposed convolution's adjoint.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
         let problem = try convolutionProblem(input.shape)
         let (weight, hasBias) = (self.weight, bias != nil)
+        let needsInput = pass.needsInputGradient
+        let shape = kernels.usesOneDNN ? try? oneDNNShape(problem).get() : nil
         return (
             output,
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "ConvTranspose2d")
-                let result = transposedConvolutionGradients(
-                    input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
+                let result =
+                    shape.flatMap {
+                        oneDNNPlans.gradients(input: input, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput)
+                    }
+                    ?? transposedConvolutionGradients(
+                        input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
                 pass.gradients.accumulate(self, result, hasBias: hasBias)
                 return Tensor(shape: input.shape, scalars: result.input)
             }
