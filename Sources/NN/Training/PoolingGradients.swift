@@ -79,15 +79,19 @@ extension MaxPool2d: Differentiable {
             { gradient in
                 try checkGradient(gradient, output: output, layer: "MaxPool2d")
                 let dy = gradient.scalars
-                let dx = makeValues(zeroed: input.count) { dx in
-                    var winners = winners
-                    let target = SharedPointer(dx)
+                // Each plane is zeroed on the thread that adds into it (not the whole input on
+                // one thread first), and the winners are read in place (not copied).
+                let dx = [Float](unsafeUninitializedCapacity: input.count) { dx, initialized in
+                    initialized = input.count
+                    guard let written = dx.baseAddress else { return }
+                    let target = SharedPointer(written)
                     withReadPointers(dy, []) { dy, _ in
-                        winners.withUnsafeMutableBufferPointer { winners in
+                        winners.withUnsafeBufferPointer { winners in
                             guard let first = winners.baseAddress else { return }
                             let (dy, winners) = (SharedPointer(dy), SharedPointer(first))
-                            parallelFor(window.planes, costPerIndex: outPlane) { plane in
+                            parallelFor(window.planes, costPerIndex: inPlane + outPlane) { plane in
                                 let image = target.base + plane * inPlane
+                                image.initialize(repeating: 0, count: inPlane)
                                 for index in (plane * outPlane)..<((plane + 1) * outPlane) {
                                     let winner = Int(winners.base[index])
                                     if winner >= 0 { image[winner] += dy.base[index] }
