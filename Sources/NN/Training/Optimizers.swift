@@ -62,22 +62,23 @@ public final class SGD: Optimizer {
         let (decay, momentum, keep, rate) = (Float(weightDecay), Float(self.momentum), Float(1 - dampening), Float(-learningRate))
         for (index, parameter) in parameters.enumerated() {
             guard var g = gradients[parameter]?.scalars else { continue }
-            var p = parameter.value.scalars
+            let p = parameter.value.scalars
             if maximize { g = g.map { -$0 } }
             if weightDecay != 0 { for i in g.indices { g[i] = g[i] + decay * p[i] } }
             if self.momentum != 0 {
                 var buffer: [Float]
-                if let previous = momentumBuffers[index] {
+                if var previous = momentumBuffers[index] {
+                    // Released from the list while it changes, so that it is updated in place.
+                    momentumBuffers[index] = nil
+                    scaleAndAdd(&previous, scale: momentum, g, weight: keep)
                     buffer = previous
-                    for i in buffer.indices { buffer[i] = buffer[i] * momentum + keep * g[i] }
                 } else {
                     buffer = g
                 }
                 momentumBuffers[index] = buffer
-                if nesterov { for i in g.indices { g[i] = g[i] + momentum * buffer[i] } } else { g = buffer }
+                g = nesterov ? adding(g, buffer, times: momentum) : buffer
             }
-            for i in p.indices { p[i] = p[i] + rate * g[i] }
-            parameter.update(to: p)
+            parameter.update(to: adding(p, g, times: rate))
         }
     }
 }
