@@ -92,9 +92,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// transforming them anew each step (oneDNN's `wino_reorder`) costs more than the kernel saves
     /// (resnet18 b8: about 45% of a step's oneDNN time).
     func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?, training: Bool) throws -> Tensor {
-        guard input.rank == 4, input.shape[1] == inChannels else {
-            throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
-        }
+        try checkInput(input)
         var (source, pads) = (input, paddingAmounts)
         if paddingMode != .zeros && pads != .zero {
             source = try padBorders(input, pads, mode: paddingMode)
@@ -120,6 +118,13 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         let problem = try convolutionProblem(shape, pads: pads)
         return oneDNNPlans.convolve(
             input, shape: oneDNNShape(problem, pads: pads), weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
+    }
+
+    /// Fails unless `input` is `(N, C_in, H, W)`.
+    func checkInput(_ input: Tensor) throws {
+        guard input.rank == 4, input.shape[1] == inChannels else {
+            throw NNError.inputShape(layer: "Conv2d(\(inChannels), \(outChannels))", expected: "(N, \(inChannels), H, W)", got: input.shape)
+        }
     }
 
     /// The sliding window over `shape` (NCHW) with `pads`, after PyTorch's size check.

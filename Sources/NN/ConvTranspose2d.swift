@@ -16,7 +16,7 @@ public final class ConvTranspose2d: ModuleBase, Layer, EpilogueFusing, Convoluti
     public let groups: Int
     public let dilation: IntPair
     private let parameters: WeightAndBias
-    private let oneDNNPlans = OneDNNPlans()
+    let oneDNNPlans = OneDNNPlans()
     /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
     public var kernels = ConvolutionKernels()
     public var weight: Tensor { self[parameters.weight] }
@@ -95,7 +95,7 @@ public final class ConvTranspose2d: ModuleBase, Layer, EpilogueFusing, Convoluti
 
     /// What this layer asks oneDNN for; PyTorch adds output_padding at the bottom and right only,
     /// which oneDNN cannot describe when it exceeds the padding.
-    private func oneDNNShape(_ problem: ConvolutionProblem) -> Result<OneDNNConvolutionShape, OneDNNFallback> {
+    func oneDNNShape(_ problem: ConvolutionProblem) -> Result<OneDNNConvolutionShape, OneDNNFallback> {
         let geometry = problem.geometry
         let padAfter = IntPair(padding.height - outputPadding.height, padding.width - outputPadding.width)
         guard padAfter.height >= 0, padAfter.width >= 0 else {

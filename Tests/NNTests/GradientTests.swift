@@ -79,14 +79,16 @@ struct GradientTests {
         }
     }
 
-    /// Rows wide enough for max-pool's vector path (eight outputs at a time): each window's
-    /// gradient goes to its first maximum, or its last NaN, as a plain scan finds them.
-    @Test(arguments: [(2, 2), (3, 1), (2, 3)])
-    func maxPoolRoutesToTheFirstMaximumOrTheLastNaN(kernel: Int, stride: Int) throws {
-        let (height, width) = (5, 41)
+    /// Rows wide enough for max-pool's vector path (eight outputs at a time), with and without
+    /// padding (where only the border is checked tap by tap): each window's gradient goes to its
+    /// first maximum, or its last NaN, as a plain scan finds them, and the output is the
+    /// inference forward's.
+    @Test(arguments: [(2, 2, 0), (3, 1, 0), (2, 3, 0), (3, 2, 1), (3, 1, 1), (5, 2, 2)])
+    func maxPoolRoutesToTheFirstMaximumOrTheLastNaN(kernel: Int, stride: Int, padding: Int) throws {
+        let (height, width) = (7, 41)
         var values = (0..<(2 * height * width)).map { Float(($0 * 7) % 3) }
         for index in Swift.stride(from: 5, to: values.count, by: 23) { values[index] = .nan }
-        let pool = try MaxPool2d(kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride))
+        let pool = try MaxPool2d(kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride), padding: IntPair(padding, padding))
         let input = Tensor(shape: [2, 1, height, width], scalars: values)
         let (output, pullback) = try pool.differentiableForward(input, pass: TrainingPass())
         let (outHeight, outWidth) = (output.shape[2], output.shape[3])
@@ -98,7 +100,9 @@ struct GradientTests {
                     var winner = -1
                     for ki in 0..<kernel {
                         for kj in 0..<kernel {
-                            let index = plane * height * width + (oh * stride + ki) * width + ow * stride + kj
+                            let (ih, iw) = (oh * stride - padding + ki, ow * stride - padding + kj)
+                            guard (0..<height).contains(ih), (0..<width).contains(iw) else { continue }
+                            let index = plane * height * width + ih * width + iw
                             if winner < 0 || values[index] > values[winner] || values[index].isNaN { winner = index }
                         }
                     }
@@ -107,6 +111,9 @@ struct GradientTests {
             }
         }
         #expect(gradient.scalars == expected)
+        let inference = try pool.forward(input)
+        #expect(output.shape == inference.shape)
+        #expect(zip(output.scalars, inference.scalars).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
     }
 
     /// Dropout's mask cannot be PyTorch's (zoo draws its own), so its rule is checked instead:

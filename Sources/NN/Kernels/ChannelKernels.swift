@@ -12,22 +12,13 @@ func channelStatistics(_ x: [Float], shape: [Int]) -> (mean: [Double], variance:
                 guard let first = values.baseAddress, let means = means.baseAddress, let variances = variances.baseAddress else { return }
                 let (x, meanOut, varianceOut) = (SharedPointer(first), SharedPointer(means), SharedPointer(variances))
                 parallelFor(channels, costPerIndex: 2 * perChannel) { c in
-                    var sum = 0.0
-                    for n in 0..<batch {
-                        let base = (n * channels + c) * plane
-                        for index in base..<(base + plane) { sum += Double(x.base[index]) }
-                    }
-                    let m = sum / Double(perChannel)
-                    var squares = 0.0
-                    for n in 0..<batch {
-                        let base = (n * channels + c) * plane
-                        for index in base..<(base + plane) {
-                            let d = Double(x.base[index]) - m
-                            squares += d * d
-                        }
-                    }
+                    var sum = LaneSums()
+                    for n in 0..<batch { sum.add(x.base + (n * channels + c) * plane, count: plane) }
+                    let m = sum.total / Double(perChannel)
+                    var squares = LaneSums()
+                    for n in 0..<batch { squares.addSquares(x.base + (n * channels + c) * plane, count: plane, from: m) }
                     meanOut.base[c] = m
-                    varianceOut.base[c] = squares / Double(perChannel)
+                    varianceOut.base[c] = squares.total / Double(perChannel)
                 }
             }
         }

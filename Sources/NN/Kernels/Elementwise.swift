@@ -13,3 +13,42 @@ func mapElements(_ input: Tensor, _ transform: (Float) -> Float) -> Tensor {
     }
     return Tensor(shape: input.shape, scalars: y)
 }
+
+/// ReLU (`x` where positive, NaN kept, else 0) in chunks on the compute threads: a training
+/// step's activations are otherwise one thread's pass while the other waits. Written out rather
+/// than through ``mapElements(_:_:)``, whose closure a parallel loop's body would call per element.
+func reluInParallel(_ input: Tensor) -> Tensor {
+    let (x, count) = (input.scalars, input.count)
+    let y = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        x.withUnsafeBufferPointer { source in
+            guard let first = source.baseAddress, let written = buffer.baseAddress else { return }
+            let (source, target) = (SharedPointer(first), SharedPointer(written))
+            forChunks(of: count) { range in
+                // Sixteen at a time as vector selects: a branch on the sign mispredicts on real data.
+                var index = range.lowerBound
+                while index + 16 <= range.upperBound {
+                    let value = UnsafeRawPointer(source.base + index).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(target.base + index).storeBytes(
+                        of: value.replacing(with: 0, where: value .<= 0), as: SIMD16<Float>.self)
+                    index += 16
+                }
+                for index in index..<range.upperBound {
+                    let value = source.base[index]
+                    target.base[index] = value > 0 || value.isNaN ? value : 0
+                }
+            }
+        }
+        initialized = count
+    }
+    return Tensor(shape: input.shape, scalars: y)
+}
+
+/// `body` over consecutive ranges that cover `0..<count`, one range per index of a parallel
+/// loop; large enough that waking a thread pays, small enough to share out.
+@inline(__always)
+func forChunks(of count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunk = 1 << 14
+    parallelFor((count + chunk - 1) / chunk, costPerIndex: chunk) { index in
+        body((index * chunk)..<Swift.min(count, (index + 1) * chunk))
+    }
+}

@@ -101,9 +101,27 @@ final class OneDNNConvolution: @unchecked Sendable {
         }
     }
 
-    /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that failed.
-    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
-        try run(input: UnsafeRawPointer(input), inPrimitiveLayout: false, output: UnsafeMutableRawPointer(output), inPrimitiveLayout: false)
+    /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that
+    /// failed. With `keepingSource`, when the primitive reads the input in a layout of its own,
+    /// returns the input in that layout: a training step's backward of the same shape reads it
+    /// rather than reordering the input a second time.
+    @discardableResult
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, keepingSource: Bool = false) throws(OneDNNFallback)
+        -> OneDNNStagedTensor?
+    {
+        guard keepingSource, let reorder = source.reorder else {
+            try run(
+                input: UnsafeRawPointer(input), inPrimitiveLayout: false, output: UnsafeMutableRawPointer(output), inPrimitiveLayout: false)
+            return nil
+        }
+        let staged = OneDNNStagedTensor(source.layout)
+        try OneDNN.withStream { (stream) throws(OneDNNFallback) in
+            try reorder.run(from: UnsafeMutableRawPointer(mutating: input), to: staged.buffer.pointer, on: stream)
+        }
+        try run(
+            input: UnsafeRawPointer(staged.buffer.pointer), inPrimitiveLayout: true, output: UnsafeMutableRawPointer(output),
+            inPrimitiveLayout: false)
+        return staged
     }
 
     /// The layout the primitive reads its input in, and the one it writes its output in.
@@ -143,5 +161,27 @@ final class OneDNNConvolution: @unchecked Sendable {
                 direct: [(DNNL_ARG_WEIGHTS, weightsInner, weights)] + (bias.map { [(DNNL_ARG_BIAS, biasLayout, $0)] } ?? []),
                 on: stream)
         }
+    }
+}
+
+/// A tensor already in a primitive's layout, kept from one primitive for another that reads
+/// the same layout (a forward's reordered input, for the backward of the weights).
+// @unchecked: the layout (a C struct) and a buffer written once, then only read.
+final class OneDNNStagedTensor: @unchecked Sendable {
+    let layout: dnnl_memory_desc_t
+    let buffer: OneDNNBuffer
+
+    init(_ layout: dnnl_memory_desc_t) {
+        self.layout = layout
+        buffer = OneDNNBuffer(layout)
+    }
+
+    /// The operand `argument` of a primitive that reads this tensor as it is: no reorder.
+    func operand(_ argument: Int32) -> OneDNNOperand { OneDNNOperand(argument: argument, layout: layout, reorder: nil) }
+
+    /// Whether a primitive that wants `layout` can read this tensor as it is.
+    func matches(_ layout: dnnl_memory_desc_t) -> Bool {
+        var (a, b) = (self.layout, layout)
+        return dnnl_memory_desc_equal(&a, &b) != 0
     }
 }

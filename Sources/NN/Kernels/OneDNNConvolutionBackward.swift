@@ -81,8 +81,11 @@ final class OneDNNConvolutionBackward: @unchecked Sendable {
 
     /// The gradients with respect to the input (zeros when the plan was made without it), the
     /// weight and the bias (empty without one), all in zoo's layouts, from the layer's `input`,
-    /// `weight` and its output's `gradient`.
-    func gradients(input: [Float], gradient: [Float], weight: [Float]) throws(OneDNNFallback) -> ConvolutionGradients {
+    /// `weight` and its output's `gradient`; the backward of the weights reads `stagedSource`
+    /// instead of `input` when it is in the layout it wants.
+    func gradients(input: [Float], gradient: [Float], weight: [Float], stagedSource: OneDNNStagedTensor? = nil)
+        throws(OneDNNFallback) -> ConvolutionGradients
+    {
         // Every value is written by a primitive, but the input gradient's when it is not wanted.
         var inputValues = data == nil ? [Float](repeating: 0, count: input.count) : Self.uninitialized(input.count)
         var weightValues = Self.uninitialized(weight.count)
@@ -101,8 +104,9 @@ final class OneDNNConvolutionBackward: @unchecked Sendable {
                     try weightValues.withUnsafeMutableBufferPointer { (dw) throws(OneDNNFallback) in
                         try biasValues.withUnsafeMutableBufferPointer { (db) throws(OneDNNFallback) in
                             let bias = biasLayout.map { [(DNNL_ARG_DIFF_BIAS, $0, UnsafeMutableRawPointer(db.baseAddress!))] } ?? []
+                            let staged = stagedSource.flatMap { $0.reorderedSource(for: source) }
                             try weights.run(
-                                reading: [(source, UnsafeRawPointer(x.baseAddress!)), (outputGradient, outputGradientValues)],
+                                reading: [staged ?? (source, UnsafeRawPointer(x.baseAddress!)), (outputGradient, outputGradientValues)],
                                 writing: [(weightGradient, UnsafeMutableRawPointer(dw.baseAddress!))], direct: bias, on: stream)
                         }
                     }
@@ -122,5 +126,14 @@ final class OneDNNConvolutionBackward: @unchecked Sendable {
 
     private static func uninitialized(_ count: Int) -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+}
+
+extension OneDNNStagedTensor {
+    /// This tensor as the operand `source` reads, when it is in the layout `source` reorders zoo's
+    /// tensor into; nil when it is not (or when `source` reads zoo's layout as it is).
+    fileprivate func reorderedSource(for source: OneDNNOperand) -> (OneDNNOperand, UnsafeRawPointer)? {
+        guard source.reorder != nil, matches(source.layout) else { return nil }
+        return (operand(source.argument), UnsafeRawPointer(buffer.pointer))
     }
 }

@@ -42,13 +42,17 @@ final class OneDNNPlans: Sendable {
     /// The gradients of the convolution `shape` describes with respect to its input (zeros unless
     /// `needsInput`), weight and bias, by oneDNN's backward primitives (made on first use); nil,
     /// with the reason recorded in ``fallback``, when oneDNN cannot run this case.
+    /// `stagedSource` is the input as the training forward kept it, read instead of `input`
+    /// where the backward wants that layout.
     func gradients(
-        input: Tensor, gradient: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, needsInput: Bool
+        input: Tensor, gradient: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, needsInput: Bool,
+        stagedSource: OneDNNStagedTensor? = nil
     ) -> ConvolutionGradients? {
         do {
             let key = OneDNNBackwardKey(shape, needsInput: needsInput)
             let plan = try backwardPlans.plan(for: key) { () throws(OneDNNFallback) in try OneDNNConvolutionBackward(key) }
-            return try plan.gradients(input: input.scalars, gradient: gradient.scalars, weight: weight.scalars)
+            return try plan.gradients(
+                input: input.scalars, gradient: gradient.scalars, weight: weight.scalars, stagedSource: stagedSource)
         } catch {
             record(error)
             return nil
@@ -140,5 +144,37 @@ final class OneDNNPlans: Sendable {
         case .plain(let tensor):
             try tensor.scalars.withUnsafeBufferPointer { (x) throws(OneDNNFallback) in try body(UnsafeRawPointer(x.baseAddress!), false) }
         }
+    }
+
+    /// A training forward: the layer's output through its plan for `shape` (no epilogue), and
+    /// the input as the primitive read it when that was a layout of its own, for the backward
+    /// (``gradients(input:gradient:shape:weight:needsInput:stagedSource:)``); nil, with the
+    /// reason recorded in ``fallback``, when oneDNN cannot run this case.
+    func trainingForward(_ input: Tensor, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?) -> (
+        output: Tensor, stagedSource: OneDNNStagedTensor?
+    )? {
+        do {
+            let plan = try plan(for: shape) { () throws(OneDNNFallback) in
+                try OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
+            }
+            let (output, staged) = try Self.run(plan, input, shape: shape, keepingSource: true)
+            return (Tensor(shape: shape.destination, scalars: output), staged)
+        } catch {
+            record(error)
+            return nil
+        }
+    }
+
+    private static func run(_ plan: OneDNNConvolution, _ input: Tensor, shape: OneDNNConvolutionShape, keepingSource: Bool)
+        throws(OneDNNFallback) -> ([Float], OneDNNStagedTensor?)
+    {
+        var staged: OneDNNStagedTensor?
+        var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
+        try input.scalars.withUnsafeBufferPointer { (x) throws(OneDNNFallback) in
+            try output.withUnsafeMutableBufferPointer { (y) throws(OneDNNFallback) in
+                staged = try plan.run(input: x.baseAddress!, output: y.baseAddress!, keepingSource: keepingSource)
+            }
+        }
+        return (output, staged)
     }
 }

@@ -36,6 +36,28 @@ struct PoolingWindow {
             && (outWidth - 1) * stride.width + (kernel.width - 1) * dilation.width < width
     }
 
+    /// The output rows and columns whose windows lie inside the image on that axis: with
+    /// padding only a border of outputs reads it, and the rest can take the unchecked path.
+    var insideOutputs: (rows: Range<Int>, columns: Range<Int>) {
+        (
+            Self.inside(
+                size: height, outputs: outHeight, kernel: kernel.height, stride: stride.height, padding: padding.height,
+                dilation: dilation.height),
+            Self.inside(
+                size: width, outputs: outWidth, kernel: kernel.width, stride: stride.width, padding: padding.width,
+                dilation: dilation.width)
+        )
+    }
+
+    /// The outputs `o` on one axis with `0 <= o * stride - padding` and
+    /// `o * stride - padding + (kernel - 1) * dilation < size`.
+    private static func inside(size: Int, outputs: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> Range<Int> {
+        let first = Swift.min(outputs, (padding + stride - 1) / stride)
+        let lastStart = size - 1 - (kernel - 1) * dilation + padding
+        guard lastStart >= 0 else { return first..<first }
+        return first..<Swift.max(first, Swift.min(outputs, lastStart / stride + 1))
+    }
+
     /// The eight values one tap of a window row reads for outputs `column..<column + 8`.
     @inline(__always)
     func eightTaps(_ tap: UnsafePointer<Float>, from column: Int) -> SIMD8<Float> {

@@ -19,16 +19,16 @@ extension Sequential: Differentiable {
 extension BasicBlock: Differentiable {
     /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`: the gradient through the last
     /// ReLU goes unchanged to both sides of the add, and the input's gradient is the sum of what
-    /// the main path and the shortcut (the identity without `downsample`) return.
+    /// the main path and the shortcut (the identity without `downsample`) return. The add and the
+    /// last ReLU are one pass, as in eval mode; ReLU's gradient needs only its output.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let shortcut = try downsample?.forwardWithPullback(input, pass: pass) ?? (input, { $0 })
         let main = try Sequential([conv1, bn1, ReLU(), conv2, bn2]).forwardWithPullback(input, pass: pass)
-        let sum = try add(main.output, shortcut.output)
-        let last = try ReLU().forwardWithPullback(sum, pass: pass)
+        let output = try residualAdd(main.output, shortcut.output, thenReLU: true)
         return (
-            last.output,
+            output,
             { gradient in
-                let beforeReLU = try last.pullback(gradient)
+                let beforeReLU = try reluGradient(output, gradient)
                 return try add(try main.pullback(beforeReLU), try shortcut.pullback(beforeReLU))
             }
         )

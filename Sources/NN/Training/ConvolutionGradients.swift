@@ -6,7 +6,7 @@ extension Conv2d: Differentiable {
     /// `convolutionGradients(input:gradient:problem:weight:needsInput:)`); then, for a padding
     /// mode other than zeros, the adjoint of the border padding.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
-        let output = try forward(input, epilogue: nil, training: true)
+        try checkInput(input)
         var (source, pads) = (input, paddingAmounts)
         let padsInput = paddingMode != .zeros && pads != .zero
         if padsInput {
@@ -17,13 +17,19 @@ extension Conv2d: Differentiable {
         let (weight, hasBias, borders, mode) = (self.weight, bias != nil, paddingAmounts, paddingMode)
         let needsInput = pass.needsInputGradient
         let shape = kernels.usesOneDNN ? oneDNNShape(problem, pads: pads, winograd: false) : nil
+        // oneDNN's forward keeps the input it reordered, which the backward of the weights reads.
+        let forward = shape.flatMap { oneDNNPlans.trainingForward(source, shape: $0, weight: weight, bias: bias) }
+        let output = try forward?.output ?? self.forward(input, epilogue: nil, training: true)
+        let stagedSource = forward?.stagedSource
         return (
             output,
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "Conv2d")
                 let result =
                     shape.flatMap {
-                        oneDNNPlans.gradients(input: source, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput)
+                        oneDNNPlans.gradients(
+                            input: source, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput,
+                            stagedSource: stagedSource)
                     }
                     ?? convolutionGradients(
                         input: source.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars, needsInput: needsInput)
@@ -36,18 +42,25 @@ extension Conv2d: Differentiable {
 }
 
 extension ConvTranspose2d: Differentiable {
-    /// Keeps the input and the weight; the backward is a forward convolution of the output's
-    /// gradient (im2col and GEMM), the transposed convolution's adjoint.
+    /// Keeps the input and the weight; the backward is oneDNN's deconvolution backward
+    /// primitives where oneDNN has a kernel for the case, else a forward convolution of the
+    /// output's gradient (im2col and GEMM), the transposed convolution's adjoint.
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
         let problem = try convolutionProblem(input.shape)
         let (weight, hasBias) = (self.weight, bias != nil)
+        let needsInput = pass.needsInputGradient
+        let shape = kernels.usesOneDNN ? try? oneDNNShape(problem).get() : nil
         return (
             output,
             { [self] gradient in
                 try checkGradient(gradient, output: output, layer: "ConvTranspose2d")
-                let result = transposedConvolutionGradients(
-                    input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
+                let result =
+                    shape.flatMap {
+                        oneDNNPlans.gradients(input: input, gradient: gradient, shape: $0, weight: weight, needsInput: needsInput)
+                    }
+                    ?? transposedConvolutionGradients(
+                        input: input.scalars, gradient: gradient.scalars, problem: problem, weight: weight.scalars)
                 pass.gradients.accumulate(self, result, hasBias: hasBias)
                 return Tensor(shape: input.shape, scalars: result.input)
             }

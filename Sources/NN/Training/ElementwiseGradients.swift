@@ -15,11 +15,39 @@ func mapGradient(_ input: Tensor, _ output: Tensor, _ gradient: Tensor, _ rule: 
     return Tensor(shape: input.shape, scalars: dx)
 }
 
+/// `dy` where ReLU's `output` is positive, else 0, in chunks on the compute threads (written out
+/// for the reason ``reluInParallel(_:)`` gives).
+func reluGradient(_ output: Tensor, _ gradient: Tensor) throws -> Tensor {
+    guard gradient.shape == output.shape else {
+        throw NNError.inputShape(layer: "backward", expected: "a gradient of the output's shape \(output.shape)", got: gradient.shape)
+    }
+    let count = output.count
+    let dx = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        withReadPointers(output.scalars, gradient.scalars) { y, dy in
+            guard let written = buffer.baseAddress else { return }
+            let (y, dy, dx) = (SharedPointer(y), SharedPointer(dy), SharedPointer(written))
+            forChunks(of: count) { range in
+                var index = range.lowerBound
+                while index + 16 <= range.upperBound {
+                    let output = UnsafeRawPointer(y.base + index).loadUnaligned(as: SIMD16<Float>.self)
+                    let gradient = UnsafeRawPointer(dy.base + index).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(dx.base + index).storeBytes(
+                        of: gradient.replacing(with: 0, where: .!(output .> 0)), as: SIMD16<Float>.self)
+                    index += 16
+                }
+                for index in index..<range.upperBound { dx.base[index] = y.base[index] > 0 ? dy.base[index] : 0 }
+            }
+        }
+        initialized = count
+    }
+    return Tensor(shape: output.shape, scalars: dx)
+}
+
 extension ReLU: Differentiable {
     /// PyTorch passes the gradient where the output is positive (`threshold_backward`).
     public func forwardWithPullback(_ input: Tensor, pass: TrainingPass) throws -> (output: Tensor, pullback: Pullback) {
         let output = try forward(input)
-        return (output, { try mapGradient(input, output, $0) { _, y, dy in y > 0 ? dy : 0 } })
+        return (output, { try reluGradient(output, $0) })
     }
 }
 

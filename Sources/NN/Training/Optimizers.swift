@@ -62,22 +62,23 @@ public final class SGD: Optimizer {
         let (decay, momentum, keep, rate) = (Float(weightDecay), Float(self.momentum), Float(1 - dampening), Float(-learningRate))
         for (index, parameter) in parameters.enumerated() {
             guard var g = gradients[parameter]?.scalars else { continue }
-            var p = parameter.value.scalars
+            let p = parameter.value.scalars
             if maximize { g = g.map { -$0 } }
             if weightDecay != 0 { for i in g.indices { g[i] = g[i] + decay * p[i] } }
             if self.momentum != 0 {
                 var buffer: [Float]
-                if let previous = momentumBuffers[index] {
+                if var previous = momentumBuffers[index] {
+                    // Released from the list while it changes, so that it is updated in place.
+                    momentumBuffers[index] = nil
+                    scaleAndAdd(&previous, scale: momentum, g, weight: keep)
                     buffer = previous
-                    for i in buffer.indices { buffer[i] = buffer[i] * momentum + keep * g[i] }
                 } else {
                     buffer = g
                 }
                 momentumBuffers[index] = buffer
-                if nesterov { for i in g.indices { g[i] = g[i] + momentum * buffer[i] } } else { g = buffer }
+                g = nesterov ? adding(g, buffer, times: momentum) : buffer
             }
-            for i in p.indices { p[i] = p[i] + rate * g[i] }
-            parameter.update(to: p)
+            parameter.update(to: adding(p, g, times: rate))
         }
     }
 }
@@ -177,9 +178,9 @@ public final class Adam: Optimizer {
             let update = AdamUpdate(
                 lerpWeight: lerpWeight, beta2: beta2, oneMinusBeta2: oneMinusBeta2, eps: eps,
                 stepSize: Float(-(learningRate / biasCorrection1)), correction2Root: Float(pow(biasCorrection2, 0.5)))
-            update.apply(to: &p, gradient: g, state: &state)
+            let updated = update.apply(to: p, gradient: g, state: &state)
             states[index] = state
-            parameter.update(to: p)
+            parameter.update(to: updated)
         }
     }
 }
@@ -188,7 +189,9 @@ public final class Adam: Optimizer {
 /// `m = lerp(m, g, 1 - beta1)`, `v = beta2 v + (1 - beta2) g²`, with amsgrad `v̂ = max(v̂, v)`,
 /// then `p += stepSize m / (sqrt(v or v̂) / sqrt(correction2) + eps)`, as PyTorch's single-tensor
 /// code computes them. Chunks of elements run on the compute threads; each element's arithmetic
-/// is its own, so the result does not depend on the thread count.
+/// is its own, so the result does not depend on the thread count. The new values go to a new
+/// array: the parameter's are shared (with the layer, its plans and pullbacks), so updating them
+/// in place would first copy them all on one thread.
 private struct AdamUpdate: Sendable {
     let lerpWeight: Float
     let beta2: Float
@@ -197,21 +200,25 @@ private struct AdamUpdate: Sendable {
     let stepSize: Float
     let correction2Root: Float
 
-    func apply(to parameter: inout [Float], gradient: [Float], state: inout Adam.AdamState) {
+    func apply(to parameter: [Float], gradient: [Float], state: inout Adam.AdamState) -> [Float] {
         let count = parameter.count
+        var updated = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         // Moved out of the state while they change, so that each buffer has one owner and is
         // written in place.
         var (average, averageSquare, largest) = (state.expAvg, state.expAvgSq, state.maxExpAvgSq ?? [])
         let amsgrad = state.maxExpAvgSq != nil
         (state.expAvg, state.expAvgSq, state.maxExpAvgSq) = ([], [], nil)
         defer { (state.expAvg, state.expAvgSq, state.maxExpAvgSq) = (average, averageSquare, amsgrad ? largest : nil) }
-        parameter.withUnsafeMutableBufferPointer { p in
-            average.withUnsafeMutableBufferPointer { m in
-                averageSquare.withUnsafeMutableBufferPointer { v in
-                    largest.withUnsafeMutableBufferPointer { vMax in
-                        gradient.withUnsafeBufferPointer { g in
-                            guard let p = p.baseAddress, let m = m.baseAddress, let v = v.baseAddress, let g = g.baseAddress else { return }
-                            let buffers = (p: SharedPointer(p), m: SharedPointer(m), v: SharedPointer(v), g: SharedPointer(g))
+        withReadPointers(parameter, gradient) { p, g in
+            updated.withUnsafeMutableBufferPointer { next in
+                average.withUnsafeMutableBufferPointer { m in
+                    averageSquare.withUnsafeMutableBufferPointer { v in
+                        largest.withUnsafeMutableBufferPointer { vMax in
+                            guard let next = next.baseAddress, let m = m.baseAddress, let v = v.baseAddress else { return }
+                            let buffers = (
+                                p: SharedPointer(p), next: SharedPointer(next), m: SharedPointer(m), v: SharedPointer(v),
+                                g: SharedPointer(g)
+                            )
                             // An empty array's buffer may still have an address: amsgrad decides.
                             let maxima = amsgrad ? vMax.baseAddress.map { SharedPointer($0) } : nil
                             let chunk = 1 << 14
@@ -228,7 +235,7 @@ private struct AdamUpdate: Sendable {
                                         maxima.base[i] = second
                                     }
                                     let denominator = second.squareRoot() / correction2Root + eps
-                                    buffers.p.base[i] = buffers.p.base[i] + stepSize * mi / denominator
+                                    buffers.next.base[i] = buffers.p.base[i] + stepSize * mi / denominator
                                 }
                             }
                         }
@@ -236,6 +243,7 @@ private struct AdamUpdate: Sendable {
                 }
             }
         }
+        return updated
     }
 }
 

@@ -71,31 +71,27 @@ extension MaxPool2d: Differentiable {
         let window = try PoolingWindow(
             layer: typeName, input: input.shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
-        let winners = maxPoolWinners(input, window)
+        let (winners, values) = maxPoolWinners(input, window)
         let (inPlane, outPlane) = (window.height * window.width, window.outHeight * window.outWidth)
-        // The forward's values are the winners' (a window of padding only would be -inf, which
-        // PyTorch's padding limit rules out).
-        let x = input.scalars
-        let output = Tensor(
-            shape: window.outputShape,
-            scalars: winners.indices.map { index in
-                let winner = Int(winners[index])
-                return winner >= 0 ? x[(index / outPlane) * inPlane + winner] : -.infinity
-            })
+        let output = Tensor(shape: window.outputShape, scalars: values)
         return (
             output,
             { gradient in
                 try checkGradient(gradient, output: output, layer: "MaxPool2d")
                 let dy = gradient.scalars
-                let dx = makeValues(zeroed: input.count) { dx in
-                    var winners = winners
-                    let target = SharedPointer(dx)
+                // Each plane is zeroed on the thread that adds into it (not the whole input on
+                // one thread first), and the winners are read in place (not copied).
+                let dx = [Float](unsafeUninitializedCapacity: input.count) { dx, initialized in
+                    initialized = input.count
+                    guard let written = dx.baseAddress else { return }
+                    let target = SharedPointer(written)
                     withReadPointers(dy, []) { dy, _ in
-                        winners.withUnsafeMutableBufferPointer { winners in
+                        winners.withUnsafeBufferPointer { winners in
                             guard let first = winners.baseAddress else { return }
                             let (dy, winners) = (SharedPointer(dy), SharedPointer(first))
-                            parallelFor(window.planes, costPerIndex: outPlane) { plane in
+                            parallelFor(window.planes, costPerIndex: inPlane + outPlane) { plane in
                                 let image = target.base + plane * inPlane
+                                image.initialize(repeating: 0, count: inPlane)
                                 for index in (plane * outPlane)..<((plane + 1) * outPlane) {
                                     let winner = Int(winners.base[index])
                                     if winner >= 0 { image[winner] += dy.base[index] }
@@ -107,91 +103,6 @@ extension MaxPool2d: Differentiable {
                 return Tensor(shape: input.shape, scalars: dx)
             }
         )
-    }
-}
-
-/// For every output of max pooling `input` over `window`, the offset in its plane of the input
-/// element it took (-1 for a window of padding only).
-private func maxPoolWinners(_ input: Tensor, _ window: PoolingWindow) -> [Int32] {
-    let (height, width, outHeight, outWidth) = (window.height, window.width, window.outHeight, window.outWidth)
-    let (kernel, stride, padding, dilation) = (window.kernel, window.stride, window.padding, window.dilation)
-    let outPlane = outHeight * outWidth
-    var winners = [Int32](repeating: -1, count: window.planes * outPlane)
-    withReadPointers(input.scalars, []) { source, _ in
-        winners.withUnsafeMutableBufferPointer { winners in
-            guard let first = winners.baseAddress else { return }
-            let (source, target) = (SharedPointer(source), SharedPointer(first))
-            // Every window inside the image: the forward kernel's vector selects (see
-            // `maxPool2d`), with the winners' offsets chosen by the same masks.
-            let inside = window.windowsInsideImage
-            parallelFor(window.planes, costPerIndex: outPlane * kernel.height * kernel.width) { plane in
-                let image = source.base + plane * height * width
-                let chosen = target.base + plane * outPlane
-                if inside { return insideWinners(image, into: chosen, window) }
-                for oh in 0..<outHeight {
-                    for ow in 0..<outWidth {
-                        var best = -Float.infinity
-                        var winner: Int32 = -1
-                        for ki in 0..<kernel.height {
-                            let ih = oh * stride.height - padding.height + ki * dilation.height
-                            guard ih >= 0 && ih < height else { continue }
-                            for kj in 0..<kernel.width {
-                                let iw = ow * stride.width - padding.width + kj * dilation.width
-                                guard iw >= 0 && iw < width else { continue }
-                                let value = image[ih * width + iw]
-                                if winner < 0 || value > best || value.isNaN {
-                                    best = value
-                                    winner = Int32(ih * width + iw)
-                                }
-                            }
-                        }
-                        chosen[oh * outWidth + ow] = winner
-                    }
-                }
-            }
-        }
-    }
-    return winners
-}
-
-/// ``maxPoolWinners(_:_:)`` for one plane whose windows all lie inside it: tap by tap over a
-/// whole output row, eight outputs at a time, so that the outputs' chains of comparisons are
-/// independent and need no branches (a branch on the comparison mispredicts on real data).
-private func insideWinners(_ image: UnsafeMutablePointer<Float>, into chosen: UnsafeMutablePointer<Int32>, _ window: PoolingWindow) {
-    let (width, outWidth) = (window.width, window.outWidth)
-    let (kernel, stride, dilation) = (window.kernel, window.stride, window.dilation)
-    let best = UnsafeMutablePointer<Float>.allocate(capacity: outWidth)
-    defer { best.deallocate() }
-    let laneSteps = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(stride.width)
-    for oh in 0..<window.outHeight {
-        let winners = chosen + oh * outWidth
-        for ki in 0..<kernel.height {
-            for kj in 0..<kernel.width {
-                let offset = (oh * stride.height + ki * dilation.height) * width + kj * dilation.width
-                let tap = image + offset
-                if ki == 0 && kj == 0 {
-                    for ow in 0..<outWidth { (best[ow], winners[ow]) = (tap[ow * stride.width], Int32(offset + ow * stride.width)) }
-                    continue
-                }
-                var ow = 0
-                while ow + 8 <= outWidth {
-                    let value = window.eightTaps(tap, from: ow)
-                    var largest = UnsafeRawPointer(best + ow).loadUnaligned(as: SIMD8<Float>.self)
-                    var winner = UnsafeRawPointer(winners + ow).loadUnaligned(as: SIMD8<Int32>.self)
-                    // A larger value, or a NaN (the last NaN wins, as PyTorch's).
-                    let takes = (value .> largest) .| (value .!= value)
-                    largest.replace(with: value, where: takes)
-                    winner.replace(with: SIMD8(repeating: Int32(offset + ow * stride.width)) &+ laneSteps, where: takes)
-                    UnsafeMutableRawPointer(best + ow).storeBytes(of: largest, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(winners + ow).storeBytes(of: winner, as: SIMD8<Int32>.self)
-                    ow += 8
-                }
-                for ow in ow..<outWidth {
-                    let value = tap[ow * stride.width]
-                    if value > best[ow] || value.isNaN { (best[ow], winners[ow]) = (value, Int32(offset + ow * stride.width)) }
-                }
-            }
-        }
     }
 }
 
