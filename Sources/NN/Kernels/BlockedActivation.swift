@@ -31,16 +31,11 @@ final class BlockedActivation: @unchecked Sendable {
     }
 
     /// Whether `other` is this activation's layout (a primitive's queried one can differ).
-    func matches(_ other: dnnl_memory_desc_t) -> Bool { Self.equal(layout, other) }
+    func matches(_ other: dnnl_memory_desc_t) -> Bool { OneDNN.sameLayout(layout, other) }
 
     /// Whether `other` is the blocked layout of `shape`.
     static func matches(_ other: dnnl_memory_desc_t, _ shape: [Int]) throws(OneDNNFallback) -> Bool {
-        equal(try layout(for: shape), other)
-    }
-
-    private static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
-        var (a, b) = (a, b)
-        return dnnl_memory_desc_equal(&a, &b) != 0
+        OneDNN.sameLayout(try layout(for: shape), other)
     }
 
     /// Channels with their padding.

@@ -45,6 +45,13 @@ enum OneDNN {
         values.map { dnnl_dim_t($0) } + [dnnl_dim_t](repeating: 0, count: Int(DNNL_MAX_NDIMS) - values.count)
     }
 
+    /// Whether two layouts describe the same memory (a primitive's queried layout can differ in
+    /// form from one made by tag and still be the same).
+    static func sameLayout(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var (a, b) = (a, b)
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
     static func describe(_ descriptor: inout dnnl_memory_desc_t, _ shape: [Int], _ tag: dnnl_format_tag_t) throws(OneDNNFallback) {
         try check(dnnl_memory_desc_init_by_tag(&descriptor, Int32(shape.count), dims(shape), dnnl_f32, tag), "dnnl_memory_desc_init_by_tag")
     }

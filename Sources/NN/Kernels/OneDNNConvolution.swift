@@ -180,8 +180,5 @@ final class OneDNNStagedTensor: @unchecked Sendable {
     func operand(_ argument: Int32) -> OneDNNOperand { OneDNNOperand(argument: argument, layout: layout, reorder: nil) }
 
     /// Whether a primitive that wants `layout` can read this tensor as it is.
-    func matches(_ layout: dnnl_memory_desc_t) -> Bool {
-        var (a, b) = (self.layout, layout)
-        return dnnl_memory_desc_equal(&a, &b) != 0
-    }
+    func matches(_ layout: dnnl_memory_desc_t) -> Bool { OneDNN.sameLayout(self.layout, layout) }
 }

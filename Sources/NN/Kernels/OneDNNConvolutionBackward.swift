@@ -75,8 +75,9 @@ final class OneDNNConvolutionBackward: @unchecked Sendable {
             data = nil
         }
         implementation = names.joined(separator: ", ")
-        var (a, b) = (outputGradient.layout, data?.outputGradient.layout ?? outputGradient.layout)
-        sharesOutputGradient = data != nil && outputGradient.reorder != nil && dnnl_memory_desc_equal(&a, &b) != 0
+        sharesOutputGradient =
+            data != nil && outputGradient.reorder != nil
+            && OneDNN.sameLayout(outputGradient.layout, data?.outputGradient.layout ?? outputGradient.layout)
     }
 
     /// The gradients with respect to the input (zeros when the plan was made without it), the

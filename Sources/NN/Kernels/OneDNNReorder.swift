@@ -12,9 +12,8 @@ final class Reorder: @unchecked Sendable {
     static func between(_ source: dnnl_memory_desc_t, _ destination: dnnl_memory_desc_t, engine: dnnl_engine_t) throws(OneDNNFallback)
         -> Reorder?
     {
-        var (a, b) = (source, destination)
-        guard dnnl_memory_desc_equal(&a, &b) == 0 else { return nil }
-        return try Reorder(from: a, to: b, engine: engine)
+        guard !OneDNN.sameLayout(source, destination) else { return nil }
+        return try Reorder(from: source, to: destination, engine: engine)
     }
 
     private init(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, engine: dnnl_engine_t) throws(OneDNNFallback) {
