@@ -110,14 +110,29 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// the next layer without reordering; nil when oneDNN does not run this case (the caller
     /// then runs ``forward(_:epilogue:)`` on the plain input).
     func forwardKeepingLayout(_ input: LayoutValue, epilogue: ConvolutionEpilogue?) throws -> LayoutValue? {
-        let shape = input.shape
+        guard let shape = try oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
+        return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
+    }
+
+    /// What oneDNN is asked for on an input of `shape` that may be blocked; nil when oneDNN
+    /// does not run this layer (zoo's own kernels, padding modes other than zeros).
+    private func oneDNNShape(forLayoutValueOf shape: [Int]) throws -> OneDNNConvolutionShape? {
         guard kernels.usesOneDNN, paddingMode == .zeros || paddingAmounts == .zero, shape.count == 4, shape[1] == inChannels else {
             return nil
         }
-        let pads = paddingAmounts
-        let problem = try convolutionProblem(shape, pads: pads)
-        return oneDNNPlans.convolve(
-            input, shape: oneDNNShape(problem, pads: pads), weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
+        return oneDNNShape(try convolutionProblem(shape, pads: paddingAmounts), pads: paddingAmounts)
+    }
+
+    /// `activation?(self(input) + residual)` in oneDNN's blocked layout, the residual added in the
+    /// convolution's own pass, written over `residual` when `overwritingResidual` (see
+    /// ``OneDNNPlans``); nil when oneDNN cannot run it so, for the caller to add the residual.
+    func forwardAddingResidual(
+        _ input: LayoutValue, residual: BlockedActivation, overwritingResidual: Bool, activation: ConvolutionActivation?
+    ) throws -> BlockedActivation? {
+        guard let shape = try oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
+        return try oneDNNPlans.convolve(
+            input, shape: shape, weight: weight, bias: bias, addingTo: residual, overwritingResidual: overwritingResidual,
+            activation: activation)
     }
 
     /// Fails unless `input` is `(N, C_in, H, W)`.

@@ -128,6 +128,64 @@ struct BlockedLayoutTests {
         #expect(Self.padding(output).allSatisfy { $0 == 0 })
     }
 
+    /// A convolution that adds a residual in its own pass (oneDNN's sum post-op) gives the plain
+    /// convolution's output plus the residual, then the activation: written over the residual's
+    /// buffer or into a copy (the residual then unchanged), with padded channels (24, 40), on the
+    /// Winograd kernel (32 channels, 3x3, stride 1) and the direct ones, and an activation
+    /// (sigmoid) that does not keep zero, which only runs this way when the channels fill whole
+    /// blocks.
+    @Test(arguments: [
+        (24, 1, ConvolutionActivation?.some(.relu), true), (24, 1, nil, false), (40, 2, .relu, false), (32, 1, .relu, false),
+        (32, 2, .clamp(low: 0, high: 6), true), (32, 2, .sigmoid, false), (40, 2, .sigmoid, false),
+    ])
+    func convolutionsAddingAResidualAreThePlainOnes(
+        channels: Int, stride: Int, activation: ConvolutionActivation?, overwriting: Bool
+    ) throws {
+        let conv = try Conv2d(inChannels: 16, outChannels: channels, kernelSize: 3, stride: IntPair(stride, stride), padding: 1)
+        var generator = SeededGenerator(seed: 17)
+        try conv.setLocalState(
+            "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
+        try conv.setLocalState("bias", to: Tensor(shape: [channels], scalars: generator.uniform(count: channels, bound: 1)))
+        conv.eval()
+        let x = Self.random([2, 16, 8, 6], seed: 18)
+        let residual = Self.random([2, channels, 8 / stride, 6 / stride], seed: 19)
+        let sum = try residualAdd(try conv.forward(x, epilogue: nil), residual, thenReLU: false)
+        let expected = activation.map { activation in sum.scalars.map(activation.apply) } ?? sum.scalars
+        let residualValue = try Self.blocked(residual)
+        let output = try conv.forwardAddingResidual(
+            .blocked(try Self.blocked(x)), residual: residualValue, overwritingResidual: overwriting, activation: activation)
+        guard activation?.keepsZero ?? true || channels % 16 == 0 else {
+            #expect(output == nil, "a sigmoid over padded channels must be left to the caller")
+            return
+        }
+        let written = try #require(output, "oneDNN declined the sum post-op")
+        let worst = zip(try written.plain().scalars, expected).map { abs($0 - $1) }.max() ?? .infinity
+        // The same operations, but oneDNN's direct kernels may add the bias after the residual,
+        // and its sigmoid has an exponential of its own: a rounding or two of the largest value.
+        let scale = max(1, expected.map(abs).max() ?? 0)
+        #expect(worst <= 1e-6 * scale, "max abs err \(worst)")
+        #expect(Self.padding(written).allSatisfy { $0 == 0 })
+        #expect((written === residualValue) == overwriting)
+        if !overwriting { #expect(try residualValue.plain().scalars == residual.scalars) }
+    }
+
+    /// One-pixel activations (squeeze-and-excitation's pooled values) are copied between the
+    /// layouts rather than reordered by oneDNN: each value lands where nChw16c puts it.
+    @Test(arguments: [[3, 40, 1, 1], [2, 32, 1, 1]])
+    func onePixelActivationsFollowTheBlockedLayout(shape: [Int]) throws {
+        let x = Self.random(shape, seed: 20)
+        let value = try Self.blocked(x)
+        let blocks = value.paddedChannels / 16
+        for sample in 0..<shape[0] {
+            for channel in 0..<shape[1] {
+                let blockedIndex = (sample * blocks + channel / 16) * 16 + channel % 16
+                #expect(value.floats[blockedIndex] == x.scalars[sample * shape[1] + channel])
+            }
+        }
+        #expect(Self.padding(value).allSatisfy { $0 == 0 })
+        #expect(try value.plain().scalars == x.scalars)
+    }
+
     /// A fused Sequential of convolutions, ReLUs and max pools (simplecnn's body), which passes
     /// blocked activations from step to step, gives the layers' output run one by one on plain
     /// tensors.

@@ -30,6 +30,18 @@ struct GraphFusionTests {
         #expect(plan.nodes.count < program.nodes.count)
     }
 
+    /// own_forward's `relu(x + block(x))`: the add and the ReLU become post-ops of the block's
+    /// last convolution, which reads `x` as its residual where the add did.
+    @Test func aResidualAddAfterAConvolutionBecomesItsPostOp() throws {
+        let program = try program("own_forward")
+        #expect(program.nodes.contains { $0.target.hasPrefix("aten.add") })
+        let plan = GraphFusion.plan(program)
+        #expect(!plan.nodes.contains { $0.target.hasPrefix("aten.add") || $0.target == "zoo.add_relu" })
+        let fused = try #require(plan.nodes.first { $0.argument("residual", at: GraphFusion.byName) != nil })
+        #expect(fused.target == "zoo.conv2d_epilogue")
+        #expect(fused.argument("activation", at: GraphFusion.byName) == .other("relu"))
+    }
+
     @Test(arguments: ["graycnn", "encdec", "own_forward", "small_unet"])
     func everyReadValueIsComputedFirstAndFreedAfterItsLastReader(name: String) throws {
         let program = try program(name)

@@ -11,6 +11,8 @@ enum GraphBlockedOperators {
     struct Call {
         let call: GraphCall
         let values: GraphLayoutValues
+        /// The values no node after this one reads.
+        let lastUses: [String]
 
         func value(_ name: String, _ index: Int) -> LayoutValue? {
             guard case .tensor(let value)? = call.argument(name, index) else { return nil }
@@ -37,7 +39,33 @@ enum GraphBlockedOperators {
     private static func fusedConvolution(_ call: Call) throws -> (LayoutValue, Module?)? {
         guard let input = call.value("input", 0) else { return nil }
         let layer = try GraphFusion.fusedConvolutionLayer(call.call)
-        return try layer.forwardKeepingLayout(input, epilogue: GraphFusion.fusedEpilogue(call.call)).map { ($0, layer) }
+        guard case .tensor(let residualName)? = call.call.argument("residual", GraphFusion.byName) else {
+            return try layer.forwardKeepingLayout(input, epilogue: GraphFusion.fusedEpilogue(call.call)).map { ($0, layer) }
+        }
+        let activation = GraphFusion.fusedActivation(call.call)
+        guard try call.values.blockedValue(residualName) != nil else { return nil }
+        // The sum is written over the residual when this node is its last reader, nothing else
+        // holds it (asked before this function takes a reference), and the convolution does not
+        // read it as its input too.
+        let overwriting =
+            call.lastUses.contains(residualName) && call.call.argument("input", 0) != .tensor(residualName)
+            && call.values.isSolelyHeld(residualName)
+        guard let residual = try call.values.blockedValue(residualName) else { return nil }
+        if let sum = try layer.forwardAddingResidual(
+            input, residual: residual, overwritingResidual: overwriting, activation: activation)
+        {
+            return (.blocked(sum), layer)
+        }
+        // The kernel takes no sum post-op: the convolution, then zoo's blocked add.
+        guard activation == nil || activation == .relu, let output = try layer.forwardKeepingLayout(input, epilogue: nil) else {
+            return nil
+        }
+        let blocked: BlockedActivation
+        switch output {
+        case .blocked(let value): blocked = value
+        case .plain(let tensor): blocked = try BlockedActivation.blocked(tensor)
+        }
+        return (.blocked(try blockedAdd(blocked, residual, thenReLU: activation == .relu)), layer)
     }
 
     private static func convolution(_ call: Call) throws -> (LayoutValue, Module?)? {

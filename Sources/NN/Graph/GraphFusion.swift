@@ -6,9 +6,13 @@ import Tensor
 ///
 /// - `conv2d` -> eval `batch_norm` -> activation (each value used once): one convolution whose
 ///   weights and bias have the BatchNorm folded in (in double precision, once per weights) and
-///   whose activation (ReLU, hardtanh/ReLU6, SiLU) oneDNN applies as a post-op. Folding changes
+///   whose activation (ReLU, hardtanh/ReLU6, SiLU, sigmoid, hardswish) oneDNN applies as a post-op. Folding changes
 ///   the rounding of the products, well within the graph parity rule (1e-4 x max(1, max|y|)).
 /// - `conv2d` -> activation: the activation as the convolution's post-op.
+/// - `conv2d` (-> eval `batch_norm`) -> `add` of a residual of the same shape (-> activation): the
+///   residual added in the convolution's pass (oneDNN's `sum` post-op, before the activation),
+///   the fused node placed where the add was. The float operations are the unfused ones:
+///   `(conv + bias) + residual`, then the activation.
 /// - eval `batch_norm` -> `relu` (DenseNet's pre-activation): one pass.
 /// - `add` of equal shapes -> `relu` (a ResNet block's tail): one pass.
 /// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
@@ -31,7 +35,7 @@ enum GraphFusion {
 
     /// The index that makes ``GraphCall``'s lookups go by name only (the fused nodes' own arguments
     /// come after the operator's positional ones).
-    private static let byName = Int.max
+    static let byName = Int.max
     private static let convolutionTarget = "zoo.conv2d_epilogue"
     private static let convolutionArguments: [(name: String, fallback: ExportedProgram.Argument)] = [
         ("input", .none), ("weight", .none), ("bias", .none), ("stride", .ints([1])), ("padding", .ints([0])),
@@ -68,6 +72,16 @@ enum GraphFusion {
                     removed.insert(next)
                     last = normOutput
                 }
+                // The fused node runs where the residual add ran: the residual may be computed
+                // after the convolution (torchvision's downsample branch is).
+                var position = index
+                if let next = soleUser(last), let residual = residual(nodes[next], adding: last, shapes: program.shapes),
+                    let sum = soleOutput(nodes[next])
+                {
+                    arguments.append(("residual", .tensor(residual)))
+                    position = next
+                    last = sum
+                }
                 if let next = soleUser(last), let activation = activation(nodes[next], input: last), let activated = soleOutput(nodes[next])
                 {
                     arguments.append(("activation", activation))
@@ -75,7 +89,8 @@ enum GraphFusion {
                     last = activated
                 }
                 guard last != output else { continue }
-                nodes[index] = ExportedProgram.Node(target: convolutionTarget, name: node.name, arguments: arguments, outputs: [last])
+                if position != index { removed.insert(index) }
+                nodes[position] = ExportedProgram.Node(target: convolutionTarget, name: node.name, arguments: arguments, outputs: [last])
             case "aten.batch_norm.default":
                 guard let next = soleUser(output), isEvalBatchNorm(node, input: nil), isReLU(nodes[next], input: output),
                     let activated = soleOutput(nodes[next])
@@ -147,6 +162,18 @@ enum GraphFusion {
         }
     }
 
+    /// The other operand of `node` when it is `value + other` (either order, alpha 1) of two values
+    /// recorded with one rank-4 shape; nil otherwise.
+    private static func residual(_ node: ExportedProgram.Node, adding value: String, shapes: [String: [ShapeExpression]]) -> String? {
+        guard ["aten.add.Tensor", "aten.add_.Tensor"].contains(node.target), isDefault(node.argument("alpha", at: 2), 1),
+            case .tensor(let a)? = node.argument("self", at: 0), case .tensor(let b)? = node.argument("other", at: 1), a != b,
+            a == value || b == value
+        else { return nil }
+        let other = a == value ? b : a
+        guard let shape = shapes[value], shape.count == 4, shape == shapes[other] else { return nil }
+        return other
+    }
+
     /// The activation `node` applies to `input`, as the fused node's argument; nil when it is not one
     /// a convolution can take.
     private static func activation(_ node: ExportedProgram.Node, input: String) -> ExportedProgram.Argument? {
@@ -154,6 +181,8 @@ enum GraphFusion {
         switch node.target {
         case "aten.relu.default", "aten.relu_.default": return .other("relu")
         case "aten.silu.default", "aten.silu_.default": return .other("silu")
+        case "aten.sigmoid.default", "aten.sigmoid_.default": return .other("sigmoid")
+        case "aten.hardswish.default", "aten.hardswish_.default": return .other("hardswish")
         case "aten.hardtanh.default", "aten.hardtanh_.default":
             let number = { (argument: ExportedProgram.Argument?, fallback: Double) -> Double? in
                 switch argument {
@@ -190,6 +219,8 @@ enum GraphFusion {
         switch argument {
         case .other("relu")?: .relu
         case .other("silu")?: .silu
+        case .other("sigmoid")?: .sigmoid
+        case .other("hardswish")?: .hardswish
         case .floats(let bounds)? where bounds.count == 2: .clamp(low: Float(bounds[0]), high: Float(bounds[1]))
         default: nil
         }
@@ -200,7 +231,14 @@ enum GraphFusion {
     /// A convolution with a BatchNorm folded into its weights and an activation as its post-op.
     static func fusedConvolution(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try fusedConvolutionLayer(call)
-        return ([try layer.forward(try call.tensor("input", 0), epilogue: fusedEpilogue(call))], layer)
+        let input = try call.tensor("input", 0)
+        guard let residual = try call.optionalTensor("residual", byName) else {
+            return ([try layer.forward(input, epilogue: fusedEpilogue(call))], layer)
+        }
+        let activation = fusedActivation(call)
+        let sum = try residualAdd(try layer.forward(input, epilogue: nil), residual, thenReLU: activation == .relu)
+        guard let activation, activation != .relu else { return ([sum], layer) }
+        return ([Tensor(shape: sum.shape, scalars: sum.scalars.map(activation.apply))], layer)
     }
 
     /// The fused node's Conv2d, its weights and bias with the BatchNorm folded in.
@@ -220,8 +258,11 @@ enum GraphFusion {
 
     /// The fused node's activation, as the convolution's epilogue.
     static func fusedEpilogue(_ call: GraphCall) -> ConvolutionEpilogue? {
-        convolutionActivation(call.argument("activation", byName)).map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
+        fusedActivation(call).map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
     }
+
+    /// The fused node's activation (after its residual, when it has one).
+    static func fusedActivation(_ call: GraphCall) -> ConvolutionActivation? { convolutionActivation(call.argument("activation", byName)) }
 
     /// The convolution's weight and bias with the node's BatchNorm folded in: `w * s` and
     /// `(b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`, in double precision.

@@ -33,6 +33,13 @@ final class GraphLayoutValues {
         return value
     }
 
+    /// Whether the value's blocked form is referenced by this store alone (no other name, no
+    /// caller), so that a node may write over it at its last use.
+    func isSolelyHeld(_ name: String) -> Bool {
+        guard blocked[name] != nil else { return false }
+        return isKnownUniquelyReferenced(&blocked[name]!)
+    }
+
     /// Reorders the value out to plain (and keeps it) when it is held only blocked.
     func makePlain(_ name: String) throws {
         guard plain[name] == nil, let value = blocked[name] else { return }

@@ -104,7 +104,9 @@ public final class GraphModule: ModuleBase, Layer {
             }
             if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
                 let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
-                if let (output, layer) = try operation(GraphBlockedOperators.Call(call: call, values: values)) {
+                if let (output, layer) = try operation(
+                    GraphBlockedOperators.Call(call: call, values: values, lastUses: fused.lastUses[index]))
+                {
                     if let layer { layers[index] = layer }
                     try check(name, output.shape, node)
                     values.store(output, as: name)

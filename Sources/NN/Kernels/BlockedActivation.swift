@@ -8,7 +8,9 @@ import Tensor
 ///
 /// Channels are padded to a multiple of 16; the padding holds zeros, as oneDNN's kernels leave
 /// it and as they expect to find it, so element-wise work over the whole buffer must map 0 to 0.
-// @unchecked: the buffer is written by the one call that makes the value, then only read.
+// @unchecked: the buffer is written by the one call that makes the value, then only read; or,
+// as a residual's last use, once more by a convolution that adds into it when nothing else
+// holds the value (OneDNNPlans.convolve(_:shape:weight:bias:addingTo:overwritingResidual:activation:)).
 final class BlockedActivation: @unchecked Sendable {
     /// `(N, C, H, W)`, the logical shape.
     let shape: [Int]
@@ -46,8 +48,16 @@ final class BlockedActivation: @unchecked Sendable {
 
     var floats: UnsafeMutablePointer<Float> { buffer.pointer.assumingMemoryBound(to: Float.self) }
 
+    /// A second activation with this one's values (its padding included).
+    func copy() throws(OneDNNFallback) -> BlockedActivation {
+        let copy = try BlockedActivation(shape: shape)
+        copy.floats.update(from: floats, count: paddedCount)
+        return copy
+    }
+
     /// The activation as a plain NCHW tensor.
     func plain() throws(OneDNNFallback) -> Tensor {
+        if shape[2] * shape[3] == 1 { return Tensor(shape: shape, scalars: plainPixelRows()) }
         let reorder = try Self.reorders.plan(for: BlockedReorderKey(shape: shape, toPlain: true)) { () throws(OneDNNFallback) in
             try Self.reorder(shape, toPlain: true)
         }
@@ -63,6 +73,10 @@ final class BlockedActivation: @unchecked Sendable {
     /// `tensor` (rank 4) in the blocked layout.
     static func blocked(_ tensor: Tensor) throws(OneDNNFallback) -> BlockedActivation {
         let value = try BlockedActivation(shape: tensor.shape)
+        if tensor.shape[2] * tensor.shape[3] == 1 {
+            tensor.scalars.withUnsafeBufferPointer { plain in if let base = plain.baseAddress { value.fillPixelRows(from: base) } }
+            return value
+        }
         let reorder = try reorders.plan(for: BlockedReorderKey(shape: tensor.shape, toPlain: false)) { () throws(OneDNNFallback) in
             try Self.reorder(tensor.shape, toPlain: false)
         }
@@ -72,6 +86,28 @@ final class BlockedActivation: @unchecked Sendable {
             }
         }
         return value
+    }
+
+    // For one pixel per channel (a squeeze-and-excitation's pooled values), each sample's channels
+    // are consecutive in both layouts, the blocked rows padded to whole blocks: a copy per sample
+    // does what a oneDNN reorder call would.
+
+    /// The values of a one-pixel activation, plain.
+    private func plainPixelRows() -> [Float] {
+        let (samples, channels, padded) = (shape[0], shape[1], paddedChannels)
+        return [Float](unsafeUninitializedCapacity: samples * channels) { buffer, count in
+            for sample in 0..<samples {
+                (buffer.baseAddress! + sample * channels).initialize(from: floats + sample * padded, count: channels)
+            }
+            count = samples * channels
+        }
+    }
+
+    /// Fills a one-pixel activation from plain values, its padding with zeros.
+    private func fillPixelRows(from plain: UnsafePointer<Float>) {
+        let (samples, channels, padded) = (shape[0], shape[1], paddedChannels)
+        floats.initialize(repeating: 0, count: paddedCount)
+        for sample in 0..<samples { (floats + sample * padded).update(from: plain + sample * channels, count: channels) }
     }
 
     /// The reorders between plain and blocked, made once per shape and direction.

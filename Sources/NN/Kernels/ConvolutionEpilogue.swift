@@ -84,6 +84,10 @@ enum ConvolutionActivation: Hashable {
     case clamp(low: Float, high: Float)
     /// `x * sigmoid(x)` (SiLU, swish).
     case silu
+    /// `1 / (1 + exp(-x))` (the gates of squeeze-and-excitation blocks).
+    case sigmoid
+    /// `x * relu6(x + 3) / 6`.
+    case hardswish
 
     @inline(__always)
     func apply(_ value: Float) -> Float {
@@ -91,13 +95,16 @@ enum ConvolutionActivation: Hashable {
         case .relu: return 0 >= value ? 0 : value
         case .clamp(let low, let high): return value.isNaN ? value : Swift.min(Swift.max(value, low), high)
         case .silu: return value / (1 + expf(-value))
+        case .sigmoid: return 1 / (1 + expf(-value))
+        case .hardswish: return value * Swift.min(Swift.max(value + 3, 0), 6) / 6
         }
     }
 
     /// Whether the activation maps 0 to 0, so that it may run over a blocked layout's padding.
     var keepsZero: Bool {
         switch self {
-        case .relu, .silu: true
+        case .relu, .silu, .hardswish: true
+        case .sigmoid: false
         case .clamp(let low, let high): low <= 0 && high >= 0
         }
     }

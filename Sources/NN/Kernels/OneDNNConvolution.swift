@@ -29,6 +29,10 @@ struct OneDNNConvolutionShape: Hashable {
     /// An activation oneDNN applies to the output (a post-op) before it leaves the kernel, so
     /// that no pass of zoo's own follows; nil for none.
     var activation: ConvolutionActivation?
+    /// Whether the primitive adds what its destination holds to the output before the activation
+    /// (oneDNN's `sum` post-op): a residual add done in the convolution's pass, the destination
+    /// given holding the residual.
+    var addsToDestination = false
 }
 
 /// A oneDNN primitive for one shape, with the weights already in the layout it chose.
@@ -64,7 +68,9 @@ final class OneDNNConvolution: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attributes) }
         try OneDNN.check(
             dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
-        if let activation = shape.activation { try OneDNN.setPostOp(activation, on: attributes) }
+        if shape.activation != nil || shape.addsToDestination {
+            try OneDNN.setPostOps(addingDestination: shape.addsToDestination, then: shape.activation, on: attributes)
+        }
         // The first algorithm oneDNN accepts, best first; the last refusal says why none did.
         var created: OneDNNPrimitive?
         var refusal = OneDNNFallback.failed(call: "dnnl_primitive_desc_create", status: .unimplemented)

@@ -8,7 +8,7 @@ struct OneDNNBackwardKey: Hashable {
 
     init(_ shape: OneDNNConvolutionShape, needsInput: Bool) {
         var plain = shape
-        (plain.winograd, plain.keepsPreparedWeights, plain.activation) = (false, false, nil)
+        (plain.winograd, plain.keepsPreparedWeights, plain.activation, plain.addsToDestination) = (false, false, nil, false)
         (self.shape, self.needsInput) = (plain, needsInput)
     }
 }

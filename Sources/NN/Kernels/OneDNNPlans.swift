@@ -88,7 +88,7 @@ final class OneDNNPlans: Sendable {
             let (plan, shape, epilogue) = try fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue)
             var input = input
             if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
-            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true,
+            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true, Self.keepsPaddingZero(shape),
                 try BlockedActivation.matches(plan.destinationLayout, shape.destination)
             {
                 let output = try BlockedActivation(shape: shape.destination)
@@ -111,6 +111,48 @@ final class OneDNNPlans: Sendable {
             record(error)
             return nil
         }
+    }
+
+    /// `activation?(conv(input) + bias + residual)` in the blocked layout, the residual added by
+    /// oneDNN in the convolution's pass (its `sum` post-op) rather than in a pass of its own over
+    /// both tensors. The output is written over `residual`'s buffer when `overwritingResidual`
+    /// (the caller's last use of it, held nowhere else), else into a copy of it. Nil when the
+    /// kernel for `shape` takes no such post-op (Winograd's, a deconvolution's) or does not write
+    /// the blocked layout: the caller then adds the residual itself.
+    func convolve(
+        _ input: LayoutValue, shape: OneDNNConvolutionShape, weight: Tensor, bias: Tensor?, addingTo residual: BlockedActivation,
+        overwritingResidual: Bool, activation: ConvolutionActivation?
+    ) throws(OneDNNFallback) -> BlockedActivation? {
+        var fused = shape
+        (fused.addsToDestination, fused.activation) = (true, activation)
+        let make = { (shape: OneDNNConvolutionShape) throws(OneDNNFallback) in
+            try OneDNNConvolution(shape, weight: weight.scalars, bias: bias?.scalars)
+        }
+        guard residual.shape == shape.destination, Self.keepsPaddingZero(fused),
+            let plan = try? self.plan(for: fused, make: { () throws(OneDNNFallback) in try make(fused) }),
+            residual.matches(plan.destinationLayout)
+        else { return nil }
+        // A Winograd kernel without the post-op beats a direct one with it (an add costs one pass).
+        if shape.winograd, !plan.implementation.contains("wino"),
+            let unfused = try? self.plan(for: shape, make: { () throws(OneDNNFallback) in try make(shape) }),
+            unfused.implementation.contains("wino")
+        {
+            return nil
+        }
+        var input = input
+        if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
+        let output = overwritingResidual ? residual : try residual.copy()
+        try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
+            try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
+        }
+        return output
+    }
+
+    /// Whether a blocked output of `shape` keeps zeros in its channel padding: the padding's
+    /// outputs are 0 (zero weights and bias), which the post-op activation must map to 0 unless
+    /// the channels fill whole blocks (a sigmoid's 0.5 would be read as values by zoo's kernels).
+    private static func keepsPaddingZero(_ shape: OneDNNConvolutionShape) -> Bool {
+        shape.activation.map(\.keepsZero) ?? true || shape.destination[1] % 16 == 0
     }
 
     /// The plan to run for `shape` and `epilogue`, the shape it was made for and the part of the
