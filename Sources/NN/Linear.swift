@@ -28,8 +28,33 @@ public final class Linear: ModuleBase, Layer {
             throw NNError.inputShape(layer: "Linear(\(inFeatures), \(outFeatures))", expected: "(*, \(inFeatures))", got: input.shape)
         }
         let rows = input.shape.dropLast().reduce(1, *)
+        let shape = Array(input.shape.dropLast()) + [outFeatures]
+        if let product = packedProduct(rows: rows) {
+            var y = [Float](unsafeUninitializedCapacity: rows * outFeatures) { buffer, count in count = buffer.count }
+            let done = input.scalars.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { y in (try? product.run(input: x.baseAddress!, output: y.baseAddress!)) != nil }
+            }
+            if done { return Tensor(shape: shape, scalars: y) }
+        }
         let y = affineRows(
             input.scalars, rows: rows, inFeatures: inFeatures, weight: weight.scalars, bias: bias?.scalars, outFeatures: outFeatures)
-        return Tensor(shape: Array(input.shape.dropLast()) + [outFeatures], scalars: y)
+        return Tensor(shape: shape, scalars: y)
+    }
+
+    /// Eval mode's inner products by number of rows, each with the weights packed once (see
+    /// ``OneDNNInnerProduct``); emptied when the weights change.
+    private let packedProducts = PlanCache<Int, OneDNNInnerProduct>()
+
+    public override func stateDidChange() { packedProducts.removeAll() }
+
+    /// The packed inner product for `rows` rows in eval mode; nil for one row (the GEMM reads the
+    /// weights as fast), in train mode (the weights change every step) and where oneDNN has
+    /// no kernel.
+    func packedProduct(rows: Int) -> OneDNNInnerProduct? {
+        guard !isTraining, rows >= 2, inFeatures > 0, outFeatures > 0 else { return nil }
+        let (weight, bias) = (weight.scalars, bias?.scalars)
+        return try? packedProducts.plan(for: rows) { () throws(OneDNNFallback) in
+            try OneDNNInnerProduct(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, weight: weight, bias: bias)
+        }
     }
 }
