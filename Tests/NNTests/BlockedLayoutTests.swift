@@ -1,4 +1,5 @@
 import Tensor
+import TestSupport
 import Testing
 
 @testable import NN
@@ -9,11 +10,6 @@ import Testing
 /// that padding zero for the next layer.
 @Suite("BlockedLayout")
 struct BlockedLayoutTests {
-    private static func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
-        return Tensor(shape: shape, scalars: generator.uniform(count: shape.reduce(1, *), bound: 2))
-    }
-
     /// The padding lanes (channels past C in the last block) of every pixel.
     private static func padding(_ value: BlockedActivation) -> [Float] {
         let (channels, pixels) = (value.shape[1], value.shape[2] * value.shape[3])
@@ -32,7 +28,7 @@ struct BlockedLayoutTests {
 
     @Test(arguments: [[2, 24, 5, 7], [1, 32, 3, 3], [3, 40, 1, 1]])
     func reorderingInAndOutKeepsTheValues(shape: [Int]) throws {
-        let x = Self.random(shape, seed: 1)
+        let x = seededTensor(shape, seed: 1, bound: 2)
         let value = try Self.blocked(x)
         #expect(try value.plain().scalars == x.scalars)
         #expect(Self.padding(value).allSatisfy { $0 == 0 })
@@ -40,21 +36,24 @@ struct BlockedLayoutTests {
 
     @Test(arguments: [false, true])
     func residualAddsAreThePlainOnes(thenReLU: Bool) throws {
-        let (a, b) = (Self.random([2, 24, 6, 5], seed: 2), Self.random([2, 24, 6, 5], seed: 3))
+        let (a, b) = (seededTensor([2, 24, 6, 5], seed: 2, bound: 2), seededTensor([2, 24, 6, 5], seed: 3, bound: 2))
         let sum = try blockedAdd(try Self.blocked(a), try Self.blocked(b), thenReLU: thenReLU)
         #expect(try sum.plain().scalars == residualAdd(a, b, thenReLU: thenReLU).scalars)
         #expect(Self.padding(sum).allSatisfy { $0 == 0 })
     }
 
     @Test func channelScalingIsThePlainOne() throws {
-        let (x, scales) = (Self.random([2, 40, 4, 3], seed: 4), Self.random([2, 40, 1, 1], seed: 5))
+        let (x, scales) = (seededTensor([2, 40, 4, 3], seed: 4, bound: 2), seededTensor([2, 40, 1, 1], seed: 5, bound: 2))
         let scaled = try blockedScaleChannels(try Self.blocked(x), by: scales.scalars)
         #expect(try scaled.plain().scalars == scalePlanes(x.scalars, by: scales.scalars))
         #expect(Self.padding(scaled).allSatisfy { $0 == 0 })
     }
 
     @Test func concatenationIsThePlainOne() throws {
-        let parts = [Self.random([2, 32, 3, 4], seed: 6), Self.random([2, 16, 3, 4], seed: 7), Self.random([2, 24, 3, 4], seed: 8)]
+        let parts = [
+            seededTensor([2, 32, 3, 4], seed: 6, bound: 2), seededTensor([2, 16, 3, 4], seed: 7, bound: 2),
+            seededTensor([2, 24, 3, 4], seed: 8, bound: 2),
+        ]
         let joined = try blockedConcatenation(try parts.map(Self.blocked))
         var expected: [Float] = []
         for sample in 0..<2 {
@@ -69,8 +68,8 @@ struct BlockedLayoutTests {
     }
 
     @Test func batchNormThenReLUIsThePlainOne() throws {
-        let x = Self.random([2, 24, 5, 5], seed: 9)
-        let (scale, shift) = (Self.random([24], seed: 10).scalars, Self.random([24], seed: 11).scalars)
+        let x = seededTensor([2, 24, 5, 5], seed: 9, bound: 2)
+        let (scale, shift) = (seededTensor([24], seed: 10, bound: 2).scalars, seededTensor([24], seed: 11, bound: 2).scalars)
         let output = try blockedAffineReLU(try Self.blocked(x), scale: scale, shift: shift)
         let expected = ConvolutionEpilogue(scale: scale, shift: shift, activation: .relu).applied(toPlanesOf: x)
         #expect(try output.plain().scalars == expected.scalars)
@@ -78,7 +77,7 @@ struct BlockedLayoutTests {
     }
 
     @Test func channelMeansAreThePlainOnes() throws {
-        let x = Self.random([2, 40, 7, 7], seed: 12)
+        let x = seededTensor([2, 40, 7, 7], seed: 12, bound: 2)
         let expected = try AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: 1, width: 1))(x)
         #expect(blockedChannelMeans(try Self.blocked(x)).scalars == expected.scalars)
     }
@@ -86,7 +85,7 @@ struct BlockedLayoutTests {
     /// Max pooling, NaN kept, with and without padding (ResNet's and DenseNet's 3x3/2 stem pool).
     @Test(arguments: [(3, 2, 1), (2, 2, 0)])
     func maxPoolingIsThePlainOne(kernel: Int, stride: Int, padding: Int) throws {
-        var values = Self.random([2, 24, 9, 11], seed: 13).scalars
+        var values = seededTensor([2, 24, 9, 11], seed: 13, bound: 2).scalars
         for index in [0, 17, 400, 2001] { values[index] = .nan }
         let x = Tensor(shape: [2, 24, 9, 11], scalars: values)
         let layer = try MaxPool2d(kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride), padding: IntPair(padding, padding))
@@ -99,7 +98,7 @@ struct BlockedLayoutTests {
     /// Average pooling, padded windows divided either way (DenseNet's transitions are 2x2/2).
     @Test(arguments: [(2, 2, 0, true), (3, 2, 1, true), (3, 2, 1, false)])
     func averagePoolingIsThePlainOne(kernel: Int, stride: Int, padding: Int, countIncludePad: Bool) throws {
-        let x = Self.random([2, 24, 9, 11], seed: 14)
+        let x = seededTensor([2, 24, 9, 11], seed: 14, bound: 2)
         let layer = try AvgPool2d(
             kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride), padding: IntPair(padding, padding),
             countIncludePad: countIncludePad)
@@ -117,7 +116,7 @@ struct BlockedLayoutTests {
         var generator = SeededGenerator(seed: 15)
         try conv.setLocalState(
             "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
-        let x = Self.random([2, inChannels, 8, 6], seed: 16)
+        let x = seededTensor([2, inChannels, 8, 6], seed: 16, bound: 2)
         let epilogue = ConvolutionEpilogue(scale: nil, shift: nil, activation: .clamp(low: 0, high: 6))
         let expected = try conv.forward(x, epilogue: epilogue)
         guard case .blocked(let output)? = try conv.forwardKeepingLayout(.blocked(try Self.blocked(x)), epilogue: epilogue) else {
@@ -147,8 +146,8 @@ struct BlockedLayoutTests {
             "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
         try conv.setLocalState("bias", to: Tensor(shape: [channels], scalars: generator.uniform(count: channels, bound: 1)))
         conv.eval()
-        let x = Self.random([2, 16, 8, 6], seed: 18)
-        let residual = Self.random([2, channels, 8 / stride, 6 / stride], seed: 19)
+        let x = seededTensor([2, 16, 8, 6], seed: 18, bound: 2)
+        let residual = seededTensor([2, channels, 8 / stride, 6 / stride], seed: 19, bound: 2)
         let sum = try residualAdd(try conv.forward(x, epilogue: nil), residual, thenReLU: false)
         let expected = activation.map { activation in sum.scalars.map(activation.apply) } ?? sum.scalars
         let residualValue = try Self.blocked(residual)
@@ -173,7 +172,7 @@ struct BlockedLayoutTests {
     /// layouts rather than reordered by oneDNN: each value lands where nChw16c puts it.
     @Test(arguments: [[3, 40, 1, 1], [2, 32, 1, 1]])
     func onePixelActivationsFollowTheBlockedLayout(shape: [Int]) throws {
-        let x = Self.random(shape, seed: 20)
+        let x = seededTensor(shape, seed: 20, bound: 2)
         let value = try Self.blocked(x)
         let blocks = value.paddedChannels / 16
         for sample in 0..<shape[0] {
@@ -214,7 +213,7 @@ struct BlockedLayoutTests {
         var generator = SeededGenerator(seed: 17)
         try model.resetAllParameters(using: &generator)
         model.eval()
-        let x = Self.random([2, 3, 32, 24], seed: 18)
+        let x = seededTensor([2, 3, 32, 24], seed: 18, bound: 2)
         let plain = try model(x)
         InferenceFusion.apply(to: model)
         let fused = try model(x)

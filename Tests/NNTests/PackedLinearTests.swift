@@ -1,4 +1,5 @@
 import Tensor
+import TestSupport
 import Testing
 
 @testable import NN
@@ -8,11 +9,6 @@ import Testing
 /// follow new weights rather than the packed copy of the old ones.
 @Suite("PackedLinear")
 struct PackedLinearTests {
-    private static func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
-        return Tensor(shape: shape, scalars: generator.uniform(count: shape.reduce(1, *), bound: 1))
-    }
-
     /// The largest difference, against the GEMM's output, that two orders of the same sums of
     /// `inFeatures` products of values in [-1, 1] may reach: a few roundings of the largest sum.
     private static func expectClose(_ got: Tensor, _ expected: Tensor, inFeatures: Int, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -24,7 +20,7 @@ struct PackedLinearTests {
     @Test(arguments: [(2, 5, 3, true), (8, 1280, 1000, true), (64, 4096, 128, true), (3, 17, 9, false), (24, 33, 65, true)])
     func evalModeGivesTheGEMMsOutput(rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool) throws {
         let layer = try Linear(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias)
-        let x = Self.random([rows, inFeatures], seed: 1)
+        let x = seededTensor([rows, inFeatures], seed: 1)
         layer.train()
         let expected = try layer(x)
         layer.eval()
@@ -38,9 +34,9 @@ struct PackedLinearTests {
     @Test func newWeightsReplaceThePackedOnes() throws {
         let layer = try Linear(inFeatures: 24, outFeatures: 10)
         layer.eval()
-        let x = Self.random([4, 24], seed: 2)
+        let x = seededTensor([4, 24], seed: 2)
         _ = try layer(x)
-        try layer.setLocalState("weight", to: Self.random([10, 24], seed: 3))
+        try layer.setLocalState("weight", to: seededTensor([10, 24], seed: 3))
         let packed = try layer(x)
         layer.train()
         Self.expectClose(packed, try layer(x), inFeatures: 24)
@@ -48,7 +44,7 @@ struct PackedLinearTests {
 
     @Test func inputsOfHigherRankUseTheirLeadingAxesAsRows() throws {
         let layer = try Linear(inFeatures: 7, outFeatures: 5)
-        let x = Self.random([2, 3, 7], seed: 4)
+        let x = seededTensor([2, 3, 7], seed: 4)
         let expected = try layer(x)
         layer.eval()
         let got = try layer(x)

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The repository's root folder, found from this file's place in it.
 public let repositoryRoot = URL(fileURLWithPath: #filePath)
@@ -102,3 +103,10 @@ public let pythonArrayWriter = """
             save_file(arrays, path)
 
     """
+
+/// A tensor of `shape` with values drawn uniformly from [-bound, bound] by `SeededGenerator(seed:)`:
+/// the same seed gives the same values in every test.
+public func seededTensor(_ shape: [Int], seed: UInt64, bound: Float = 1) -> Tensor {
+    var generator = SeededGenerator(seed: seed)
+    return Tensor(shape: shape, scalars: generator.uniform(count: shape.reduce(1, *), bound: bound))
+}
