@@ -65,7 +65,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "zoo", dependencies: ["ZooCLI"]),
+        // The Swift runtime and Foundation linked in (Linux): a process then maps one binary instead
+        // of a dozen shared libraries, whose relocated data and scattered code pages cost 4-7 MiB of
+        // resident memory in every `zoo` process and its reading child (README: "Many small tensors").
+        .executableTarget(
+            name: "zoo", dependencies: ["ZooCLI"],
+            linkerSettings: [
+                .unsafeFlags(
+                    [
+                        "-static-stdlib",
+                        // What Foundation's static archive needs beyond what the modules were
+                        // compiled to link (they were compiled against the shared Foundation).
+                        "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+                        "-lFoundationInternationalization", "-lFoundationEssentials",
+                    ], .when(platforms: [.linux]))
+            ]
+        ),
         // Fixture paths, temporary folders and child processes, shared by every test target.
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
