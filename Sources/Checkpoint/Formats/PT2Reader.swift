@@ -122,7 +122,7 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     /// Each weight's description from the weights config, by state_dict name.
-    private static func weightDescriptions(_ entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError)
+    private static func weightDescriptions(_ entry: ZipRecord, entries: ZipEntries, path: String) throws(CheckpointError)
         -> [String: WeightDescription]
     {
         let config = try json(of: entry, entries: entries, path: path)["config"]?.objectValue ?? [:]
@@ -139,7 +139,7 @@ enum PT2Reader: CheckpointContainerReader {
 
     /// One weight: its raw bytes, with the dtype, sizes, strides and offset its config gives.
     private static func weight(
-        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: Entry], entries: ZipEntries, path: String
+        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: ZipRecord], entries: ZipEntries, path: String
     ) throws(CheckpointError) -> Tensor {
         if description.pickled { throw .refused(path: path, .pickledExportWeight(key: key)) }
         guard let file = description.file, let entry = byPath[prefix + "data/weights/" + file] else {
@@ -205,7 +205,7 @@ enum PT2Reader: CheckpointContainerReader {
         return metadata
     }
 
-    private static func json(of entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError) -> JSONValue {
+    private static func json(of entry: ZipRecord, entries: ZipEntries, path: String) throws(CheckpointError) -> JSONValue {
         let bytes = try entries.bytes(of: entry)
         do { return try JSONValue.parse(String(decoding: bytes, as: UTF8.self)) } catch {
             throw .damaged(path: path, reason: "\(entry.path) is not valid JSON (\(error))")
