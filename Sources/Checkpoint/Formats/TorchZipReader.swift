@@ -26,32 +26,48 @@ enum TorchZipReader: CheckpointContainerReader {
             throw .damaged(path: path, reason: "the zip archive holds no data.pkl, so it is not a torch.save file")
         }
         let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
-        let pickle = try entries.bytes(of: pickleRecord)
+        var pickle = try entries.bytes(of: pickleRecord)
         var bigEndian = false
         if let entry = entries.records[prefix + "byteorder"] {
             let order = String(decoding: try entries.bytes(of: entry), as: UTF8.self)
             guard order == "little" || order == "big" else { throw .damaged(path: path, reason: "byteorder is '\(order)'") }
             bigEndian = order == "big"
         }  // Files from before PyTorch wrote the byte order are little-endian.
+        // The pickle's bytes, its tree of values and the unpickler's memo go before any tensor is
+        // read: for 20,000 small tensors they were 15 MB beside the tensors' 20.
+        let unpickled = try unpickle(pickle, path: path)
+        pickle = []
+        return try readTensors(unpickled, entries: entries, prefix: prefix, bigEndian: bigEndian, path: path)
+    }
 
+    /// The tensors the pickle describes (where each one's storage is), how they were found, and
+    /// the globals the pickle named.
+    private struct Unpickled {
+        var references: [(String, TensorReference)]
+        var notes: [String]
+        var globals: [String]
+    }
+
+    private static func unpickle(_ pickle: [UInt8], path: String) throws(CheckpointError) -> Unpickled {
         do {
-            return try pickle.withUnsafeBytes { pickleBytes in
-                try readTensors(pickleBytes, archive: archive, entries: entries, prefix: prefix, bigEndian: bigEndian, path: path)
+            return try pickle.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws -> Unpickled in
+                var unpickler = Unpickler(bytes)
+                unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
+                let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
+                return Unpickled(references: references, notes: notes, globals: unpickler.globals)
             }
-        } catch let error as CheckpointError {
-            throw error
+        } catch let error as PickleError {
+            throw CheckpointError(error, path: path)
         } catch {
             throw .damaged(path: path, reason: "\(error)")
         }
     }
 
     private static func readTensors(
-        _ pickle: UnsafeRawBufferPointer, archive: Archive, entries: ZipEntries, prefix: String, bigEndian: Bool, path: String
+        _ unpickled: Unpickled, entries: ZipEntries, prefix: String, bigEndian: Bool, path: String
     ) throws(CheckpointError) -> RawCheckpoint {
-        var unpickler = Unpickler(pickle)
-        unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
         do {
-            let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
+            let (references, notes) = (unpickled.references, unpickled.notes)
             var users: [String: Int] = [:]
             for (_, reference) in references { users[reference.storage.key, default: 0] += 1 }
             let byPath = entries.records
@@ -112,7 +128,7 @@ enum TorchZipReader: CheckpointContainerReader {
             }
             let entriesRead = zip(references, tensors).compactMap { pair in pair.1.map { (pair.0.0, $0) } }
             var raw = RawCheckpoint(container: container, entries: entriesRead, manifest: nil, notes: notes)
-            raw.pickleGlobals = unpickler.globals
+            raw.pickleGlobals = unpickled.globals
             if bigEndian { raw.notes.append("converted big-endian storages to this machine's byte order") }
             return raw
         } catch let error as PickleError {
