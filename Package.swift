@@ -65,9 +65,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The Swift runtime and Foundation linked in (Linux): a process then maps one binary instead
-        // of a dozen shared libraries, whose relocated data and scattered code pages cost 4-7 MiB of
-        // resident memory in every `zoo` process and its reading child (README: "Many small tensors").
+        // The Swift runtime and Foundation linked in (Linux, release builds): a process then maps one
+        // binary instead of 14 shared libraries, whose relocated data and scattered code pages cost
+        // 4-7 MiB of resident memory in every `zoo` process and its reading child (README: "Many
+        // small tensors"). Debug builds (tests, ThreadSanitizer) link them as before: the static
+        // archives' one linker warning (FoundationEssentials' use of mktemp) would fail the
+        // warning-free debug build.
         .executableTarget(
             name: "zoo", dependencies: ["ZooCLI"],
             linkerSettings: [
@@ -78,7 +81,7 @@ let package = Package(
                         // compiled to link (they were compiled against the shared Foundation).
                         "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
                         "-lFoundationInternationalization", "-lFoundationEssentials",
-                    ], .when(platforms: [.linux]))
+                    ], .when(platforms: [.linux], configuration: .release))
             ]
         ),
         // Fixture paths, temporary folders and child processes, shared by every test target.

@@ -5,7 +5,7 @@ public struct HDF5Member: Equatable, Sendable {
     public enum Kind: Equatable, Sendable { case group, dataset, other }
     public var name: String
     public var kind: Kind
-    /// Where a hard link points in the file, for ``HDF5Group/openDataset(_:)-(HDF5Member)``; nil
+    /// Where a hard link points in the file, for opening the dataset by it (`openDataset(member)`); nil
     /// for other links, and with libhdf5 1.12 or later (objects named by token there).
     public internal(set) var address: UInt64? = nil
 }
@@ -95,7 +95,7 @@ public final class HDF5Group: HDF5Object, @unchecked Sendable {
     /// libhdf5 counts a cached object header by its bytes on disk, a few hundred, but holds it
     /// decoded, several KiB (a dataset's layout message alone is 2.3): reading 20,000 small
     /// datasets, its default 2 MiB held 18 MiB. Reading datasets opened by address
-    /// (``openDataset(_:)-(HDF5Member)``), each header is used once, so a small cache costs no
+    /// (`openDataset(member)`), each header is used once, so a small cache costs no
     /// reads; looking names up in a large group is what needs a larger one.
     public func withMetadataCacheLimited<T>(to bytes: Int, _ body: () throws -> T) throws -> T {
         let file = HDF5Handle(try HDF5Library.identifier("find the file", path) { H5Iget_file_id(handle.id) }, .file)
