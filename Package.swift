@@ -65,7 +65,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "zoo", dependencies: ["ZooCLI"]),
+        // The Swift runtime and Foundation linked in (Linux, release builds): a process then maps one
+        // binary instead of 14 shared libraries, whose relocated data and scattered code pages cost
+        // 4-7 MiB of resident memory in every `zoo` process and its reading child (README: "Many
+        // small tensors"). Debug builds (tests, ThreadSanitizer) link them as before: the static
+        // archives' one linker warning (FoundationEssentials' use of mktemp) would fail the
+        // warning-free debug build.
+        .executableTarget(
+            name: "zoo", dependencies: ["ZooCLI"],
+            linkerSettings: [
+                .unsafeFlags(
+                    [
+                        "-static-stdlib",
+                        // What Foundation's static archive needs beyond what the modules were
+                        // compiled to link (they were compiled against the shared Foundation).
+                        "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+                        "-lFoundationInternationalization", "-lFoundationEssentials",
+                    ], .when(platforms: [.linux], configuration: .release))
+            ]
+        ),
         // Fixture paths, temporary folders and child processes, shared by every test target.
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),

@@ -50,4 +50,28 @@ static inline hid_t zoo_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 static inline hid_t zoo_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 static inline hid_t zoo_h5t_c_s1(void) { return H5T_C_S1; }
 
+
+/// Where the hard link an H5Literate callback was given points (its `info`), or 0 when it is not
+/// a hard link or the library names objects by token (1.12 and later): zoo then opens by name.
+static inline haddr_t zoo_link_address(const void *info) {
+#if H5_VERSION_GE(1, 12, 0)
+    (void)info;
+    return 0;
+#else
+    const H5L_info_t *link = (const H5L_info_t *)info;
+    return link != NULL && link->type == H5L_TYPE_HARD ? link->u.address : 0;
+#endif
+}
+
+/// Opens the object at `address` (from zoo_link_address); negative where the library lacks it.
+static inline hid_t zoo_open_by_address(hid_t location, haddr_t address) {
+#if H5_VERSION_GE(1, 12, 0)
+    (void)location;
+    (void)address;
+    return -1;
+#else
+    return H5Oopen_by_addr(location, address);
+#endif
+}
+
 #endif

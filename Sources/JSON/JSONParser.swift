@@ -16,17 +16,33 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 struct JSONParser {
     static let maximumDepth = 512
 
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var position = 0
+    /// The key paths to keep (see ``JSONValue/parse(_:keeping:)``), nil for everything.
+    private let kept: [[String]]?
+    /// The object keys from the root to the value being read, when only some paths are kept.
+    private var path: [String] = []
 
-    init(_ text: String) { bytes = Array(text.utf8) }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, keeping kept: [[String]]?) { (self.bytes, self.kept) = (bytes, kept) }
 
-    static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(text)
-        let value = try parser.value(depth: 0)
-        parser.skipWhitespace()
-        guard parser.position == parser.bytes.count else { throw parser.failure("text after the JSON value") }
-        return value
+    static func parse(_ text: String, keeping kept: [[String]]? = nil) throws(JSONParseError) -> JSONValue {
+        // The text's own bytes, not a copy of them: programs of many weights are megabytes of JSON.
+        var text = text
+        return try text.withUTF8 { bytes -> Result<JSONValue, JSONParseError> in
+            var parser = JSONParser(bytes, keeping: kept)
+            do throws(JSONParseError) {
+                let value = try parser.value(depth: 0, keep: true)
+                parser.skipWhitespace()
+                guard parser.position == parser.bytes.count else { throw parser.failure("text after the JSON value") }
+                return .success(value)
+            } catch { return .failure(error) }
+        }.get()
+    }
+
+    /// Whether the value at `path` is kept: it lies on the way to a kept path or inside one.
+    private func keeps(_ path: [String]) -> Bool {
+        guard let kept else { return true }
+        return kept.contains { pattern in zip(pattern, path).allSatisfy { $0 == "*" || $0 == $1 } }
     }
 
     private func failure(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: position) }
@@ -35,13 +51,14 @@ struct JSONParser {
         while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
     }
 
-    private mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// The next value; one not kept is checked as thoroughly but not stored (`.null`).
+    private mutating func value(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
         guard depth < Self.maximumDepth else { throw failure("JSON nested deeper than \(Self.maximumDepth) levels") }
         skipWhitespace()
         guard position < bytes.count else { throw failure("a value expected, the text ended") }
         switch bytes[position] {
-        case UInt8(ascii: "{"): return try object(depth: depth)
-        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "{"): return try object(depth: depth, keep: keep)
+        case UInt8(ascii: "["): return try array(depth: depth, keep: keep)
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
@@ -60,7 +77,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+    private mutating func object(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
         position += 1
         var fields: [String: JSONValue] = [:]
         skipWhitespace()
@@ -75,7 +92,16 @@ struct JSONParser {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("':' expected") }
             position += 1
-            fields[key] = try value(depth: depth + 1)
+            if keep && kept != nil {
+                path.append(key)
+                let keepField = keeps(path)
+                let field = try value(depth: depth + 1, keep: keepField)
+                path.removeLast()
+                if keepField { fields[key] = field }
+            } else {
+                let field = try value(depth: depth + 1, keep: keep)
+                if keep { fields[key] = field }
+            }
             skipWhitespace()
             guard position < bytes.count else { throw failure("'}' expected, the text ended") }
             if bytes[position] == UInt8(ascii: ",") {
@@ -84,11 +110,11 @@ struct JSONParser {
             }
             guard bytes[position] == UInt8(ascii: "}") else { throw failure("',' or '}' expected") }
             position += 1
-            return .object(fields)
+            return keep ? .object(fields) : .null
         }
     }
 
-    private mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+    private mutating func array(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
         position += 1
         var items: [JSONValue] = []
         skipWhitespace()
@@ -97,7 +123,8 @@ struct JSONParser {
             return .array(items)
         }
         while true {
-            items.append(try value(depth: depth + 1))
+            let item = try value(depth: depth + 1, keep: keep)
+            if keep { items.append(item) }
             skipWhitespace()
             guard position < bytes.count else { throw failure("']' expected, the text ended") }
             if bytes[position] == UInt8(ascii: ",") {
@@ -106,7 +133,7 @@ struct JSONParser {
             }
             guard bytes[position] == UInt8(ascii: "]") else { throw failure("',' or ']' expected") }
             position += 1
-            return .array(items)
+            return keep ? .array(items) : .null
         }
     }
 

@@ -47,6 +47,14 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         try JSONParser.parse(text)
     }
 
+    /// Parses JSON text as ``parse(_:)`` does (the same errors for the same text), keeping only the
+    /// values at `paths` (object keys from the root; `*` matches any key; arrays are passed through)
+    /// and the objects on the way to them: for reading a few facts out of megabytes of JSON without
+    /// its whole tree of values, which takes several times the text.
+    public static func parse(_ text: String, keeping paths: [[String]]) throws -> JSONValue {
+        try JSONParser.parse(text, keeping: paths)
+    }
+
     /// Compact JSON with sorted keys, so equal values serialise identically.
     public func serialized(pretty: Bool = false) -> String {
         let encoder = JSONEncoder()

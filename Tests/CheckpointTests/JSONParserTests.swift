@@ -37,6 +37,25 @@ struct JSONParserTests {
         #expect(error?.offset == offset, "\(text): \(String(describing: error))")
     }
 
+    /// Keeping some paths reads the same values there, drops the rest, and refuses what is not
+    /// JSON as the whole parse does, at the same byte: skipped values are checked as thoroughly.
+    @Test func keepingSomePathsKeepsTheirValuesOnly() throws {
+        let text = #"{"a": {"b": [{"c": 1, "d": [2, {"e": "x"}]}, {"c": "y"}], "f": 3}, "g": {"h": {"c": 4}, "i": {"c": 5}}}"#
+        let kept = try JSONValue.parse(text, keeping: [["a", "b", "c"], ["g", "*", "c"]])
+        #expect(
+            kept
+                == .object([
+                    "a": .object(["b": .array([.object(["c": .int(1)]), .object(["c": .string("y")])])]),
+                    "g": .object(["h": .object(["c": .int(4)]), "i": .object(["c": .int(5)])]),
+                ]))
+        #expect(try JSONValue.parse(text, keeping: [["a"]]) == .object(["a": try JSONValue.parse(text)["a"]!]))
+        for (bad, offset) in [(#"{"a": 1, "z": [1, tru]}"#, 18), (#"{"z": {"y": "\x"}}"#, 15), (#"{"z": [1 2]}"#, 9)] {
+            let whole = #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
+            let pruned = #expect(throws: JSONParseError.self) { try JSONValue.parse(bad, keeping: [["a"]]) }
+            #expect(whole?.offset == offset && pruned == whole, "\(bad): \(String(describing: whole)), \(String(describing: pruned))")
+        }
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }

@@ -22,6 +22,27 @@ struct HDF5GroupTests {
         }
     }
 
+    /// A listed dataset opens at its link's address as it does by name (readers of many datasets
+    /// open them so); a group's address is not a dataset.
+    @Test func aListedDatasetOpensByAddressAsByName() throws {
+        try withTemporaryFile { path in
+            do {
+                let root = try HDF5File.create(path).rootGroup()
+                try write([Float(1), 2, 3], "w", shape: [3], type: .float32, into: root)
+                _ = try root.createGroup("g")
+            }
+            let root = try HDF5File.openReadOnly(path).rootGroup()
+            let members = try root.members()
+            let dataset = try #require(members.first { $0.name == "w" })
+            let byAddress = try root.openDataset(dataset)
+            #expect(byAddress.path == "/w")
+            #expect(try byAddress.read(as: .float32) == root.openDataset("w").read(as: .float32))
+            #expect(try byAddress.shape() == [3])
+            let group = try #require(members.first { $0.name == "g" })
+            if group.address != nil { #expect(throws: HDF5Error.self) { try root.openDataset(group) } }
+        }
+    }
+
     @Test func openingADatasetAsAGroupFails() throws {
         try withTemporaryFile { path in
             let root = try HDF5File.create(path).rootGroup()

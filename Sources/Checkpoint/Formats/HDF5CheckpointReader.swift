@@ -101,18 +101,24 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
             throw CheckpointError.invalidTensor(
                 path: path, key: prefix, reason: "groups nest deeper than \(maximumDepth) levels; the file is damaged or crafted")
         }
-        for member in try group.members() where !CheckpointReader.isMetadata(member.name) {
-            let key = prefix + member.name
-            switch member.kind {
-            case .group:
-                sawGroups = true
-                try collect(
-                    try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path, depth: depth + 1
-                )
-            case .dataset:
-                entries.append((key, try TensorIO.read(try group.openDataset(member.name), key: key, path: path)))
-            case .other:
-                throw CheckpointError.unsupportedElementType(path: path, key: key, found: "a link that is neither group nor dataset")
+        let members = try group.members()
+        // Many datasets are read with a small metadata cache (see withMetadataCacheLimited): for
+        // 20,000 tensors of 1 KiB it held 18 MiB of decoded object headers, against 20 of values.
+        let datasets = members.count { $0.kind == .dataset && $0.address != nil }
+        try group.withMetadataCacheLimited(to: datasets >= 1024 ? 256 << 10 : Int.max) {
+            for member in members where !CheckpointReader.isMetadata(member.name) {
+                let key = prefix + member.name
+                switch member.kind {
+                case .group:
+                    sawGroups = true
+                    try collect(
+                        try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path,
+                        depth: depth + 1)
+                case .dataset:
+                    entries.append((key, try TensorIO.read(try group.openDataset(member), key: key, path: path)))
+                case .other:
+                    throw CheckpointError.unsupportedElementType(path: path, key: key, found: "a link that is neither group nor dataset")
+                }
             }
         }
     }

@@ -83,7 +83,7 @@ enum PT2Reader: CheckpointContainerReader {
         throws(CheckpointError) -> (order: ([String]) -> [String], metadata: [String: String])
     {
         let program: JSONValue
-        do { program = try JSONValue.parse(text) } catch {
+        do { program = try JSONValue.parse(text, keeping: programPaths) } catch {
             throw .damaged(path: path, reason: "\(programPath) is not valid JSON (\(error))")
         }
         let schema = program["schema_version"]
@@ -92,6 +92,20 @@ enum PT2Reader: CheckpointContainerReader {
         let signatureOrder = signatureOrder(program: program)
         return ({ stateDictOrder(signatureOrder, configKeys: $0) }, summary(of: program, name: name, models: models))
     }
+
+    /// What ``programFacts`` reads of a program; the rest (every node's arguments, every tensor's
+    /// metadata) is checked as JSON but never becomes a tree of values.
+    private static let programPaths = [
+        ["schema_version"], ["torch_version"], ["graph_module", "signature", "input_specs", "parameter", "parameter_name"],
+        ["graph_module", "signature", "input_specs", "buffer", "buffer_name"], ["graph_module", "graph", "nodes", "target"],
+    ]
+
+    /// What ``weightDescriptions`` reads of a weights config.
+    private static let weightConfigPaths = [
+        ["config", "*", "use_pickle"], ["config", "*", "path_name"], ["config", "*", "tensor_meta", "dtype"],
+        ["config", "*", "tensor_meta", "sizes"], ["config", "*", "tensor_meta", "strides"],
+        ["config", "*", "tensor_meta", "storage_offset"],
+    ]
 
     /// The state_dict names in the graph signature's order (parameters and buffers as the program
     /// takes them), then any other weight the config lists, sorted.
@@ -122,10 +136,10 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     /// Each weight's description from the weights config, by state_dict name.
-    private static func weightDescriptions(_ entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError)
+    private static func weightDescriptions(_ entry: ZipRecord, entries: ZipEntries, path: String) throws(CheckpointError)
         -> [String: WeightDescription]
     {
-        let config = try json(of: entry, entries: entries, path: path)["config"]?.objectValue ?? [:]
+        let config = try json(of: entry, keeping: weightConfigPaths, entries: entries, path: path)["config"]?.objectValue ?? [:]
         return config.mapValues { description in
             let meta = description["tensor_meta"]
             return WeightDescription(
@@ -139,7 +153,7 @@ enum PT2Reader: CheckpointContainerReader {
 
     /// One weight: its raw bytes, with the dtype, sizes, strides and offset its config gives.
     private static func weight(
-        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: Entry], entries: ZipEntries, path: String
+        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: ZipRecord], entries: ZipEntries, path: String
     ) throws(CheckpointError) -> Tensor {
         if description.pickled { throw .refused(path: path, .pickledExportWeight(key: key)) }
         guard let file = description.file, let entry = byPath[prefix + "data/weights/" + file] else {
@@ -205,9 +219,11 @@ enum PT2Reader: CheckpointContainerReader {
         return metadata
     }
 
-    private static func json(of entry: Entry, entries: ZipEntries, path: String) throws(CheckpointError) -> JSONValue {
-        let bytes = try entries.bytes(of: entry)
-        do { return try JSONValue.parse(String(decoding: bytes, as: UTF8.self)) } catch {
+    private static func json(of entry: ZipRecord, keeping paths: [[String]], entries: ZipEntries, path: String) throws(CheckpointError)
+        -> JSONValue
+    {
+        let text = String(decoding: try entries.bytes(of: entry), as: UTF8.self)  // The bytes go at once.
+        do { return try JSONValue.parse(text, keeping: paths) } catch {
             throw .damaged(path: path, reason: "\(entry.path) is not valid JSON (\(error))")
         }
     }

@@ -79,7 +79,7 @@ extension PT2SampleInputs {
         do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
             throw .damaged(path: path, reason: "\(entryName) is not a torch.save zip (\(error))")
         }
-        let entries = ZipEntries(archive: archive, fileSize: UInt64(bytes.count), path: "\(path) (\(entryName))")
+        let entries = ZipEntries(archive: archive, bytes: bytes, path: "\(path) (\(entryName))")
         let byPath = entries.byPath()
         guard let picklePath = byPath.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }),
             let pickleEntry = byPath[picklePath]

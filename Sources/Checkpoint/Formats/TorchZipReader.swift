@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 import Tensor
 // ZIPFoundation predates Swift concurrency: its Archive (a FILE* underneath) and Entry carry no
-// Sendable marks. Each worker thread reads through an Archive of its own, the first one excepted.
+// Sendable marks. Worker threads read entries by their ZipRecord with pread, never through it.
 @preconcurrency import ZIPFoundation
 
 /// `torch.save` files since PyTorch 1.6: a zip archive (read with ZIPFoundation) holding
@@ -20,46 +20,63 @@ enum TorchZipReader: CheckpointContainerReader {
     static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
         let entries = try ZipEntries(checkedArchiveAt: path)
         let archive = entries.archive
-        guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("data.pkl") && $0.type == .file }) else {
+        guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("data.pkl") && $0.type == .file }),
+            let pickleRecord = entries.records[pickleEntry.path]
+        else {
             throw .damaged(path: path, reason: "the zip archive holds no data.pkl, so it is not a torch.save file")
         }
         let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
-        let pickle = try entries.bytes(of: pickleEntry)
+        var pickle = try entries.bytes(of: pickleRecord)
         var bigEndian = false
-        if let entry = archive[prefix + "byteorder"] {
+        if let entry = entries.records[prefix + "byteorder"] {
             let order = String(decoding: try entries.bytes(of: entry), as: UTF8.self)
             guard order == "little" || order == "big" else { throw .damaged(path: path, reason: "byteorder is '\(order)'") }
             bigEndian = order == "big"
         }  // Files from before PyTorch wrote the byte order are little-endian.
+        // The pickle's bytes, its tree of values and the unpickler's memo go before any tensor is
+        // read: for 20,000 small tensors they were 15 MB beside the tensors' 20.
+        let unpickled = try unpickle(pickle, path: path)
+        pickle = []
+        return try readTensors(unpickled, entries: entries, prefix: prefix, bigEndian: bigEndian, path: path)
+    }
 
+    /// The tensors the pickle describes (where each one's storage is), how they were found, and
+    /// the globals the pickle named.
+    private struct Unpickled {
+        var references: [(String, TensorReference)]
+        var notes: [String]
+        var globals: [String]
+    }
+
+    private static func unpickle(_ pickle: [UInt8], path: String) throws(CheckpointError) -> Unpickled {
         do {
-            return try pickle.withUnsafeBytes { pickleBytes in
-                try readTensors(pickleBytes, archive: archive, entries: entries, prefix: prefix, bigEndian: bigEndian, path: path)
+            return try pickle.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws -> Unpickled in
+                var unpickler = Unpickler(bytes)
+                unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
+                let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
+                return Unpickled(references: references, notes: notes, globals: unpickler.globals)
             }
-        } catch let error as CheckpointError {
-            throw error
+        } catch let error as PickleError {
+            throw CheckpointError(error, path: path)
         } catch {
             throw .damaged(path: path, reason: "\(error)")
         }
     }
 
     private static func readTensors(
-        _ pickle: UnsafeRawBufferPointer, archive: Archive, entries: ZipEntries, prefix: String, bigEndian: Bool, path: String
+        _ unpickled: Unpickled, entries: ZipEntries, prefix: String, bigEndian: Bool, path: String
     ) throws(CheckpointError) -> RawCheckpoint {
-        var unpickler = Unpickler(pickle)
-        unpickler.persistentLoad = { id throws(PickleError) in .storage(try TorchStateDict.storage(fromPersistentID: id)) }
         do {
-            let (references, notes) = try TorchStateDict.tensors(in: try unpickler.load())
+            let (references, notes) = (unpickled.references, unpickled.notes)
             var users: [String: Int] = [:]
             for (_, reference) in references { users[reference.storage.key, default: 0] += 1 }
-            let byPath = entries.byPath()
+            let byPath = entries.records
             // First the plan: which tensors are a whole storage of their own (read straight into
             // the tensor, several at once), which share or view one (read after, from a buffer).
-            // By index into `references`, the entries found again by path: ZIPFoundation's entries
-            // are 576 bytes each, and copies of them in these lists were 11.5 MB for 20,000 tensors.
+            // By index into `references`, the entries found again by path.
             var direct: [Int] = []
             var viaBuffer: [Int] = []
-            let storageEntry: @Sendable (TensorReference) -> Entry? = { byPath[prefix + "data/" + $0.storage.key] }
+            let storageEntry: @Sendable (TensorReference) -> ZipRecord? = { byPath[prefix + "data/" + $0.storage.key] }
             for (index, (key, reference)) in references.enumerated() {
                 let storage = reference.storage
                 guard let entry = byPath[prefix + "data/" + storage.key] else {
@@ -111,7 +128,7 @@ enum TorchZipReader: CheckpointContainerReader {
             }
             let entriesRead = zip(references, tensors).compactMap { pair in pair.1.map { (pair.0.0, $0) } }
             var raw = RawCheckpoint(container: container, entries: entriesRead, manifest: nil, notes: notes)
-            raw.pickleGlobals = unpickler.globals
+            raw.pickleGlobals = unpickled.globals
             if bigEndian { raw.notes.append("converted big-endian storages to this machine's byte order") }
             return raw
         } catch let error as PickleError {
@@ -130,20 +147,14 @@ extension TorchZipReader {
     }
 
     /// Reads whole-storage tensors straight into their memory, on as many threads as there are
-    /// cores (at most 4), each with its own handle on the archive.
+    /// cores (at most 4), all through the one descriptor (`pread` keeps no shared position).
     fileprivate static func readInParallel(
-        _ work: [Int], of references: [TensorReference], entry: @Sendable (TensorReference) -> Entry?, path: String, fallback: ZipEntries
+        _ work: [Int], of references: [TensorReference], entry: @Sendable (TensorReference) -> ZipRecord?, path: String,
+        fallback readers: ZipEntries
     ) throws(PickleError) -> [(Int, Tensor)] {
         let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount, work.count))
         let gathered = Mutex(Gathered())
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var readers = fallback
-            if worker > 0 {
-                do { readers = ZipEntries(archive: try openArchive(path), fileSize: fallback.fileSize, path: path) } catch {
-                    gathered.withLock { if $0.failure == nil { $0.failure = "cannot open the archive a second time" } }
-                    return
-                }
-            }
             for item in stride(from: worker, to: work.count, by: workers) where gathered.withLock({ $0.failure == nil }) {
                 let index = work[item]
                 let reference = references[index]
@@ -170,44 +181,59 @@ extension TorchZipReader {
     }
 }
 
-/// Reads zip entries whole, checking each one's CRC-32 with zlib.
+/// Reads zip entries whole, checking each one's CRC-32 with zlib. ZIPFoundation's archive
+/// finds entries by name and kind; their bytes are read here, by the directory's own records
+/// (``ZipRecord``), with `pread` from the file (several threads at once on one descriptor) or
+/// copied from the bytes of a zip held in memory.
 struct ZipEntries {
     let archive: Archive
     let fileSize: UInt64
     let path: String
+    /// Every entry by its path, the first of duplicates.
+    let records: [String: ZipRecord]
+    private let source: Source
 
-    init(archive: Archive, fileSize: UInt64, path: String) {
-        (self.archive, self.fileSize, self.path) = (archive, fileSize, path)
+    private enum Source {
+        case file(ReadDescriptor)
+        case memory([UInt8])
+    }
+
+    /// A zip held in memory (one inside another).
+    init(archive: Archive, bytes: [UInt8], path: String) {
+        (self.archive, fileSize, self.path) = (archive, UInt64(bytes.count), path)
+        records = bytes.withUnsafeBytes { ZipDirectoryBounds.records(in: $0) }
+        source = .memory(bytes)
     }
 
     /// The zip at `path`, its directory checked before ZIPFoundation reads it (ZIPFoundation traps
     /// on some impossible ZIP64 numbers): the way every zip container opens its file.
     init(checkedArchiveAt path: String) throws(CheckpointError) {
-        let directoryProblem: String?
-        do { directoryProblem = try MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) } } catch {
+        let checked: (problem: String?, records: [String: ZipRecord])
+        do {
+            checked = try MappedFile(path: path).withBytes { bytes in
+                let problem = ZipDirectoryBounds.problem(in: bytes)
+                return (problem, problem == nil ? ZipDirectoryBounds.records(in: bytes) : [:])
+            }
+        } catch {
             throw .damaged(path: path, reason: "cannot be read (\(error))")
         }
-        if let directoryProblem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(directoryProblem)") }
+        if let problem = checked.problem { throw .damaged(path: path, reason: "the zip archive's directory is damaged: \(problem)") }
         let archive: Archive
         do { archive = try TorchZipReader.openArchive(path) } catch {
             throw .damaged(path: path, reason: "not a readable zip archive (\(error)); the file may be truncated")
         }
-        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
-        self.init(archive: archive, fileSize: fileSize, path: path)
+        let descriptor = ReadDescriptor(path: path)
+        guard let descriptor else { throw .damaged(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+        (self.archive, self.path, records, source) = (archive, path, checked.records, .file(descriptor))
+        fileSize = descriptor.size
     }
 
-    /// Every entry by its path, the first of duplicates, in one pass over the directory:
-    /// ZIPFoundation's subscript walks it from the start for every name (a read per entry), which
-    /// for a hundred storages was a third of a load.
-    func byPath() -> [String: Entry] {
-        var byPath: [String: Entry] = [:]
-        for entry in archive where byPath[entry.path] == nil { byPath[entry.path] = entry }
-        return byPath
-    }
+    /// Every entry by its path, the first of duplicates.
+    func byPath() -> [String: ZipRecord] { records }
 
     /// An entry's bytes. Its declared size is bounded by the file's (torch stores entries
     /// uncompressed), so a damaged size cannot make it allocate more.
-    func bytes(of entry: Entry) throws(CheckpointError) -> [UInt8] {
+    func bytes(of entry: ZipRecord) throws(CheckpointError) -> [UInt8] {
         try check(entry)
         var bytes = [UInt8](repeating: 0, count: Int(entry.uncompressedSize))
         var failure: CheckpointError?
@@ -218,37 +244,48 @@ struct ZipEntries {
         return bytes
     }
 
-    /// Streams an entry into `buffer`, which must be exactly its size, checking its CRC-32.
-    func read(_ entry: Entry, into buffer: UnsafeMutableRawBufferPointer) throws(CheckpointError) {
+    /// Reads an entry into `buffer`, which must be exactly its size, checking its CRC-32.
+    func read(_ entry: ZipRecord, into buffer: UnsafeMutableRawBufferPointer) throws(CheckpointError) {
         try check(entry)
         guard UInt64(buffer.count) == entry.uncompressedSize else {
             throw .damaged(path: path, reason: "entry \(entry.path) holds \(entry.uncompressedSize) bytes, not \(buffer.count)")
         }
-        var written = 0
-        var crc = crc32(0, nil, 0)
-        do {
-            _ = try archive.extract(entry, bufferSize: 256 << 10, skipCRC32: true) { data in
-                guard written + data.count <= buffer.count else { throw ZipReadError.longerThanDeclared }
-                data.withUnsafeBytes { chunk in
-                    guard let base = chunk.baseAddress else { return }
-                    (buffer.baseAddress! + written).copyMemory(from: base, byteCount: chunk.count)
-                    crc = crc32(crc, base.assumingMemoryBound(to: Bytef.self), uInt(chunk.count))
-                }
-                written += data.count
-            }
-        } catch {
-            throw .damaged(path: path, reason: "cannot read \(entry.path): \(error); the file is truncated or damaged")
+        var header = [UInt8](repeating: 0, count: 30)
+        let headerRead = header.withUnsafeMutableBytes { copy(from: entry.localHeader, into: $0) }
+        guard headerRead == 30, header[0] == 0x50, header[1] == 0x4B, header[2] == 0x03, header[3] == 0x04 else {
+            throw .damaged(path: path, reason: "cannot read \(entry.path): its local header is damaged; the file is truncated or damaged")
         }
+        let skipped = 30 + (Int(header[26]) | Int(header[27]) << 8) + (Int(header[28]) | Int(header[29]) << 8)
+        let written = copy(from: entry.localHeader + UInt64(skipped), into: buffer)
         guard written == buffer.count else {
             throw .damaged(
-                path: path, reason: "entry \(entry.path) ends after \(written) of its \(buffer.count) bytes; the file is truncated")
+                path: path, reason: "entry \(entry.path) ends after \(max(written, 0)) of its \(buffer.count) bytes; the file is truncated")
+        }
+        var crc = crc32(0, nil, 0)
+        var done = 0
+        while done < buffer.count {
+            let piece = min(buffer.count - done, 1 << 30)
+            crc = crc32(crc, (buffer.baseAddress! + done).assumingMemoryBound(to: Bytef.self), uInt(piece))
+            done += piece
         }
         guard UInt32(truncatingIfNeeded: crc) == entry.checksum else {
             throw .damaged(path: path, reason: "entry \(entry.path) fails its CRC-32 check; the file is damaged")
         }
     }
 
-    private func check(_ entry: Entry) throws(CheckpointError) {
+    /// Copies from `offset` of the zip into `buffer`, as much as there is: the count copied.
+    private func copy(from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        guard offset < fileSize else { return 0 }
+        switch source {
+        case .memory(let bytes):
+            let count = min(buffer.count, bytes.count - Int(offset))
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
+            return count
+        case .file(let descriptor): return descriptor.read(at: offset, into: buffer)
+        }
+    }
+
+    private func check(_ entry: ZipRecord) throws(CheckpointError) {
         guard !entry.isCompressed else {
             throw .damaged(path: path, reason: "entry \(entry.path) is compressed; torch.save stores entries uncompressed")
         }
@@ -256,6 +293,35 @@ struct ZipEntries {
             throw .damaged(path: path, reason: "entry \(entry.path) claims \(entry.uncompressedSize) bytes, more than the file holds")
         }
     }
+}
 
-    enum ZipReadError: Error { case longerThanDeclared }
+/// A file open for reading at any offset, from any thread (`pread`); closed on deinit.
+final class ReadDescriptor: Sendable {
+    private let descriptor: Int32
+    let size: UInt64
+
+    init?(path: String) {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            close(descriptor)
+            return nil
+        }
+        size = UInt64(status.st_size)
+    }
+
+    deinit { close(descriptor) }
+
+    /// Reads from `offset` until `buffer` is full or the file ends: the count read.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, min(buffer.count - done, 1 << 30), off_t(offset) + off_t(done))
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            done += count
+        }
+        return done
+    }
 }
