@@ -120,5 +120,18 @@ final class OneDNNBuffer: @unchecked Sendable {
 
     init(_ layout: dnnl_memory_desc_t) { pointer = OneDNN.allocate(layout) }
 
+    /// `values` in `layout`, reordered by `reorder` from zoo's plain one (copied when nil): a
+    /// plan's weights, prepared once.
+    convenience init(_ layout: dnnl_memory_desc_t, preparing values: [Float], by reorder: Reorder?) throws(OneDNNFallback) {
+        self.init(layout)
+        let destination = pointer
+        try values.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
+            guard let source = plain.baseAddress else { return }
+            let raw = UnsafeMutableRawPointer(mutating: source)
+            guard let reorder else { return destination.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride) }
+            try OneDNN.withStream { (stream) throws(OneDNNFallback) in try reorder.run(from: raw, to: destination, on: stream) }
+        }
+    }
+
     deinit { pointer.deallocate() }
 }

@@ -93,18 +93,7 @@ final class OneDNNConvolution: @unchecked Sendable {
             preparedWeights = nil
             return
         }
-        let prepared = OneDNNBuffer(weightsInner)
-        preparedWeights = prepared
-        try weight.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
-            let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
-            guard let weightReorder else {
-                prepared.pointer.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
-                return
-            }
-            try OneDNN.withStream { (stream) throws(OneDNNFallback) in
-                try weightReorder.run(from: raw, to: prepared.pointer, on: stream)
-            }
-        }
+        preparedWeights = try OneDNNBuffer(weightsInner, preparing: weight, by: weightReorder)
     }
 
     /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that

@@ -47,15 +47,8 @@ final class OneDNNInnerProduct: @unchecked Sendable {
         weightsLayout = primitive.layout(dnnl_query_weights_md)
         self.biasLayout = biasLayout
         self.bias = bias
-        preparedWeights = OneDNNBuffer(weightsLayout)
-        let reorder = try Reorder.between(weightsPlain, weightsLayout, engine: engine)
-        try weight.withUnsafeBufferPointer { (plain) throws(OneDNNFallback) in
-            let raw = UnsafeMutableRawPointer(mutating: plain.baseAddress!)
-            guard let reorder else {
-                return preparedWeights.pointer.copyMemory(from: raw, byteCount: plain.count * MemoryLayout<Float>.stride)
-            }
-            try OneDNN.withStream { (stream) throws(OneDNNFallback) in try reorder.run(from: raw, to: preparedWeights.pointer, on: stream) }
-        }
+        preparedWeights = try OneDNNBuffer(
+            weightsLayout, preparing: weight, by: try Reorder.between(weightsPlain, weightsLayout, engine: engine))
     }
 
     /// `output = input W^T + b`, both row-major.
