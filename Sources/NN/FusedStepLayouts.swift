@@ -24,6 +24,9 @@ extension FusedStep {
                 return .plain(blockedChannelMeans(value))
             default: return nil
             }
+        case .flattenThenLinear(_, let linear):
+            guard case .blocked(let value) = input else { return nil }
+            return linear.forward(flattening: value).map(LayoutValue.plain)
         }
     }
 

@@ -31,23 +31,34 @@ protocol EpilogueFusing: Layer {
     func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?) throws -> Tensor
 }
 
-/// One step of a fused Sequential: a child on its own, or a convolution with what follows it.
+/// One step of a fused Sequential: a child on its own, a convolution with what follows it, or a
+/// `Flatten` and the `Linear` that reads its rows (which can read a blocked activation as it is).
 enum FusedStep {
     case layer(Module)
     case convolution(FusedConvolution)
+    case flattenThenLinear(Flatten, Linear)
 
     func forward(_ input: Tensor) throws -> Tensor {
         switch self {
         case .layer(let layer): try layer.forward(input)
         case .convolution(let fused): try fused.forward(input)
+        case .flattenThenLinear(let flatten, let linear): try linear.forward(try flatten.forward(input))
         }
     }
 
-    /// `layers` grouped: a convolution takes a following BatchNorm2d of its width, then a ReLU.
+    /// `layers` grouped: a convolution takes a following BatchNorm2d of its width, then a ReLU;
+    /// a `Flatten` of every axis after the batch takes a following Linear.
     static func plan(_ layers: [Module]) -> [FusedStep] {
         var steps: [FusedStep] = []
         var index = 0
         while index < layers.count {
+            if let flatten = layers[index] as? Flatten, flatten.startDim == 1, flatten.endDim == -1, index + 1 < layers.count,
+                let linear = layers[index + 1] as? Linear
+            {
+                steps.append(.flattenThenLinear(flatten, linear))
+                index += 2
+                continue
+            }
             guard let convolution = layers[index] as? any EpilogueFusing else {
                 steps.append(.layer(layers[index]))
                 index += 1

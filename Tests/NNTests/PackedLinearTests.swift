@@ -31,6 +31,54 @@ struct PackedLinearTests {
         Self.expectClose(first, Tensor(shape: [1, outFeatures], scalars: Array(expected.scalars[0..<outFeatures])), inFeatures: inFeatures)
     }
 
+    /// A Flatten then Linear after a convolution reads the blocked activation where the
+    /// convolution wrote it: as it is with few outputs (oneDNN's GEMM kernel), as rows with the
+    /// weights put into the blocked order with 64 or more (brgemm); channel counts that are not a
+    /// multiple of 16 leave padding the weights must skip. One sample with 64 or more outputs
+    /// declines (the plain GEMM is faster there).
+    @Test(arguments: [
+        ([1, 16, 4, 4], 10), ([3, 6, 5, 5], 10), ([3, 6, 5, 5], 70), ([2, 40, 3, 7], 64), ([64, 32, 32, 32], 10),
+        ([8, 64, 8, 8], 128), ([1, 64, 8, 8], 128),
+    ])
+    func aFlattenedBlockedActivationGivesThePlainRowsOutput(shape: [Int], outFeatures: Int) throws {
+        let inFeatures = shape.dropFirst().reduce(1, *)
+        let layer = try Linear(inFeatures: inFeatures, outFeatures: outFeatures)
+        let x = seededTensor(shape, seed: 5)
+        let expected = try layer(try x.reshaped([shape[0], inFeatures]))
+        layer.eval()
+        let got = layer.forward(flattening: try BlockedActivation.blocked(x))
+        if shape[0] == 1 && outFeatures >= 64 {
+            #expect(got == nil, "one sample through the rows kernel must decline")
+            return
+        }
+        Self.expectClose(try #require(got, "oneDNN has no kernel for \(shape)"), expected, inFeatures: inFeatures)
+        layer.train()
+        #expect(layer.forward(flattening: try BlockedActivation.blocked(x)) == nil, "train mode must take the GEMM")
+    }
+
+    /// In a fused Sequential (net's conv -> ReLU -> Flatten -> Linear), the step takes the
+    /// convolution's blocked output; the output is the unfused one's, and new weights are followed.
+    @Test func aFusedSequentialFlattensTheBlockedActivationIntoItsLinear() throws {
+        func model() throws -> Sequential {
+            Sequential(named: [
+                ("conv", try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1)), ("relu", ReLU()),
+                ("flatten", Flatten()), ("fc", try Linear(inFeatures: 32 * 8 * 8, outFeatures: 10)),
+            ])
+        }
+        let (fused, plain) = (try model(), try model())
+        _ = try plain.load(fused.stateDict())
+        let x = seededTensor([4, 3, 8, 8], seed: 6)
+        InferenceFusion.apply(to: fused)
+        plain.eval()
+        let steps = try #require(fused.fusedSteps)
+        #expect(steps.contains { if case .flattenThenLinear = $0 { true } else { false } }, "no Flatten-Linear step was planned")
+        Self.expectClose(try fused(x), try plain(x), inFeatures: 32 * 8 * 8)
+        let fc = try #require(fused.modules.compactMap { $0 as? Linear }.first)
+        try fc.setLocalState("weight", to: seededTensor([10, 32 * 8 * 8], seed: 7))
+        _ = try plain.load(fused.stateDict())
+        Self.expectClose(try fused(x), try plain(x), inFeatures: 32 * 8 * 8)
+    }
+
     @Test func newWeightsReplaceThePackedOnes() throws {
         let layer = try Linear(inFeatures: 24, outFeatures: 10)
         layer.eval()

@@ -8,6 +8,11 @@ internal import CDNNL
 /// (simplecnn's first Linear at batch 64) 1097 us by `dnnl_sgemm` against 342; 8 rows of
 /// 1280 -> 1000 (mobilenet_v2's classifier at batch 8) 146 against 110. For one row both read
 /// the weights once and neither wins, so one row stays on the GEMM.
+///
+/// The rows may also be the samples of a blocked activation (nChw16c) that a `Flatten` would
+/// turn into rows: the weights are then put into the blocked order once, so the activation is
+/// read where a convolution wrote it instead of being reordered to NCHW first (net at batch 64
+/// reordered 8 MiB per pass for its `Linear(32768, 10)`: 2.20 -> 1.11 ms a pass).
 // @unchecked: oneDNN handles and layouts (C structs), and weights written once when made.
 final class OneDNNInnerProduct: @unchecked Sendable {
     private let primitive: OneDNNPrimitive
@@ -18,17 +23,62 @@ final class OneDNNInnerProduct: @unchecked Sendable {
     private let preparedWeights: OneDNNBuffer
     private let bias: [Float]?
 
+    /// The primitive for flattened blocked activations of `shape` `(N, C, H, W)`, with
+    /// `C * H * W` in-features; `weight` is `(outFeatures, C * H * W)` row-major, PyTorch's
+    /// order over NCHW.
+    ///
+    /// oneDNN 2.6 has two kernels for this, and which is faster depends on the out-features
+    /// (`Tools/bench/inner_product.c`, one thread, best of 300, us): its GEMM kernel
+    /// reads the 4-d blocked source as it is, with the weights reordered to match, and wins for
+    /// few outputs (64 x 32 x 32 x 32 -> 10: 1422 against 1958; -> 32: 1936 against 2357); its
+    /// brgemm kernel takes rows only, and wins from about 64 outputs (64 x 64 x 8 x 8 -> 128: 673
+    /// against 898; 8 x 256 x 6 x 6 -> 4096: 5478 against 9264). For brgemm each sample's padded
+    /// blocks are one row, and the weights are put into the same order once, with zeros for the
+    /// padding channels.
+    convenience init(flattening shape: [Int], outFeatures: Int, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
+        if Self.readsBlockedSource(outFeatures: outFeatures) {
+            try self.init(source: shape, blocked: true, outFeatures: outFeatures, weight: weight, bias: bias)
+            return
+        }
+        let (channels, plane) = (shape[1], shape[2] * shape[3])
+        let rowLength = (channels + 15) / 16 * 16 * plane
+        var blockedWeight = [Float](repeating: 0, count: outFeatures * rowLength)
+        blockedWeight.withUnsafeMutableBufferPointer { target in
+            weight.withUnsafeBufferPointer { source in
+                for output in 0..<outFeatures {
+                    for channel in 0..<channels {
+                        let (block, lane) = channel.quotientAndRemainder(dividingBy: 16)
+                        let (from, to) = ((output * channels + channel) * plane, output * rowLength + block * plane * 16 + lane)
+                        for pixel in 0..<plane { target[to + pixel * 16] = source[from + pixel] }
+                    }
+                }
+            }
+        }
+        try self.init(rows: shape[0], inFeatures: rowLength, outFeatures: outFeatures, weight: blockedWeight, bias: bias)
+    }
+
+    /// Whether ``init(flattening:outFeatures:weight:bias:)`` reads the 4-d blocked source with
+    /// oneDNN's GEMM kernel (else the rows, with brgemm).
+    static func readsBlockedSource(outFeatures: Int) -> Bool { outFeatures < 64 }
+
     /// The primitive for `rows` rows, `weight` `(outFeatures, inFeatures)` row-major reordered
     /// into its layout; throws why when oneDNN cannot run it (the caller uses the GEMM).
-    init(rows: Int, inFeatures: Int, outFeatures: Int, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
+    convenience init(rows: Int, inFeatures: Int, outFeatures: Int, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
+        try self.init(source: [rows, inFeatures], blocked: false, outFeatures: outFeatures, weight: weight, bias: bias)
+    }
+
+    /// `source` is `(rows, inFeatures)` row-major, or a blocked `(N, C, H, W)` read with a weight
+    /// `(outFeatures, C, H, W)`.
+    private init(source sourceShape: [Int], blocked: Bool, outFeatures: Int, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
         let engine = try OneDNN.engine.get()
         var (sourcePlain, destinationPlain, weightsPlain, weightsAny, biasLayout) = (
             dnnl_memory_desc_t(), dnnl_memory_desc_t(), dnnl_memory_desc_t(), dnnl_memory_desc_t(), dnnl_memory_desc_t()
         )
-        try OneDNN.describe(&sourcePlain, [rows, inFeatures], dnnl_nc)
-        try OneDNN.describe(&destinationPlain, [rows, outFeatures], dnnl_nc)
-        try OneDNN.describe(&weightsPlain, [outFeatures, inFeatures], dnnl_oi)
-        try OneDNN.describe(&weightsAny, [outFeatures, inFeatures], dnnl_format_tag_any)
+        let weightShape = [outFeatures] + sourceShape.dropFirst()
+        try OneDNN.describe(&sourcePlain, sourceShape, blocked ? dnnl_aBcd16b : dnnl_nc)
+        try OneDNN.describe(&destinationPlain, [sourceShape[0], outFeatures], dnnl_nc)
+        try OneDNN.describe(&weightsPlain, weightShape, blocked ? dnnl_abcd : dnnl_oi)
+        try OneDNN.describe(&weightsAny, weightShape, dnnl_format_tag_any)
         try OneDNN.describe(&biasLayout, [outFeatures], dnnl_x)
         var operation = dnnl_inner_product_desc_t()
         let status = withUnsafePointer(to: biasLayout) { biasPointer in
@@ -51,7 +101,8 @@ final class OneDNNInnerProduct: @unchecked Sendable {
             weightsLayout, preparing: weight, by: try Reorder.between(weightsPlain, weightsLayout, engine: engine))
     }
 
-    /// `output = input W^T + b`, both row-major.
+    /// `output = input W^T + b`: `input` in the source's layout (rows, or the blocked
+    /// activation), `output` row-major.
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws(OneDNNFallback) {
         try OneDNN.withStream { (stream) throws(OneDNNFallback) in
             try OneDNN.withOptionalBuffer(bias) { (bias) throws(OneDNNFallback) in
