@@ -10,7 +10,7 @@ enum GraphBlockedOperators {
     /// A node's call with a lookup of its inputs as they are held (blocked or plain).
     struct Call {
         let call: GraphCall
-        let values: GraphLayoutValues
+        var values: GraphLayoutValues { call.values }
         /// The values no node after this one reads.
         let lastUses: [String]
 

@@ -97,15 +97,15 @@ public final class GraphModule: ModuleBase, Layer {
         for (index, node) in fused.nodes.enumerated() {
             defer { for name in fused.lastUses[index] { values.remove(name) } }
             if let operation = GraphOperators.integerTable[node.target] {
-                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: nil)
+                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
                 continue
             }
             if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
-                let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
+                let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
                 if let (output, layer) = try operation(
-                    GraphBlockedOperators.Call(call: call, values: values, lastUses: fused.lastUses[index]))
+                    GraphBlockedOperators.Call(call: call, lastUses: fused.lastUses[index]))
                 {
                     if let layer { layers[index] = layer }
                     try check(name, output.shape, node)
@@ -117,7 +117,7 @@ public final class GraphModule: ModuleBase, Layer {
             guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
-            let call = GraphCall(node: node, values: values.plain, integers: integers, stateNames: stateNames, cached: layers[index])
+            let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {

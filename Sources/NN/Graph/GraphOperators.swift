@@ -3,7 +3,9 @@ import Tensor
 /// One node's call: its arguments resolved against the values computed so far.
 struct GraphCall {
     let node: ExportedProgram.Node
-    let values: [String: Tensor]
+    /// The pass's values, looked up as the node asks for them (a dictionary snapshot here would
+    /// be copied in full, weights included, when the pass next stores a value).
+    let values: GraphLayoutValues
     /// The integers earlier nodes computed (sizes of a program with dynamic shapes).
     var integers: [String: Int] = [:]
     let stateNames: [String: String]
@@ -31,7 +33,7 @@ struct GraphCall {
 
     func optionalTensor(_ name: String, _ index: Int) throws -> Tensor? {
         guard case .tensor(let value) = argument(name, index) else { return nil }
-        guard let tensor = values[value] else {
+        guard let tensor = values.plain[value] else {
             throw NNError.invalidProgram(reason: "node '\(node.name)' uses '\(value)', which no earlier node computes")
         }
         return tensor
@@ -315,7 +317,7 @@ enum GraphOperators {
             throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat without tensors")
         }
         let tensors = try names.map { name -> Tensor in
-            guard let tensor = call.values[name] else { throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'") }
+            guard let tensor = call.values.plain[name] else { throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'") }
             return tensor
         }
         guard let first = tensors.first else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat of nothing") }
