@@ -42,11 +42,16 @@ struct BlockedLayoutTests {
         #expect(Self.padding(sum).allSatisfy { $0 == 0 })
     }
 
-    @Test func channelScalingIsThePlainOne() throws {
+    /// In a buffer of its own, or written over the input (a graph's last use of it).
+    @Test(arguments: [false, true])
+    func channelScalingIsThePlainOne(overwriting: Bool) throws {
         let (x, scales) = (seededTensor([2, 40, 4, 3], seed: 4, bound: 2), seededTensor([2, 40, 1, 1], seed: 5, bound: 2))
-        let scaled = try blockedScaleChannels(try Self.blocked(x), by: scales.scalars)
+        let input = try Self.blocked(x)
+        let scaled = try blockedScaleChannels(input, by: scales.scalars, overwriting: overwriting)
         #expect(try scaled.plain().scalars == scalePlanes(x.scalars, by: scales.scalars))
         #expect(Self.padding(scaled).allSatisfy { $0 == 0 })
+        #expect((scaled === input) == overwriting)
+        if !overwriting { #expect(try input.plain().scalars == x.scalars, "the input must be left as it was") }
     }
 
     @Test func concatenationIsThePlainOne() throws {

@@ -141,10 +141,15 @@ enum GraphBlockedOperators {
 
     /// `x * s` for a blocked `x` `(N, C, H, W)` and `s` `(N, C, 1, 1)`.
     private static func scaleChannels(_ call: Call) throws -> (LayoutValue, Module?)? {
+        // Asked before this function takes a reference to the planes, as for a residual.
+        let overwriting =
+            if case .tensor(let name)? = call.call.argument("self", 0) {
+                call.lastUses.contains(name) && call.values.isSolelyHeld(name)
+            } else { false }
         guard case .blocked(let planes)? = call.value("self", 0), let scales = try call.value("scales", 1)?.plain(),
             scales.shape == [planes.shape[0], planes.shape[1], 1, 1]
         else { return nil }
-        return (.blocked(try blockedScaleChannels(planes, by: scales.scalars)), nil)
+        return (.blocked(try blockedScaleChannels(planes, by: scales.scalars, overwriting: overwriting)), nil)
     }
 }
 

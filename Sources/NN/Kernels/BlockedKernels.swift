@@ -49,9 +49,13 @@ func blockedAdd(_ a: BlockedActivation, _ b: BlockedActivation, thenReLU: Bool) 
 }
 
 /// `x * s` for a blocked `x` `(N, C, H, W)` and plain `s` `(N, C, 1, 1)` (squeeze-and-excitation);
-/// the padding channels are scaled by 0.
-func blockedScaleChannels(_ x: BlockedActivation, by scales: [Float]) throws(OneDNNFallback) -> BlockedActivation {
-    let scaled = try BlockedActivation(shape: x.shape)
+/// the padding channels are scaled by 0. With `overwriting`, the product is written over `x`
+/// (the caller's last use of it, held nowhere else): one read and one write of each cache line
+/// instead of a second buffer's.
+func blockedScaleChannels(_ x: BlockedActivation, by scales: [Float], overwriting: Bool = false) throws(OneDNNFallback)
+    -> BlockedActivation
+{
+    let scaled = overwriting ? x : try BlockedActivation(shape: x.shape)
     let (source, destination) = (SharedPointer(x.floats), SharedPointer(scaled.floats))
     let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     forEachBlock(x) { sample, block, start in
