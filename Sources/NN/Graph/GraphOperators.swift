@@ -317,7 +317,9 @@ enum GraphOperators {
             throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat without tensors")
         }
         let tensors = try names.map { name -> Tensor in
-            guard let tensor = call.values.plain[name] else { throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'") }
+            guard let tensor = call.values.plain[name] else {
+                throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'")
+            }
             return tensor
         }
         guard let first = tensors.first else { throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat of nothing") }
