@@ -1,13 +1,13 @@
 import Checkpoint
 import Foundation
 import JSON
-import NN
 import Pictures
 import Tensor
 import TestSupport
 import Testing
 
 @testable import ModelZoo
+@testable import NN
 
 /// The torchvision families zoo ships programs for (Tools/make_torchvision_programs.py): each
 /// program, and the same program after `run_decompositions()`, gives PyTorch's eager output on
@@ -69,6 +69,31 @@ struct TorchvisionFamilyTests {
         let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
         let worst = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4 * scale, "\(family) \(form): max abs err \(worst) (scale \(scale))")
+    }
+
+    /// One sample alone gives PyTorch's first row: DenseNet's blocks lay one sample's growing
+    /// concatenations out once (GraphLayoutValues.growingConcatenation), a path a batch of two
+    /// does not take.
+    @Test(arguments: ["densenet121"])
+    func oneSampleGivesPyTorchsFirstRow(family: String) throws {
+        let program = try TorchvisionFamily.named(family).program
+        let growing = GraphFusion.plan(program).nodes.filter {
+            $0.argument(GraphFusion.channelCapacityArgument, at: GraphFusion.byName) != nil
+        }
+        #expect(growing.count > 50, "DenseNet's concatenations should grow in place (\(growing.count) do)")
+        let model = try GraphModule(program: program)
+        try model.load(Self.deterministicState(for: program), modelName: family)
+        model.eval()
+        let size = try Self.testSize(of: family)
+        let input = Tensor(
+            shape: [1, 3, size, size], scalars: Array(Self.deterministic(2 * 3 * size * size, seed: 999_999)[..<(3 * size * size)]))
+        let expected = try NumPyFile.read(Self.folder.appendingPathComponent(family + ".expect.npy").path)
+        let row = expected.count / expected.shape[0]
+        let output = try model(input)
+        #expect(output.shape == [1] + expected.shape.dropFirst())
+        let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
+        let worst = zip(output.scalars, expected.scalars[..<row]).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "\(family) one sample: max abs err \(worst) (scale \(scale))")
     }
 
     @Test(arguments: families)

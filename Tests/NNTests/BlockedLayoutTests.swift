@@ -42,6 +42,42 @@ struct BlockedLayoutTests {
         #expect(Self.padding(sum).allSatisfy { $0 == 0 })
     }
 
+    /// DenseNet's `cat([x0, f1])`, `cat([x0, f1, f2])`, ... for one sample: each later
+    /// concatenation appends to the buffer the first laid out, every result equals the copying
+    /// concatenation's (padding of a last part that does not fill its block included), earlier
+    /// results stay as they were, a branch off an earlier prefix gets a buffer of its own, and
+    /// nothing may write over a value that shares its buffer.
+    @Test func growingConcatenationsAreTheCopyingOnes() throws {
+        let sizes = [("x0", 32), ("f1", 16), ("f2", 16), ("f3", 6), ("g2", 16)]
+        var parts: [String: BlockedActivation] = [:]
+        for (seed, (name, channels)) in sizes.enumerated() {
+            parts[name] = try Self.blocked(seededTensor([1, channels, 3, 5], seed: UInt64(20 + seed), bound: 2))
+        }
+        let values = GraphLayoutValues([:])
+        func grow(_ names: [String]) throws -> BlockedActivation? {
+            try values.growingConcatenation(of: names, parts: names.map { parts[$0]! }, capacity: 70)
+        }
+        func expected(_ names: [String]) throws -> [Float] { try blockedConcatenation(names.map { parts[$0]! }).plain().scalars }
+        let first = try #require(try grow(["x0", "f1"]))
+        let second = try #require(try grow(["x0", "f1", "f2"]))
+        let third = try #require(try grow(["x0", "f1", "f2", "f3"]))
+        #expect(first.buffer === second.buffer && second.buffer === third.buffer, "later concatenations must extend the first's buffer")
+        #expect(try first.plain().scalars == expected(["x0", "f1"]))
+        #expect(try second.plain().scalars == expected(["x0", "f1", "f2"]))
+        #expect(try third.plain().scalars == expected(["x0", "f1", "f2", "f3"]))
+        #expect(Self.padding(third).allSatisfy { $0 == 0 })
+        let branch = try #require(try grow(["x0", "f1", "g2"]))
+        #expect(branch.buffer !== first.buffer)
+        #expect(try branch.plain().scalars == expected(["x0", "f1", "g2"]))
+        #expect(try second.plain().scalars == expected(["x0", "f1", "f2"]), "a branch must leave the first chain as it was")
+        // Two samples, or no room past the parts: the copying concatenation's job.
+        let pair = try Self.blocked(seededTensor([2, 16, 3, 5], seed: 30, bound: 2))
+        #expect(try values.growingConcatenation(of: ["a", "b"], parts: [pair, pair], capacity: 64) == nil)
+        #expect(try values.growingConcatenation(of: ["y", "z"], parts: [parts["x0"]!, parts["f1"]!], capacity: 48) == nil)
+        values.store(.blocked(third), as: "third")
+        #expect(!values.isSolelyHeld("third"), "a value sharing its buffer must not be written over")
+    }
+
     /// In a buffer of its own, or written over the input (a graph's last use of it).
     @Test(arguments: [false, true])
     func channelScalingIsThePlainOne(overwriting: Bool) throws {

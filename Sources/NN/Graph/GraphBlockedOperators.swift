@@ -103,6 +103,11 @@ enum GraphBlockedOperators {
             }
             return value
         }
+        if case .int(let capacity)? = call.call.argument(GraphFusion.channelCapacityArgument, GraphFusion.byName),
+            let grown = try call.values.growingConcatenation(of: names, parts: blocked, capacity: capacity)
+        {
+            return (.blocked(grown), nil)
+        }
         return (.blocked(try blockedConcatenation(blocked)), nil)
     }
 

@@ -118,8 +118,37 @@ enum GraphFusion {
             default: continue
             }
         }
-        let kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
+        var kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
+        annotateGrowingConcatenations(&kept, shapes: program.shapes)
         return Plan(nodes: kept, lastUses: lastUses(kept, outputs: outputs))
+    }
+
+    /// The name of the argument that tells a channel `cat` how many channels later `cat`s of the
+    /// same parts and more will reach (see ``annotateGrowingConcatenations(_:shapes:)``).
+    static let channelCapacityArgument = "zoo_channel_capacity"
+
+    /// DenseNet's blocks concatenate a growing list, `cat([x0, f1])`, `cat([x0, f1, f2])`, ...:
+    /// copied whole each time, the block's early features are copied once per later layer. A
+    /// channel `cat` whose parts begin a later channel `cat`'s parts is given the channels the
+    /// longest such `cat` has, so that one sample's blocked values can be laid out once in a
+    /// buffer of that size and each later `cat` appends its new parts only
+    /// (``GraphLayoutValues/growingConcatenation(of:parts:capacity:)``).
+    private static func annotateGrowingConcatenations(_ nodes: inout [ExportedProgram.Node], shapes: [String: [ShapeExpression]]) {
+        func channelParts(_ node: ExportedProgram.Node) -> [String]? {
+            guard node.target == "aten.cat.default", node.arguments.count == 2, node.outputs.count == 1,
+                case .tensors(let names)? = node.argument("tensors", at: 0), names.count >= 2,
+                case .int(let dim)? = node.argument("dim", at: 1), dim == 1 || dim == -3
+            else { return nil }
+            return names
+        }
+        let concatenations = nodes.indices.compactMap { index in channelParts(nodes[index]).map { (index, $0) } }
+        for (position, (index, parts)) in concatenations.enumerated() {
+            let longest = concatenations[(position + 1)...].filter { $0.1.count > parts.count && Array($0.1.prefix(parts.count)) == parts }
+                .max { $0.1.count < $1.1.count }
+            guard let longest, let channels = shapes[nodes[longest.0].outputs[0]].flatMap({ $0.count == 4 ? $0[1].evaluate([:]) : nil })
+            else { continue }
+            nodes[index].arguments.append((channelCapacityArgument, .int(channels)))
+        }
     }
 
     /// For each node, the values it reads that no later node reads (program outputs never).

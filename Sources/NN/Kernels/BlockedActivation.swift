@@ -16,12 +16,28 @@ final class BlockedActivation: @unchecked Sendable {
     let shape: [Int]
     let layout: dnnl_memory_desc_t
     let buffer: OneDNNBuffer
+    /// Whether `buffer` is also other activations': the first channels of a growing
+    /// concatenation's (``GraphLayoutValues/growingConcatenation(of:parts:capacity:)``), which
+    /// nothing may write over.
+    let sharesBuffer: Bool
 
     /// An uninitialised activation of `shape` (rank 4) in the blocked layout.
     init(shape: [Int]) throws(OneDNNFallback) {
         self.shape = shape
         layout = try Self.layout(for: shape)
         buffer = OneDNNBuffer(layout)
+        sharesBuffer = false
+    }
+
+    /// The first `shape[1]` channels of `buffer`, which holds one sample of more channels of the
+    /// same height and width: for one sample, a channel prefix of nChw16c is the nChw16c of those
+    /// channels (each 16-channel block is one plane of 16-float pixels, in channel order).
+    init(channelPrefixOf buffer: OneDNNBuffer, shape: [Int]) throws(OneDNNFallback) {
+        guard shape.first == 1 else { throw .failed(call: "dnnl_memory_desc_init_by_tag", status: .invalidArguments) }
+        self.shape = shape
+        layout = try Self.layout(for: shape)
+        self.buffer = buffer
+        sharesBuffer = true
     }
 
     /// nChw16c for `shape`.
