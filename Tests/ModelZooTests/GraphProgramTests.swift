@@ -44,6 +44,30 @@ struct GraphProgramTests {
         #expect(worst <= 1e-4 * scale, "\(name): max abs err \(worst)")
     }
 
+    /// A program run once keeps its weights and recorded shapes between passes; weights loaded
+    /// after that pass are the ones the next pass runs on, as in a module that never ran.
+    @Test(arguments: ["encdec", "own_forward"])
+    func newWeightsAreTheNextPasssWeights(name: String) throws {
+        let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)
+        let graph = try #require(model.resolved.model as? GraphModule)
+        let input = try NumPyFile.read(Self.folder.appendingPathComponent(name + ".input.npy").path)
+        let before = try model(input)
+        var doubled = StateDict()
+        for (key, tensor) in graph.stateDict() {
+            doubled[key] =
+                tensor.dtype == .float32 && key.hasSuffix("weight")
+                ? Tensor(shape: tensor.shape, scalars: tensor.scalars.map { $0 * 2 }) : tensor
+        }
+        _ = try graph.load(doubled)
+        let after = try model(input)
+        let fresh = try GraphModule(program: graph.program)
+        _ = try fresh.load(doubled)
+        fresh.eval()
+        let expected = try fresh(input)
+        #expect(after.scalars == expected.scalars, "the second pass must run on the new weights")
+        #expect(after.scalars != before.scalars)
+    }
+
     @Test(arguments: runnable)
     func theProgramsShapeRuleAgreesAndOtherShapesAreRefused(name: String) throws {
         let model = try ZooModel(contentsOf: Self.folder.appendingPathComponent(name + ".pt2").path)

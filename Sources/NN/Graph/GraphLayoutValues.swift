@@ -4,14 +4,23 @@ import Tensor
 /// is reordered from one to the other at most once, when a node first reads it in the layout
 /// it lacks (densenet's dense block inputs feed every layer of the block).
 final class GraphLayoutValues {
-    private(set) var plain: [String: Tensor]
+    /// The program's parameters and buffers by their graph names, read and never removed: one
+    /// dictionary the module keeps between passes rather than 300 entries copied into each.
+    private let state: [String: Tensor]
+    private var plain: [String: Tensor]
     private var blocked: [String: BlockedActivation] = [:]
 
     /// The growing channel concatenations of this pass, by their first part: the parts laid out
     /// so far, their channels, and the buffer of `capacity` channels they are laid out in.
     private var growing: [String: (parts: [String], channels: Int, buffer: OneDNNBuffer, capacity: Int)] = [:]
 
-    init(_ plain: [String: Tensor]) { self.plain = plain }
+    init(_ plain: [String: Tensor], state: [String: Tensor] = [:]) {
+        self.plain = plain
+        self.state = state
+    }
+
+    /// The value as a plain tensor, when it is held so (a parameter or buffer, or a computed value).
+    func tensor(_ name: String) -> Tensor? { plain[name] ?? state[name] }
 
     /// `cat(parts, dim: 1)` of one sample's blocked `parts` (named `names`), laid out in a buffer of
     /// `capacity` channels that later concatenations of these parts and more extend in place: when
@@ -50,7 +59,7 @@ final class GraphLayoutValues {
     /// The value as it is held, blocked when it is.
     subscript(name: String) -> LayoutValue? {
         if let value = blocked[name] { return .blocked(value) }
-        return plain[name].map(LayoutValue.plain)
+        return tensor(name).map(LayoutValue.plain)
     }
 
     func store(_ value: LayoutValue, as name: String) {
@@ -65,7 +74,7 @@ final class GraphLayoutValues {
     /// The value in the blocked layout (reordered in and kept, when held plain and of rank 4).
     func blockedValue(_ name: String) throws -> BlockedActivation? {
         if let value = blocked[name] { return value }
-        guard let tensor = plain[name], tensor.rank == 4 else { return nil }
+        guard let tensor = tensor(name), tensor.rank == 4 else { return nil }
         let value = try BlockedActivation.blocked(tensor)
         blocked[name] = value
         return value

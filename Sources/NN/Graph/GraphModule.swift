@@ -70,7 +70,26 @@ public final class GraphModule: ModuleBase, Layer {
         }
     }
 
-    public override func stateDidChange() { layers.removeAll() }
+    public override func stateDidChange() {
+        layers.removeAll()
+        stateValues = nil
+    }
+
+    /// The parameters and buffers by their graph names, kept between passes until they change.
+    private var stateValues: [String: Tensor]?
+    /// The recorded shape of each fused node's outputs for the last input shape (evaluated once
+    /// per input shape, not once per pass).
+    private var lastRecordedShapes: (input: [Int], outputs: [[[Int]?]])?
+
+    /// Each fused node's outputs' recorded shapes for an input of `shape` (which must satisfy
+    /// the program's guards: ``ExportedProgram/sizeBindings(for:)``).
+    private func recordedShapes(for shape: [Int]) throws -> [[[Int]?]] {
+        if let last = lastRecordedShapes, last.input == shape { return last.outputs }
+        let bindings = try program.sizeBindings(for: shape)
+        let outputs = fused.nodes.map { node in node.outputs.map { program.shape(of: $0, bindings: bindings) } }
+        lastRecordedShapes = (shape, outputs)
+        return outputs
+    }
 
     /// The ATen operators zoo runs in a program, sorted (the README lists these; a test keeps
     /// the two equal).
@@ -81,17 +100,18 @@ public final class GraphModule: ModuleBase, Layer {
     /// Every output of the program, in its order (a model returning a dict has one per key:
     /// ``ExportedProgram/outputNames``).
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
-        let bindings = try program.sizeBindings(for: input.shape)
-        var initial: [String: Tensor] = [program.userInputs[0]: input]
-        for (slot, input) in zip(stateSlots, program.stateInputs) { initial[input.argument] = self[slot] }
-        let values = GraphLayoutValues(initial)
+        let recorded = try recordedShapes(for: input.shape)
+        let state = stateValues ?? Dictionary(uniqueKeysWithValues: zip(program.stateInputs.map(\.argument), stateSlots.map { self[$0] }))
+        stateValues = state
+        let values = GraphLayoutValues([program.userInputs[0]: input], state: state)
         var integers: [String: Int] = [:]
-        /// Checks a computed shape against the recorded shape of `name`.
-        func check(_ name: String, _ shape: [Int], _ node: ExportedProgram.Node) throws {
-            if let recorded = program.shape(of: name, bindings: bindings), recorded != shape {
+        /// Checks a computed shape against the recorded shape of the node's output `name`.
+        func check(_ name: String, _ shape: [Int], _ node: ExportedProgram.Node, _ index: Int) throws {
+            let output = node.outputs.firstIndex(of: name) ?? 0
+            if let expected = recorded[index][output], expected != shape {
                 throw NNError.invalidProgram(
                     reason: "node '\(node.name)' (\(node.target)) computes '\(name)' of shape \(shape), "
-                        + "where the program records \(recorded) for this input")
+                        + "where the program records \(expected) for this input")
             }
         }
         for (index, node) in fused.nodes.enumerated() {
@@ -108,7 +128,7 @@ public final class GraphModule: ModuleBase, Layer {
                     GraphBlockedOperators.Call(call: call, lastUses: fused.lastUses[index]))
                 {
                     if let layer { layers[index] = layer }
-                    try check(name, output.shape, node)
+                    try check(name, output.shape, node, index)
                     values.store(output, as: name)
                     continue
                 }
@@ -121,13 +141,13 @@ public final class GraphModule: ModuleBase, Layer {
             let (outputs, layer) = try operation(call)
             if let layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
-                try check(name, value.shape, node)
+                try check(name, value.shape, node, index)
                 values.store(value, as: name)
             }
         }
         return try program.outputs.map { name in
             try values.makePlain(name)
-            guard let output = values.plain[name] else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
+            guard let output = values.tensor(name) else { throw NNError.invalidProgram(reason: "the output \(name) is never computed") }
             return output
         }
     }

@@ -33,7 +33,7 @@ struct GraphCall {
 
     func optionalTensor(_ name: String, _ index: Int) throws -> Tensor? {
         guard case .tensor(let value) = argument(name, index) else { return nil }
-        guard let tensor = values.plain[value] else {
+        guard let tensor = values.tensor(value) else {
             throw NNError.invalidProgram(reason: "node '\(node.name)' uses '\(value)', which no earlier node computes")
         }
         return tensor
@@ -317,7 +317,7 @@ enum GraphOperators {
             throw NNError.invalidProgram(reason: "node '\(call.node.name)': cat without tensors")
         }
         let tensors = try names.map { name -> Tensor in
-            guard let tensor = call.values.plain[name] else {
+            guard let tensor = call.values.tensor(name) else {
                 throw NNError.invalidProgram(reason: "node '\(call.node.name)' uses '\(name)'")
             }
             return tensor
