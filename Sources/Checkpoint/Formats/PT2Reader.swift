@@ -29,7 +29,7 @@ enum PT2Reader: CheckpointContainerReader {
         return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }
     }
 
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
         let entries = try ZipEntries(checkedArchiveAt: path)
         let byPath = entries.byPath()
         guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),
@@ -62,7 +62,8 @@ enum PT2Reader: CheckpointContainerReader {
         tensors.reserveCapacity(descriptions.count)
         for key in order(Array(descriptions.keys)) {
             guard let description = descriptions[key] else { continue }
-            tensors.append((key, try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)))
+            let tensor = try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)
+            tensors.append((key, sink.take(tensor, key: key)))
         }
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
         raw.metadata = metadata

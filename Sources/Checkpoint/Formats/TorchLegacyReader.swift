@@ -12,17 +12,17 @@ enum TorchLegacyReader: CheckpointContainerReader {
     static let magicNumber: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
     static let protocolVersion = 1001
 
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw .damaged(path: path, reason: "\(error)") }
         do {
-            return try file.withBytes { bytes throws(PickleError) in try read(bytes, file: file) }
+            return try file.withBytes { bytes throws(PickleError) in try read(bytes, file: file, sink: sink) }
         } catch {
             throw CheckpointError(error, path: path)
         }
     }
 
-    private static func read(_ bytes: UnsafeRawBufferPointer, file: MappedFile) throws(PickleError) -> RawCheckpoint {
+    private static func read(_ bytes: UnsafeRawBufferPointer, file: MappedFile, sink: TensorSink) throws(PickleError) -> RawCheckpoint {
         var unpickler = Unpickler(bytes)
         guard case .bigInt(let magic) = try unpickler.load(), magic == magicNumber else {
             throw .damaged("the stream does not start with torch's magic number")
@@ -86,7 +86,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
                         try file.copy((range.lowerBound + within.lowerBound)..<(range.lowerBound + within.upperBound), into: buffer)
                     }
                 }
-                entries.append((key, tensor))
+                entries.append((key, sink.take(tensor, key: key)))
             } catch {
                 throw .damaged("tensor '\(key)': \(error)")
             }
