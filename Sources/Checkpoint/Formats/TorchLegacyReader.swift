@@ -49,7 +49,16 @@ enum TorchLegacyReader: CheckpointContainerReader {
         // Where each storage's bytes are: after its 8-byte element count, one after the other.
         var position = unpickler.position
         var storages: [String: Range<Int>] = [:]
+        storages.reserveCapacity(keys.count)
+        // Each count sits just before its storage's bytes, so with many small storages this walk
+        // touches every page of the file: the pages behind it go as it moves on, or the whole
+        // file stays resident while the tensors are read (22 MiB for 20,000 tensors of 1 KiB).
+        var releasedUpTo = position
         for key in keys {
+            if position - releasedUpTo >= MappedFile.piece {
+                file.release(releasedUpTo..<position)
+                releasedUpTo = position
+            }
             guard let type = storageTypes[key] else { throw .damaged("storage '\(key)' is listed but never used") }
             guard bytes.count - position >= 8 else { throw .damaged("the stream is truncated before storage '\(key)'") }
             var count: UInt64 = 0
