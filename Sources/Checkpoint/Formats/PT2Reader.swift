@@ -23,7 +23,8 @@ enum PT2Reader: CheckpointContainerReader {
     /// A zip whose directory is damaged is no PT2 archive here (the torch zip reader then says
     /// what is wrong): ZIPFoundation traps on some impossible directory numbers.
     static func isArchive(_ path: String) -> Bool {
-        guard (try? MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) }) == .some(nil),
+        guard let file = try? MappedFile(path: path),
+            file.withBytes({ ZipDirectoryBounds.problem(in: $0, releasing: file.release) }) == nil,
             let archive = try? TorchZipReader.openArchive(path)
         else { return false }
         return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }

@@ -212,8 +212,9 @@ struct ZipEntries {
     init(checkedArchiveAt path: String) throws(CheckpointError) {
         let checked: (problem: String?, records: [String: ZipRecord])
         do {
-            checked = try MappedFile(path: path).withBytes { bytes in
-                let problem = ZipDirectoryBounds.problem(in: bytes)
+            let file = try MappedFile(path: path)
+            checked = file.withBytes { bytes in
+                let problem = ZipDirectoryBounds.problem(in: bytes, releasing: file.release)
                 return (problem, problem == nil ? ZipDirectoryBounds.records(in: bytes) : [:])
             }
         } catch {
