@@ -144,7 +144,8 @@ enum SafetensorsReader: CheckpointContainerReader {
                 }
                 continue
             }
-            records.append(try record(key, value, path: path))
+            // Out of the tree of values, which goes before the tensors are read (see `detached`).
+            records.append(try record(key.detached, value, path: path))
         }
         return (metadata, records)
     }

@@ -37,7 +37,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
     /// Reads the pickles; their tree of values and the unpickler's memo (which holds every value
     /// of the tree) go when it returns, before any tensor is read: for 20,000 small tensors they
     /// were 12 MB, held beside the tensors.
-    private static func unpickle(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> Pickled {
+    private static func unpickle(_ bytes: UnsafeRawBufferPointer, detaching: Bool) throws(PickleError) -> Pickled {
         var unpickler = Unpickler(bytes)
         guard case .bigInt(let magic) = try unpickler.load(), magic == magicNumber else {
             throw .damaged("the stream does not start with torch's magic number")
@@ -57,7 +57,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
         }
         let object = try unpickler.load()
         let globals = unpickler.globals
-        let (references, notes) = try TorchStateDict.tensors(in: object)
+        let (references, notes) = try TorchStateDict.tensors(in: object, detaching: detaching)
         guard let keys = try unpickler.load().tupleValue?.compactMap(\.stringValue) else {
             throw .damaged("the list of storage keys is missing")
         }
@@ -67,7 +67,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
     }
 
     private static func read(_ bytes: UnsafeRawBufferPointer, file: MappedFile, sink: TensorSink) throws(PickleError) -> RawCheckpoint {
-        let pickled = try unpickle(bytes)
+        let pickled = try unpickle(bytes, detaching: sink.keepsTensors)
         let (references, notes, globals, bigEndian) = (pickled.references, pickled.notes, pickled.globals, pickled.bigEndian)
         let (storageTypes, keys) = (pickled.storageTypes, pickled.keys)
         // Where each storage's bytes are: after its 8-byte element count, one after the other.
@@ -100,12 +100,23 @@ enum TorchLegacyReader: CheckpointContainerReader {
         }
         var users: [String: Int] = [:]
         for (_, reference) in references { users[reference.storage.key, default: 0] += 1 }
-        var entries: [(String, Tensor)] = []
-        entries.reserveCapacity(references.count)
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(references.count)
         for (key, reference) in references {
             guard let range = storages[reference.storage.key] else {
                 throw .damaged("tensor '\(key)' uses storage '\(reference.storage.key)', which the stream lacks")
             }
+            ranges.append(range)
+        }
+        // In the file's order, not the state_dict's: torch writes the storages sorted by key as
+        // text ("0", "1", "10", "100", ...), and reading them in state_dict order jumped back and
+        // forth, leaving the pieces mapped ahead of each jump resident (up to 12 MB of a file of
+        // 20,000 small tensors).
+        let order = references.indices.sorted { (ranges[$0].lowerBound, $0) < (ranges[$1].lowerBound, $1) }
+        var tensors = [Tensor?](repeating: nil, count: references.count)
+        for index in order {
+            let (key, reference) = references[index]
+            let range = ranges[index]
             let storageBytes = UnsafeRawBufferPointer(rebasing: bytes[range])
             var swapped: [UInt8] = []
             if bigEndian {
@@ -119,7 +130,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
                         try file.copy((range.lowerBound + within.lowerBound)..<(range.lowerBound + within.upperBound), into: buffer)
                     }
                 }
-                entries.append((key, sink.take(tensor, key: key)))
+                tensors[index] = sink.take(tensor, key: key)
             } catch {
                 throw .damaged("tensor '\(key)': \(error)")
             }
@@ -127,6 +138,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
             users[reference.storage.key, default: 1] -= 1
             if users[reference.storage.key] == 0 { file.release(range) }
         }
+        let entries = zip(references, tensors).compactMap { pair in pair.1.map { (pair.0.0, $0) } }
         var raw = RawCheckpoint(container: container, entries: entries, manifest: nil, notes: notes)
         raw.pickleGlobals = globals
         if bigEndian { raw.notes.append("converted big-endian storages to this machine's byte order") }
