@@ -49,12 +49,16 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(path: path, reason: "the archive holds no program (models/<name>.json)")
         }
         let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
-        let programText = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
+        var programText: String? = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
         // The parsed program and weights config are read for a few facts each and let go before
         // the weights are: as trees of values they take several times their text (a program of
         // 20,000 weights: 6.6 MB of JSON, 45 MB parsed), which beside the weights was most of a
         // read's peak memory.
-        let (order, metadata) = try programFacts(programText, name: name, models: models.count, path: path, programPath: programPath)
+        let (order, metadata) = try programFacts(
+            programText ?? "", name: name, models: models.count, path: path, programPath: programPath)
+        // A facts-only read reports the program's summary, never runs it: its text (6.6 MB for
+        // 20,000 weights) goes before the weights config is parsed.
+        if !sink.keepsTensors { programText = nil }
         guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
             throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
         }
