@@ -53,7 +53,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// The reader child's failure in words; a whole read says more than a manifest-only one.
     private static func describe(_ failure: ContainmentFailure, path: String, task: ContainedRequest.Task) -> String {
-        let whole = task == .readCheckpoint
+        let whole = task != .readManifest
         switch failure {
         case .cannotStart(let executable, let reason): return "cannot start the reader process \(executable): \(reason)"
         case .timedOut(let seconds):
@@ -63,7 +63,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(path): the reader crashed (signal \(signal)) on this file"
                 + (whole ? "; it is damaged or crafted, and nothing was loaded" : "")
         case .failed(_, let message): return message.isEmpty ? "\(path): the reader failed" : message
-        case .incompleteAnswer: return "\(path): the reader's \(whole ? "transfer file" : "answer") is incomplete"
+        case .incompleteAnswer: return "\(path): the reader's \(task == .readCheckpoint ? "transfer file" : "answer") is incomplete"
         case .malformedRequest(let argument): return "not a contained-read request: \(argument)"
         case .cannotWriteAnswer(let output, let reason): return "cannot write \(output): \(reason)"
         }

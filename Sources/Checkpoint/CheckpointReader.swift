@@ -17,13 +17,27 @@ public enum CheckpointReader {
     public static var wrapperGroupNames: [String] { HDF5CheckpointReader.wrapperGroupNames }
 
     public static func read(_ path: String) throws(CheckpointError) -> LoadedCheckpoint {
+        try normalise(try reader(for: path).read(path), path: path)
+    }
+
+    /// What `zoo inspect` shows of the checkpoint at `path`, each tensor read, checked as a read
+    /// checks it, summed up (shape, dtype, checksum when the file has a manifest) and let go at
+    /// once: the same report as ``InspectReport/init(_:)`` of ``read(_:)``, for the memory of one
+    /// tensor instead of all of them.
+    public static func inspect(_ path: String) throws(CheckpointError) -> InspectReport {
+        let sink = TensorSink(keepsTensors: false)
+        let checkpoint = try normalise(try reader(for: path).read(path, sink: sink), path: path)
+        return InspectReport(checkpoint, facts: sink.facts)
+    }
+
+    private static func reader(for path: String) throws(CheckpointError) -> any CheckpointContainerReader.Type {
         let container: CheckpointContainer
         switch FileSniffer.recognise(path) {
         case .container(let found): container = found
         case .other(let what): throw .notACheckpoint(path: path, what: what)
         }
         guard let reader = readers[container] else { throw .notACheckpoint(path: path, what: "a \(container.rawValue) file") }
-        return try normalise(try reader.read(path), path: path)
+        return reader
     }
 
     /// Reads `path` with one container's reader, whatever its content looks like: for tools that

@@ -59,6 +59,22 @@ public enum ContainedReading {
         return try readTransfer(scratch.path, originalPath: path)
     }
 
+    /// What `zoo inspect` shows of the checkpoint at `path` (``CheckpointReader/inspect(_:)``), in a
+    /// child process as `read` does it. No tensor comes back, and the child holds one at a time:
+    /// for a file of many small tensors neither process holds them all, where `read` has both do.
+    public static func inspect(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> InspectReport {
+        let scratch = scratchFolder().appendingPathComponent("zoo-inspect-\(UUID().uuidString).json")
+        defer { unlink(scratch.path) }
+        try run(ContainedRequest(task: .inspectCheckpoint, path: path, output: scratch.path), reader: reader, timeout: timeout)
+        let transfer: InspectReport.Transfer
+        do {
+            transfer = try ContainedResultHeader<InspectReport.Transfer>.read(from: scratch.path, task: .inspectCheckpoint).0.fields
+        } catch {
+            throw .contained(path: path, task: .inspectCheckpoint, failure: error)
+        }
+        return try InspectReport(transfer, path: path)
+    }
+
     /// The manifest's text only (no tensor is read), in a child process as `read` does it.
     public static func readManifestText(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> String? {
         let scratch = scratchFolder().appendingPathComponent("zoo-manifest-\(UUID().uuidString).json")
@@ -78,6 +94,10 @@ public enum ContainedReading {
         }
         switch request.task {
         case .readCheckpoint: try serveCheckpoint(request)
+        case .inspectCheckpoint:
+            returnFreedMemoryPromptly()
+            let header = ContainedResultHeader(task: .inspectCheckpoint, fields: try CheckpointReader.inspect(request.path).transfer)
+            do { try header.write(to: request.output) } catch { throw .contained(path: request.path, task: request.task, failure: error) }
         case .readManifest:
             let header = ContainedResultHeader(
                 task: .readManifest, fields: ManifestFields(manifest: try CheckpointReader.readManifestText(request.path)))

@@ -1,7 +1,7 @@
 import Tensor
 
 /// Whether a tensor's checksum agrees with the manifest's record of it.
-public enum ChecksumState: String, Sendable, Encodable {
+public enum ChecksumState: String, Sendable, Codable {
     case verified
     case mismatch = "MISMATCH"
     case noManifest = "no manifest"
@@ -51,8 +51,14 @@ public struct IntegrityReport: Sendable, Equatable {
 
     /// The checksum state of one tensor, as `zoo inspect` shows it.
     public static func checksumState(of tensor: Tensor, key: String, manifest: Manifest?, storedKeys: [String: String]) -> ChecksumState {
+        checksumState(sha256: manifest == nil ? nil : tensor.sha256, key: key, manifest: manifest, storedKeys: storedKeys)
+    }
+
+    /// The same, given the tensor's checksum (computed whenever there is a manifest; nil counts
+    /// as a mismatch against a record that has one).
+    static func checksumState(sha256: String?, key: String, manifest: Manifest?, storedKeys: [String: String]) -> ChecksumState {
         guard let expected = manifest?.record(for: key, storedKeys: storedKeys)?.sha256 else { return .noManifest }
-        return expected.lowercased() == tensor.sha256 ? .verified : .mismatch
+        return expected.lowercased() == sha256 ? .verified : .mismatch
     }
 
     private mutating func checkChecksums(_ stateDict: StateDict, manifest: Manifest, storedKeys: [String: String]) {

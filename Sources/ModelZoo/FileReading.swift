@@ -24,6 +24,15 @@ public enum FileReading: Sendable {
         }
     }
 
+    /// What `zoo inspect` shows of the checkpoint at `path`: every tensor read and checked, none
+    /// kept (see ``CheckpointReader/inspect(_:)``).
+    public func inspectReport(at path: String) throws(CheckpointError) -> InspectReport {
+        switch self {
+        case .inProcess: return try CheckpointReader.inspect(path)
+        case .contained(let reader, let timeout): return try ContainedReading.inspect(path, timeout: timeout, reader: reader)
+        }
+    }
+
     /// The checkpoint's manifest text alone, no tensor read; nil when it has none.
     public func manifestText(at path: String) throws(CheckpointError) -> String? {
         switch self {

@@ -18,15 +18,19 @@ struct InspectCommand: ParsableCommand {
     var filters: String?
 
     func run() throws {
-        let checkpoint = try readCheckpoint(file, with: reading.files)
+        // Only drawing filters needs the tensors; the report alone is read with none kept.
+        let report: InspectReport
         if let filters {
+            let checkpoint = try readCheckpoint(file, with: reading.files)
             guard let (key, picture) = FilterGrid.picture(of: checkpoint.stateDict) else {
                 throw ZooExit.unusable("\(file) holds no 4-d convolution weight to draw")
             }
             do { try PictureFile.writePNG(picture, to: filters) } catch { throw ZooExit.unusable("\(error)") }
             if !output.json { Output.line("wrote \(filters): \(key) as a \(picture.width)x\(picture.height) grid") }
+            report = InspectReport(checkpoint)
+        } else {
+            report = try inspectCheckpoint(file, with: reading.files)
         }
-        let report = InspectReport(checkpoint)
         if output.json {
             Output.json(report)
             return

@@ -60,6 +60,14 @@ func readCheckpoint(_ path: String, with reading: FileReading) throws -> LoadedC
     }
 }
 
+/// What `zoo inspect` shows of a checkpoint, read as `reading` says with no tensor kept; a file
+/// that cannot be read fails as ``readCheckpoint(_:with:)`` fails.
+func inspectCheckpoint(_ path: String, with reading: FileReading) throws -> InspectReport {
+    do { return try reading.inspectReport(at: path) } catch {
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
+    }
+}
+
 /// A checkpoint's manifest text, read without reading any tensor.
 func readManifestText(_ path: String, with reading: FileReading) throws -> String? {
     do { return try reading.manifestText(at: path) } catch {

@@ -24,6 +24,27 @@ struct HostileFilesTests {
         #expect(result.stderr.contains("\(path): reading took longer than 1 s and was stopped"))
     }
 
+    /// `zoo inspect` and `zoo bench load` read with no tensor handed back (the facts-only child),
+    /// contained all the same: a hang is stopped with the flag that changes the limit, and a crash
+    /// inside libhdf5 is exit 2 naming the file, before any in-process read.
+    @Test(arguments: [["inspect"], ["bench", "load"]])
+    func aFactsOnlyReadIsContainedToo(command: [String]) throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("hang.h5").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let hung = try zooProcess(command + [path, "--timeout", "1"])
+        #expect(hung.status == 2, "\(hung.all)")
+        #expect(hung.stderr.contains("\(path): reading took longer than 1 s and was stopped"), "\(hung.stderr)")
+        #expect(hung.stderr.contains("(--timeout changes the limit)"), "\(hung.stderr)")
+        for file in ["bad_hdf5_fault_object_header.h5", "bad_hdf5_fault_global_heap.h5"] {
+            let crashed = try zooProcess(command + [fixture(file)])
+            #expect(crashed.status == 2, "\(crashed.all)")
+            #expect(crashed.stderr.hasPrefix("error: cannot read \(fixture(file)) as a checkpoint"), "\(crashed.stderr)")
+            #expect(crashed.stdout.isEmpty)
+        }
+    }
+
     /// Everything the in-process fuzzing run found (Tools/fuzz/mutate.py --mode in-process, 20 min):
     /// faults and endless loops inside libhdf5 1.10.8, and traps inside ZIPFoundation 0.9.20 on
     /// crafted ZIP64 offsets (also found by Tools/fuzz/libfuzzer.py, and now refused before

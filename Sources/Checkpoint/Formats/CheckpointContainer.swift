@@ -42,6 +42,12 @@ struct RawCheckpoint {
 /// conforming to this, registered in ``CheckpointReader``, not a branch in every command.
 protocol CheckpointContainerReader: Sendable {
     static var container: CheckpointContainer { get }
-    /// Reads every tensor of the file at `path`; throws ``CheckpointError`` naming the file.
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint
+    /// Reads every tensor of the file at `path`, each state_dict tensor handed to `sink` as it is
+    /// read; throws ``CheckpointError`` naming the file.
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint
+}
+
+extension CheckpointContainerReader {
+    /// Reads every tensor of the file at `path`, keeping them all.
+    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint { try read(path, sink: .keepAll) }
 }

@@ -9,9 +9,9 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
     /// Groups that hold the whole state_dict when a training script saved a dict around it.
     static let wrapperGroupNames = ["state_dict", "model_state_dict", "model"]
 
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
         do {
-            return try readFile(path)
+            return try readFile(path, sink: sink)
         } catch let error as CheckpointError {
             throw error
         } catch let error as HDF5Error {
@@ -33,7 +33,7 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
         }
     }
 
-    private static func readFile(_ path: String) throws -> RawCheckpoint {
+    private static func readFile(_ path: String, sink: TensorSink) throws -> RawCheckpoint {
         let file = try HDF5File.openReadOnly(path)
         let root = try file.rootGroup()
         let rootMembers = try root.members()
@@ -45,6 +45,7 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
             let text = try root.openDataset("__manifest__").readString()
             manifest = try Manifest(json: text, path: path)
             manifestText = text
+            sink.expectChecksums()
         }
         var signature: String?
         if rootMembers.contains(where: { $0.name == SignatureRecord.datasetName && $0.kind == .dataset }) {
@@ -75,7 +76,7 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
 
         var entries: [(String, Tensor)] = []
         var sawNestedGroups = false
-        try collect(stateDictGroup, prefix: "", into: &entries, sawGroups: &sawNestedGroups, path: path)
+        try collect(stateDictGroup, prefix: "", into: &entries, sink: sink, sawGroups: &sawNestedGroups, path: path)
         if sawNestedGroups { notes.append("joined nested groups into dotted keys") }
         var raw = RawCheckpoint(
             container: Self.container, entries: entries, manifest: manifest, referenceCases: referenceCases, notes: notes)
@@ -95,7 +96,8 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
     static let maximumDepth = 64
 
     private static func collect(
-        _ group: HDF5Group, prefix: String, into entries: inout [(String, Tensor)], sawGroups: inout Bool, path: String, depth: Int = 0
+        _ group: HDF5Group, prefix: String, into entries: inout [(String, Tensor)], sink: TensorSink, sawGroups: inout Bool, path: String,
+        depth: Int = 0
     ) throws {
         guard depth < maximumDepth else {
             throw CheckpointError.invalidTensor(
@@ -112,10 +114,10 @@ enum HDF5CheckpointReader: CheckpointContainerReader {
                 case .group:
                     sawGroups = true
                     try collect(
-                        try group.openGroup(member.name), prefix: key + ".", into: &entries, sawGroups: &sawGroups, path: path,
-                        depth: depth + 1)
+                        try group.openGroup(member.name), prefix: key + ".", into: &entries, sink: sink, sawGroups: &sawGroups,
+                        path: path, depth: depth + 1)
                 case .dataset:
-                    entries.append((key, try TensorIO.read(try group.openDataset(member), key: key, path: path)))
+                    entries.append((key, sink.take(try TensorIO.read(try group.openDataset(member), key: key, path: path), key: key)))
                 case .other:
                     throw CheckpointError.unsupportedElementType(path: path, key: key, found: "a link that is neither group nor dataset")
                 }

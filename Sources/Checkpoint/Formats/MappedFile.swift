@@ -96,7 +96,7 @@ final class MappedFile {
     /// A piece is mapped ahead while the one behind is still resident, so the piece bounds what
     /// the file adds to resident memory: pieces of 8 MiB kept up to 16 MiB of a legacy torch file
     /// of small tensors resident (`zoo inspect` 90 -> 80 MiB).
-    private static let piece = 1 << 20
+    static let piece = 1 << 20
 
     /// Pieces this large are read by the kernel straight from the page cache into the tensor
     /// (`pread`, as libhdf5 reads for h5py), mapping nothing; smaller ones are copied from the

@@ -23,13 +23,14 @@ enum PT2Reader: CheckpointContainerReader {
     /// A zip whose directory is damaged is no PT2 archive here (the torch zip reader then says
     /// what is wrong): ZIPFoundation traps on some impossible directory numbers.
     static func isArchive(_ path: String) -> Bool {
-        guard (try? MappedFile(path: path).withBytes { ZipDirectoryBounds.problem(in: $0) }) == .some(nil),
+        guard let file = try? MappedFile(path: path),
+            file.withBytes({ ZipDirectoryBounds.problem(in: $0, releasing: file.release) }) == nil,
             let archive = try? TorchZipReader.openArchive(path)
         else { return false }
         return archive.contains { $0.path.hasSuffix("archive_format") && $0.uncompressedSize < 64 }
     }
 
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
         let entries = try ZipEntries(checkedArchiveAt: path)
         let byPath = entries.byPath()
         guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),
@@ -48,12 +49,16 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(path: path, reason: "the archive holds no program (models/<name>.json)")
         }
         let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
-        let programText = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
+        var programText: String? = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
         // The parsed program and weights config are read for a few facts each and let go before
         // the weights are: as trees of values they take several times their text (a program of
         // 20,000 weights: 6.6 MB of JSON, 45 MB parsed), which beside the weights was most of a
         // read's peak memory.
-        let (order, metadata) = try programFacts(programText, name: name, models: models.count, path: path, programPath: programPath)
+        let (order, metadata) = try programFacts(
+            programText ?? "", name: name, models: models.count, path: path, programPath: programPath)
+        // A facts-only read reports the program's summary, never runs it: its text (6.6 MB for
+        // 20,000 weights) goes before the weights config is parsed.
+        if !sink.keepsTensors { programText = nil }
         guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
             throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
         }
@@ -62,7 +67,8 @@ enum PT2Reader: CheckpointContainerReader {
         tensors.reserveCapacity(descriptions.count)
         for key in order(Array(descriptions.keys)) {
             guard let description = descriptions[key] else { continue }
-            tensors.append((key, try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)))
+            let tensor = try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)
+            tensors.append((key, sink.take(tensor, key: key)))
         }
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
         raw.metadata = metadata

@@ -38,13 +38,13 @@ enum SafetensorsReader: CheckpointContainerReader {
         var end: Int
     }
 
-    static func read(_ path: String) throws(CheckpointError) -> RawCheckpoint {
-        try read(path, consuming: false)
+    static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
+        try read(path, consuming: false, sink: sink)
     }
 
     /// Reads the file at `path`; `consuming` cuts each tensor's bytes out of the file once they are
     /// copied (for a scratch file read once: contained reading's transfer file).
-    static func read(_ path: String, consuming: Bool) throws(CheckpointError) -> RawCheckpoint {
+    static func read(_ path: String, consuming: Bool, sink: TensorSink = .keepAll) throws(CheckpointError) -> RawCheckpoint {
         let file: MappedFile
         do { file = try MappedFile(path: path, consuming: consuming) } catch { throw .damaged(path: path, reason: "\(error)") }
         return try file.withBytes { bytes throws(CheckpointError) in
@@ -85,13 +85,14 @@ enum SafetensorsReader: CheckpointContainerReader {
             guard expectedBegin == dataLength else {
                 throw .damaged(path: path, reason: "\(dataLength - expectedBegin) bytes after the last tensor belong to none")
             }
+            if metadata[Safetensors.manifestKey] != nil { sink.expectChecksums() }
             var entries: [(String, Tensor)] = []
             entries.reserveCapacity(records.count)
             for record in records {
                 let range = (dataStart + record.begin)..<(dataStart + record.end)
                 do {
-                    entries.append(
-                        (record.key, try Tensor(shape: record.shape, dtype: record.dtype) { try file.copy(range, into: $0) }))
+                    let tensor = try Tensor(shape: record.shape, dtype: record.dtype) { try file.copy(range, into: $0) }
+                    entries.append((record.key, sink.take(tensor, key: record.key)))
                 } catch {
                     throw .invalidTensor(path: path, key: record.key, reason: "\(error)")
                 }
@@ -143,7 +144,8 @@ enum SafetensorsReader: CheckpointContainerReader {
                 }
                 continue
             }
-            records.append(try record(key, value, path: path))
+            // Out of the tree of values, which goes before the tensors are read (see `detached`).
+            records.append(try record(key.detached, value, path: path))
         }
         return (metadata, records)
     }

@@ -7,8 +7,24 @@ enum TorchStateDict {
     /// Keys a training script's dict uses for the model's state_dict.
     static let wrapperKeys = ["state_dict", "model_state_dict", "model", "net"]
 
-    /// The tensors of `object` with their keys, and how they were found.
-    static func tensors(in object: PickleValue) throws(PickleError) -> (entries: [(String, TensorReference)], notes: [String]) {
+    /// The tensors of `object` with their keys, and how they were found; with `detaching`, copied
+    /// out of the tree of values (``TensorReference/detached``), which readers let go before
+    /// reading the tensors. Only worth it when the tensors are kept: a facts-only read (a
+    /// ``TensorSink`` that keeps none) would hold the copies beside the tree for nothing.
+    static func tensors(in object: PickleValue, detaching: Bool = false) throws(PickleError) -> (
+        entries: [(String, TensorReference)], notes: [String]
+    ) {
+        let (entries, notes) = try references(in: object)
+        guard detaching else { return (entries, notes) }
+        var detached: [(String, TensorReference)] = []
+        detached.reserveCapacity(entries.count)
+        for (key, reference) in entries { detached.append((key.detached, reference.detached)) }
+        return (detached, notes)
+    }
+
+    private static func references(in object: PickleValue) throws(PickleError) -> (
+        entries: [(String, TensorReference)], notes: [String]
+    ) {
         guard case .dict(let root) = object else {
             throw .refused(.notAStateDict(kind: object.kind))
         }
