@@ -25,7 +25,7 @@ public enum FileReading: Sendable {
     }
 
     /// What `zoo inspect` shows of the checkpoint at `path`: every tensor read and checked, none
-    /// kept (see ``CheckpointReader/inspect(_:)``).
+    /// kept (see `CheckpointReader.inspect(_:)` in Checkpoint).
     public func inspectReport(at path: String) throws(CheckpointError) -> InspectReport {
         switch self {
         case .inProcess: return try CheckpointReader.inspect(path)
