@@ -36,7 +36,12 @@ final class TensorSink: Sendable {
 
     /// Said by a reader that found a manifest before any tensor (HDF5, safetensors; torch files
     /// have none): checksums are then worth their time, and computed while each tensor is here.
-    func expectChecksums() { state.withLock { $0.hashes = true } }
+    /// A sink that keeps the tensors notes nothing: ``keepAll`` is one instance that every read
+    /// shares, so it must never be written.
+    func expectChecksums() {
+        guard !keepsTensors else { return }
+        state.withLock { $0.hashes = true }
+    }
 
     /// What the reader keeps under `key`: `tensor` itself, or its empty stand-in once its facts
     /// are noted.
