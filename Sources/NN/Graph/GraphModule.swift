@@ -1,3 +1,4 @@
+import Synchronization
 import Tensor
 
 /// A torch.export program run as a layer: its parameters and buffers are this module's state
@@ -72,23 +73,34 @@ public final class GraphModule: ModuleBase, Layer {
 
     public override func stateDidChange() {
         layers.removeAll()
-        stateValues = nil
+        passCache.withLock { $0.stateValues = nil }
     }
 
-    /// The parameters and buffers by their graph names, kept between passes until they change.
-    private var stateValues: [String: Tensor]?
-    /// The recorded shape of each fused node's outputs for the last input shape (evaluated once
-    /// per input shape, not once per pass).
-    private var lastRecordedShapes: (input: [Int], outputs: [[[Int]?]])?
+    /// What passes keep between them, locked because a layer may run on several threads at once:
+    /// the parameters and buffers by their graph names, until they change, and the recorded shape
+    /// of each fused node's outputs for the last input shape (evaluated once per input shape).
+    private struct PassCache {
+        var stateValues: [String: Tensor]?
+        var recordedShapes: (input: [Int], outputs: [[[Int]?]])?
+    }
+    private let passCache = Mutex(PassCache())
 
     /// Each fused node's outputs' recorded shapes for an input of `shape` (which must satisfy
     /// the program's guards: ``ExportedProgram/sizeBindings(for:)``).
     private func recordedShapes(for shape: [Int]) throws -> [[[Int]?]] {
-        if let last = lastRecordedShapes, last.input == shape { return last.outputs }
+        if let last = passCache.withLock({ $0.recordedShapes }), last.input == shape { return last.outputs }
         let bindings = try program.sizeBindings(for: shape)
         let outputs = fused.nodes.map { node in node.outputs.map { program.shape(of: $0, bindings: bindings) } }
-        lastRecordedShapes = (shape, outputs)
+        passCache.withLock { $0.recordedShapes = (shape, outputs) }
         return outputs
+    }
+
+    /// The parameters and buffers by their graph names (made once per weights).
+    private func stateValues() -> [String: Tensor] {
+        if let known = passCache.withLock({ $0.stateValues }) { return known }
+        let made = Dictionary(uniqueKeysWithValues: zip(program.stateInputs.map(\.argument), stateSlots.map { self[$0] }))
+        passCache.withLock { $0.stateValues = made }
+        return made
     }
 
     /// The ATen operators zoo runs in a program, sorted (the README lists these; a test keeps
@@ -101,8 +113,7 @@ public final class GraphModule: ModuleBase, Layer {
     /// ``ExportedProgram/outputNames``).
     public func forwardAll(_ input: Tensor) throws -> [Tensor] {
         let recorded = try recordedShapes(for: input.shape)
-        let state = stateValues ?? Dictionary(uniqueKeysWithValues: zip(program.stateInputs.map(\.argument), stateSlots.map { self[$0] }))
-        stateValues = state
+        let state = stateValues()
         let values = GraphLayoutValues([program.userInputs[0]: input], state: state)
         var integers: [String: Int] = [:]
         /// Checks a computed shape against the recorded shape of the node's output `name`.
