@@ -8,9 +8,11 @@ import Tensor
 ///
 /// Channels are padded to a multiple of 16; the padding holds zeros, as oneDNN's kernels leave
 /// it and as they expect to find it, so element-wise work over the whole buffer must map 0 to 0.
-// @unchecked: the buffer is written by the one call that makes the value, then only read; or,
-// as a residual's last use, once more by a convolution that adds into it when nothing else
-// holds the value (OneDNNPlans.convolve(_:shape:weight:bias:addingTo:overwritingResidual:activation:)).
+// @unchecked: a oneDNN memory layout (C struct) and a buffer written by the one call that makes
+// the value, then only read; or, at the value's last use when nothing else holds it, once more by
+// a convolution that adds into it (OneDNNPlans.convolve(_:shape:weight:bias:addingTo:
+// overwritingResidual:activation:)) or a channel scaling. A growing concatenation's prefixes share
+// a buffer that is only appended to past every prefix, and are never written over (sharesBuffer).
 final class BlockedActivation: @unchecked Sendable {
     /// `(N, C, H, W)`, the logical shape.
     let shape: [Int]
