@@ -43,7 +43,10 @@ let package = Package(
         .target(name: "Containment"),
         .target(name: "Tensor"),
         .target(name: "Pictures", dependencies: ["Tensor", "JSON", "Containment", "CPNG", "CJPEG"]),
-        .target(name: "NN", dependencies: ["Tensor", "JSON", "CDNNL", "CMalloc"]),
+        // zoo's element-wise kernels that need AVX-512 or AVX2 (chosen at run time): Swift compiles a
+        // whole module for the x86-64 baseline, whose 4-lane SSE2 SiLU is slower than oneDNN's.
+        .target(name: "CKernels"),
+        .target(name: "NN", dependencies: ["Tensor", "JSON", "CDNNL", "CMalloc", "CKernels"]),
         .target(
             name: "Checkpoint",
             dependencies: [

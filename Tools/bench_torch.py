@@ -10,10 +10,16 @@ Cases named `pt2:<torchvision model>` run torch.export programs: the torchvision
 weights, seed 0) is exported once per batch size to the temporary directory with
 `torch.export.export` + `torch.export.save`, and zoo runs that `.pt2` (`zoo bench forward
 model.pt2`); PyTorch and ONNX Runtime run the same model. `--only SUBSTRING` keeps the cases whose
-name contains it.
+name contains it (training cases too).
+
+`--rounds K` runs every case K times, each round a fresh process per engine with the engines
+alternating, and keeps each engine's fastest round (min) and the median of its rounds' medians:
+on a shared machine a single process can land in a busy second, and alternating rounds give each
+engine the same chances (issue 19 measures "fresh process each, alternating, fastest of 5").
 
     swift build -c release
-    .venv-torch/bin/python Tools/bench_torch.py [--repeat K] [--threads T] [--load-dir DIR] [--json]
+    .venv-torch/bin/python Tools/bench_torch.py [--repeat K] [--rounds K] [--threads T] [--only SUBSTRING]
+        [--load-dir DIR] [--json]
 
 `--load-dir DIR` writes (once) a 256 MiB state_dict there as big.h5, big.pt, big_legacy.pt and
 big.safetensors and times loading each.
@@ -136,6 +142,25 @@ def peer(engine, case, repeat, warmup, threads):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def rounds(count, engines):
+    """Each engine run `count` times, the engines alternating: each one's fastest round (zoo's
+    report with its `min_ms` the fastest and `median_ms` the median of the rounds' medians; a
+    peer's (min, median) likewise)."""
+    results = [[] for _ in engines]
+    for _ in range(max(1, count)):
+        for index, engine in enumerate(engines):
+            results[index].append(engine())
+    merged = []
+    for runs in results:
+        if isinstance(runs[0], dict):
+            best = dict(min(runs, key=lambda run: run["min_ms"]))
+            best["median_ms"] = sorted(run["median_ms"] for run in runs)[len(runs) // 2]
+            merged.append(best)
+        else:
+            merged.append((min(run[0] for run in runs), sorted(run[1] for run in runs)[len(runs) // 2]))
+    return merged
+
+
 def make_load_files(folder):
     paths = {k: os.path.join(folder, f) for k, f in
              [("h5", "big.h5"), ("pt", "big.pt"), ("legacy", "big_legacy.pt"), ("safetensors", "big.safetensors")]}
@@ -177,6 +202,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="fresh processes per engine and case, alternating; fastest kept")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--load-dir")
     parser.add_argument("--json", action="store_true")
@@ -201,9 +227,12 @@ def main():
     rows = []
     for case in [] if args.loads_only else TRAIN_CASES:
         name, batch, channels, height, width = case
-        report = zoo("bench", "train", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
-                     "--repeat", str(args.repeat))
-        torch_times = peer("torch-train", case, args.repeat, args.warmup, args.threads)
+        if args.only and args.only not in f"train {name} b{batch}":
+            continue
+        report, torch_times = rounds(args.rounds, [
+            lambda: zoo("bench", "train", name, "--batch", str(batch), "--height", str(height), "--width", str(width),
+                        "--repeat", str(args.repeat)),
+            lambda: peer("torch-train", case, args.repeat, args.warmup, args.threads)])
         rows.append({"case": f"train {name} b{batch} {height}x{width}", "zoo_min_ms": report["min_ms"],
                      "zoo_median_ms": report["median_ms"], "reference": f"torch {torch.__version__}",
                      "reference_min_ms": torch_times[0], "reference_median_ms": torch_times[1],
@@ -213,10 +242,11 @@ def main():
         if args.only and args.only not in f"{name} b{batch}":
             continue
         model = exported_program(*case) if name.startswith("pt2:") else name
-        report = zoo("bench", "forward", model, "--batch", str(batch), "--height", str(height), "--width", str(width),
-                     "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads))
-        torch_times = peer("torch", case, args.repeat, args.warmup, args.threads)
-        onnx_times = peer("onnxruntime", case, args.repeat, args.warmup, args.threads)
+        report, torch_times, onnx_times = rounds(args.rounds, [
+            lambda: zoo("bench", "forward", model, "--batch", str(batch), "--height", str(height), "--width", str(width),
+                        "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--threads", str(args.threads)),
+            lambda: peer("torch", case, args.repeat, args.warmup, args.threads),
+            lambda: peer("onnxruntime", case, args.repeat, args.warmup, args.threads)])
         best = min(torch_times[0], onnx_times[0])
         rows.append({"case": f"{name} b{batch} {height}x{width}", "zoo_min_ms": report["min_ms"], "zoo_median_ms": report["median_ms"],
                      "reference": f"torch {torch.__version__}", "reference_min_ms": torch_times[0], "reference_median_ms": torch_times[1],
@@ -235,7 +265,7 @@ def main():
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, repeat {args.repeat}, "
+    print(f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, repeat {args.repeat}, rounds {args.rounds}, "
           f"{time.strftime('%H:%M:%S')}; ratio = zoo / the faster peer")
     print(f"{'case':<34}{'zoo min':>9}{'median':>9}   {'reference':<22}{'min':>9}{'median':>9}{'onnxrt':>9}{'median':>9}{'ratio':>8}")
     for row in rows:

@@ -152,8 +152,7 @@ extension GraphOperators {
     }
 
     static func silu(_ call: GraphCall) throws -> ([Tensor], Module?) {
-        let input = try call.tensor("self", 0)
-        return ([mapElements(input) { value in value / (1 + Foundation.exp(-value)) }], nil)
+        ([NN.silu(try call.tensor("self", 0))], nil)
     }
 
     /// `x * relu6(x + 3) / 6`.

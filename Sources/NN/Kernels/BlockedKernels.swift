@@ -98,6 +98,14 @@ func blockedAffineReLU(_ x: BlockedActivation, scale: [Float], shift: [Float]) t
 /// get scale and shift 0, so an activation that keeps 0 (``ConvolutionActivation/keepsZero``)
 /// keeps them 0.
 func applyBlockedEpilogue(_ epilogue: ConvolutionEpilogue, from x: BlockedActivation, to y: BlockedActivation) {
+    let (rest, runsSiLU) = epilogue.separatingSiLU
+    if let rest { applyBlockedMap(rest, from: x, to: y) }
+    // Over the padding channels too: SiLU keeps their zeros.
+    if runsSiLU { silu(rest == nil ? x.floats : y.floats, into: y.floats, count: y.paddedCount) }
+}
+
+/// ``applyBlockedEpilogue(_:from:to:)`` for an epilogue without a SiLU.
+private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedActivation, to y: BlockedActivation) {
     let (source, destination) = (SharedPointer(x.floats), SharedPointer(y.floats))
     let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     forEachBlock(x) { _, block, start in

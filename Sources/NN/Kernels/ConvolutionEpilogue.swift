@@ -46,18 +46,30 @@ struct ConvolutionEpilogue {
         }
     }
 
+    /// The epilogue without a SiLU, and whether it had one: SiLU then runs over the whole output
+    /// after the per-channel map, on zoo's vector kernel (``silu(_:into:count:)``), a pass that
+    /// costs less than a scalar exp per element. Nil for the rest when nothing else is left.
+    var separatingSiLU: (rest: ConvolutionEpilogue?, silu: Bool) {
+        guard activation == .silu else { return (self, false) }
+        return (scale == nil && shift == nil ? nil : ConvolutionEpilogue(scale: scale, shift: shift, activation: nil), true)
+    }
+
     /// The epilogue applied to NCHW `input` (no bias), read once and written once: an eval-mode
-    /// BatchNorm and its activation as one pass.
+    /// BatchNorm and its activation as one pass (a SiLU as a second).
     func applied(toPlanesOf input: Tensor) -> Tensor {
         let (channels, plane) = (input.shape[1], input.shape[2] * input.shape[3])
+        let (rest, runsSiLU) = separatingSiLU
         let x = input.scalars
         let y = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
             x.withUnsafeBufferPointer { source in
-                for index in 0..<(source.count / Swift.max(1, plane)) {
-                    let offset = index * plane
-                    apply(
-                        source.baseAddress! + offset, into: buffer.baseAddress! + offset, count: plane, bias: 0, channel: index % channels)
+                guard let first = source.baseAddress, let target = buffer.baseAddress else { return }
+                if let rest {
+                    for index in 0..<(source.count / Swift.max(1, plane)) {
+                        let offset = index * plane
+                        rest.apply(first + offset, into: target + offset, count: plane, bias: 0, channel: index % channels)
+                    }
                 }
+                if runsSiLU { silu(rest == nil ? first : UnsafePointer(target), into: target, count: source.count) }
             }
             initialized = x.count
         }
@@ -66,11 +78,16 @@ struct ConvolutionEpilogue {
 
     /// Applies the epilogue in place to NCHW values whose bias is already added.
     func apply(toPlanesOf values: inout [Float], channels: Int, plane: Int) {
+        let (rest, runsSiLU) = separatingSiLU
         values.withUnsafeMutableBufferPointer { buffer in
-            for index in 0..<(buffer.count / Swift.max(1, plane)) {
-                let start = buffer.baseAddress! + index * plane
-                apply(start, into: start, count: plane, bias: 0, channel: index % channels)
+            guard let first = buffer.baseAddress else { return }
+            if let rest {
+                for index in 0..<(buffer.count / Swift.max(1, plane)) {
+                    let start = first + index * plane
+                    rest.apply(start, into: start, count: plane, bias: 0, channel: index % channels)
+                }
             }
+            if runsSiLU { silu(first, into: first, count: buffer.count) }
         }
     }
 }

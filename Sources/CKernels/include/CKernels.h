@@ -1,0 +1,16 @@
+#ifndef ZOO_CKERNELS_H
+#define ZOO_CKERNELS_H
+
+// zoo's own element-wise kernels that need instructions past the x86-64 baseline. Swift compiles
+// a whole module for one instruction set, so a Swift kernel runs on 4-lane SSE2 everywhere;
+// these are compiled per function for AVX-512 and for AVX2 with FMA, and each call runs the
+// widest one the CPU has (the portable C loop elsewhere).
+
+#include <stddef.h>
+
+/// `destination[i] = source[i] / (1 + exp(-source[i]))` (SiLU, as PyTorch computes it) for
+/// `count` floats; `destination` may be `source`. exp is a Cephes-style polynomial within 2 ulp
+/// of the exact value; NaN stays NaN, silu(-inf) is NaN and silu(inf) is inf, as in PyTorch.
+void zoo_silu_f32(const float *source, float *destination, size_t count);
+
+#endif
