@@ -17,6 +17,8 @@ public final class GraphModule: ModuleBase, Layer {
     private var layers: [Int: Module] = [:]
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
+    /// Each fused node's operations, looked up by target once rather than on every pass.
+    private let operations: [(integer: GraphOperators.IntegerOperation?, blocked: GraphBlockedOperators.Operation?, plain: GraphOperators.Operation?)]
 
     /// Whether convolutions, residual adds and channel scalings pass their activations to each
     /// other in oneDNN's blocked layout (GraphBlockedOperators.swift), reordered to plain NCHW
@@ -41,6 +43,12 @@ public final class GraphModule: ModuleBase, Layer {
         }
         self.stateNames = stateNames
         fused = GraphFusion.plan(program)
+        operations = fused.nodes.map { node in
+            (
+                GraphOperators.integerTable[node.target], GraphBlockedOperators.table[node.target],
+                GraphOperators.table[node.target] ?? GraphFusion.table[node.target]
+            )
+        }
         super.init(state: slots)
         // Every operator is checked now, so that an unknown one is named before any data is read.
         for node in program.nodes where GraphOperators.table[node.target] == nil && GraphOperators.integerTable[node.target] == nil {
@@ -127,30 +135,31 @@ public final class GraphModule: ModuleBase, Layer {
         }
         for (index, node) in fused.nodes.enumerated() {
             defer { for name in fused.lastUses[index] { values.remove(name) } }
-            if let operation = GraphOperators.integerTable[node.target] {
+            let (integerOperation, blockedOperation, plainOperation) = operations[index]
+            if let operation = integerOperation {
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: nil)
                 let value = try operation(call)
                 if let name = node.outputs.first { integers[name] = value }
                 continue
             }
-            if keepsBlockedLayouts, let operation = GraphBlockedOperators.table[node.target], let name = node.outputs.first {
+            if keepsBlockedLayouts, let operation = blockedOperation, let name = node.outputs.first {
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
                 if let (output, layer) = try operation(
                     GraphBlockedOperators.Call(call: call, lastUses: fused.lastUses[index]))
                 {
-                    if let layer { layers[index] = layer }
+                    if let layer, layers[index] !== layer { layers[index] = layer }
                     try check(name, output.shape, node, index)
                     values.store(output, as: name)
                     continue
                 }
             }
             for name in GraphFusion.tensorNames(node) { try values.makePlain(name) }
-            guard let operation = GraphOperators.table[node.target] ?? GraphFusion.table[node.target] else {
+            guard let operation = plainOperation else {
                 throw NNError.unsupportedOperator(target: node.target, node: node.name)
             }
             let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
             let (outputs, layer) = try operation(call)
-            if let layer { layers[index] = layer }
+            if let layer, layers[index] !== layer { layers[index] = layer }
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty {
                 try check(name, value.shape, node, index)
                 values.store(value, as: name)

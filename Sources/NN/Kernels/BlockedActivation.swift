@@ -31,6 +31,15 @@ final class BlockedActivation: @unchecked Sendable {
         sharesBuffer = false
     }
 
+    /// An uninitialised activation of `shape` in `layout`, which must be the blocked layout of
+    /// `shape` (a primitive's queried one that ``matches(_:_:)`` it).
+    init(shape: [Int], layout: dnnl_memory_desc_t) {
+        self.shape = shape
+        self.layout = layout
+        buffer = OneDNNBuffer(layout)
+        sharesBuffer = false
+    }
+
     /// The first `shape[1]` channels of `buffer`, which holds one sample of more channels of the
     /// same height and width: for one sample, a channel prefix of nChw16c is the nChw16c of those
     /// channels (each 16-channel block is one plane of 16-float pixels, in channel order).

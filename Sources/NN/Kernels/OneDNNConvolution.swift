@@ -54,6 +54,9 @@ final class OneDNNConvolution: @unchecked Sendable {
     private let plainWeights: [Float]
     private let weightReorder: Reorder?
     private let bias: [Float]?
+    /// Whether the primitive writes its output in zoo's blocked layout (``BlockedActivation``),
+    /// asked once rather than on every call.
+    let writesBlockedLayout: Bool
     /// oneDNN's name for the kernel it picked (`brgconv:avx512_core`, `jit_wino_4x3:avx512_core`,
     /// `x64:gemm:jit`, ...), for a debugger or a profile.
     var implementation: String { convolution.implementation }
@@ -84,6 +87,7 @@ final class OneDNNConvolution: @unchecked Sendable {
         self.convolution = convolution
         source = try convolution.operand(DNNL_ARG_SRC, dnnl_query_src_md, plain: layouts.sourcePlain)
         destination = try convolution.operand(DNNL_ARG_DST, dnnl_query_dst_md, plain: layouts.destinationPlain, output: true)
+        writesBlockedLayout = (try? BlockedActivation.matches(destination.layout, shape.destination)) ?? false
         weightsInner = convolution.layout(dnnl_query_weights_md)
         biasLayout = layouts.bias
         self.bias = bias

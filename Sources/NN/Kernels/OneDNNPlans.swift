@@ -90,10 +90,8 @@ final class OneDNNPlans: Sendable {
             let (plan, shape, epilogue) = try fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue)
             var input = input
             if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
-            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true, Self.keepsPaddingZero(shape),
-                try BlockedActivation.matches(plan.destinationLayout, shape.destination)
-            {
-                let output = try BlockedActivation(shape: shape.destination)
+            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true, Self.keepsPaddingZero(shape), plan.writesBlockedLayout {
+                let output = BlockedActivation(shape: shape.destination, layout: plan.destinationLayout)
                 try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
                     try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
                 }
