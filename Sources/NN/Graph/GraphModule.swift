@@ -18,7 +18,8 @@ public final class GraphModule: ModuleBase, Layer {
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
     /// Each fused node's operations, looked up by target once rather than on every pass.
-    private let operations: [(integer: GraphOperators.IntegerOperation?, blocked: GraphBlockedOperators.Operation?, plain: GraphOperators.Operation?)]
+    private let operations:
+        [(integer: GraphOperators.IntegerOperation?, blocked: GraphBlockedOperators.Operation?, plain: GraphOperators.Operation?)]
 
     /// Whether convolutions, residual adds and channel scalings pass their activations to each
     /// other in oneDNN's blocked layout (GraphBlockedOperators.swift), reordered to plain NCHW
