@@ -3,7 +3,8 @@ Tests/NNTests/Fixtures/kernels.h5:
 
 - silu/input, silu/output: torch.nn.functional.silu of float32 values over the whole range: a
   dense grid on [-100, 100], the edges where exp overflows and underflows, normal and
-  subnormal tiny values, both infinities, NaN and both zeros, then random normal values.
+  subnormal tiny values, both infinities, NaN and both zeros, then random normal values;
+- sigmoid/input, sigmoid/output: torch.sigmoid of the same values.
 
     .venv-torch/bin/python Tools/make_kernel_fixtures.py [Tests/NNTests/Fixtures/kernels.h5]
 """
@@ -29,11 +30,11 @@ def silu_inputs():
 
 def main(path):
     x = silu_inputs()
-    y = torch.nn.functional.silu(torch.from_numpy(x)).numpy()
     with h5py.File(path, "w") as f:
-        f["silu/input"] = x
-        f["silu/output"] = y
-    print(f"wrote {path}: silu of {x.size} values")
+        for name, function in [("silu", torch.nn.functional.silu), ("sigmoid", torch.sigmoid)]:
+            f[f"{name}/input"] = x
+            f[f"{name}/output"] = function(torch.from_numpy(x)).numpy()
+    print(f"wrote {path}: silu and sigmoid of {x.size} values")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ public final class LeakyReLU: ModuleBase, Layer {
 public final class Sigmoid: ModuleBase, Layer {
     public override init() { super.init() }
     public func forward(_ input: Tensor) throws -> Tensor {
-        mapElements(input) { 1 / (1 + expf(-$0)) }
+        NN.sigmoid(input)
     }
 }
 

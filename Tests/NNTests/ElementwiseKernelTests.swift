@@ -20,14 +20,16 @@ struct ElementwiseKernelTests {
     /// Within 4 units in the last place of PyTorch's value (its exp is Sleef's, within 1; zoo's
     /// a polynomial within 2), or 1e-36 absolute where the value underflows; NaN where PyTorch
     /// has NaN, and the same infinities.
-    private func expectSiLU(_ actual: [Float], _ expected: [Float], _ inputs: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectPyTorchs(
+        _ actual: [Float], _ expected: [Float], _ inputs: [Float], _ function: String = "silu", sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         var failures = 0
         for index in 0..<actual.count where failures < 5 {
             let (a, e) = (actual[index], expected[index])
             let agrees = e.isNaN ? a.isNaN : (e.isInfinite ? a == e : abs(a - e) <= max(4 * e.ulp, 1e-36))
             if !agrees {
                 failures += 1
-                Issue.record("silu(\(inputs[index])) = \(a), PyTorch gives \(e)", sourceLocation: sourceLocation)
+                Issue.record("\(function)(\(inputs[index])) = \(a), PyTorch gives \(e)", sourceLocation: sourceLocation)
             }
         }
     }
@@ -41,10 +43,17 @@ struct ElementwiseKernelTests {
         x.withUnsafeBufferPointer { source in
             y.withUnsafeMutableBufferPointer { target in silu(source.baseAddress!, into: target.baseAddress!, count: count) }
         }
-        expectSiLU(y, Array(outputs.prefix(count)), x)
+        expectPyTorchs(y, Array(outputs.prefix(count)), x)
         var inPlace = x
         inPlace.withUnsafeMutableBufferPointer { values in silu(values.baseAddress!, into: values.baseAddress!, count: count) }
-        expectSiLU(inPlace, Array(outputs.prefix(count)), x)
+        expectPyTorchs(inPlace, Array(outputs.prefix(count)), x)
+    }
+
+    @Test(arguments: [1, 15, 17, 40_000])
+    func sigmoidIsPyTorchs(count: Int) throws {
+        let (inputs, outputs) = try Self.pair("sigmoid")
+        let x = Tensor(shape: [count], scalars: Array(inputs.prefix(count)))
+        expectPyTorchs(sigmoid(x).scalars, Array(outputs.prefix(count)), x.scalars, "sigmoid")
     }
 
     /// A convolution's SiLU runs after oneDNN's kernel, over the blocked output's padding
@@ -56,7 +65,7 @@ struct ElementwiseKernelTests {
         let blocked = try BlockedActivation.blocked(input)
         let epilogue = ConvolutionEpilogue(scale: nil, shift: nil, activation: .silu)
         applyBlockedEpilogue(epilogue, from: blocked, to: blocked)
-        expectSiLU(try blocked.plain().scalars, silu(input).scalars, input.scalars)
+        expectPyTorchs(try blocked.plain().scalars, silu(input).scalars, input.scalars)
         let padding = blocked.paddedChannels - shape[1]
         let plane = shape[2] * shape[3]
         for sample in 0..<shape[0] {

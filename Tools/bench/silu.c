@@ -1,8 +1,8 @@
 // Times SiLU on efficientnet_b0's activations three ways, to choose how zoo runs it: oneDNN's
 // swish as a post-op of the 1x1 convolution that makes the activation (the time over the same
 // convolution without it), oneDNN's swish as an eltwise primitive of its own, and zoo's vector
-// kernel (Sources/CKernels/silu.c), both in place on the blocked (nChw16c) output. Build and run:
-//   cc -O2 -fopenmp -ISources/CKernels/include Tools/bench/silu.c Sources/CKernels/silu.c \
+// kernel (Sources/CKernels/exponential.c), both in place on the blocked (nChw16c) output. Build and run:
+//   cc -O2 -fopenmp -ISources/CKernels/include Tools/bench/silu.c Sources/CKernels/exponential.c \
 //      -o /tmp/silu_bench -ldnnl -lm && OMP_WAIT_POLICY=passive /tmp/silu_bench 1
 // Prints the fastest of 50 passes, in nanoseconds per element.
 #include <dnnl.h>

@@ -13,4 +13,8 @@
 /// of the exact value; NaN stays NaN, silu(-inf) is NaN and silu(inf) is inf, as in PyTorch.
 void zoo_silu_f32(const float *source, float *destination, size_t count);
 
+/// `destination[i] = 1 / (1 + exp(-source[i]))` (sigmoid, as PyTorch computes it) for `count`
+/// floats, with the same exp; `destination` may be `source`.
+void zoo_sigmoid_f32(const float *source, float *destination, size_t count);
+
 #endif
