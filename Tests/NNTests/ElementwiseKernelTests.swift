@@ -21,7 +21,8 @@ struct ElementwiseKernelTests {
     /// a polynomial within 2), or 1e-36 absolute where the value underflows; NaN where PyTorch
     /// has NaN, and the same infinities.
     private func expectPyTorchs(
-        _ actual: [Float], _ expected: [Float], _ inputs: [Float], _ function: String = "silu", sourceLocation: SourceLocation = #_sourceLocation
+        _ actual: [Float], _ expected: [Float], _ inputs: [Float], _ function: String = "silu",
+        sourceLocation: SourceLocation = #_sourceLocation
     ) {
         var failures = 0
         for index in 0..<actual.count where failures < 5 {
