@@ -44,6 +44,11 @@ public enum ContainedReading {
         var programText: String?
     }
 
+    /// The check's answer: the file was read, and held this many tensors.
+    struct CheckFields: Codable, Sendable {
+        var tensors: Int
+    }
+
     /// The manifest-only answer.
     struct ManifestFields: Codable, Sendable {
         var manifest: String?
@@ -75,6 +80,19 @@ public enum ContainedReading {
         return try InspectReport(transfer, path: path)
     }
 
+    /// Reads every tensor of `path` in a child process as ``inspect(_:timeout:reader:)`` does, and
+    /// hands back only the tensor count: for a caller that needs to know the file can be read
+    /// before it reads it itself. The report for 20,000 tensors took its caller 20 MiB to
+    /// decode, and the memory it left behind raised the caller's own read's peak.
+    public static func check(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> Int {
+        let scratch = scratchFolder().appendingPathComponent("zoo-check-\(UUID().uuidString).json")
+        defer { unlink(scratch.path) }
+        try run(ContainedRequest(task: .checkCheckpoint, path: path, output: scratch.path), reader: reader, timeout: timeout)
+        do { return try ContainedResultHeader<CheckFields>.read(from: scratch.path, task: .checkCheckpoint).0.fields.tensors } catch {
+            throw .contained(path: path, task: .checkCheckpoint, failure: error)
+        }
+    }
+
     /// The manifest's text only (no tensor is read), in a child process as `read` does it.
     public static func readManifestText(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> String? {
         let scratch = scratchFolder().appendingPathComponent("zoo-manifest-\(UUID().uuidString).json")
@@ -97,6 +115,11 @@ public enum ContainedReading {
         case .inspectCheckpoint:
             returnFreedMemoryPromptly()
             let header = ContainedResultHeader(task: .inspectCheckpoint, fields: try CheckpointReader.inspect(request.path).transfer)
+            do { try header.write(to: request.output) } catch { throw .contained(path: request.path, task: request.task, failure: error) }
+        case .checkCheckpoint:
+            returnFreedMemoryPromptly()
+            let header = ContainedResultHeader(
+                task: .checkCheckpoint, fields: CheckFields(tensors: try CheckpointReader.inspect(request.path).tensors.count))
             do { try header.write(to: request.output) } catch { throw .contained(path: request.path, task: request.task, failure: error) }
         case .readManifest:
             let header = ContainedResultHeader(
