@@ -29,6 +29,10 @@ import Tensor
 public enum ContainedReading {
     /// `__metadata__` key of the transfer file that carries everything but the tensors.
     static let transferKey = "zoo_transfer"
+    /// `__metadata__` key of the transfer file that carries a `.pt2`'s program text: beside the
+    /// other fields rather than inside their JSON, where it was escaped twice (three copies of a
+    /// program of 6.6 MB at once in the child, beside the tensors).
+    static let programKey = "zoo_transfer_program"
     public static let defaultTimeout: Double = 60
 
     /// Everything a checkpoint holds besides its tensors, reference vectors and eval set: the
@@ -147,9 +151,10 @@ public enum ContainedReading {
         let fields = TransferFields(
             container: checkpoint.container, layoutNotes: checkpoint.layoutNotes, storedKeys: checkpoint.storedKeys,
             pickleGlobals: checkpoint.pickleGlobals, metadata: checkpoint.metadata, manifestText: checkpoint.manifestText,
-            signature: checkpoint.signatureText, programText: checkpoint.programText)
+            signature: checkpoint.signatureText, programText: nil)
         let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
         var extraMetadata = [transferKey: header.encoded()]
+        if let program = checkpoint.programText { extraMetadata[programKey] = program }
         if !checkpoint.sampleInputs.isEmpty { extraMetadata[SampleInputsIO.metadataKey] = SampleInputsIO.encode(checkpoint.sampleInputs) }
         try SafetensorsWriter.write(
             emptying: &stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
@@ -177,7 +182,7 @@ public enum ContainedReading {
         checkpoint.evalSet = raw.evalSet
         checkpoint.manifestText = fields.manifestText
         checkpoint.signatureText = fields.signature
-        checkpoint.programText = fields.programText
+        checkpoint.programText = fields.programText ?? raw.metadata[programKey]
         checkpoint.sampleInputs = raw.sampleInputs
         return checkpoint
     }
