@@ -199,7 +199,7 @@ extension ExportedProgram.Argument {
 }
 
 extension ExportedProgram {
-    /// What ``init(json:)`` reads of a program, for ``JSON/JSONValue/parse(_:keeping:)``: the rest
+    /// What ``init(json:)`` reads of a program, for JSON's `JSONValue.parse(_:keeping:)`: the rest
     /// (each value's strides, device, layout, ...) is checked as JSON but never becomes a tree of
     /// values, which for a program of many weights took several times its text.
     public static let jsonPaths: [[String]] = [
