@@ -86,6 +86,23 @@ def rewrite_zip(source, target, change):
                 zout.writestr(info.filename, data)
 
 
+def renumber_memo(data, number):
+    """The same pickle (protocol 2) with each memo entry stored and recalled under number(i), as
+    LONG_BINPUT and LONG_BINGET: a pickler may number them in any order, with gaps."""
+    import pickletools
+    ops = list(pickletools.genops(data))
+    out = bytearray()
+    for index, (op, arg, pos) in enumerate(ops):
+        end = ops[index + 1][2] if index + 1 < len(ops) else len(data)
+        if op.name in ("BINPUT", "LONG_BINPUT"):
+            out += b"r" + struct.pack("<I", number(arg))
+        elif op.name in ("BINGET", "LONG_BINGET"):
+            out += b"j" + struct.pack("<I", number(arg))
+        else:
+            out += data[pos:end]
+    return bytes(out)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     path = lambda name: os.path.join(OUT, name)
@@ -112,6 +129,13 @@ def main():
     torch.save(views, path("views_legacy.pt"), _use_new_zipfile_serialization=False)
     record("views_zip.pt", views)
     record("views_legacy.pt", views)
+    # The same pickle with its memo numbered out of order (pairs swapped) and then with gaps.
+    renumbered = lambda i: i ^ 1 if i < 10 else 3 * i + 2
+    rewrite_zip(path("views_zip.pt"), path("memo_order_zip.pt"),
+                lambda name, data: renumber_memo(data, renumbered) if name.endswith("data.pkl") else data)
+    reread = torch.load(path("memo_order_zip.pt"), weights_only=True)
+    assert all(torch.equal(reread[k], v) for k, v in views.items())
+    record("memo_order_zip.pt", views)
 
     # A training script's dict around the state_dict, a DataParallel prefix, an old BatchNorm.
     torch.manual_seed(1)

@@ -5,13 +5,17 @@ import Foundation
 /// `zoo contained-read` / `zoo contained-decode` subcommands, which hand their one argument to
 /// ``init(argument:)`` and nothing else parses it.
 public struct ContainedRequest: Codable, Sendable, Equatable {
-    /// The four things a child does with an untrusted file.
+    /// The five things a child does with an untrusted file.
     public enum Task: String, Codable, Sendable, CaseIterable {
         /// Read a checkpoint whole; the answer is a safetensors transfer file.
         case readCheckpoint = "read"
         /// Read every tensor of a checkpoint, keeping only what `zoo inspect` shows of each; the
         /// answer is a header alone.
         case inspectCheckpoint = "inspect"
+        /// Read every tensor of a checkpoint as `inspect` does, and answer only that it could:
+        /// for a caller that reads the file itself afterwards (`zoo bench load`); the answer is
+        /// a header alone, with the tensor count.
+        case checkCheckpoint = "check"
         /// Read a checkpoint's manifest text only; the answer is a header alone.
         case readManifest = "manifest"
         /// Decode a picture; the answer is a header line, then the samples.

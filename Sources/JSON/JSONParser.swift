@@ -22,14 +22,36 @@ struct JSONParser {
     private let kept: [[String]]?
     /// The object keys from the root to the value being read, when only some paths are kept.
     private var path: [String] = []
+    /// The object whose members go to `hand` as they are read (``JSONValue/parse(_:keeping:handing:to:)``).
+    private let handed: [String]?
+    private let hand: ((String, JSONValue) -> Void)?
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>, keeping kept: [[String]]?) { (self.bytes, self.kept) = (bytes, kept) }
+    private init(
+        _ bytes: UnsafeBufferPointer<UInt8>, keeping kept: [[String]]?, handing handed: [String]?,
+        to hand: ((String, JSONValue) -> Void)?
+    ) {
+        (self.bytes, self.kept, self.handed, self.hand) = (bytes, kept, handed, hand)
+    }
 
     static func parse(_ text: String, keeping kept: [[String]]? = nil) throws(JSONParseError) -> JSONValue {
+        try run(text, keeping: kept, handing: nil, to: nil)
+    }
+
+    static func parse(_ text: String, keeping kept: [[String]], handing members: [String], to body: (String, JSONValue) -> Void)
+        throws(JSONParseError) -> JSONValue
+    {
+        try withoutActuallyEscaping(body) { body in
+            Result { () throws(JSONParseError) in try run(text, keeping: kept, handing: members, to: body) }
+        }.get()
+    }
+
+    private static func run(
+        _ text: String, keeping kept: [[String]]?, handing handed: [String]?, to hand: ((String, JSONValue) -> Void)?
+    ) throws(JSONParseError) -> JSONValue {
         // The text's own bytes, not a copy of them: programs of many weights are megabytes of JSON.
         var text = text
         return try text.withUTF8 { bytes -> Result<JSONValue, JSONParseError> in
-            var parser = JSONParser(bytes, keeping: kept)
+            var parser = JSONParser(bytes, keeping: kept, handing: handed, to: hand)
             do throws(JSONParseError) {
                 let value = try parser.value(depth: 0, keep: true)
                 parser.skipWhitespace()
@@ -43,6 +65,12 @@ struct JSONParser {
     private func keeps(_ path: [String]) -> Bool {
         guard let kept else { return true }
         return kept.contains { pattern in zip(pattern, path).allSatisfy { $0 == "*" || $0 == $1 } }
+    }
+
+    /// Whether the value at `path` is a member of the object whose members are handed on.
+    private func isHanded(_ path: [String]) -> Bool {
+        guard let handed, path.count == handed.count + 1 else { return false }
+        return zip(handed, path).allSatisfy { $0 == "*" || $0 == $1 }
     }
 
     private func failure(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: position) }
@@ -96,8 +124,12 @@ struct JSONParser {
                 path.append(key)
                 let keepField = keeps(path)
                 let field = try value(depth: depth + 1, keep: keepField)
+                if keepField, let hand, isHanded(path) {
+                    hand(key, field)
+                } else if keepField {
+                    fields[key] = field
+                }
                 path.removeLast()
-                if keepField { fields[key] = field }
             } else {
                 let field = try value(depth: depth + 1, keep: keep)
                 if keep { fields[key] = field }

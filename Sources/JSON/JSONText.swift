@@ -7,6 +7,12 @@ public struct JSONText: Sendable {
 
     public init() {}
 
+    /// Makes room for `count` bytes at once, for a caller that knows about how long the text
+    /// will be: growing a buffer of megabytes a piece at a time holds the old one beside the new.
+    public mutating func reserveCapacity(_ count: Int) {
+        bytes.reserveCapacity(count)
+    }
+
     /// `value` as a JSON string literal.
     public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))

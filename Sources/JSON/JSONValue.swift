@@ -55,6 +55,17 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         try JSONParser.parse(text, keeping: paths)
     }
 
+    /// Parses JSON text as ``parse(_:keeping:)`` does, handing each member of the object at
+    /// `members` (object keys from the root, `*` for any) to `body` as soon as it is read, with
+    /// its key, instead of keeping it: for a file of thousands of records, each becomes a value
+    /// one at a time, where a tree of all of them took several times the text. `paths` says what
+    /// to keep of each member (a member's paths start with `members`), as of any other value.
+    public static func parse(
+        _ text: String, keeping paths: [[String]], handing members: [String], to body: (String, JSONValue) -> Void
+    ) throws -> JSONValue {
+        try JSONParser.parse(text, keeping: paths, handing: members, to: body)
+    }
+
     /// Compact JSON with sorted keys, so equal values serialise identically.
     public func serialized(pretty: Bool = false) -> String {
         let encoder = JSONEncoder()

@@ -33,6 +33,15 @@ public enum FileReading: Sendable {
         }
     }
 
+    /// Reads every tensor of the checkpoint at `path` as ``inspectReport(at:)`` does, keeping
+    /// nothing but their count: that the file can be read, before the caller reads it itself.
+    public func check(at path: String) throws(CheckpointError) -> Int {
+        switch self {
+        case .inProcess: return try CheckpointReader.inspect(path).tensors.count
+        case .contained(let reader, let timeout): return try ContainedReading.check(path, timeout: timeout, reader: reader)
+        }
+    }
+
     /// The checkpoint's manifest text alone, no tensor read; nil when it has none.
     public func manifestText(at path: String) throws(CheckpointError) -> String? {
         switch self {

@@ -157,7 +157,7 @@ public enum ModelResolver {
         // A torch.export archive carries its own model: the graph it was exported as runs, so that
         // any CNN made of the operators zoo runs needs no Swift code (GraphOperators lists them).
         if let text = checkpoint.programText {
-            let program = try ExportedProgram(json: try JSONValue.parse(text))
+            let program = try ExportedProgram(text: text)
             let model = try GraphModule(program: program)
             model.eval()
             return ResolvedModel(

@@ -86,9 +86,9 @@ struct BenchLoadCommand: ParsableCommand {
 
     func run() throws {
         // A contained read first: a hostile file is exit 2 here, before the timed in-process reads.
-        // Facts only: the tensors handed back would only be dropped, after raising this process's
-        // peak before its timed read.
-        _ = try inspectCheckpoint(file, with: reading.files)
+        // Nothing comes back but the tensor count: the tensors, or even their report, would only
+        // be dropped, after raising this process's peak before its timed read.
+        try checkCheckpoint(file, with: reading.files)
         let report: LoadBenchmarkReport
         do { report = try Benchmark.load(file, repeats: repeats) } catch {
             throw ZooExit.unusable("cannot read \(file) as a checkpoint", details: ["\(error)"])

@@ -7,7 +7,8 @@ enum FlagHints {
     /// `error` as `zoo` says it: the library's description, with the flag that helps when there is one.
     static func message(_ error: any Error) -> String {
         switch error {
-        case CheckpointError.contained(_, .readCheckpoint, .timedOut), CheckpointError.contained(_, .inspectCheckpoint, .timedOut):
+        case CheckpointError.contained(_, .readCheckpoint, .timedOut), CheckpointError.contained(_, .inspectCheckpoint, .timedOut),
+            CheckpointError.contained(_, .checkCheckpoint, .timedOut):
             return "\(error) (--timeout changes the limit)"
         case SignatureError.notAPublicKeyName(let path):
             return "\(path): looks like a private key (no .pub); --trust takes public keys, e.g. \(path).pub"

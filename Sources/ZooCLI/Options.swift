@@ -68,6 +68,14 @@ func inspectCheckpoint(_ path: String, with reading: FileReading) throws -> Insp
     }
 }
 
+/// Reads every tensor of a checkpoint as `reading` says, keeping none: a file that cannot be
+/// read fails as ``readCheckpoint(_:with:)`` fails.
+func checkCheckpoint(_ path: String, with reading: FileReading) throws {
+    do { _ = try reading.check(at: path) } catch {
+        throw ZooExit.unusable("cannot read \(path) as a checkpoint", details: [FlagHints.message(error)])
+    }
+}
+
 /// A checkpoint's manifest text, read without reading any tensor.
 func readManifestText(_ path: String, with reading: FileReading) throws -> String? {
     do { return try reading.manifestText(at: path) } catch {

@@ -42,6 +42,14 @@ struct InspectFactsTests {
         #expect(contained.manifest == (try CheckpointReader.read(path)).manifest)
     }
 
+    /// The check `zoo bench load` makes first reads every tensor in the child and hands back their
+    /// count alone.
+    @Test(arguments: ["Zoo/digits.h5", "torch/dataparallel.pth", "torch/views_legacy.pt", "torch/dtypes.safetensors", "pt2/encdec.pt2"])
+    func theReadingChildsCheckCountsTheTensors(file: String) throws {
+        let path = Self.path(file)
+        #expect(try ContainedReading.check(path, timeout: 60, reader: zooExecutable) == CheckpointReader.read(path).stateDict.count)
+    }
+
     /// A file a read refuses is refused the same way, with the same words.
     @Test(arguments: [
         "torch/truncated_zip.pt", "torch/truncated_legacy.pt", "torch/crc_mismatch_zip.pt", "torch/exploit_zip.pt",
@@ -54,5 +62,7 @@ struct InspectFactsTests {
         #expect(inspected?.description == read?.description)
         let contained = #expect(throws: CheckpointError.self) { try ContainedReading.inspect(path, timeout: 60, reader: zooExecutable) }
         #expect(contained?.description.contains(path) == true)
+        let checked = #expect(throws: CheckpointError.self) { try ContainedReading.check(path, timeout: 60, reader: zooExecutable) }
+        #expect(checked?.description == contained?.description)
     }
 }

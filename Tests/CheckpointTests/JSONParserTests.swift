@@ -56,6 +56,23 @@ struct JSONParserTests {
         }
     }
 
+    /// Handing an object's members on gives each, in the text's order, as keeping them would have
+    /// kept it, and leaves them out of the value returned; what is not JSON is refused alike.
+    @Test func handedMembersAreTheKeptMembersOneByOne() throws {
+        let text = #"{"v": 1, "config": {"w1": {"p": "a", "m": {"s": [1, 2], "x": 0}}, "w0": {"p": "b", "m": {"s": []}}}, "z": {"w1": 3}}"#
+        let paths = [["v"], ["config", "*", "p"], ["config", "*", "m", "s"]]
+        var handed: [(String, JSONValue)] = []
+        let rest = try JSONValue.parse(text, keeping: paths, handing: ["config"]) { handed.append(($0, $1)) }
+        let kept = try JSONValue.parse(text, keeping: paths)
+        #expect(handed.map(\.0) == ["w1", "w0"])
+        #expect(handed.map(\.1) == ["w1", "w0"].map { kept["config"]?[$0] ?? .null })
+        #expect(rest == .object(["v": .int(1), "config": .object([:])]))
+        let bad = #"{"config": {"w1": {"p": "a"}, "w2": {"p": tru}}}"#
+        let whole = #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
+        let streamed = #expect(throws: JSONParseError.self) { try JSONValue.parse(bad, keeping: paths, handing: ["config"]) { _, _ in } }
+        #expect(streamed == whole)
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }

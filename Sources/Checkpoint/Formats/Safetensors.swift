@@ -240,8 +240,11 @@ enum SafetensorsWriter {
         metadata[Safetensors.keyOrderKey] = String(decoding: order.bytes, as: UTF8.self)
         fields["__metadata__"] = .metadata(metadata)
         // Written as text directly: as a tree of values (and Foundation's encoder's own tree on
-        // top) the header of 20,000 small tensors took more memory than the tensors.
+        // top) the header of 20,000 small tensors took more memory than the tensors. Its room is
+        // made at once (a little more than the metadata and about 100 bytes a tensor), as a
+        // header with a .pt2's program in it is megabytes.
         var text = JSONText()
+        text.reserveCapacity(metadata.values.reduce(0) { $0 + $1.utf8.count } * 9 / 8 + fields.count * 100 + 4096)
         text.object(fields) { text, field in
             switch field {
             case .tensor(let dtype, let shape, let begin, let end):
@@ -256,9 +259,11 @@ enum SafetensorsWriter {
                 text.object(values) { $0.string($1) }
             }
         }
-        var headerBytes = text.bytes
-        // The reference implementation pads the header with spaces to a multiple of 8 bytes.
-        headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
+        // The reference implementation pads the header with spaces to a multiple of 8 bytes; in
+        // the text's own buffer, which a copy would double.
+        text.raw(String(repeating: " ", count: (8 - text.bytes.count % 8) % 8))
+        let headerBytes = text.bytes
+        text = JSONText()
         let keys = stateDict.keys
         try AtomicFile.replace(path, durable: durable) { temporary in
             try AtomicFile.writeAll(to: temporary) { append throws(CheckpointError) in

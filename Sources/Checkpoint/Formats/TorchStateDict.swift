@@ -11,26 +11,17 @@ enum TorchStateDict {
     /// out of the tree of values (``TensorReference/detached``), which readers let go before
     /// reading the tensors. Only worth it when the tensors are kept: a facts-only read (a
     /// ``TensorSink`` that keeps none) would hold the copies beside the tree for nothing.
+    /// The copies are made as the tensors are found, so that the tree's own list of them is
+    /// never held beside the copies.
     static func tensors(in object: PickleValue, detaching: Bool = false) throws(PickleError) -> (
-        entries: [(String, TensorReference)], notes: [String]
-    ) {
-        let (entries, notes) = try references(in: object)
-        guard detaching else { return (entries, notes) }
-        var detached: [(String, TensorReference)] = []
-        detached.reserveCapacity(entries.count)
-        for (key, reference) in entries { detached.append((key.detached, reference.detached)) }
-        return (detached, notes)
-    }
-
-    private static func references(in object: PickleValue) throws(PickleError) -> (
         entries: [(String, TensorReference)], notes: [String]
     ) {
         guard case .dict(let root) = object else {
             throw .refused(.notAStateDict(kind: object.kind))
         }
-        if let found = try flatten(root) { return (found, []) }
+        if let found = try flatten(root, detaching: detaching) { return (found, []) }
         for key in wrapperKeys {
-            guard case .dict(let inner)? = root[key], let found = try flatten(inner) else { continue }
+            guard case .dict(let inner)? = root[key], let found = try flatten(inner, detaching: detaching) else { continue }
             var notes = ["read the state_dict from the wrapper key '\(key)'"]
             let ignored = root.entries.compactMap { $0.key.stringValue }.filter { $0 != key }
             if !ignored.isEmpty { notes.append("ignored entries outside '\(key)': \(ignored.joined(separator: ", "))") }
@@ -40,7 +31,11 @@ enum TorchStateDict {
         var ignored: [String] = []
         for (key, value) in root.entries {
             guard let name = key.stringValue else { continue }
-            if case .tensor(let tensor) = value { tensors.append((name, tensor)) } else { ignored.append(name) }
+            if case .tensor(let tensor) = value {
+                tensors.append(detaching ? (name.detached, tensor.detached) : (name, tensor))
+            } else {
+                ignored.append(name)
+            }
         }
         guard !tensors.isEmpty else {
             throw .refused(.noTensors(keys: root.entries.prefix(8).map { $0.key.stringValue ?? $0.key.kind }))
@@ -50,16 +45,20 @@ enum TorchStateDict {
 
     /// The dict's tensors with dotted keys, when every leaf is a tensor (nested dicts of
     /// tensors, as `{"encoder": enc.state_dict(), ...}`, are joined); nil otherwise.
-    private static func flatten(_ dict: PickleDict, prefix: String = "", depth: Int = 0) throws(PickleError) -> [(String, TensorReference)]?
+    private static func flatten(_ dict: PickleDict, prefix: String = "", detaching: Bool, depth: Int = 0) throws(PickleError)
+        -> [(String, TensorReference)]?
     {
         guard depth < 32, !dict.entries.isEmpty else { return nil }
         var result: [(String, TensorReference)] = []
+        result.reserveCapacity(dict.entries.count)
         for (key, value) in dict.entries {
             guard let name = key.stringValue else { return nil }
             switch value {
-            case .tensor(let tensor): result.append((prefix + name, tensor))
+            case .tensor(let tensor): result.append(detaching ? ((prefix + name).detached, tensor.detached) : (prefix + name, tensor))
             case .dict(let inner):
-                guard let nested = try flatten(inner, prefix: prefix + name + ".", depth: depth + 1) else { return nil }
+                guard let nested = try flatten(inner, prefix: prefix + name + ".", detaching: detaching, depth: depth + 1) else {
+                    return nil
+                }
                 result += nested
             default: return nil
             }

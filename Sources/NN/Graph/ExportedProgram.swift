@@ -197,3 +197,21 @@ extension ExportedProgram.Argument {
         }
     }
 }
+
+extension ExportedProgram {
+    /// What ``init(json:)`` reads of a program, for JSON's `JSONValue.parse(_:keeping:)`: the rest
+    /// (each value's strides, device, layout, ...) is checked as JSON but never becomes a tree of
+    /// values, which for a program of many weights took several times its text.
+    public static let jsonPaths: [[String]] = [
+        ["graph_module", "graph", "nodes"], ["graph_module", "graph", "outputs"], ["graph_module", "graph", "sym_int_values"],
+        ["graph_module", "graph", "tensor_values", "*", "sizes"], ["graph_module", "graph", "tensor_values", "*", "dtype"],
+        ["graph_module", "signature", "input_specs"], ["graph_module", "module_call_graph", "signature", "out_spec"],
+        ["range_constraints"],
+    ]
+
+    /// Parses the program's JSON text for what ``init(json:)`` reads (``jsonPaths``): the same
+    /// program, and the same errors for text that is not JSON.
+    public init(text: String) throws {
+        try self.init(json: try JSONValue.parse(text, keeping: Self.jsonPaths))
+    }
+}
