@@ -1,5 +1,4 @@
 internal import CDNNL
-import Synchronization
 
 /// One oneDNN primitive and its descriptor, made from an operation descriptor; the one owner of
 /// both handles.
@@ -10,10 +9,6 @@ final class OneDNNPrimitive: @unchecked Sendable {
     /// oneDNN's name for the kernel it picked (`brgconv:avx512_core`, `jit_wino_4x3:avx512_core`,
     /// `x64:gemm:jit`, ...), for a debugger or a profile.
     let implementation: String
-    /// Memory objects for the primitive's arguments, made on first use and reused by later calls
-    /// (``OneDNNMemorySet``); a call takes one out while it runs, so that calls on several
-    /// threads at once each have their own.
-    private let memorySets = Mutex<[OneDNNMemorySet]>([])
 
     /// The primitive for `operation` (a backward one needs the forward's descriptor as `hint`);
     /// throws why when oneDNN has no kernel for it but its reference one, which is slower than
@@ -93,22 +88,8 @@ final class OneDNNPrimitive: @unchecked Sendable {
             results.append((operand, inner, plain))
             arguments.append((operand.argument, operand.layout, inner))
         }
-        try execute(arguments, on: stream)
+        try OneDNN.execute(primitive, on: stream, arguments: arguments)
         for (operand, inner, plain) in results { try operand.reorder?.run(from: inner, to: plain, on: stream) }
-    }
-}
-
-extension OneDNNPrimitive {
-    /// Runs the primitive with the given (argument, layout, buffer) triples on a memory set of
-    /// the pool (a new one when none is free or the layouts differ from the pool's), and waits.
-    private func execute(_ arguments: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)], on stream: dnnl_stream_t)
-        throws(OneDNNFallback)
-    {
-        let reused = memorySets.withLock { sets in sets.popLast() }
-        let set: OneDNNMemorySet
-        if let reused, reused.fits(arguments) { set = reused } else { set = try OneDNNMemorySet(arguments.map { ($0.0, $0.1) }) }
-        try set.execute(primitive, buffers: arguments.map(\.2), on: stream)
-        memorySets.withLock { sets in if sets.count < 4 { sets.append(set) } }
     }
 }
 
