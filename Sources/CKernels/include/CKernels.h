@@ -17,4 +17,16 @@ void zoo_silu_f32(const float *source, float *destination, size_t count);
 /// floats, with the same exp; `destination` may be `source`.
 void zoo_sigmoid_f32(const float *source, float *destination, size_t count);
 
+/// A pooling window over one image plane: sizes, kernel, stride, padding and dilation.
+struct zoo_pooling_window {
+    long height, width, out_height, out_width;
+    long kernel_height, kernel_width, stride_height, stride_width;
+    long padding_height, padding_width, dilation_height, dilation_width;
+};
+
+/// Max pooling of one 16-channel block of an nChw16c activation (`height x width` pixels of 16
+/// floats) into `out_height x out_width` pixels: padding counts as negative infinity, and NaN
+/// propagates, as in PyTorch.
+void zoo_blocked_max_pool_f32(const float *source, float *destination, const struct zoo_pooling_window *window);
+
 #endif
