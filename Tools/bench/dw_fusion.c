@@ -5,20 +5,12 @@
 // few rows of the 1x1's output at a time and never writes it out. Build and run by hand:
 //   cc -O2 -fopenmp Tools/bench/dw_fusion.c -o /tmp/dw_fusion -ldnnl && /tmp/dw_fusion 2
 // Prints the fastest of 50 passes per layer pair in microseconds.
-#include <dnnl.h>
+#include "dnnl_bench.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        dnnl_status_t status_ = (call);                                              \
-        if (status_ != dnnl_success) {                                               \
-            fprintf(stderr, "%s:%d: %s = %d\n", __FILE__, __LINE__, #call, status_); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
 
 typedef struct {
     const char *name;
@@ -47,21 +39,9 @@ static const Pair pairs[] = {
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
+static double now_us(void) { return now_ns() / 1e3; }
 
-static dnnl_memory_t filled(const dnnl_memory_desc_t *md) {
-    dnnl_memory_t memory;
-    CHECK(dnnl_memory_create(&memory, md, engine, DNNL_MEMORY_ALLOCATE));
-    float *data;
-    CHECK(dnnl_memory_get_data_handle(memory, (void **)&data));
-    size_t count = dnnl_memory_desc_get_size(md) / sizeof(float);
-    for (size_t i = 0; i < count; i++) data[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-    return memory;
-}
+static dnnl_memory_t filled(const dnnl_memory_desc_t *md) { return filled_memory(engine, md, -0.5f, 1.0f); }
 
 static dnnl_primitive_desc_t convolution(dnnl_memory_desc_t *src, dnnl_memory_desc_t *dst, int in, int out, int kernel,
                                          int stride, int groups, dnnl_primitive_attr_t attr) {

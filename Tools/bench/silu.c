@@ -5,7 +5,7 @@
 //   cc -O2 -fopenmp -ISources/CKernels/include Tools/bench/silu.c Sources/CKernels/exponential.c \
 //      -o /tmp/silu_bench -ldnnl -lm && OMP_WAIT_POLICY=passive /tmp/silu_bench 1
 // Prints the fastest of 50 passes, in nanoseconds per element.
-#include <dnnl.h>
+#include "dnnl_bench.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +13,6 @@
 
 #include "CKernels.h"
 
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        dnnl_status_t status_ = (call);                                              \
-        if (status_ != dnnl_success) {                                               \
-            fprintf(stderr, "%s:%d: %s = %d\n", __FILE__, __LINE__, #call, status_); \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
 
 typedef struct {
     int in, out, size;
@@ -32,21 +24,7 @@ static const Layer layers[] = {{16, 96, 112}, {24, 144, 56}, {40, 240, 28}, {80,
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static dnnl_memory_t filled(const dnnl_memory_desc_t *md) {
-    dnnl_memory_t memory;
-    CHECK(dnnl_memory_create(&memory, md, engine, DNNL_MEMORY_ALLOCATE));
-    float *data;
-    CHECK(dnnl_memory_get_data_handle(memory, (void **)&data));
-    size_t count = dnnl_memory_desc_get_size(md) / sizeof(float);
-    for (size_t i = 0; i < count; i++) data[i] = (float)((i * 2654435761u) % 1000) / 250.0f - 2.0f;
-    return memory;
-}
+static dnnl_memory_t filled(const dnnl_memory_desc_t *md) { return filled_memory(engine, md, -2.0f, 4.0f); }
 
 static float *data_of(dnnl_memory_t memory) {
     void *data;

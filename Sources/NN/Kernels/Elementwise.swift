@@ -56,8 +56,8 @@ func forChunks(of count: Int, _ body: @Sendable (Range<Int>) -> Void) {
 
 /// SiLU, `x / (1 + exp(-x))`, of `count` floats from `source` into `destination` (which may be
 /// `source`), in chunks on the compute threads. It runs zoo's vector kernel (CKernels), which
-/// takes 0.27-0.46 ns an element on one AVX-512 core where oneDNN 2.6's swish takes 0.58-0.69,
-/// as a post-op or as a primitive of its own (`Tools/bench/silu.c`).
+/// takes 0.26-0.45 ns an element on one AVX-512 core where oneDNN 2.6's swish takes 0.39-0.71
+/// as a post-op and 0.60-0.70 as a primitive of its own (`Tools/bench/silu.c`, four runs).
 func silu(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int) {
     let (from, to) = (SharedPointer(source), SharedPointer(destination))
     forChunks(of: count) { range in zoo_silu_f32(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
