@@ -59,8 +59,7 @@ func forChunks(of count: Int, _ body: @Sendable (Range<Int>) -> Void) {
 /// takes 0.26-0.45 ns an element on one AVX-512 core where oneDNN 2.6's swish takes 0.39-0.71
 /// as a post-op and 0.60-0.70 as a primitive of its own (`Tools/bench/silu.c`, four runs).
 func silu(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-    let (from, to) = (SharedPointer(source), SharedPointer(destination))
-    forChunks(of: count) { range in zoo_silu_f32(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
+    inChunks(zoo_silu_f32, source, into: destination, count: count)
 }
 
 /// SiLU of every element of `input`.
@@ -78,10 +77,18 @@ private func mapInChunks(
     let y = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
         x.withUnsafeBufferPointer { source in
             guard let first = source.baseAddress, let target = buffer.baseAddress else { return }
-            let (from, to) = (SharedPointer(first), SharedPointer(target))
-            forChunks(of: source.count) { range in kernel(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
+            inChunks(kernel, first, into: target, count: source.count)
         }
         initialized = x.count
     }
     return Tensor(shape: input.shape, scalars: y)
+}
+
+/// `kernel(source, destination, count)` over consecutive chunks on the compute threads.
+private func inChunks(
+    _ kernel: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void, _ source: UnsafePointer<Float>,
+    into destination: UnsafeMutablePointer<Float>, count: Int
+) {
+    let (from, to) = (SharedPointer(source), SharedPointer(destination))
+    forChunks(of: count) { range in kernel(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
 }
