@@ -146,6 +146,22 @@ case("bilinear_default_align", nn.Upsample(scale_factor=1.7, mode="bilinear"), (
 Upsample = CASES[:]
 CASES.clear()
 
+# A 1x1 convolution of one-pixel planes (a squeeze-and-excitation block's) and a Linear of one
+# row run on zoo's streamed product kernel: outputs past and short of its 64-column panels,
+# batches, no bias, a stride that changes nothing. Made and written after the cases above, so
+# that adding them left those cases' values as they were (numbered from 50).
+LATER = {
+    "Conv2d": [
+        ("one_pixel_reduce", lambda: nn.Conv2d(1152, 48, 1), (1, 1152, 1, 1)),
+        ("one_pixel_expand_batch", lambda: nn.Conv2d(48, 1152, 1), (3, 48, 1, 1)),
+        ("one_pixel_no_bias_strided", lambda: nn.Conv2d(20, 70, 1, stride=2, bias=False), (2, 20, 1, 1)),
+    ],
+    "Linear": [
+        ("one_row", lambda: nn.Linear(300, 130), (1, 300)),
+        ("one_row_rank3_no_bias", lambda: nn.Linear(64, 65, bias=False), (1, 1, 64)),
+    ],
+}
+
 GROUPS = {
     "Conv2d": Conv2d, "ConvTranspose2d": ConvTranspose2d, "MaxPool2d": MaxPool2d, "AvgPool2d": AvgPool2d,
     "AdaptivePool2d": Adaptive, "BatchNorm2d": BatchNorm2d, "Linear": Linear, "Elementwise": Elementwise,
@@ -184,6 +200,9 @@ def main(path):
             for index, (name, layer, shape, mode, steps, scale, randomize_state) in enumerate(cases):
                 write_case(f.create_group(f"{group_name}/{index:02d}_{name}"), layer, shape, mode, steps, scale, randomize_state)
                 # Sigmoid/Tanh/Softplus have no state; ReLU input covers both signs.
+        for group_name, cases in LATER.items():
+            for index, (name, make, shape) in enumerate(cases, start=50):
+                write_case(f.create_group(f"{group_name}/{index:02d}_{name}"), make(), shape, "eval", 1, 1.0, True)
 
 
 if __name__ == "__main__":

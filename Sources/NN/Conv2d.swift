@@ -20,6 +20,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     public let paddingMode: PaddingMode
     private let parameters: WeightAndBias
     let oneDNNPlans = OneDNNPlans()
+    private let packedWeights = StreamedProductCache()
     /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
     public var kernels = ConvolutionKernels()
     public var weight: Tensor { self[parameters.weight] }
@@ -59,7 +60,10 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         super.init(state: parameters.slots)
     }
 
-    public override func stateDidChange() { oneDNNPlans.removeAll() }
+    public override func stateDidChange() {
+        oneDNNPlans.removeAll()
+        packedWeights.removeAll()
+    }
 
     /// `nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")`, as torchvision's
     /// ResNet initialises its convolutions: N(0, 2 / fan_out), `fan_out = out_channels * kH * kW`.
@@ -93,6 +97,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// (resnet18 b8: about 45% of a step's oneDNN time).
     func forward(_ input: Tensor, epilogue: ConvolutionEpilogue?, training: Bool) throws -> Tensor {
         try checkInput(input)
+        if !training, let output = onePixelProduct(input, epilogue: epilogue) { return output }
         var (source, pads) = (input, paddingAmounts)
         if paddingMode != .zeros && pads != .zero {
             source = try padBorders(input, pads, mode: paddingMode)
@@ -110,8 +115,39 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// the next layer without reordering; nil when oneDNN does not run this case (the caller
     /// then runs ``forward(_:epilogue:)`` on the plain input).
     func forwardKeepingLayout(_ input: LayoutValue, epilogue: ConvolutionEpilogue?) throws -> LayoutValue? {
+        if runsAsProduct(input.shape), let output = onePixelProduct(try input.plain(), epilogue: epilogue) { return .plain(output) }
         guard let shape = try oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
         return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
+    }
+
+    /// Whether this layer on an input of `shape` is a product of `N` rows by the weights: a 1x1
+    /// convolution of one-pixel planes, as in a squeeze-and-excitation block, which runs on zoo's
+    /// packed kernel (StreamedProduct.swift) where the layer runs on oneDNN.
+    private func runsAsProduct(_ shape: [Int]) -> Bool {
+        kernels.usesOneDNN && groups == 1 && kernelSize == IntPair(1, 1) && paddingAmounts == .zero && shape.count == 4
+            && shape[1] == inChannels && shape[2] == 1 && shape[3] == 1
+    }
+
+    /// The output on zoo's packed kernel, the epilogue applied to it, when ``runsAsProduct(_:)``;
+    /// nil otherwise.
+    private func onePixelProduct(_ input: Tensor, epilogue: ConvolutionEpilogue?) -> Tensor? {
+        guard runsAsProduct(input.shape) else { return nil }
+        let (rows, outputs) = (input.shape[0], outChannels)
+        let weights = packedWeights.weights(for: weight, keeping: kernels.keepsPreparedWeights)
+        let biasValues = bias?.scalars
+        var values = [Float](unsafeUninitializedCapacity: rows * outputs) { buffer, initialized in
+            input.scalars.withUnsafeBufferPointer { x in
+                guard let source = x.baseAddress, let target = buffer.baseAddress else { return }
+                if let biasValues {
+                    biasValues.withUnsafeBufferPointer { weights.apply(source, rows: rows, bias: $0.baseAddress, into: target) }
+                } else {
+                    weights.apply(source, rows: rows, bias: nil, into: target)
+                }
+            }
+            initialized = rows * outputs
+        }
+        epilogue?.apply(toPlanesOf: &values, channels: outputs, plane: 1)
+        return Tensor(shape: [rows, outputs, 1, 1], scalars: values)
     }
 
     /// What oneDNN is asked for on an input of `shape` that may be blocked; nil when oneDNN

@@ -5,8 +5,9 @@ import Testing
 @testable import NN
 
 /// Linear in eval mode runs oneDNN's inner product on weights packed once per number of rows
-/// (OneDNNInnerProduct); it must give the GEMM's output (train mode's path, and one row's), and
-/// follow new weights rather than the packed copy of the old ones.
+/// (OneDNNInnerProduct), and zoo's streamed product on its own packing for one row; each must
+/// give the GEMM's output (train mode's path), and follow new weights rather than the packed
+/// copy of the old ones.
 @Suite("PackedLinear")
 struct PackedLinearTests {
     /// The largest difference, against the GEMM's output, that two orders of the same sums of
@@ -20,13 +21,16 @@ struct PackedLinearTests {
     @Test(arguments: [(2, 5, 3, true), (8, 1280, 1000, true), (64, 4096, 128, true), (3, 17, 9, false), (24, 33, 65, true)])
     func evalModeGivesTheGEMMsOutput(rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool) throws {
         let layer = try Linear(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias)
+        // A new layer's tensors are zeros until loaded: these make every weight and bias count.
+        try layer.setLocalState("weight", to: seededTensor([outFeatures, inFeatures], seed: 8))
+        if bias { try layer.setLocalState("bias", to: seededTensor([outFeatures], seed: 9)) }
         let x = seededTensor([rows, inFeatures], seed: 1)
         layer.train()
         let expected = try layer(x)
         layer.eval()
         #expect(layer.packedProduct(rows: rows) != nil, "oneDNN has no inner product for this shape")
         Self.expectClose(try layer(x), expected, inFeatures: inFeatures)
-        // One row at a time is the GEMM in either mode.
+        // One row: zoo's streamed product in eval mode (StreamedProduct.swift), the GEMM in train mode.
         let first = try layer(Tensor(shape: [1, inFeatures], scalars: Array(x.scalars[0..<inFeatures])))
         Self.expectClose(first, Tensor(shape: [1, outFeatures], scalars: Array(expected.scalars[0..<outFeatures])), inFeatures: inFeatures)
     }
@@ -79,10 +83,11 @@ struct PackedLinearTests {
         Self.expectClose(try fused(x), try plain(x), inFeatures: 32 * 8 * 8)
     }
 
-    @Test func newWeightsReplaceThePackedOnes() throws {
+    @Test(arguments: [1, 4])
+    func newWeightsReplaceThePackedOnes(rows: Int) throws {
         let layer = try Linear(inFeatures: 24, outFeatures: 10)
         layer.eval()
-        let x = seededTensor([4, 24], seed: 2)
+        let x = seededTensor([rows, 24], seed: 2)
         _ = try layer(x)
         try layer.setLocalState("weight", to: seededTensor([10, 24], seed: 3))
         let packed = try layer(x)

@@ -29,4 +29,19 @@ struct zoo_pooling_window {
 /// propagates, as in PyTorch.
 void zoo_blocked_max_pool_f32(const float *source, float *destination, const struct zoo_pooling_window *window);
 
+/// How many panels of 64 output columns `zoo_pack_streamed_product_f32` packs `outputs` columns into.
+size_t zoo_streamed_product_panels(size_t outputs);
+
+/// Packs `weight` (`outputs x inputs`, row-major, as a Linear's or a 1x1 convolution's) into
+/// `packed`, which holds `zoo_streamed_product_panels(outputs) * inputs * 64` floats: panel p's row i
+/// is weight[64p + j][i] for j < 64 (zero past the last output).
+void zoo_pack_streamed_product_f32(const float *weight, float *packed, size_t inputs, size_t outputs);
+
+/// `output[n][o] = bias[o] + sum over i of input[n][i] * weight[o][i]` (the products added in
+/// the order of i, each one fused multiply-add) for `batch` rows of `inputs` floats, for the
+/// outputs of panels `first_panel ..< end_panel`; `bias` may be null; `output` is `batch x outputs`.
+void zoo_streamed_product_f32(
+    const float *packed, const float *bias, const float *input, float *output, size_t batch, size_t inputs, size_t outputs,
+    size_t first_panel, size_t end_panel);
+
 #endif

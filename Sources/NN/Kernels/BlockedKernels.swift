@@ -98,10 +98,10 @@ func blockedAffineReLU(_ x: BlockedActivation, scale: [Float], shift: [Float]) t
 /// get scale and shift 0, so an activation that keeps 0 (``ConvolutionActivation/keepsZero``)
 /// keeps them 0.
 func applyBlockedEpilogue(_ epilogue: ConvolutionEpilogue, from x: BlockedActivation, to y: BlockedActivation) {
-    let (rest, runsSiLU) = epilogue.separatingSiLU
+    let (rest, vector) = epilogue.separatingVectorActivation(sigmoid: false)
     if let rest { applyBlockedMap(rest, from: x, to: y) }
     // Over the padding channels too: SiLU keeps their zeros.
-    if runsSiLU { silu(rest == nil ? x.floats : y.floats, into: y.floats, count: y.paddedCount) }
+    vector?.apply(rest == nil ? x.floats : y.floats, into: y.floats, count: y.paddedCount)
 }
 
 /// ``applyBlockedEpilogue(_:from:to:)`` for an epilogue without a SiLU.

@@ -46,19 +46,27 @@ struct ConvolutionEpilogue {
         }
     }
 
-    /// The epilogue without a SiLU, and whether it had one: SiLU then runs over the whole output
-    /// after the per-channel map, on zoo's vector kernel (``silu(_:into:count:)``), a pass that
-    /// costs less than a scalar exp per element. Nil for the rest when nothing else is left.
-    var separatingSiLU: (rest: ConvolutionEpilogue?, silu: Bool) {
-        guard activation == .silu else { return (self, false) }
-        return (scale == nil && shift == nil ? nil : ConvolutionEpilogue(scale: scale, shift: shift, activation: nil), true)
+    /// The epilogue without the activation zoo's vector kernels run as a pass of their own over
+    /// the whole output after the per-channel map (``VectorActivation``), a pass that costs less
+    /// than a scalar exp per element, and that activation: SiLU always, sigmoid when `sigmoid`
+    /// (on plain planes; a blocked layout's padding must stay 0, which sigmoid does not keep).
+    /// Nil for the rest when nothing else is left.
+    func separatingVectorActivation(sigmoid: Bool) -> (rest: ConvolutionEpilogue?, vector: VectorActivation?) {
+        let vector: VectorActivation? =
+            switch activation {
+            case .silu?: .silu
+            case .sigmoid? where sigmoid: .sigmoid
+            default: nil
+            }
+        guard let vector else { return (self, nil) }
+        return (scale == nil && shift == nil ? nil : ConvolutionEpilogue(scale: scale, shift: shift, activation: nil), vector)
     }
 
     /// The epilogue applied to NCHW `input` (no bias), read once and written once: an eval-mode
-    /// BatchNorm and its activation as one pass (a SiLU as a second).
+    /// BatchNorm and its activation as one pass (a SiLU or sigmoid as a second).
     func applied(toPlanesOf input: Tensor) -> Tensor {
         let (channels, plane) = (input.shape[1], input.shape[2] * input.shape[3])
-        let (rest, runsSiLU) = separatingSiLU
+        let (rest, vector) = separatingVectorActivation(sigmoid: true)
         let x = input.scalars
         let y = [Float](unsafeUninitializedCapacity: x.count) { buffer, initialized in
             x.withUnsafeBufferPointer { source in
@@ -69,7 +77,7 @@ struct ConvolutionEpilogue {
                         rest.apply(first + offset, into: target + offset, count: plane, bias: 0, channel: index % channels)
                     }
                 }
-                if runsSiLU { silu(rest == nil ? first : UnsafePointer(target), into: target, count: source.count) }
+                vector?.apply(rest == nil ? first : UnsafePointer(target), into: target, count: source.count)
             }
             initialized = x.count
         }
@@ -78,7 +86,7 @@ struct ConvolutionEpilogue {
 
     /// Applies the epilogue in place to NCHW values whose bias is already added.
     func apply(toPlanesOf values: inout [Float], channels: Int, plane: Int) {
-        let (rest, runsSiLU) = separatingSiLU
+        let (rest, vector) = separatingVectorActivation(sigmoid: true)
         values.withUnsafeMutableBufferPointer { buffer in
             guard let first = buffer.baseAddress else { return }
             if let rest {
@@ -87,7 +95,7 @@ struct ConvolutionEpilogue {
                     rest.apply(start, into: start, count: plane, bias: 0, channel: index % channels)
                 }
             }
-            if runsSiLU { silu(first, into: first, count: buffer.count) }
+            vector?.apply(first, into: first, count: buffer.count)
         }
     }
 }

@@ -62,6 +62,18 @@ func silu(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer
     inChunks(zoo_silu_f32, source, into: destination, count: count)
 }
 
+/// An activation zoo's vector kernels run (CKernels) as a pass of its own.
+enum VectorActivation {
+    case silu
+    case sigmoid
+
+    /// The activation of `count` floats from `source` into `destination` (which may be
+    /// `source`), in chunks on the compute threads.
+    func apply(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        inChunks(self == .silu ? zoo_silu_f32 : zoo_sigmoid_f32, source, into: destination, count: count)
+    }
+}
+
 /// SiLU of every element of `input`.
 func silu(_ input: Tensor) -> Tensor { mapInChunks(input, zoo_silu_f32) }
 
