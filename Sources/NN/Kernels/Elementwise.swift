@@ -45,11 +45,14 @@ func reluInParallel(_ input: Tensor) -> Tensor {
 }
 
 /// `body` over consecutive ranges that cover `0..<count`, one range per index of a parallel
-/// loop; large enough that waking a thread pays, small enough to share out.
+/// loop; large enough that waking a thread pays, small enough to share out. `costPerElement`
+/// is in ``parallelFor(_:costPerIndex:_:)``'s elementary operations: an exp costs about 16, so
+/// its loops share out from 8,192 elements where a one-operation loop stays on one thread up
+/// to 100,000.
 @inline(__always)
-func forChunks(of count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    let chunk = 1 << 14
-    parallelFor((count + chunk - 1) / chunk, costPerIndex: chunk) { index in
+func forChunks(of count: Int, costPerElement: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+    let chunk = costPerElement > 1 ? 1 << 12 : 1 << 14
+    parallelFor((count + chunk - 1) / chunk, costPerIndex: chunk * costPerElement) { index in
         body((index * chunk)..<Swift.min(count, (index + 1) * chunk))
     }
 }
@@ -102,5 +105,5 @@ private func inChunks(
     into destination: UnsafeMutablePointer<Float>, count: Int
 ) {
     let (from, to) = (SharedPointer(source), SharedPointer(destination))
-    forChunks(of: count) { range in kernel(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
+    forChunks(of: count, costPerElement: 16) { range in kernel(from.base + range.lowerBound, to.base + range.lowerBound, range.count) }
 }
