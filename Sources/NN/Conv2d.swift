@@ -134,18 +134,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         guard runsAsProduct(input.shape) else { return nil }
         let (rows, outputs) = (input.shape[0], outChannels)
         let weights = packedWeights.weights(for: weight, keeping: kernels.keepsPreparedWeights)
-        let biasValues = bias?.scalars
-        var values = [Float](unsafeUninitializedCapacity: rows * outputs) { buffer, initialized in
-            input.scalars.withUnsafeBufferPointer { x in
-                guard let source = x.baseAddress, let target = buffer.baseAddress else { return }
-                if let biasValues {
-                    biasValues.withUnsafeBufferPointer { weights.apply(source, rows: rows, bias: $0.baseAddress, into: target) }
-                } else {
-                    weights.apply(source, rows: rows, bias: nil, into: target)
-                }
-            }
-            initialized = rows * outputs
-        }
+        var values = weights.apply(to: input.scalars, rows: rows, bias: bias?.scalars)
         epilogue?.apply(toPlanesOf: &values, channels: outputs, plane: 1)
         return Tensor(shape: [rows, outputs, 1, 1], scalars: values)
     }

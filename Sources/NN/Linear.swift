@@ -83,19 +83,7 @@ public final class Linear: ModuleBase, Layer {
     /// 139-173 µs a call where oneDNN's GEMM took 185-211 (fastest of 50 calls, three runs, two
     /// threads).
     private func onePacked(_ x: [Float]) -> [Float] {
-        let weights = packedRow.weights(for: weight, keeping: true)
-        let biasValues = bias?.scalars
-        return [Float](unsafeUninitializedCapacity: outFeatures) { buffer, initialized in
-            x.withUnsafeBufferPointer { x in
-                guard let source = x.baseAddress, let target = buffer.baseAddress else { return }
-                if let biasValues {
-                    biasValues.withUnsafeBufferPointer { weights.apply(source, rows: 1, bias: $0.baseAddress, into: target) }
-                } else {
-                    weights.apply(source, rows: 1, bias: nil, into: target)
-                }
-            }
-            initialized = buffer.count
-        }
+        packedRow.weights(for: weight, keeping: true).apply(to: x, rows: 1, bias: bias?.scalars)
     }
 
     /// The packed inner product for `rows` rows in eval mode; nil for one row (the streamed product

@@ -12,7 +12,7 @@ import Testing
 struct PackedLinearTests {
     /// The largest difference, against the GEMM's output, that two orders of the same sums of
     /// `inFeatures` products of values in [-1, 1] may reach: a few roundings of the largest sum.
-    private static func expectClose(_ got: Tensor, _ expected: Tensor, inFeatures: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectClose(_ got: Tensor, _ expected: Tensor, inFeatures: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(got.shape == expected.shape, sourceLocation: sourceLocation)
         let worst = zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-6 * Float(inFeatures), "max abs err \(worst)", sourceLocation: sourceLocation)

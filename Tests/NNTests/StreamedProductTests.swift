@@ -13,9 +13,7 @@ import Testing
 @Suite("StreamedProduct")
 struct StreamedProductTests {
     private static func expectClose(_ got: Tensor, _ expected: Tensor, inChannels: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(got.shape == expected.shape, sourceLocation: sourceLocation)
-        let worst = zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-6 * Float(inChannels), "max abs err \(worst)", sourceLocation: sourceLocation)
+        PackedLinearTests.expectClose(got, expected, inFeatures: inChannels, sourceLocation: sourceLocation)
     }
 
     /// The layer with seeded weights, and its output on `x` from zoo's im2col kernel.

@@ -27,9 +27,23 @@ final class StreamedProductWeights: Sendable {
     }
 
     /// `output[n][o] = bias[o] + Σ_i input[n][i] * weight[o][i]` for `rows` rows of `inputs`
-    /// floats into `rows x outputs` floats; the panels shared out to the compute threads when
-    /// the product is large enough to pay for waking them.
-    func apply(_ input: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, into output: UnsafeMutablePointer<Float>) {
+    /// floats, as `rows x outputs` floats; the panels shared out to the compute threads when the
+    /// product is large enough to pay for waking them.
+    func apply(to input: [Float], rows: Int, bias: [Float]?) -> [Float] {
+        [Float](unsafeUninitializedCapacity: rows * outputs) { buffer, initialized in
+            input.withUnsafeBufferPointer { input in
+                guard let source = input.baseAddress, let target = buffer.baseAddress else { return }
+                if let bias {
+                    bias.withUnsafeBufferPointer { run(source, rows: rows, bias: $0.baseAddress, into: target) }
+                } else {
+                    run(source, rows: rows, bias: nil, into: target)
+                }
+            }
+            initialized = rows * outputs
+        }
+    }
+
+    private func run(_ input: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, into output: UnsafeMutablePointer<Float>) {
         let (source, target, bias) = (SharedPointer(input), SharedPointer(output), bias.map(SharedPointer.init))
         let (inputs, outputs) = (inputs, outputs)
         packed.withUnsafeBufferPointer { packed in
