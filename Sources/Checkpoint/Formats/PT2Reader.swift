@@ -57,8 +57,14 @@ enum PT2Reader: CheckpointContainerReader {
         let (order, metadata) = try programFacts(
             programText ?? "", name: name, models: models.count, path: path, programPath: programPath)
         // A facts-only read reports the program's summary, never runs it: its text (6.6 MB for
-        // 20,000 weights) goes before the weights config is parsed.
-        if !sink.keepsTensors { programText = nil }
+        // 20,000 weights) goes before the weights config is parsed. A read that hands the text
+        // on (to a parser, or to the parent of a reading child) lets it go there, so that the
+        // text and the weights are never held at once.
+        if !sink.keepsTensors {
+            programText = nil
+        } else if let take = sink.program, let text = programText.take() {
+            try take(text)
+        }
         guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
             throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
         }
