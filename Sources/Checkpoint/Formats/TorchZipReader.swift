@@ -37,6 +37,7 @@ enum TorchZipReader: CheckpointContainerReader {
         // read: for 20,000 small tensors they were 15 MB beside the tensors' 20.
         let unpickled = try unpickle(pickle, detaching: sink.keepsTensors, path: path)
         pickle = []
+        FreedMemory.release()
         return try readTensors(unpickled, entries: entries, prefix: prefix, bigEndian: bigEndian, sink: sink, path: path)
     }
 
