@@ -36,8 +36,9 @@ enum TorchZipReader: CheckpointContainerReader {
         // The pickle's bytes, its tree of values and the unpickler's memo go before any tensor is
         // read: for 20,000 small tensors they were 15 MB beside the tensors' 20.
         let unpickled = try unpickle(pickle, detaching: sink.keepsTensors, path: path)
+        let parsed = pickle.count
         pickle = []
-        FreedMemory.release()
+        FreedMemory.release(afterParsing: parsed)
         return try readTensors(unpickled, entries: entries, prefix: prefix, bigEndian: bigEndian, sink: sink, path: path)
     }
 
