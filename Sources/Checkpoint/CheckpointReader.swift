@@ -20,6 +20,15 @@ public enum CheckpointReader {
         try normalise(try reader(for: path).read(path), path: path)
     }
 
+    /// Reads `path` as ``read(_:)`` does, except that a `.pt2`'s program text goes to `take` as
+    /// soon as it is read, before any weight, instead of into the checkpoint (its `programText`
+    /// is then nil): for a caller that parses the program (or passes it on) and would otherwise
+    /// hold the text beside every tensor. An error `take` throws ends the read. A program kept in
+    /// a manifest (a converted file's) stays in the checkpoint as before.
+    public static func read(_ path: String, takingProgram take: @escaping ProgramTaker) throws(CheckpointError) -> LoadedCheckpoint {
+        try normalise(try reader(for: path).read(path, sink: TensorSink(keepsTensors: true, program: take)), path: path)
+    }
+
     /// What `zoo inspect` shows of the checkpoint at `path`, each tensor read, checked as a read
     /// checks it, summed up (shape, dtype, checksum when the file has a manifest) and let go at
     /// once: the same report as ``InspectReport/init(_:)`` of ``read(_:)``, for the memory of one

@@ -29,10 +29,17 @@ import Tensor
 public enum ContainedReading {
     /// `__metadata__` key of the transfer file that carries everything but the tensors.
     static let transferKey = "zoo_transfer"
-    /// `__metadata__` key of the transfer file that carries a `.pt2`'s program text: beside the
-    /// other fields rather than inside their JSON, where it was escaped twice (three copies of a
-    /// program of 6.6 MB at once in the child, beside the tensors).
+    /// `__metadata__` key of the transfer file that carried a `.pt2`'s program text, escaped
+    /// in the header's JSON; still read, though the text now comes back in a file of its own
+    /// (``programPath(_:)``).
     static let programKey = "zoo_transfer_program"
+
+    /// Where a reading child puts a `.pt2`'s program text, as its raw bytes, beside the transfer
+    /// file at `output`: written as soon as the child has read it, before any weight, and read by
+    /// the caller before any tensor, so that neither process holds the text beside the tensors.
+    /// Inside the transfer file's header it was escaped (7 MB for a program of 6.6 MB, held with
+    /// its text and every tensor in the child, then parsed back in the caller).
+    static func programPath(_ output: String) -> String { output + ".program" }
     public static let defaultTimeout: Double = 60
 
     /// Everything a checkpoint holds besides its tensors, reference vectors and eval set: the
@@ -61,11 +68,23 @@ public enum ContainedReading {
     /// Reads `path` in a child process running `reader contained-read`; throws when the file
     /// cannot be read, the child crashes, or it runs longer than `timeout` seconds (it is then killed).
     public static func read(_ path: String, timeout: Double = defaultTimeout, reader: URL) throws(CheckpointError) -> LoadedCheckpoint {
+        try read(path, timeout: timeout, reader: reader, takingProgram: nil)
+    }
+
+    /// As ``read(_:timeout:reader:)``, handing a `.pt2`'s program text to `take` before any
+    /// tensor is read, instead of keeping it in the checkpoint (as
+    /// ``CheckpointReader/read(_:takingProgram:)`` does in this process).
+    public static func read(_ path: String, timeout: Double = defaultTimeout, reader: URL, takingProgram take: ProgramTaker?)
+        throws(CheckpointError) -> LoadedCheckpoint
+    {
         let scratch = scratchFolder().appendingPathComponent(
             "zoo-read-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).safetensors")
-        defer { unlink(scratch.path) }
+        defer {
+            unlink(scratch.path)
+            unlink(programPath(scratch.path))
+        }
         try run(ContainedRequest(task: .readCheckpoint, path: path, output: scratch.path), reader: reader, timeout: timeout)
-        return try readTransfer(scratch.path, originalPath: path)
+        return try readTransfer(scratch.path, originalPath: path, takingProgram: take)
     }
 
     /// What `zoo inspect` shows of the checkpoint at `path` (``CheckpointReader/inspect(_:)``), in a
@@ -143,7 +162,12 @@ public enum ContainedReading {
     /// Reads the checkpoint and writes it, tensors and all, as the safetensors transfer file.
     private static func serveCheckpoint(_ request: ContainedRequest) throws(CheckpointError) {
         returnFreedMemoryPromptly()
-        var checkpoint = try CheckpointReader.read(request.path)
+        let programOutput = programPath(request.output)
+        var checkpoint = try CheckpointReader.read(request.path) { text throws(CheckpointError) in
+            do throws(ContainmentFailure) { try writeText(text, to: programOutput) } catch {
+                throw .contained(path: request.path, task: request.task, failure: error)
+            }
+        }
         // The tensors move out of the checkpoint, so that the writer holds the only reference to
         // each and frees it once written: the child never holds them and the file in full.
         var stateDict = StateDict()
@@ -154,7 +178,8 @@ public enum ContainedReading {
             signature: checkpoint.signatureText, programText: nil)
         let header = ContainedResultHeader(task: .readCheckpoint, fields: fields)
         var extraMetadata = [transferKey: header.encoded()]
-        if let program = checkpoint.programText { extraMetadata[programKey] = program }
+        // A program kept in a manifest (a converted file's) comes back with it; a .pt2's went on its own.
+        if let program = checkpoint.programText, checkpoint.manifest?.program == nil { extraMetadata[programKey] = program }
         if !checkpoint.sampleInputs.isEmpty { extraMetadata[SampleInputsIO.metadataKey] = SampleInputsIO.encode(checkpoint.sampleInputs) }
         try SafetensorsWriter.write(
             emptying: &stateDict, manifest: checkpoint.manifest ?? Manifest(), referenceCases: checkpoint.referenceCases,
@@ -162,7 +187,18 @@ public enum ContainedReading {
             durable: false)
     }
 
-    private static func readTransfer(_ scratch: String, originalPath: String) throws(CheckpointError) -> LoadedCheckpoint {
+    private static func readTransfer(_ scratch: String, originalPath: String, takingProgram take: ProgramTaker?)
+        throws(CheckpointError) -> LoadedCheckpoint
+    {
+        // The program first, and given away (parsed, by a caller that runs it) before any tensor.
+        var programText: String?
+        do { programText = try readText(programPath(scratch)) } catch {
+            throw .contained(path: originalPath, task: .readCheckpoint, failure: error)
+        }
+        if let take, let text = programText {
+            programText = nil
+            try take(text)
+        }
         // Consuming: each tensor's bytes leave the RAM-backed scratch file as they are copied out,
         // so that the file and the tensors never hold the checkpoint twice.
         let raw = try SafetensorsReader.read(scratch, consuming: true)
@@ -182,9 +218,60 @@ public enum ContainedReading {
         checkpoint.evalSet = raw.evalSet
         checkpoint.manifestText = fields.manifestText
         checkpoint.signatureText = fields.signature
-        checkpoint.programText = fields.programText ?? raw.metadata[programKey]
+        checkpoint.programText = programText ?? fields.programText ?? raw.metadata[programKey]
+        if checkpoint.programText == nil, let manifestProgram = checkpoint.manifest?.program {
+            checkpoint.programText = manifestProgram.serialized()
+        }
         checkpoint.sampleInputs = raw.sampleInputs
         return checkpoint
+    }
+
+    /// Writes `text`'s bytes, as they are, to a new file at `path`.
+    private static func writeText(_ text: String, to path: String) throws(ContainmentFailure) {
+        let file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard file >= 0 else { throw .cannotWriteAnswer(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(file) }
+        var text = text
+        let failure = text.withUTF8 { bytes -> Int32 in
+            var done = 0
+            while done < bytes.count {
+                let written = write(file, bytes.baseAddress! + done, bytes.count - done)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                done += written
+            }
+            return 0
+        }
+        if failure != 0 { throw .cannotWriteAnswer(path: path, reason: String(cString: strerror(failure))) }
+    }
+
+    /// The file at `path` as text, nil when there is none.
+    private static func readText(_ path: String) throws(ContainmentFailure) -> String? {
+        let file = open(path, O_RDONLY | O_CLOEXEC)
+        guard file >= 0 else {
+            if errno == ENOENT { return nil }
+            throw .incompleteAnswer
+        }
+        defer { close(file) }
+        var status = stat()
+        guard fstat(file, &status) == 0, status.st_size >= 0 else { throw .incompleteAnswer }
+        let size = Int(status.st_size)
+        var complete = true
+        let text = String(unsafeUninitializedCapacity: size) { buffer in
+            var done = 0
+            while done < size {
+                let count = systemRead(file, buffer.baseAddress! + done, size - done)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                done += count
+            }
+            complete = done == size
+            return done
+        }
+        guard complete else { throw .incompleteAnswer }
+        return text
     }
 
     /// The `zoo` executable keeps freed buffers for the next forward pass (`ActivationMemory`);
@@ -208,4 +295,9 @@ public enum ContainedReading {
         }
         return FileManager.default.temporaryDirectory
     }
+}
+
+/// POSIX `read`, which ``ContainedReading``'s own `read` functions hide inside it.
+private func systemRead(_ file: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(file, buffer, count)
 }

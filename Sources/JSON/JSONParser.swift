@@ -22,31 +22,33 @@ struct JSONParser {
     private let kept: [[String]]?
     /// The object keys from the root to the value being read, when only some paths are kept.
     private var path: [String] = []
-    /// The object whose members go to `hand` as they are read (``JSONValue/parse(_:keeping:handing:to:)``).
-    private let handed: [String]?
-    private let hand: ((String, JSONValue) -> Void)?
+    /// The objects and arrays whose members or items go to `hand` as they are read
+    /// (``JSONValue/parse(_:keeping:handing:to:)``): `hand` is told which of them (its index here),
+    /// and the member's key or the item's index.
+    private let handed: [[String]]
+    private let hand: ((Int, String, JSONValue) -> Void)?
 
     private init(
-        _ bytes: UnsafeBufferPointer<UInt8>, keeping kept: [[String]]?, handing handed: [String]?,
-        to hand: ((String, JSONValue) -> Void)?
+        _ bytes: UnsafeBufferPointer<UInt8>, keeping kept: [[String]]?, handing handed: [[String]],
+        to hand: ((Int, String, JSONValue) -> Void)?
     ) {
         (self.bytes, self.kept, self.handed, self.hand) = (bytes, kept, handed, hand)
     }
 
     static func parse(_ text: String, keeping kept: [[String]]? = nil) throws(JSONParseError) -> JSONValue {
-        try run(text, keeping: kept, handing: nil, to: nil)
+        try run(text, keeping: kept, handing: [], to: nil)
     }
 
-    static func parse(_ text: String, keeping kept: [[String]], handing members: [String], to body: (String, JSONValue) -> Void)
-        throws(JSONParseError) -> JSONValue
-    {
+    static func parse(
+        _ text: String, keeping kept: [[String]], handing collections: [[String]], to body: (Int, String, JSONValue) -> Void
+    ) throws(JSONParseError) -> JSONValue {
         try withoutActuallyEscaping(body) { body in
-            Result { () throws(JSONParseError) in try run(text, keeping: kept, handing: members, to: body) }
+            Result { () throws(JSONParseError) in try run(text, keeping: kept, handing: collections, to: body) }
         }.get()
     }
 
     private static func run(
-        _ text: String, keeping kept: [[String]]?, handing handed: [String]?, to hand: ((String, JSONValue) -> Void)?
+        _ text: String, keeping kept: [[String]]?, handing handed: [[String]], to hand: ((Int, String, JSONValue) -> Void)?
     ) throws(JSONParseError) -> JSONValue {
         // The text's own bytes, not a copy of them: programs of many weights are megabytes of JSON.
         var text = text
@@ -67,10 +69,12 @@ struct JSONParser {
         return kept.contains { pattern in zip(pattern, path).allSatisfy { $0 == "*" || $0 == $1 } }
     }
 
-    /// Whether the value at `path` is a member of the object whose members are handed on.
-    private func isHanded(_ path: [String]) -> Bool {
-        guard let handed, path.count == handed.count + 1 else { return false }
-        return zip(handed, path).allSatisfy { $0 == "*" || $0 == $1 }
+    /// Which of the collections handed on is the value at `path`, if any.
+    private func handedCollection(at path: [String]) -> Int? {
+        guard hand != nil else { return nil }
+        return handed.firstIndex { pattern in
+            pattern.count == path.count && zip(pattern, path).allSatisfy { $0 == "*" || $0 == $1 }
+        }
     }
 
     private func failure(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: position) }
@@ -79,14 +83,15 @@ struct JSONParser {
         while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
     }
 
-    /// The next value; one not kept is checked as thoroughly but not stored (`.null`).
-    private mutating func value(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
+    /// The next value; one not kept is checked as thoroughly but not stored (`.null`). An object
+    /// or array `handing` on its members or items (the index of its collection) keeps none of them.
+    private mutating func value(depth: Int, keep: Bool, handing: Int? = nil) throws(JSONParseError) -> JSONValue {
         guard depth < Self.maximumDepth else { throw failure("JSON nested deeper than \(Self.maximumDepth) levels") }
         skipWhitespace()
         guard position < bytes.count else { throw failure("a value expected, the text ended") }
         switch bytes[position] {
-        case UInt8(ascii: "{"): return try object(depth: depth, keep: keep)
-        case UInt8(ascii: "["): return try array(depth: depth, keep: keep)
+        case UInt8(ascii: "{"): return try object(depth: depth, keep: keep, handing: handing)
+        case UInt8(ascii: "["): return try array(depth: depth, keep: keep, handing: handing)
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
@@ -105,7 +110,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func object(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
+    private mutating func object(depth: Int, keep: Bool, handing: Int?) throws(JSONParseError) -> JSONValue {
         position += 1
         var fields: [String: JSONValue] = [:]
         skipWhitespace()
@@ -123,9 +128,9 @@ struct JSONParser {
             if keep && kept != nil {
                 path.append(key)
                 let keepField = keeps(path)
-                let field = try value(depth: depth + 1, keep: keepField)
-                if keepField, let hand, isHanded(path) {
-                    hand(key, field)
+                let field = try value(depth: depth + 1, keep: keepField, handing: keepField ? handedCollection(at: path) : nil)
+                if keepField, let hand, let handing {
+                    hand(handing, key, field)
                 } else if keepField {
                     fields[key] = field
                 }
@@ -146,7 +151,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func array(depth: Int, keep: Bool) throws(JSONParseError) -> JSONValue {
+    private mutating func array(depth: Int, keep: Bool, handing: Int?) throws(JSONParseError) -> JSONValue {
         position += 1
         var items: [JSONValue] = []
         skipWhitespace()
@@ -154,9 +159,15 @@ struct JSONParser {
             position += 1
             return .array(items)
         }
+        var index = 0
         while true {
             let item = try value(depth: depth + 1, keep: keep)
-            if keep { items.append(item) }
+            if keep, let hand, let handing {
+                hand(handing, String(index), item)
+            } else if keep {
+                items.append(item)
+            }
+            index += 1
             skipWhitespace()
             guard position < bytes.count else { throw failure("']' expected, the text ended") }
             if bytes[position] == UInt8(ascii: ",") {

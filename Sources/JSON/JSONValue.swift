@@ -63,7 +63,19 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     public static func parse(
         _ text: String, keeping paths: [[String]], handing members: [String], to body: (String, JSONValue) -> Void
     ) throws -> JSONValue {
-        try JSONParser.parse(text, keeping: paths, handing: members, to: body)
+        try JSONParser.parse(text, keeping: paths, handing: [members]) { _, key, value in body(key, value) }
+    }
+
+    /// As ``parse(_:keeping:handing:to:)``, for several collections at once, arrays among them:
+    /// each member of an object at one of `collections` (object keys from the root, `*` for any),
+    /// or each item of an array there, goes to `body` as soon as it is read, with the collection's
+    /// index in `collections` and the member's key or the item's index (`"0"`, `"1"`, ...), in
+    /// the order of the text. The collections are left empty in the value returned.
+    public static func parse(
+        _ text: String, keeping paths: [[String]], handingEach collections: [[String]],
+        to body: (_ collection: Int, _ key: String, _ value: JSONValue) -> Void
+    ) throws -> JSONValue {
+        try JSONParser.parse(text, keeping: paths, handing: collections, to: body)
     }
 
     /// Compact JSON with sorted keys, so equal values serialise identically.

@@ -1,6 +1,8 @@
 import Checkpoint
 import Foundation
+import NN
 import Pictures
+import Synchronization
 
 /// Where zoo parses a file that may come from a stranger.
 ///
@@ -22,6 +24,26 @@ public enum FileReading: Sendable {
         case .inProcess: return try CheckpointReader.read(path)
         case .contained(let reader, let timeout): return try ContainedReading.read(path, timeout: timeout, reader: reader)
         }
+    }
+
+    /// The checkpoint at `path` as ``checkpoint(at:)`` reads it, with a `.pt2`'s torch.export
+    /// program parsed as soon as its text is read, before any tensor, and the text let go (the
+    /// checkpoint's `programText` is nil): the program's parse (what `ExportedProgram` keeps) is
+    /// held beside the tensors instead of its text and its parse. nil for a file without a
+    /// program of its own (a converted file's, in its manifest, stays in `programText`).
+    public func checkpointAndProgram(at path: String) throws(CheckpointError) -> (LoadedCheckpoint, ParsedProgram?) {
+        let parsed = Mutex<ParsedProgram?>(nil)
+        let take: ProgramTaker = { text in
+            let program = Result { try ExportedProgram(text: text) }
+            parsed.withLock { $0 = program }
+        }
+        let checkpoint: LoadedCheckpoint
+        switch self {
+        case .inProcess: checkpoint = try CheckpointReader.read(path, takingProgram: take)
+        case .contained(let reader, let timeout):
+            checkpoint = try ContainedReading.read(path, timeout: timeout, reader: reader, takingProgram: take)
+        }
+        return (checkpoint, parsed.withLock { $0 })
     }
 
     /// What `zoo inspect` shows of the checkpoint at `path`: every tensor read and checked, none
@@ -58,3 +80,7 @@ public enum FileReading: Sendable {
         }
     }
 }
+
+/// A torch.export program parsed from a file's text, or why it could not be (the JSON's error, or
+/// `NNError.invalidProgram`), thrown where the program is used, as a parse there would throw it.
+public typealias ParsedProgram = Result<ExportedProgram, any Error>

@@ -115,7 +115,11 @@ public enum ModelResolver {
         return nil
     }
 
-    public static func resolve(_ checkpoint: LoadedCheckpoint, arch: String? = nil) throws -> ResolvedModel {
+    ///
+    /// `program` is the checkpoint's torch.export program when it was parsed as the file was read
+    /// (``FileReading/checkpointAndProgram(at:)``); otherwise the program is parsed from the
+    /// checkpoint's `programText`.
+    public static func resolve(_ checkpoint: LoadedCheckpoint, arch: String? = nil, program: ParsedProgram? = nil) throws -> ResolvedModel {
         let manifest = checkpoint.manifest
         if let arch {
             let architecture = try Registry.architecture(named: arch)
@@ -136,7 +140,7 @@ public enum ModelResolver {
                 unknownArch = name  // Said in the result's notes, not silently skipped.
             }
         }
-        var resolved = try resolveWithoutArch(checkpoint)
+        var resolved = try resolveWithoutArch(checkpoint, program: program)
         if let unknownArch {
             let instead = resolved.source == .modelConfig ? "built from its model_config" : "recognised from the keys and shapes"
             resolved.notes.append("the manifest's arch '\(unknownArch)' is not in zoo's registry; the model was \(instead) instead")
@@ -145,7 +149,7 @@ public enum ModelResolver {
     }
 
     /// The model_config, then recognition: what is left when no architecture is named.
-    private static func resolveWithoutArch(_ checkpoint: LoadedCheckpoint) throws -> ResolvedModel {
+    private static func resolveWithoutArch(_ checkpoint: LoadedCheckpoint, program parsed: ParsedProgram?) throws -> ResolvedModel {
         let manifest = checkpoint.manifest
         if let config = manifest?.modelConfig {
             let model = try ModelConfig.build(config)
@@ -156,8 +160,7 @@ public enum ModelResolver {
         }
         // A torch.export archive carries its own model: the graph it was exported as runs, so that
         // any CNN made of the operators zoo runs needs no Swift code (GraphOperators lists them).
-        if let text = checkpoint.programText {
-            let program = try ExportedProgram(text: text)
+        if let program = try parsed?.get() ?? checkpoint.programText.map(ExportedProgram.init(text:)) {
             let model = try GraphModule(program: program)
             model.eval()
             return ResolvedModel(

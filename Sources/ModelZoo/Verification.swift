@@ -253,15 +253,18 @@ public enum Verifier {
     /// checksums, finite values) -> forward pass on `__tests__` and on the extra cases.
     /// Tolerances in `options` override the file's; the file's override the defaults. A NaN,
     /// infinite or negative tolerance, from anywhere, fails its check.
-    public static func verify(_ checkpoint: LoadedCheckpoint, options: VerificationOptions = VerificationOptions())
-        -> VerificationReport
-    {
+    ///
+    /// `program` is the checkpoint's torch.export program when it was parsed as the file was read
+    /// (``FileReading/checkpointAndProgram(at:)``); otherwise it is parsed from `programText`.
+    public static func verify(
+        _ checkpoint: LoadedCheckpoint, program: ParsedProgram? = nil, options: VerificationOptions = VerificationOptions()
+    ) -> VerificationReport {
         var resolved: ResolvedModel?
         var resolutionError: String?
         var resolutionFailure: (any Error & Sendable)?
         var candidates: [Candidate] = []
         do {
-            resolved = try ModelResolver.resolve(checkpoint, arch: options.arch)
+            resolved = try ModelResolver.resolve(checkpoint, arch: options.arch, program: program)
         } catch {
             resolutionError = "\(error)"
             resolutionFailure = error

@@ -68,7 +68,11 @@ extension Verifier {
         files paths: [String], reading: FileReading, options: VerificationOptions = VerificationOptions()
     ) -> [VerificationOutcome] {
         mapInParallel(paths) { path -> VerificationOutcome in
-            do throws(CheckpointError) { return .report(verify(try reading.checkpoint(at: path), options: options)) } catch {
+            do throws(CheckpointError) {
+                // A .pt2's program is parsed before its tensors are read, and its text let go.
+                let (checkpoint, program) = try reading.checkpointAndProgram(at: path)
+                return .report(verify(checkpoint, program: program, options: options))
+            } catch {
                 return .unreadable(path: path, error: error)
             }
         }

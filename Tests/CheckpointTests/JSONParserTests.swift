@@ -73,6 +73,35 @@ struct JSONParserTests {
         #expect(streamed == whole)
     }
 
+    /// Several collections handed on at once, arrays among them: each item or member goes to the
+    /// body in the order of the text, with its collection and its index or key, as what the whole
+    /// parse keeps of it; the collections are left empty, the rest kept as ``parse(_:keeping:)`` keeps it.
+    @Test func arraysAndObjectsAreHandedOnTogether() throws {
+        let text = #"""
+            {"g": {"values": {"a": {"s": [1], "x": 2}, "b": {"s": []}}, "nodes": [1]},
+             "sig": {"specs": [{"p": {"n": "a"}}, [1, [2]], {"u": 3}], "other": [4]}}
+            """#
+        let paths = [["g", "values", "*", "s"], ["g", "nodes"], ["sig", "specs"]]
+        var handed: [(Int, String, JSONValue)] = []
+        let rest = try JSONValue.parse(text, keeping: paths, handingEach: [["sig", "specs"], ["g", "values"]]) {
+            handed.append(($0, $1, $2))
+        }
+        let kept = try JSONValue.parse(text, keeping: paths)
+        #expect(handed.map(\.0) == [1, 1, 0, 0, 0])
+        #expect(handed.map(\.1) == ["a", "b", "0", "1", "2"])
+        let specs = kept["sig"]?["specs"]?.arrayValue ?? []
+        #expect(handed.map(\.2) == [kept["g"]?["values"]?["a"] ?? .null, kept["g"]?["values"]?["b"] ?? .null] + specs)
+        #expect(specs.count == 3)
+        let graph = JSONValue.object(["values": .object([:]), "nodes": .array([.int(1)])])
+        #expect(rest == .object(["g": graph, "sig": .object(["specs": .array([])])]))
+        let bad = #"{"sig": {"specs": [{"p": 1}, {"p": tru}]}}"#
+        let whole = #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
+        let streamed = #expect(throws: JSONParseError.self) {
+            try JSONValue.parse(bad, keeping: paths, handingEach: [["sig", "specs"]]) { _, _, _ in }
+        }
+        #expect(streamed == whole)
+    }
+
     @Test func deepNestingIsAnErrorNotACrash() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }

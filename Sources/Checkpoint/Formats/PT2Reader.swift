@@ -31,8 +31,8 @@ enum PT2Reader: CheckpointContainerReader {
     }
 
     static func read(_ path: String, sink: TensorSink) throws(CheckpointError) -> RawCheckpoint {
-        let entries = try ZipEntries(checkedArchiveAt: path)
-        let byPath = entries.byPath()
+        var entries = try ZipEntries(checkedArchiveAt: path)
+        var byPath = entries.byPath()
         guard let formatPath = byPath.keys.filter({ $0.hasSuffix("archive_format") }).min(by: { $0.count < $1.count }),
             let formatEntry = byPath[formatPath]
         else { throw .damaged(path: path, reason: "the zip archive has no archive_format entry") }
@@ -49,7 +49,7 @@ enum PT2Reader: CheckpointContainerReader {
             throw .damaged(path: path, reason: "the archive holds no program (models/<name>.json)")
         }
         let name = String(programPath.dropFirst((prefix + "models/").count).dropLast(".json".count))
-        var programText: String? = String(decoding: try entries.bytes(of: programEntry), as: UTF8.self)
+        var programText: String? = try entries.text(of: programEntry)
         // The parsed program and weights config are read for a few facts each and let go before
         // the weights are: as trees of values they take several times their text (a program of
         // 20,000 weights: 6.6 MB of JSON, 45 MB parsed), which beside the weights was most of a
@@ -57,23 +57,42 @@ enum PT2Reader: CheckpointContainerReader {
         let (order, metadata) = try programFacts(
             programText ?? "", name: name, models: models.count, path: path, programPath: programPath)
         // A facts-only read reports the program's summary, never runs it: its text (6.6 MB for
-        // 20,000 weights) goes before the weights config is parsed.
-        if !sink.keepsTensors { programText = nil }
+        // 20,000 weights) goes before the weights config is parsed. A read that hands the text
+        // on (to a parser, or to the parent of a reading child) lets it go there, so that the
+        // text and the weights are never held at once.
+        if !sink.keepsTensors {
+            programText = nil
+        } else if let take = sink.program, let text = programText.take() {
+            try take(text)
+        }
         guard let configEntry = byPath[prefix + "data/weights/\(name)_weights_config.json"] else {
             throw .damaged(path: path, reason: "the archive lacks data/weights/\(name)_weights_config.json")
         }
-        let descriptions = try weightDescriptions(configEntry, entries: entries, path: path)
+        // Each weight's description and zip entry, in the state_dict's order; the config's
+        // dictionary of them and the archive's index by path (4 MB each for 20,000 weights) go
+        // before any weight is read.
+        var weights: [(key: String, description: WeightDescription, entry: ZipRecord?)] = []
+        do {
+            let descriptions = try weightDescriptions(configEntry, entries: entries, path: path)
+            weights.reserveCapacity(descriptions.count)
+            for key in order(Array(descriptions.keys)) {
+                guard let description = descriptions[key] else { continue }
+                weights.append((key, description, description.file.flatMap { byPath[prefix + "data/weights/" + $0] }))
+            }
+        }
+        let samples = byPath[prefix + "data/sample_inputs/\(name).pt"]
+        byPath = [:]
+        entries.forgetPaths()
         var tensors: [(String, Tensor)] = []
-        tensors.reserveCapacity(descriptions.count)
-        for key in order(Array(descriptions.keys)) {
-            guard let description = descriptions[key] else { continue }
-            let tensor = try weight(key, description, prefix: prefix, byPath: byPath, entries: entries, path: path)
+        tensors.reserveCapacity(weights.count)
+        for (key, description, entry) in weights {
+            let tensor = try weight(key, description, entry: entry, entries: entries, path: path)
             tensors.append((key, sink.take(tensor, key: key)))
         }
         var raw = RawCheckpoint(container: container, entries: tensors, manifest: nil)
         raw.metadata = metadata
         raw.programText = programText
-        if let samples = byPath[prefix + "data/sample_inputs/\(name).pt"] {
+        if let samples {
             let entryName = "data/sample_inputs/\(name).pt"
             let (inputs, notes) = try PT2SampleInputs.read(try entries.bytes(of: samples), entryName: entryName, path: path)
             raw.sampleInputs = inputs
@@ -148,7 +167,7 @@ enum PT2Reader: CheckpointContainerReader {
         -> [String: WeightDescription]
     {
         var descriptions: [String: WeightDescription] = [:]
-        let text = String(decoding: try entries.bytes(of: entry), as: UTF8.self)  // The bytes go at once.
+        let text = try entries.text(of: entry)
         do {
             _ = try JSONValue.parse(text, keeping: weightConfigPaths, handing: ["config"]) { key, description in
                 let meta = description["tensor_meta"]
@@ -167,10 +186,10 @@ enum PT2Reader: CheckpointContainerReader {
 
     /// One weight: its raw bytes, with the dtype, sizes, strides and offset its config gives.
     private static func weight(
-        _ key: String, _ description: WeightDescription, prefix: String, byPath: [String: ZipRecord], entries: ZipEntries, path: String
+        _ key: String, _ description: WeightDescription, entry: ZipRecord?, entries: ZipEntries, path: String
     ) throws(CheckpointError) -> Tensor {
         if description.pickled { throw .refused(path: path, .pickledExportWeight(key: key)) }
-        guard let file = description.file, let entry = byPath[prefix + "data/weights/" + file] else {
+        guard let file = description.file, let entry else {
             throw .damaged(path: path, reason: "weight '\(key)' names no stored file")
         }
         guard let dtype = dtypes[description.dtypeCode] else {

@@ -10,6 +10,9 @@ struct TensorFacts: Sendable {
     var sha256: String?
 }
 
+/// What takes a program's text off a read (``CheckpointReader/read(_:takingProgram:)``).
+public typealias ProgramTaker = @Sendable (String) throws(CheckpointError) -> Void
+
 /// Where a reader puts each state_dict tensor it has read.
 ///
 /// ``keepAll`` keeps them: a read. A facts-only sink (``CheckpointReader/inspect(_:)``) notes each
@@ -21,6 +24,9 @@ final class TensorSink: Sendable {
     static let keepAll = TensorSink(keepsTensors: true)
 
     let keepsTensors: Bool
+    /// Where a `.pt2`'s program text goes, before any weight is read, when it should not stay in
+    /// the checkpoint (``CheckpointReader/read(_:takingProgram:)``).
+    let program: ProgramTaker?
     private let state = Mutex(State())
 
     private struct State: Sendable {
@@ -30,8 +36,9 @@ final class TensorSink: Sendable {
         var hashes = false
     }
 
-    init(keepsTensors: Bool) {
+    init(keepsTensors: Bool, program: ProgramTaker? = nil) {
         self.keepsTensors = keepsTensors
+        self.program = program
     }
 
     /// Said by a reader that found a manifest before any tensor (HDF5, safetensors; torch files

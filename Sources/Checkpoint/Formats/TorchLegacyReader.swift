@@ -68,6 +68,7 @@ enum TorchLegacyReader: CheckpointContainerReader {
 
     private static func read(_ bytes: UnsafeRawBufferPointer, file: MappedFile, sink: TensorSink) throws(PickleError) -> RawCheckpoint {
         let pickled = try unpickle(bytes, detaching: sink.keepsTensors)
+        FreedMemory.release(afterParsing: pickled.position)
         let (references, notes, globals, bigEndian) = (pickled.references, pickled.notes, pickled.globals, pickled.bigEndian)
         let (storageTypes, keys) = (pickled.storageTypes, pickled.keys)
         // Where each storage's bytes are: after its 8-byte element count, one after the other.

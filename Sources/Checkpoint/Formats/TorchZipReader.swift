@@ -36,7 +36,9 @@ enum TorchZipReader: CheckpointContainerReader {
         // The pickle's bytes, its tree of values and the unpickler's memo go before any tensor is
         // read: for 20,000 small tensors they were 15 MB beside the tensors' 20.
         let unpickled = try unpickle(pickle, detaching: sink.keepsTensors, path: path)
+        let parsed = pickle.count
         pickle = []
+        FreedMemory.release(afterParsing: parsed)
         return try readTensors(unpickled, entries: entries, prefix: prefix, bigEndian: bigEndian, sink: sink, path: path)
     }
 
@@ -206,7 +208,7 @@ struct ZipEntries {
     let fileSize: UInt64
     let path: String
     /// Every entry by its path, the first of duplicates.
-    let records: [String: ZipRecord]
+    private(set) var records: [String: ZipRecord]
     private let source: Source
 
     private enum Source {
@@ -248,6 +250,10 @@ struct ZipEntries {
     /// Every entry by its path, the first of duplicates.
     func byPath() -> [String: ZipRecord] { records }
 
+    /// Lets the index by path go (20,000 entries: 4 MB), for a reader that has looked up every
+    /// entry it reads; entries are still read by their records.
+    mutating func forgetPaths() { records = [:] }
+
     /// An entry's bytes. Its declared size is bounded by the file's (torch stores entries
     /// uncompressed), so a damaged size cannot make it allocate more.
     func bytes(of entry: ZipRecord) throws(CheckpointError) -> [UInt8] {
@@ -259,6 +265,27 @@ struct ZipEntries {
         }
         if let failure { throw failure }
         return bytes
+    }
+
+    /// An entry's bytes as text (UTF-8, ill-formed sequences replaced as `String(decoding:as:)`
+    /// replaces them), read straight into the string's own storage: the program and weights
+    /// config of a `.pt2` are megabytes each, and a copy of each beside it left a hole of its
+    /// size in the heap.
+    func text(of entry: ZipRecord) throws(CheckpointError) -> String {
+        try check(entry)
+        var failure: CheckpointError?
+        let size = Int(entry.uncompressedSize)
+        // The buffer may be larger than asked for (a short string's is its inline room).
+        let text = String(unsafeUninitializedCapacity: size) { buffer in
+            let room = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<size]))
+            do throws(CheckpointError) { try read(entry, into: room) } catch {
+                failure = error
+                return 0
+            }
+            return size
+        }
+        if let failure { throw failure }
+        return text
     }
 
     /// Reads an entry into `buffer`, which must be exactly its size, checking its CRC-32.

@@ -67,13 +67,37 @@ public struct ExportedProgram: Sendable {
 
     /// Parses the program's JSON; throws ``NNError/invalidProgram(reason:)`` naming what is missing.
     public init(json: JSONValue) throws {
-        let module = json["graph_module"]
-        guard let graph = module?["graph"], let specs = module?["signature"]?["input_specs"]?.arrayValue else {
-            throw NNError.invalidProgram(reason: "no graph_module.graph or input_specs")
+        var records = Records()
+        for (index, spec) in (json["graph_module"]?["signature"]?["input_specs"]?.arrayValue ?? []).enumerated() {
+            records.addInput(spec, at: index)
         }
-        stateInputs = []
-        userInputs = []
-        for spec in specs {
+        for (name, meta) in json["graph_module"]?["graph"]?["tensor_values"]?.objectValue ?? [:] {
+            records.addValue(meta, named: name)
+        }
+        try self.init(json: json, records: records)
+    }
+
+    /// The input specs and the recorded tensor values: thousands of records in a program of many
+    /// weights (one each per weight), read one at a time into what ``ExportedProgram`` keeps of
+    /// them. What is wrong with a record is kept until ``init(json:records:)`` throws it, in the
+    /// order a whole tree's checks go.
+    private struct Records {
+        var stateInputs: [StateInput] = []
+        var userInputs: [String] = []
+        /// The first input of a kind zoo does not run.
+        var inputProblem: NNError?
+        var shapes: [String: [ShapeExpression]] = [:]
+        var dtypes: [String: DType] = [:]
+        /// The example's sizes of the values whose sizes are not all integers (`as_expr`'s hint);
+        /// a value of integer sizes is its own example.
+        var hints: [String: [Int]] = [:]
+        /// Values whose sizes cannot be read, by name (the last record of a name counts).
+        var valueProblems: [String: Error] = [:]
+
+        mutating func addInput(_ spec: JSONValue, at index: Int) {
+            // A repeated `input_specs` starts again, as the last of a repeated key is what a tree keeps.
+            if index == 0 { (stateInputs, userInputs, inputProblem) = ([], [], nil) }
+            guard inputProblem == nil else { return }
             if let parameter = spec["parameter"], let argument = parameter["arg"]?["name"]?.stringValue,
                 let name = parameter["parameter_name"]?.stringValue
             {
@@ -86,9 +110,45 @@ public struct ExportedProgram: Sendable {
                 userInputs.append(input)
             } else {
                 let kind = spec.objectValue?.keys.sorted().joined(separator: ", ") ?? "?"
-                throw NNError.invalidProgram(reason: "an input of kind \(kind), which zoo does not run (constants, custom objects)")
+                inputProblem = NNError.invalidProgram(
+                    reason: "an input of kind \(kind), which zoo does not run (constants, custom objects)")
             }
         }
+
+        mutating func addValue(_ meta: JSONValue, named name: String) {
+            let sizes = meta["sizes"]?.arrayValue ?? []
+            do {
+                shapes[name] = try sizes.map { try ExportedProgram.size($0, of: name) }
+                valueProblems[name] = nil
+            } catch {
+                valueProblems[name] = error
+                shapes[name] = nil
+            }
+            dtypes[name] = ExportedProgram.dtypes[Int(meta["dtype"]?.intValue ?? 7)]
+            if sizes.allSatisfy({ $0["as_int"]?.intValue != nil }) {
+                hints[name] = nil
+            } else {
+                hints[name] = sizes.map { size in size["as_int"]?.intValue ?? size["as_expr"]?["hint"]?["as_int"]?.intValue ?? 1 }
+            }
+        }
+
+        /// The example's sizes of the value `name`.
+        func exampleSizes(of name: String) -> [Int] {
+            if let hint = hints[name] { return hint }
+            return (shapes[name] ?? []).map { if case .constant(let value) = $0 { value } else { 1 } }
+        }
+    }
+
+    /// The program from its tree (without input specs and tensor values, when they were handed on
+    /// as they were read) and its records.
+    private init(json: JSONValue, records: Records) throws {
+        let module = json["graph_module"]
+        guard let graph = module?["graph"], module?["signature"]?["input_specs"]?.arrayValue != nil else {
+            throw NNError.invalidProgram(reason: "no graph_module.graph or input_specs")
+        }
+        if let problem = records.inputProblem { throw problem }
+        stateInputs = records.stateInputs
+        userInputs = records.userInputs
         nodes = try (graph["nodes"]?.arrayValue ?? []).map { node in
             guard let target = node["target"]?.stringValue else { throw NNError.invalidProgram(reason: "a node without a target") }
             let arguments = (node["inputs"]?.arrayValue ?? []).map { input in
@@ -105,15 +165,10 @@ public struct ExportedProgram: Sendable {
                 arguments: arguments, outputs: outputs)
         }
         outputs = (graph["outputs"]?.arrayValue ?? []).compactMap { $0["as_tensor"]?["name"]?.stringValue }
-        shapes = [:]
-        dtypes = [:]
-        for (name, meta) in graph["tensor_values"]?.objectValue ?? [:] {
-            shapes[name] = try (meta["sizes"]?.arrayValue ?? []).map { try Self.size($0, of: name) }
-            dtypes[name] = Self.dtypes[Int(meta["dtype"]?.intValue ?? 7)]
-        }
-        exampleInputShape = (graph["tensor_values"]?[userInputs.first ?? ""]?["sizes"]?.arrayValue ?? []).map { size in
-            size["as_int"]?.intValue ?? size["as_expr"]?["hint"]?["as_int"]?.intValue ?? 1
-        }
+        if let problem = records.valueProblems.min(by: { $0.key < $1.key }) { throw problem.value }
+        shapes = records.shapes
+        dtypes = records.dtypes
+        exampleInputShape = records.exampleSizes(of: userInputs.first ?? "")
         outputNames = Self.dictionaryKeys(module?["module_call_graph"]?.arrayValue?.first?["signature"]?["out_spec"]?.stringValue)
         symbolicIntegers = [:]
         for (name, value) in graph["sym_int_values"]?.objectValue ?? [:] {
@@ -209,9 +264,27 @@ extension ExportedProgram {
         ["range_constraints"],
     ]
 
+    /// The collections of records ``init(text:)`` reads one at a time, as the parser hands them
+    /// on: the input specs and the recorded tensor values, one each per weight.
+    static let handedPaths: [[String]] = [["graph_module", "signature", "input_specs"], ["graph_module", "graph", "tensor_values"]]
+
     /// Parses the program's JSON text for what ``init(json:)`` reads (``jsonPaths``): the same
-    /// program, and the same errors for text that is not JSON.
+    /// program, and the same errors for text that is not JSON. The input specs and tensor values
+    /// become what the program keeps of them one record at a time, never a tree: for 20,000
+    /// weights that tree took 19 MiB, three times the text.
     public init(text: String) throws {
-        try self.init(json: try JSONValue.parse(text, keeping: Self.jsonPaths))
+        var records = Records()
+        let json = try JSONValue.parse(text, keeping: Self.jsonPaths, handingEach: Self.handedPaths) { collection, key, value in
+            if collection == 0 {
+                records.addInput(value, at: Int(key) ?? 0)
+            } else {
+                records.addValue(value, named: key)
+            }
+        }
+        // Tensor values in an array (no program's) are none to a tree's reader, so none here either.
+        if json["graph_module"]?["graph"]?["tensor_values"]?.arrayValue != nil {
+            (records.shapes, records.dtypes, records.hints, records.valueProblems) = ([:], [:], [:], [:])
+        }
+        try self.init(json: json, records: records)
     }
 }
