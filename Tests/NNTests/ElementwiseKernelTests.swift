@@ -42,11 +42,15 @@ struct ElementwiseKernelTests {
         let x = Array(inputs.prefix(count))
         var y = [Float](repeating: .nan, count: count)
         x.withUnsafeBufferPointer { source in
-            y.withUnsafeMutableBufferPointer { target in silu(source.baseAddress!, into: target.baseAddress!, count: count) }
+            y.withUnsafeMutableBufferPointer { target in
+                VectorActivation.silu.apply(source.baseAddress!, into: target.baseAddress!, count: count)
+            }
         }
         expectPyTorchs(y, Array(outputs.prefix(count)), x)
         var inPlace = x
-        inPlace.withUnsafeMutableBufferPointer { values in silu(values.baseAddress!, into: values.baseAddress!, count: count) }
+        inPlace.withUnsafeMutableBufferPointer { values in
+            VectorActivation.silu.apply(values.baseAddress!, into: values.baseAddress!, count: count)
+        }
         expectPyTorchs(inPlace, Array(outputs.prefix(count)), x)
     }
 

@@ -57,15 +57,9 @@ func forChunks(of count: Int, costPerElement: Int = 1, _ body: @Sendable (Range<
     }
 }
 
-/// SiLU, `x / (1 + exp(-x))`, of `count` floats from `source` into `destination` (which may be
-/// `source`), in chunks on the compute threads. It runs zoo's vector kernel (CKernels), which
-/// takes 0.26-0.45 ns an element on one AVX-512 core where oneDNN 2.6's swish takes 0.39-0.71
-/// as a post-op and 0.60-0.70 as a primitive of its own (`Tools/bench/silu.c`, four runs).
-func silu(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int) {
-    inChunks(zoo_silu_f32, source, into: destination, count: count)
-}
-
-/// An activation zoo's vector kernels run (CKernels) as a pass of its own.
+/// An activation zoo's vector kernels run (CKernels) as a pass of its own. They take 0.29-0.45 ns
+/// an element on one AVX-512 core, where oneDNN 2.6's swish takes 0.39-0.71 as a post-op and
+/// 0.60-0.70 as a primitive of its own (`Tools/bench/silu.c`).
 enum VectorActivation {
     case silu
     case sigmoid

@@ -61,7 +61,7 @@ final class OneDNNPlans: Sendable {
 
     /// The activation oneDNN can apply for `epilogue`: one with no BatchNorm map before it, and
     /// not a SiLU, which zoo's own pass after the kernel computes in half the time oneDNN 2.6's
-    /// swish post-op takes (``silu(_:into:count:)``).
+    /// swish post-op takes (``VectorActivation``).
     private static func postOp(_ epilogue: ConvolutionEpilogue?) -> ConvolutionActivation? {
         guard let epilogue, epilogue.scale == nil, epilogue.shift == nil, epilogue.activation != .silu else { return nil }
         return epilogue.activation
@@ -146,7 +146,7 @@ final class OneDNNPlans: Sendable {
         try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
             try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
         }
-        if activation == .silu { silu(output.floats, into: output.floats, count: output.paddedCount) }
+        if activation == .silu { VectorActivation.silu.apply(output.floats, into: output.floats, count: output.paddedCount) }
         return output
     }
 
