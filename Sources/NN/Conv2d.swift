@@ -141,7 +141,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
 
     /// What oneDNN is asked for on an input of `shape` that may be blocked; nil when oneDNN
     /// does not run this layer (zoo's own kernels, padding modes other than zeros).
-    private func oneDNNShape(forLayoutValueOf shape: [Int]) throws -> OneDNNConvolutionShape? {
+    func oneDNNShape(forLayoutValueOf shape: [Int]) throws -> OneDNNConvolutionShape? {
         guard kernels.usesOneDNN, paddingMode == .zeros || paddingAmounts == .zero, shape.count == 4, shape[1] == inChannels else {
             return nil
         }

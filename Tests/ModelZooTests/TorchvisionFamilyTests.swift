@@ -73,14 +73,16 @@ struct TorchvisionFamilyTests {
 
     /// One sample alone gives PyTorch's first row: DenseNet's blocks lay one sample's growing
     /// concatenations out once (GraphLayoutValues.growingConcatenation), a path a batch of two
-    /// does not take.
-    @Test(arguments: ["densenet121"])
+    /// does not take; mobilenet_v2's fused expansion-depthwise kernels run at batch 1 too.
+    @Test(arguments: ["densenet121", "mobilenet_v2"])
     func oneSampleGivesPyTorchsFirstRow(family: String) throws {
         let program = try TorchvisionFamily.named(family).program
-        let growing = GraphFusion.plan(program).nodes.filter {
-            $0.argument(GraphFusion.channelCapacityArgument, at: GraphFusion.byName) != nil
+        if family == "densenet121" {
+            let growing = GraphFusion.plan(program).nodes.filter {
+                $0.argument(GraphFusion.channelCapacityArgument, at: GraphFusion.byName) != nil
+            }
+            #expect(growing.count > 50, "DenseNet's concatenations should grow in place (\(growing.count) do)")
         }
-        #expect(growing.count > 50, "DenseNet's concatenations should grow in place (\(growing.count) do)")
         let model = try GraphModule(program: program)
         try model.load(Self.deterministicState(for: program), modelName: family)
         model.eval()
@@ -94,6 +96,38 @@ struct TorchvisionFamilyTests {
         let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
         let worst = zip(output.scalars, expected.scalars[..<row]).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4 * scale, "\(family) one sample: max abs err \(worst) (scale \(scale))")
+    }
+
+    /// mobilenet_v2's 16 expansions (1x1, ReLU6) and the depthwise 3x3 convolutions reading them
+    /// are fused into one node each, and on a blocked input the node runs as one oneDNN call
+    /// (its depthwise post-op) that gives what the two convolutions give one after the other
+    /// (whose pass is PyTorch's: the tests above), at batch 1 and 2, stride 1 and 2.
+    @Test func mobileNetsExpansionAndDepthwiseRunAsOneCall() throws {
+        let program = try TorchvisionFamily.named("mobilenet_v2").program
+        let pairs = GraphFusion.plan(program).nodes.filter { $0.target == GraphPointwiseDepthwise.target }
+        #expect(pairs.count == 16)
+        let state = try Self.deterministicState(for: program)
+        var values: [String: Tensor] = [:]
+        for input in program.stateInputs { values[input.argument] = state[input.stateName] }
+        var strides = Set<Int>()
+        for node in pairs {
+            let call = GraphCall(node: node, values: GraphLayoutValues([:], state: values), stateNames: [:], cached: nil)
+            let layer = try PointwiseDepthwiseLayer(call)
+            layer.eval()
+            strides.insert(layer.depthwise.stride.height)
+            for batch in [1, 2] {
+                let shape = [batch, layer.pointwise.inChannels, 14, 14]
+                let input = Tensor(shape: shape, scalars: Self.deterministic(shape.reduce(1, *), seed: batch))
+                let fused = try #require(layer.fused(try BlockedActivation.blocked(input)), "\(node.name): the fused kernel declined")
+                let separate = try layer.forward(input)
+                let output = try fused.plain()
+                #expect(output.shape == separate.shape)
+                let scale = max(1, separate.scalars.map { abs($0) }.max() ?? 0)
+                let worst = zip(output.scalars, separate.scalars).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(worst <= 1e-5 * scale, "\(node.name) batch \(batch): max abs err \(worst) (scale \(scale))")
+            }
+        }
+        #expect(strides == [1, 2])
     }
 
     @Test(arguments: families)

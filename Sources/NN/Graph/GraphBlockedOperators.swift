@@ -33,10 +33,10 @@ enum GraphBlockedOperators {
         "aten.add.Tensor": { try add($0, thenReLU: false) }, "aten.add_.Tensor": { try add($0, thenReLU: false) },
         "zoo.add_relu": { try add($0, thenReLU: true) }, "zoo.scale_channels": scaleChannels,
         "aten.cat.default": concatenate, "zoo.batch_norm_relu": batchNormThenReLU,
-        "aten.adaptive_avg_pool2d.default": averageToOne, "aten.max_pool2d.default": maxPool, "aten.avg_pool2d.default": averagePool,
+        "aten.adaptive_avg_pool2d.default": averageToOne, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.blocked, "aten.max_pool2d.default": maxPool, "aten.avg_pool2d.default": averagePool,
     ]
 
-    private static func fusedConvolution(_ call: Call) throws -> (LayoutValue, Module?)? {
+    static func fusedConvolution(_ call: Call) throws -> (LayoutValue, Module?)? {
         guard let input = call.value("input", 0) else { return nil }
         let layer = try GraphFusion.fusedConvolutionLayer(call.call)
         guard case .tensor(let residualName)? = call.call.argument("residual", GraphFusion.byName) else {

@@ -21,7 +21,9 @@ final class OneDNNPrimitive: @unchecked Sendable {
         var implementationName: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &implementationName)
         let name = implementationName.map { String(cString: $0) } ?? "unknown"
-        guard !name.hasPrefix("ref") else {
+        // A fused convolution's "ref_fused_convolution" is no reference kernel: it runs oneDNN's
+        // optimised ones for its parts (OneDNNPointwiseDepthwise.swift).
+        guard !name.hasPrefix("ref") || name.hasPrefix("ref_fused_convolution") else {
             dnnl_primitive_desc_destroy(descriptor)
             throw .referenceKernelOnly(implementation: name)
         }

@@ -1,0 +1,175 @@
+import Synchronization
+import Tensor
+
+/// A 1x1 convolution followed by the 3x3 depthwise convolution that alone reads its output
+/// (MobileNetV2's inverted residual blocks: expand, ReLU6, depthwise, ReLU6), fused by
+/// ``GraphFusion`` into one node run as one oneDNN primitive (``OneDNNPointwiseDepthwise``).
+///
+/// The node carries both fused convolution nodes' arguments, the depthwise one's under
+/// ``depthwisePrefix``; `depthwise_input` names the pointwise output, which the fused kernel never
+/// makes. When the kernel cannot run (a plain input, a shape oneDNN declines), the two nodes run
+/// one after the other as they would unfused, the intermediate value stored under that name.
+enum GraphPointwiseDepthwise {
+    static let target = "zoo.pointwise_depthwise"
+    static let depthwisePrefix = "depthwise_"
+
+    /// The fused node for `pointwise` and `depthwise` (both fused convolution nodes).
+    static func node(pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node) -> ExportedProgram.Node {
+        ExportedProgram.Node(
+            target: target, name: depthwise.name,
+            arguments: pointwise.arguments + depthwise.arguments.map { (depthwisePrefix + $0.name, $0.value) },
+            outputs: depthwise.outputs)
+    }
+
+    /// Whether two fused convolution nodes, `depthwise` reading `pointwise`'s output, are a pair
+    /// the kernel runs: a 1x1, stride-1, unpadded, ungrouped convolution, then a 3x3 depthwise one
+    /// (as many groups as channels) of stride 1 or 2 and padding 1, neither with a residual, each
+    /// activation ReLU, a clamp (ReLU6) or none.
+    static func fuses(
+        pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
+        activation: (ExportedProgram.Argument?) -> ConvolutionActivation?
+    ) -> Bool {
+        func weightShape(_ node: ExportedProgram.Node) -> [Int]? {
+            guard case .tensor(let name)? = node.argument("weight", at: 1), let shape = shapes[name] else { return nil }
+            let sizes = shape.compactMap { $0.evaluate([:]) }
+            return sizes.count == 4 && shape.count == 4 ? sizes : nil
+        }
+        func pair(_ node: ExportedProgram.Node, _ name: String, _ fallback: Int) -> [Int]? {
+            switch node.argument(name, at: Int.max) {
+            case nil, .none?: [fallback, fallback]
+            case .ints(let values)? where values.count == 1: [values[0], values[0]]
+            case .ints(let values)? where values.count == 2: values
+            case .int(let value)?: [value, value]
+            default: nil
+            }
+        }
+        func group(_ node: ExportedProgram.Node) -> Int? {
+            switch node.argument("groups", at: Int.max) {
+            case nil, .none?: 1
+            case .int(let value)?: value
+            default: nil
+            }
+        }
+        func activationFits(_ node: ExportedProgram.Node) -> Bool {
+            switch node.argument("activation", at: Int.max) {
+            case nil, .none?: return true
+            case let argument?:
+                switch activation(argument) {
+                case .relu?, .clamp?: return true
+                default: return false
+                }
+            }
+        }
+        guard pointwise.outputs.count == 1, depthwise.argument("input", at: 0) == .tensor(pointwise.outputs[0]),
+            pointwise.argument("residual", at: Int.max) == nil, depthwise.argument("residual", at: Int.max) == nil,
+            activationFits(pointwise), activationFits(depthwise),
+            let pointwiseWeight = weightShape(pointwise), let depthwiseWeight = weightShape(depthwise)
+        else { return false }
+        let channels = pointwiseWeight[0]
+        let stride = pair(depthwise, "stride", 1)
+        return pointwiseWeight[2...] == [1, 1] && group(pointwise) == 1 && pair(pointwise, "stride", 1) == [1, 1]
+            && pair(pointwise, "padding", 0) == [0, 0] && pair(pointwise, "dilation", 1) == [1, 1]
+            && depthwiseWeight == [channels, 1, 3, 3] && group(depthwise) == channels && (stride == [1, 1] || stride == [2, 2])
+            && pair(depthwise, "padding", 0) == [1, 1] && pair(depthwise, "dilation", 1) == [1, 1]
+    }
+
+    /// The two nodes the fused one was made of.
+    static func parts(of node: ExportedProgram.Node) throws -> (pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node) {
+        let pointwiseArguments = node.arguments.filter { !$0.name.hasPrefix(depthwisePrefix) }
+        let depthwiseArguments = node.arguments.filter { $0.name.hasPrefix(depthwisePrefix) }.map {
+            (name: String($0.name.dropFirst(depthwisePrefix.count)), value: $0.value)
+        }
+        guard case .tensor(let middle)? = depthwiseArguments.first(where: { $0.name == "input" })?.value else {
+            throw NNError.invalidProgram(reason: "node '\(node.name)' (\(target)) lacks its depthwise input")
+        }
+        return (
+            ExportedProgram.Node(target: node.target, name: node.name + ".pointwise", arguments: pointwiseArguments, outputs: [middle]),
+            ExportedProgram.Node(target: node.target, name: node.name, arguments: depthwiseArguments, outputs: node.outputs)
+        )
+    }
+
+    /// The node's layers (made on first use and kept, as a fused convolution's).
+    static func layer(_ call: GraphCall) throws -> PointwiseDepthwiseLayer {
+        try call.layer({ try PointwiseDepthwiseLayer(call) }, state: [])
+    }
+
+    /// The two convolutions on plain tensors, one after the other, as unfused.
+    static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
+        let layer = try layer(call)
+        let (middle, _) = try GraphFusion.fusedConvolution(layer.call(layer.pointwiseNode, layer.pointwise, like: call))
+        call.values.store(middle[0], as: layer.pointwiseNode.outputs[0])
+        let (outputs, _) = try GraphFusion.fusedConvolution(layer.call(layer.depthwiseNode, layer.depthwise, like: call))
+        return (outputs, layer)
+    }
+
+    /// The fused kernel on a blocked input; else both convolutions as their blocked operators run
+    /// them; nil when those decline too (the caller then runs ``plain(_:)``).
+    static func blocked(_ call: GraphBlockedOperators.Call) throws -> (output: LayoutValue, layer: Module?)? {
+        let layer = try layer(call.call)
+        if case .blocked(let input)? = call.value("input", 0), let output = layer.fused(input) { return (.blocked(output), layer) }
+        let pointwise = GraphBlockedOperators.Call(call: layer.call(layer.pointwiseNode, layer.pointwise, like: call.call), lastUses: [])
+        guard let (middle, _) = try GraphBlockedOperators.fusedConvolution(pointwise) else { return nil }
+        let middleName = layer.pointwiseNode.outputs[0]
+        call.values.store(middle, as: middleName)
+        let depthwise = GraphBlockedOperators.Call(
+            call: layer.call(layer.depthwiseNode, layer.depthwise, like: call.call), lastUses: [middleName])
+        guard let (output, _) = try GraphBlockedOperators.fusedConvolution(depthwise) else { return nil }
+        return (output, layer)
+    }
+}
+
+/// The layers of a fused pointwise-depthwise node: each convolution with its BatchNorm folded in,
+/// and the fused kernel by input shape (made on first use; a shape oneDNN declines is remembered).
+final class PointwiseDepthwiseLayer: ModuleBase, Layer {
+    let pointwiseNode: ExportedProgram.Node
+    let depthwiseNode: ExportedProgram.Node
+    let pointwise: Conv2d
+    let depthwise: Conv2d
+    private let pointwiseActivation: ConvolutionActivation?
+    private let depthwiseActivation: ConvolutionActivation?
+    private let plans = PlanCache<[Int], OneDNNPointwiseDepthwise>()
+
+    init(_ call: GraphCall) throws {
+        (pointwiseNode, depthwiseNode) = try GraphPointwiseDepthwise.parts(of: call.node)
+        let pointwiseCall = GraphCall(node: pointwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        let depthwiseCall = GraphCall(node: depthwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        pointwise = try GraphFusion.fusedConvolutionLayer(pointwiseCall)
+        depthwise = try GraphFusion.fusedConvolutionLayer(depthwiseCall)
+        pointwiseActivation = GraphFusion.fusedActivation(pointwiseCall)
+        depthwiseActivation = GraphFusion.fusedActivation(depthwiseCall)
+        super.init()
+    }
+
+    /// A call of one of the two nodes, on `layer`, with the pass's values of `call`.
+    func call(_ node: ExportedProgram.Node, _ layer: Conv2d, like call: GraphCall) -> GraphCall {
+        GraphCall(node: node, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: layer)
+    }
+
+    /// Both convolutions of a blocked `input` in one oneDNN call; nil when oneDNN cannot run them so.
+    func fused(_ input: BlockedActivation) -> BlockedActivation? {
+        guard let shape = try? pointwise.oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
+        var fusedShape = shape
+        fusedShape.activation = pointwiseActivation
+        fusedShape.hasBias = true
+        guard
+            let plan = try? plans.plan(
+                for: input.shape,
+                make: { () throws(OneDNNFallback) in
+                    try OneDNNPointwiseDepthwise(
+                        pointwise: fusedShape, pointwiseWeight: pointwise.weight.scalars,
+                        pointwiseBias: pointwise.bias?.scalars ?? [Float](repeating: 0, count: pointwise.outChannels),
+                        depthwiseStride: depthwise.stride.height, depthwiseWeight: depthwise.weight.scalars,
+                        depthwiseBias: depthwise.bias?.scalars ?? [Float](repeating: 0, count: depthwise.outChannels),
+                        depthwiseActivation: depthwiseActivation)
+                })
+        else { return nil }
+        return try? plan.run(input)
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        let middle = try pointwise.forward(input, epilogue: pointwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
+        return try depthwise.forward(middle, epilogue: depthwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
+    }
+
+    public func outputShape(for shape: [Int]) throws -> [Int] { try depthwise.outputShape(for: try pointwise.outputShape(for: shape)) }
+}
