@@ -33,7 +33,8 @@ enum GraphBlockedOperators {
         "aten.add.Tensor": { try add($0, thenReLU: false) }, "aten.add_.Tensor": { try add($0, thenReLU: false) },
         "zoo.add_relu": { try add($0, thenReLU: true) }, "zoo.scale_channels": scaleChannels,
         "aten.cat.default": concatenate, "zoo.batch_norm_relu": batchNormThenReLU,
-        "aten.adaptive_avg_pool2d.default": averageToOne, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.blocked, "aten.max_pool2d.default": maxPool, "aten.avg_pool2d.default": averagePool,
+        "aten.adaptive_avg_pool2d.default": averageToOne, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.blocked,
+        "aten.max_pool2d.default": maxPool, "aten.avg_pool2d.default": averagePool,
     ]
 
     static func fusedConvolution(_ call: Call) throws -> (LayoutValue, Module?)? {

@@ -131,8 +131,10 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
 
     init(_ call: GraphCall) throws {
         (pointwiseNode, depthwiseNode) = try GraphPointwiseDepthwise.parts(of: call.node)
-        let pointwiseCall = GraphCall(node: pointwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
-        let depthwiseCall = GraphCall(node: depthwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        let pointwiseCall = GraphCall(
+            node: pointwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        let depthwiseCall = GraphCall(
+            node: depthwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
         pointwise = try GraphFusion.fusedConvolutionLayer(pointwiseCall)
         depthwise = try GraphFusion.fusedConvolutionLayer(depthwiseCall)
         pointwiseActivation = GraphFusion.fusedActivation(pointwiseCall)
@@ -167,8 +169,10 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        let middle = try pointwise.forward(input, epilogue: pointwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
-        return try depthwise.forward(middle, epilogue: depthwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
+        let middle = try pointwise.forward(
+            input, epilogue: pointwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
+        return try depthwise.forward(
+            middle, epilogue: depthwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
     }
 
     public func outputShape(for shape: [Int]) throws -> [Int] { try depthwise.outputShape(for: try pointwise.outputShape(for: shape)) }
