@@ -120,6 +120,13 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
     }
 
+    /// ``forwardKeepingLayout(_:epilogue:)`` of a blocked `input` resolved once for its shape, when
+    /// that call runs a oneDNN plan from blocked input to blocked output; nil otherwise.
+    func preparedForward(for input: BlockedActivation, epilogue: ConvolutionEpilogue?) -> PreparedConvolution? {
+        guard !runsAsProduct(input.shape), let shape = try? oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
+        return oneDNNPlans.prepared(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue)
+    }
+
     /// Whether this layer on an input of `shape` is a product of `N` rows by the weights: a 1x1
     /// convolution of one-pixel planes, as in a squeeze-and-excitation block, which runs on zoo's
     /// streamed product (StreamedProduct.swift) where the layer runs on oneDNN.

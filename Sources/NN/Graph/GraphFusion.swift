@@ -43,7 +43,7 @@ enum GraphFusion {
     /// The index that makes ``GraphCall``'s lookups go by name only (the fused nodes' own arguments
     /// come after the operator's positional ones).
     static let byName = Int.max
-    private static let convolutionTarget = "zoo.conv2d_epilogue"
+    static let convolutionTarget = "zoo.conv2d_epilogue"
     private static let convolutionArguments: [(name: String, fallback: ExportedProgram.Argument)] = [
         ("input", .none), ("weight", .none), ("bias", .none), ("stride", .ints([1])), ("padding", .ints([0])),
         ("dilation", .ints([1])), ("groups", .int(1)),

@@ -83,6 +83,27 @@ public final class GraphModule: ModuleBase, Layer {
     public override func stateDidChange() {
         layers.removeAll()
         passCache.withLock { $0.stateValues = nil }
+        preparedNodes.withLock { $0.removeAll() }
+    }
+
+    /// A fused convolution node as it ran last: its blocked input's name and the convolution
+    /// resolved for that input's shape (``PreparedConvolution``), run directly on later passes
+    /// while the input has that shape and layout.
+    private struct PreparedNode: Sendable {
+        let input: String
+        let convolution: PreparedConvolution
+    }
+    private let preparedNodes = Mutex<[Int: PreparedNode]>([:])
+
+    /// The prepared form of a fused convolution node that just ran on `layer` from a blocked input
+    /// to a blocked output, with no residual; nil for any other node.
+    private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, values: GraphLayoutValues) -> PreparedNode? {
+        guard node.target == GraphFusion.convolutionTarget, let layer = layer as? Conv2d,
+            call.argument("residual", GraphFusion.byName) == nil, case .tensor(let input)? = call.argument("input", 0),
+            case .blocked(let value)? = values[input],
+            let convolution = layer.preparedForward(for: value, epilogue: GraphFusion.fusedEpilogue(call))
+        else { return nil }
+        return PreparedNode(input: input, convolution: convolution)
     }
 
     /// What passes keep between them, locked because a layer may run on several threads at once:
@@ -144,11 +165,21 @@ public final class GraphModule: ModuleBase, Layer {
                 continue
             }
             if keepsBlockedLayouts, let operation = blockedOperation, let name = node.outputs.first {
+                if let prepared = preparedNodes.withLock({ $0[index] }), case .blocked(let input)? = values[prepared.input],
+                    let output = try prepared.convolution.run(input)
+                {
+                    try check(name, output.shape, node, index)
+                    values.store(.blocked(output), as: name)
+                    continue
+                }
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
                 if let (output, layer) = try operation(
                     GraphBlockedOperators.Call(call: call, lastUses: fused.lastUses[index]))
                 {
                     if let layer, layers[index] !== layer { layers[index] = layer }
+                    if case .blocked = output, let prepared = prepare(node, call: call, layer: layer, values: values) {
+                        preparedNodes.withLock { $0[index] = prepared }
+                    }
                     try check(name, output.shape, node, index)
                     values.store(output, as: name)
                     continue
