@@ -96,6 +96,16 @@ struct TorchvisionFamilyTests {
         let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
         let worst = zip(output.scalars, expected.scalars[..<row]).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4 * scale, "\(family) one sample: max abs err \(worst) (scale \(scale))")
+        // The same module then at batch 2 (each node resolved for batch 1 meets another shape),
+        // and on plain tensors alone (a fused pointwise-depthwise node's two convolutions apart).
+        let both = Tensor(shape: [2, 3, size, size], scalars: Self.deterministic(2 * 3 * size * size, seed: 999_999))
+        for blocked in [true, false] {
+            model.keepsBlockedLayouts = blocked
+            let output = try model(both)
+            let worst = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(output.shape == expected.shape)
+            #expect(worst <= 1e-4 * scale, "\(family) two samples after one, blocked \(blocked): max abs err \(worst)")
+        }
     }
 
     /// mobilenet_v2's 16 expansions (1x1, ReLU6) and the depthwise 3x3 convolutions reading them

@@ -6,9 +6,10 @@ import Tensor
 /// ``GraphFusion`` into one node run as one oneDNN primitive (``OneDNNPointwiseDepthwise``).
 ///
 /// The node carries both fused convolution nodes' arguments, the depthwise one's under
-/// ``depthwisePrefix``; `depthwise_input` names the pointwise output, which the fused kernel never
-/// makes. When the kernel cannot run (a plain input, a shape oneDNN declines), the two nodes run
-/// one after the other as they would unfused, the intermediate value stored under that name.
+/// ``depthwisePrefix``; `depthwise_input` names the pointwise output (as `.other`: no node computes
+/// it, and the fused kernel never makes it). When the kernel cannot run (a plain input, a shape
+/// oneDNN declines), the two nodes run one after the other as they would unfused, the
+/// intermediate value stored under that name until the depthwise one has read it.
 enum GraphPointwiseDepthwise {
     static let target = "zoo.pointwise_depthwise"
     static let depthwisePrefix = "depthwise_"
@@ -17,7 +18,14 @@ enum GraphPointwiseDepthwise {
     static func node(pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node) -> ExportedProgram.Node {
         ExportedProgram.Node(
             target: target, name: depthwise.name,
-            arguments: pointwise.arguments + depthwise.arguments.map { (depthwisePrefix + $0.name, $0.value) },
+            arguments: pointwise.arguments
+                + depthwise.arguments.map { argument in
+                    // The intermediate value is named, not read: no node computes it.
+                    guard argument.name == "input", case .tensor(let middle) = argument.value else {
+                        return (depthwisePrefix + argument.name, argument.value)
+                    }
+                    return (depthwisePrefix + argument.name, .other(middle))
+                },
             outputs: depthwise.outputs)
     }
 
@@ -79,12 +87,14 @@ enum GraphPointwiseDepthwise {
         let depthwiseArguments = node.arguments.filter { $0.name.hasPrefix(depthwisePrefix) }.map {
             (name: String($0.name.dropFirst(depthwisePrefix.count)), value: $0.value)
         }
-        guard case .tensor(let middle)? = depthwiseArguments.first(where: { $0.name == "input" })?.value else {
+        guard case .other(let middle)? = depthwiseArguments.first(where: { $0.name == "input" })?.value else {
             throw NNError.invalidProgram(reason: "node '\(node.name)' (\(target)) lacks its depthwise input")
         }
         return (
             ExportedProgram.Node(target: node.target, name: node.name + ".pointwise", arguments: pointwiseArguments, outputs: [middle]),
-            ExportedProgram.Node(target: node.target, name: node.name, arguments: depthwiseArguments, outputs: node.outputs)
+            ExportedProgram.Node(
+                target: node.target, name: node.name,
+                arguments: depthwiseArguments.map { $0.name == "input" ? ("input", .tensor(middle)) : $0 }, outputs: node.outputs)
         )
     }
 
@@ -99,6 +109,7 @@ enum GraphPointwiseDepthwise {
         let (middle, _) = try GraphFusion.fusedConvolution(layer.call(layer.pointwiseNode, layer.pointwise, like: call))
         call.values.store(middle[0], as: layer.pointwiseNode.outputs[0])
         let (outputs, _) = try GraphFusion.fusedConvolution(layer.call(layer.depthwiseNode, layer.depthwise, like: call))
+        call.values.remove(layer.pointwiseNode.outputs[0])
         return (outputs, layer)
     }
 
@@ -113,6 +124,7 @@ enum GraphPointwiseDepthwise {
         call.values.store(middle, as: middleName)
         let depthwise = GraphBlockedOperators.Call(
             call: layer.call(layer.depthwiseNode, layer.depthwise, like: call.call), lastUses: [middleName])
+        defer { call.values.remove(middleName) }
         guard let (output, _) = try GraphBlockedOperators.fusedConvolution(depthwise) else { return nil }
         return (output, layer)
     }
