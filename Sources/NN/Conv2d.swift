@@ -130,14 +130,14 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// Whether this layer on an input of `shape` is a product of `N` rows by the weights: a 1x1
     /// convolution of one-pixel planes, as in a squeeze-and-excitation block, which runs on zoo's
     /// streamed product (StreamedProduct.swift) where the layer runs on oneDNN.
-    private func runsAsProduct(_ shape: [Int]) -> Bool {
+    func runsAsProduct(_ shape: [Int]) -> Bool {
         kernels.usesOneDNN && groups == 1 && kernelSize == IntPair(1, 1) && paddingAmounts == .zero && shape.count == 4
             && shape[1] == inChannels && shape[2] == 1 && shape[3] == 1
     }
 
     /// The output on zoo's streamed product, the epilogue applied to it, when ``runsAsProduct(_:)``;
     /// nil otherwise.
-    private func onePixelProduct(_ input: Tensor, epilogue: ConvolutionEpilogue?) -> Tensor? {
+    func onePixelProduct(_ input: Tensor, epilogue: ConvolutionEpilogue?) -> Tensor? {
         guard runsAsProduct(input.shape) else { return nil }
         let (rows, outputs) = (input.shape[0], outChannels)
         let weights = packedWeights.weights(for: weight, keeping: kernels.keepsPreparedWeights)

@@ -73,8 +73,10 @@ struct TorchvisionFamilyTests {
 
     /// One sample alone gives PyTorch's first row: DenseNet's blocks lay one sample's growing
     /// concatenations out once (GraphLayoutValues.growingConcatenation), a path a batch of two
-    /// does not take; mobilenet_v2's fused expansion-depthwise kernels run at batch 1 too.
-    @Test(arguments: ["densenet121", "mobilenet_v2"])
+    /// does not take; mobilenet_v2's fused expansion-depthwise kernels and efficientnet_b0's
+    /// squeeze-and-excitation products run at batch 1 too, and each node resolved for batch 1
+    /// then meets batch 2.
+    @Test(arguments: ["densenet121", "mobilenet_v2", "efficientnet_b0"])
     func oneSampleGivesPyTorchsFirstRow(family: String) throws {
         let program = try TorchvisionFamily.named(family).program
         if family == "densenet121" {

@@ -83,27 +83,52 @@ public final class GraphModule: ModuleBase, Layer {
     public override func stateDidChange() {
         layers.removeAll()
         passCache.withLock { $0.stateValues = nil }
-        preparedNodes.withLock { $0.removeAll() }
+        preparedNodes.withLock { $0.byIndex.removeAll() }
     }
 
-    /// A fused convolution node as it ran last: its blocked input's name and the convolution
-    /// resolved for that input's shape (``PreparedConvolution``), run directly on later passes
-    /// while the input has that shape and layout.
-    private struct PreparedNode: Sendable {
-        let input: String
-        let convolution: PreparedConvolution
-    }
-    private let preparedNodes = Mutex<[Int: PreparedNode]>([:])
+    /// A fused convolution node as it ran last, resolved for its input's shape and run directly
+    /// on later passes while the input has that shape and layout: from a blocked input to a
+    /// blocked output (``PreparedConvolution``), or a 1x1 convolution of one-pixel planes on the
+    /// streamed product (a squeeze-and-excitation block's).
+    private enum PreparedNode {
+        case blocked(input: String, PreparedConvolution)
+        case product(input: String, shape: [Int], layer: Conv2d, epilogue: ConvolutionEpilogue?)
 
-    /// The prepared form of a fused convolution node that just ran on `layer` from a blocked input
-    /// to a blocked output, with no residual; nil for any other node.
-    private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, values: GraphLayoutValues) -> PreparedNode? {
+        /// The node's output, or nil when its input is not what it was prepared for.
+        func run(_ values: GraphLayoutValues) throws -> LayoutValue? {
+            switch self {
+            case .blocked(let input, let convolution):
+                guard case .blocked(let value)? = values[input], let output = try convolution.run(value) else { return nil }
+                return .blocked(output)
+            case .product(let input, let shape, let layer, let epilogue):
+                guard case .plain(let value)? = values[input], value.shape == shape,
+                    let output = layer.onePixelProduct(value, epilogue: epilogue)
+                else { return nil }
+                return .plain(output)
+            }
+        }
+    }
+    // @unchecked: the prepared layers are this module's own, as `layers` holds them; their
+    // kernels' caches are locked.
+    private struct PreparedNodes: @unchecked Sendable { var byIndex: [Int: PreparedNode] = [:] }
+    private let preparedNodes = Mutex(PreparedNodes())
+
+    /// The prepared form of a fused convolution node with no residual that just ran on `layer`
+    /// (``PreparedNode``); nil for any other node or path.
+    private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, output: LayoutValue, values: GraphLayoutValues)
+        -> PreparedNode?
+    {
         guard node.target == GraphFusion.convolutionTarget, let layer = layer as? Conv2d,
-            call.argument("residual", GraphFusion.byName) == nil, case .tensor(let input)? = call.argument("input", 0),
-            case .blocked(let value)? = values[input],
-            let convolution = layer.preparedForward(for: value, epilogue: GraphFusion.fusedEpilogue(call))
+            call.argument("residual", GraphFusion.byName) == nil, case .tensor(let input)? = call.argument("input", 0)
         else { return nil }
-        return PreparedNode(input: input, convolution: convolution)
+        let epilogue = GraphFusion.fusedEpilogue(call)
+        switch (values[input], output) {
+        case (.blocked(let value)?, .blocked):
+            return layer.preparedForward(for: value, epilogue: epilogue).map { .blocked(input: input, $0) }
+        case (.plain(let value)?, .plain) where layer.runsAsProduct(value.shape):
+            return .product(input: input, shape: value.shape, layer: layer, epilogue: epilogue)
+        default: return nil
+        }
     }
 
     /// What passes keep between them, locked because a layer may run on several threads at once:
@@ -165,11 +190,9 @@ public final class GraphModule: ModuleBase, Layer {
                 continue
             }
             if keepsBlockedLayouts, let operation = blockedOperation, let name = node.outputs.first {
-                if let prepared = preparedNodes.withLock({ $0[index] }), case .blocked(let input)? = values[prepared.input],
-                    let output = try prepared.convolution.run(input)
-                {
+                if let prepared = preparedNodes.withLock({ $0.byIndex[index] }), let output = try prepared.run(values) {
                     try check(name, output.shape, node, index)
-                    values.store(.blocked(output), as: name)
+                    values.store(output, as: name)
                     continue
                 }
                 let call = GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layers[index])
@@ -177,8 +200,8 @@ public final class GraphModule: ModuleBase, Layer {
                     GraphBlockedOperators.Call(call: call, lastUses: fused.lastUses[index]))
                 {
                     if let layer, layers[index] !== layer { layers[index] = layer }
-                    if case .blocked = output, let prepared = prepare(node, call: call, layer: layer, values: values) {
-                        preparedNodes.withLock { $0[index] = prepared }
+                    if let prepared = prepare(node, call: call, layer: layer, output: output, values: values) {
+                        preparedNodes.withLock { $0.byIndex[index] = prepared }
                     }
                     try check(name, output.shape, node, index)
                     values.store(output, as: name)
