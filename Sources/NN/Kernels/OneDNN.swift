@@ -24,34 +24,6 @@ enum OneDNN {
         }
     }
 
-    /// Makes the post-ops of a primitive made with `attributes`: with `addingDestination`, the
-    /// output plus what the destination held (a residual), then `activation` when given; oneDNN
-    /// applies them to each output block while the block is still in cache.
-    static func setPostOps(addingDestination: Bool, then activation: ConvolutionActivation?, on attributes: dnnl_primitive_attr_t?)
-        throws(OneDNNFallback)
-    {
-        var postOps: dnnl_post_ops_t?
-        try check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
-        defer { dnnl_post_ops_destroy(postOps) }
-        if addingDestination { try check(dnnl_post_ops_append_sum(postOps, 1), "dnnl_post_ops_append_sum") }
-        if let activation { try appendActivation(activation, to: postOps) }
-        try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops")
-    }
-
-    /// Appends `activation` to `postOps` as oneDNN's element-wise post-op.
-    static func appendActivation(_ activation: ConvolutionActivation, to postOps: dnnl_post_ops_t?) throws(OneDNNFallback) {
-        let (algorithm, alpha, beta): (dnnl_alg_kind_t, Float, Float) =
-            switch activation {
-            case .relu: (dnnl_eltwise_relu, 0, 0)
-            case .clamp(let low, let high): (dnnl_eltwise_clip, low, high)
-            case .silu: (dnnl_eltwise_swish, 1, 0)
-            case .sigmoid: (dnnl_eltwise_logistic, 0, 0)
-            // oneDNN 2.6 ignores these; later versions read them as PyTorch's 1/6 and 1/2.
-            case .hardswish: (dnnl_eltwise_hardswish, 1.0 / 6, 0.5)
-            }
-        try check(dnnl_post_ops_append_eltwise(postOps, 1, algorithm, alpha, beta), "dnnl_post_ops_append_eltwise")
-    }
-
     /// A `dnnl_dims_t` (12 entries, the rest zero).
     static func dims(_ values: [Int]) -> [dnnl_dim_t] {
         values.map { dnnl_dim_t($0) } + [dnnl_dim_t](repeating: 0, count: Int(DNNL_MAX_NDIMS) - values.count)

@@ -66,14 +66,8 @@ final class OneDNNConvolution: @unchecked Sendable {
     init(_ shape: OneDNNConvolutionShape, weight: [Float], bias: [Float]?) throws(OneDNNFallback) {
         let engine = try OneDNN.engine.get()
         var layouts = try OneDNNConvolutionLayouts(shape)
-        var attributes: dnnl_primitive_attr_t?
-        try OneDNN.check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        try OneDNN.check(
-            dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
-        if shape.activation != nil || shape.addsToDestination {
-            try OneDNN.setPostOps(addingDestination: shape.addsToDestination, then: shape.activation, on: attributes)
-        }
+        let attributes = try OneDNNAttributes(
+            postOps: (shape.addsToDestination ? [.sum] : []) + (shape.activation.map { [.activation($0)] } ?? []))
         // The first algorithm oneDNN accepts, best first; the last refusal says why none did.
         var created: OneDNNPrimitive?
         var refusal = OneDNNFallback.failed(call: "dnnl_primitive_desc_create", status: .unimplemented)

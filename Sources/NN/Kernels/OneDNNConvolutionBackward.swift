@@ -43,11 +43,7 @@ final class OneDNNConvolutionBackward: @unchecked Sendable {
         let shape = key.shape
         var layouts = try OneDNNConvolutionLayouts(shape)
         let algorithm = shape.kind == .convolution ? dnnl_convolution_direct : dnnl_deconvolution_direct
-        var attributes: dnnl_primitive_attr_t?
-        try OneDNN.check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        try OneDNN.check(
-            dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        let attributes = try OneDNNAttributes()
         var forward = try layouts.forward(shape, dnnl_forward_training, algorithm)
         let hint = try OneDNNPrimitive(&forward, attributes: attributes)
 

@@ -86,11 +86,7 @@ final class OneDNNInnerProduct: @unchecked Sendable {
                 &operation, dnnl_forward_inference, &sourcePlain, &weightsAny, bias == nil ? nil : biasPointer, &destinationPlain)
         }
         try OneDNN.check(status, "dnnl_inner_product_forward_desc_init")
-        var attributes: dnnl_primitive_attr_t?
-        try OneDNN.check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        try OneDNN.check(
-            dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        let attributes = try OneDNNAttributes()
         primitive = try OneDNNPrimitive(&operation, attributes: attributes)
         source = try primitive.operand(DNNL_ARG_SRC, dnnl_query_src_md, plain: sourcePlain)
         destination = try primitive.operand(DNNL_ARG_DST, dnnl_query_dst_md, plain: destinationPlain, output: true)

@@ -31,22 +31,9 @@ final class OneDNNPointwiseDepthwise: @unchecked Sendable {
         let engine = try OneDNN.engine.get()
         let channels = pointwise.destination[1]
         var layouts = try OneDNNConvolutionLayouts(pointwise)
-        var attributes: dnnl_primitive_attr_t?
-        try OneDNN.check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        try OneDNN.check(
-            dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
-        var postOps: dnnl_post_ops_t?
-        try OneDNN.check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
-        defer { dnnl_post_ops_destroy(postOps) }
-        if let activation = pointwise.activation { try OneDNN.appendActivation(activation, to: postOps) }
-        let appended =
-            depthwiseStride == 1
-            ? dnnl_post_ops_append_dw_k3s1p1(postOps, dnnl_f32, dnnl_f32, dnnl_f32, 0, 0, nil)
-            : dnnl_post_ops_append_dw_k3s2p1(postOps, dnnl_f32, dnnl_f32, dnnl_f32, 0, 0, nil)
-        try OneDNN.check(appended, "dnnl_post_ops_append_dw")
-        if let depthwiseActivation { try OneDNN.appendActivation(depthwiseActivation, to: postOps) }
-        try OneDNN.check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops")
+        let attributes = try OneDNNAttributes(
+            postOps: (pointwise.activation.map { [.activation($0)] } ?? []) + [.depthwise3x3(stride: depthwiseStride)]
+                + (depthwiseActivation.map { [.activation($0)] } ?? []))
         var operation = try layouts.forward(pointwise, dnnl_forward_inference, dnnl_convolution_direct)
         primitive = try OneDNNPrimitive(&operation, attributes: attributes)
 

@@ -13,10 +13,11 @@ final class OneDNNPrimitive: @unchecked Sendable {
     /// The primitive for `operation` (a backward one needs the forward's descriptor as `hint`);
     /// throws why when oneDNN has no kernel for it but its reference one, which is slower than
     /// zoo's own, so that the caller uses those.
-    init(_ operation: UnsafeRawPointer, attributes: dnnl_primitive_attr_t?, hint: dnnl_primitive_desc_t? = nil) throws(OneDNNFallback) {
+    init(_ operation: UnsafeRawPointer, attributes: OneDNNAttributes, hint: dnnl_primitive_desc_t? = nil) throws(OneDNNFallback) {
         let engine = try OneDNN.engine.get()
         var created: dnnl_primitive_desc_t?
-        try OneDNN.check(dnnl_primitive_desc_create(&created, operation, attributes, engine, hint), "dnnl_primitive_desc_create")
+        try OneDNN.check(
+            attributes.withHandle { dnnl_primitive_desc_create(&created, operation, $0, engine, hint) }, "dnnl_primitive_desc_create")
         guard let descriptor = created else { throw .failed(call: "dnnl_primitive_desc_create", status: .runtimeError) }
         var implementationName: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &implementationName)
