@@ -83,35 +83,32 @@ public final class GraphModule: ModuleBase, Layer {
     public override func stateDidChange() {
         layers.removeAll()
         passCache.withLock { $0.stateValues = nil }
-        preparedNodes.withLock { $0.byIndex.removeAll() }
+        preparedNodes.withLock { $0.removeAll() }
     }
 
     /// A fused convolution node as it ran last, resolved for its input's shape and run directly
     /// on later passes while the input has that shape and layout: from a blocked input to a
     /// blocked output (``PreparedConvolution``), or a 1x1 convolution of one-pixel planes on the
-    /// streamed product (a squeeze-and-excitation block's).
-    private enum PreparedNode {
+    /// streamed product (a squeeze-and-excitation block's, on the node's layer in `layers`).
+    private enum PreparedNode: Sendable {
         case blocked(input: String, PreparedConvolution)
-        case product(input: String, shape: [Int], layer: Conv2d, epilogue: ConvolutionEpilogue?)
+        case product(input: String, shape: [Int], epilogue: ConvolutionEpilogue?)
 
         /// The node's output, or nil when its input is not what it was prepared for.
-        func run(_ values: GraphLayoutValues) throws -> LayoutValue? {
+        func run(_ values: GraphLayoutValues, layer: Module?) throws -> LayoutValue? {
             switch self {
             case .blocked(let input, let convolution):
                 guard case .blocked(let value)? = values[input], let output = try convolution.run(value) else { return nil }
                 return .blocked(output)
-            case .product(let input, let shape, let layer, let epilogue):
-                guard case .plain(let value)? = values[input], value.shape == shape,
+            case .product(let input, let shape, let epilogue):
+                guard case .plain(let value)? = values[input], value.shape == shape, let layer = layer as? Conv2d,
                     let output = layer.onePixelProduct(value, epilogue: epilogue)
                 else { return nil }
                 return .plain(output)
             }
         }
     }
-    // @unchecked: the prepared layers are this module's own, as `layers` holds them; their
-    // kernels' caches are locked.
-    private struct PreparedNodes: @unchecked Sendable { var byIndex: [Int: PreparedNode] = [:] }
-    private let preparedNodes = Mutex(PreparedNodes())
+    private let preparedNodes = Mutex<[Int: PreparedNode]>([:])
 
     /// The prepared form of a fused convolution node with no residual that just ran on `layer`
     /// (``PreparedNode``); nil for any other node or path.
@@ -126,7 +123,7 @@ public final class GraphModule: ModuleBase, Layer {
         case (.blocked(let value)?, .blocked):
             return layer.preparedForward(for: value, epilogue: epilogue).map { .blocked(input: input, $0) }
         case (.plain(let value)?, .plain) where layer.runsAsProduct(value.shape):
-            return .product(input: input, shape: value.shape, layer: layer, epilogue: epilogue)
+            return .product(input: input, shape: value.shape, epilogue: epilogue)
         default: return nil
         }
     }
@@ -190,7 +187,7 @@ public final class GraphModule: ModuleBase, Layer {
                 continue
             }
             if keepsBlockedLayouts, let operation = blockedOperation, let name = node.outputs.first {
-                if let prepared = preparedNodes.withLock({ $0.byIndex[index] }), let output = try prepared.run(values) {
+                if let prepared = preparedNodes.withLock({ $0[index] }), let output = try prepared.run(values, layer: layers[index]) {
                     try check(name, output.shape, node, index)
                     values.store(output, as: name)
                     continue
@@ -201,7 +198,7 @@ public final class GraphModule: ModuleBase, Layer {
                 {
                     if let layer, layers[index] !== layer { layers[index] = layer }
                     if let prepared = prepare(node, call: call, layer: layer, output: output, values: values) {
-                        preparedNodes.withLock { $0.byIndex[index] = prepared }
+                        preparedNodes.withLock { $0[index] = prepared }
                     }
                     try check(name, output.shape, node, index)
                     values.store(output, as: name)

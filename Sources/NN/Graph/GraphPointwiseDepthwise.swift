@@ -161,23 +161,20 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
 
     /// Both convolutions of a blocked `input` in one oneDNN call; nil when oneDNN cannot run them so.
     func fused(_ input: BlockedActivation) -> BlockedActivation? {
-        guard let shape = try? pointwise.oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
-        var fusedShape = shape
-        fusedShape.activation = pointwiseActivation
-        fusedShape.hasBias = true
-        guard
-            let plan = try? plans.plan(
-                for: input.shape,
-                make: { () throws(OneDNNFallback) in
-                    try OneDNNPointwiseDepthwise(
-                        pointwise: fusedShape, pointwiseWeight: pointwise.weight.scalars,
-                        pointwiseBias: pointwise.bias?.scalars ?? [Float](repeating: 0, count: pointwise.outChannels),
-                        depthwiseStride: depthwise.stride.height, depthwiseWeight: depthwise.weight.scalars,
-                        depthwiseBias: depthwise.bias?.scalars ?? [Float](repeating: 0, count: depthwise.outChannels),
-                        depthwiseActivation: depthwiseActivation)
-                })
-        else { return nil }
-        return try? plan.run(input)
+        // The plan is looked up by input shape; the convolution's shape is worked out only to make it.
+        let plan = try? plans.plan(for: input.shape) { () throws(OneDNNFallback) in
+            guard var shape = try? pointwise.oneDNNShape(forLayoutValueOf: input.shape) else {
+                throw .failed(call: "dnnl_convolution_forward_desc_init", status: .unimplemented)
+            }
+            (shape.activation, shape.hasBias) = (pointwiseActivation, true)
+            return try OneDNNPointwiseDepthwise(
+                pointwise: shape, pointwiseWeight: pointwise.weight.scalars,
+                pointwiseBias: pointwise.bias?.scalars ?? [Float](repeating: 0, count: pointwise.outChannels),
+                depthwiseStride: depthwise.stride.height, depthwiseWeight: depthwise.weight.scalars,
+                depthwiseBias: depthwise.bias?.scalars ?? [Float](repeating: 0, count: depthwise.outChannels),
+                depthwiseActivation: depthwiseActivation)
+        }
+        return try? plan?.run(input)
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {

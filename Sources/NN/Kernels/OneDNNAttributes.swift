@@ -21,7 +21,8 @@ final class OneDNNAttributes {
         try OneDNN.check(dnnl_primitive_attr_create(&made), "dnnl_primitive_attr_create")
         guard let made else { throw .failed(call: "dnnl_primitive_attr_create", status: .runtimeError) }
         do {
-            try OneDNN.check(dnnl_primitive_attr_set_scratchpad_mode(made, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+            try OneDNN.check(
+                dnnl_primitive_attr_set_scratchpad_mode(made, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
             if !postOps.isEmpty { try Self.set(postOps, on: made) }
         } catch {
             dnnl_primitive_attr_destroy(made)

@@ -90,13 +90,10 @@ final class OneDNNPlans: Sendable {
             let (plan, shape, epilogue) = try fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue)
             var input = input
             if case .blocked(let value) = input, !value.matches(plan.sourceLayout) { input = .plain(try value.plain()) }
-            if blockedOutput, epilogue?.activation.map(\.keepsZero) ?? true, Self.keepsPaddingZero(shape), plan.writesBlockedLayout {
-                let output = BlockedActivation(shape: shape.destination, layout: plan.destinationLayout)
-                try Self.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
-                    try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
-                }
-                if let epilogue { applyBlockedEpilogue(epilogue, from: output, to: output) }
-                return .blocked(output)
+            if blockedOutput,
+                let blocked = PreparedConvolution(plan: plan, shape: shape, epilogue: epilogue, inputShape: input.shape)
+            {
+                return .blocked(try blocked.output(reading: input))
             }
             var output = [Float](unsafeUninitializedCapacity: shape.destination.reduce(1, *)) { buffer, count in count = buffer.count }
             try output.withUnsafeMutableBufferPointer { (y) throws(OneDNNFallback) in
@@ -121,10 +118,9 @@ final class OneDNNPlans: Sendable {
         -> PreparedConvolution?
     {
         guard let (plan, shape, epilogue) = try? fusedPlan(shape, weight: weight, bias: bias, epilogue: epilogue),
-            input.matches(plan.sourceLayout), epilogue?.activation.map(\.keepsZero) ?? true, Self.keepsPaddingZero(shape),
-            plan.writesBlockedLayout
+            input.matches(plan.sourceLayout)
         else { return nil }
-        return PreparedConvolution(plan: plan, inputShape: input.shape, outputShape: shape.destination, epilogue: epilogue)
+        return PreparedConvolution(plan: plan, shape: shape, epilogue: epilogue, inputShape: input.shape)
     }
 
     /// `activation?(conv(input) + bias + residual)` in the blocked layout, the residual added by
@@ -167,7 +163,7 @@ final class OneDNNPlans: Sendable {
     /// Whether a blocked output of `shape` keeps zeros in its channel padding: the padding's
     /// outputs are 0 (zero weights and bias), which the post-op activation must map to 0 unless
     /// the channels fill whole blocks (a sigmoid's 0.5 would be read as values by zoo's kernels).
-    private static func keepsPaddingZero(_ shape: OneDNNConvolutionShape) -> Bool {
+    fileprivate static func keepsPaddingZero(_ shape: OneDNNConvolutionShape) -> Bool {
         shape.activation.map(\.keepsZero) ?? true || shape.destination[1] % 16 == 0
     }
 
@@ -194,7 +190,7 @@ final class OneDNNPlans: Sendable {
     }
 
     /// `body` with a pointer to `input`'s values and whether they are in the blocked layout.
-    private static func withInput(_ input: LayoutValue, _ body: (UnsafeRawPointer, Bool) throws(OneDNNFallback) -> Void)
+    fileprivate static func withInput(_ input: LayoutValue, _ body: (UnsafeRawPointer, Bool) throws(OneDNNFallback) -> Void)
         throws(OneDNNFallback)
     {
         switch input {
@@ -237,7 +233,7 @@ final class OneDNNPlans: Sendable {
     }
 }
 
-/// A convolution of blocked activations resolved for one input shape
+/// A convolution to the blocked layout resolved for one input shape
 /// (``OneDNNPlans/prepared(_:shape:weight:bias:epilogue:)``): a graph node runs it on every pass
 /// after its first, rather than looking up its arguments, layer, shape and plan again (about a
 /// tenth of mobilenet_v2's pass at batch 1 went to that, between kernels of 15-200 µs).
@@ -245,14 +241,30 @@ struct PreparedConvolution: Sendable {
     let plan: OneDNNConvolution
     let inputShape: [Int]
     let outputShape: [Int]
+    /// The part of the layer's epilogue oneDNN does not apply.
     let epilogue: ConvolutionEpilogue?
 
-    /// The output for `input`; nil when `input` is not of the shape and layout it was prepared for.
+    /// The plan made for `shape`, writing the blocked layout; nil when it writes another layout,
+    /// or when what is left of the epilogue would not keep the channel padding's zeros.
+    init?(plan: OneDNNConvolution, shape: OneDNNConvolutionShape, epilogue: ConvolutionEpilogue?, inputShape: [Int]) {
+        guard epilogue?.activation.map(\.keepsZero) ?? true, OneDNNPlans.keepsPaddingZero(shape), plan.writesBlockedLayout else {
+            return nil
+        }
+        (self.plan, self.outputShape, self.epilogue, self.inputShape) = (plan, shape.destination, epilogue, inputShape)
+    }
+
+    /// The output for a blocked `input`; nil when it is not of the shape and layout this was prepared for.
     func run(_ input: BlockedActivation) throws(OneDNNFallback) -> BlockedActivation? {
         guard input.shape == inputShape, input.matches(plan.sourceLayout) else { return nil }
+        return try output(reading: .blocked(input))
+    }
+
+    /// The output for `input`, plain or in the plan's source layout.
+    func output(reading input: LayoutValue) throws(OneDNNFallback) -> BlockedActivation {
         let output = BlockedActivation(shape: outputShape, layout: plan.destinationLayout)
-        try plan.run(
-            input: UnsafeRawPointer(input.buffer.pointer), inPrimitiveLayout: true, output: output.buffer.pointer, inPrimitiveLayout: true)
+        try OneDNNPlans.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
+            try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
+        }
         if let epilogue { applyBlockedEpilogue(epilogue, from: output, to: output) }
         return output
     }
