@@ -9,8 +9,9 @@
 #include <stddef.h>
 
 /// `destination[i] = source[i] / (1 + exp(-source[i]))` (SiLU, as PyTorch computes it) for
-/// `count` floats; `destination` may be `source`. exp is a Cephes-style polynomial within 2 ulp
-/// of the exact value; NaN stays NaN, silu(-inf) is NaN and silu(inf) is inf, as in PyTorch.
+/// `count` floats; `destination` may be `source`. exp is a polynomial within 2 ulp of the exact
+/// value (Tools/fit_exp_polynomial.py); NaN stays NaN, silu(-inf) is NaN and silu(inf) is inf,
+/// as in PyTorch.
 void zoo_silu_f32(const float *source, float *destination, size_t count);
 
 /// `destination[i] = 1 / (1 + exp(-source[i]))` (sigmoid, as PyTorch computes it) for `count`
