@@ -1,3 +1,4 @@
+import Synchronization
 import Tensor
 
 /// Batch normalisation over the channels of an NCHW input, as PyTorch's `nn.BatchNorm2d`.
@@ -85,10 +86,19 @@ public final class BatchNorm2d: ModuleBase, Layer {
     /// In eval mode with running statistics, the per-channel map this layer applies, for a
     /// convolution to apply in its own output pass (the same float operations, so the same
     /// results, one pass over the activations fewer); nil when it depends on the batch.
+    /// Made once per state: a graph program asks for it on every pass, and for 1,024 channels
+    /// the map and its four state reads took about 8 µs each time.
     var evalAffineMap: (scale: [Float], shift: [Float])? {
         guard !isTraining, trackRunningStats, let runningMean, let runningVar else { return nil }
-        return affineMap(mean: runningMean.scalars.map(Double.init), variance: runningVar.scalars.map(Double.init))
+        if let known = keptAffineMap.withLock({ $0 }) { return known }
+        let made = affineMap(mean: runningMean.scalars.map(Double.init), variance: runningVar.scalars.map(Double.init))
+        keptAffineMap.withLock { $0 = made }
+        return made
     }
+    /// ``evalAffineMap`` for the current state, until it changes.
+    private let keptAffineMap = Mutex<(scale: [Float], shift: [Float])?>(nil)
+
+    public override func stateDidChange() { keptAffineMap.withLock { $0 = nil } }
 
     private func updateRunningStatistics(mean: [Double], biasedVariance: [Double], count: Int) {
         guard let runningMean = slots.runningMean, let runningVar = slots.runningVar, let numBatchesTracked = slots.numBatchesTracked

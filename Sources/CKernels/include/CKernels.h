@@ -30,6 +30,15 @@ struct zoo_pooling_window {
 /// propagates, as in PyTorch.
 void zoo_blocked_max_pool_f32(const float *source, float *destination, const struct zoo_pooling_window *window);
 
+/// `relu?(x * scale + shift)` for one 16-channel block of an nChw16c activation: `pixels`
+/// pixels of 16 floats from `source` into `destination` (which may be `source`), the same 16
+/// `scale` factors and 16 `shift` terms at every pixel. `scale` or `shift` may be null (that step
+/// is skipped); `relu` nonzero maps values <= 0 to 0 (NaN stays). Multiply and add round
+/// separately, never one fused multiply-add, as on the plain path; that path also adds a zero
+/// bias first, which changes nothing but the sign of a zero (and that only when shift is -0).
+void zoo_blocked_channel_map_f32(
+    const float *source, float *destination, size_t pixels, const float *scale, const float *shift, int relu);
+
 /// How many panels of 64 output columns `zoo_pack_streamed_product_f32` packs `outputs` columns into.
 size_t zoo_streamed_product_panels(size_t outputs);
 

@@ -1,3 +1,4 @@
+internal import CKernels
 import Tensor
 
 /// zoo's own element-wise work on activations in oneDNN's blocked layout, so that the values
@@ -25,6 +26,26 @@ private func store(_ value: SIMD16<Float>, _ base: SharedPointer<Float>, _ offse
 /// ReLU's result for every input, NaN included (`0 >= NaN` is false), lane by lane.
 @inline(__always)
 private func relu(_ value: SIMD16<Float>) -> SIMD16<Float> { value.replacing(with: 0, where: value .<= 0) }
+
+/// `relu?(x * factors + shifts)` over one block's `pixels` pixels on CKernels' vector loop
+/// (`zoo_blocked_channel_map_f32`: a vector operation a step where Swift's SIMD16 takes four SSE
+/// ones); a nil `factors` or `shifts` skips that step.
+@inline(__always)
+private func mapBlock(
+    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, pixels: Int, factors: SIMD16<Float>?,
+    shifts: SIMD16<Float>?, relu: Bool
+) {
+    withLanes(factors) { factors in
+        withLanes(shifts) { shifts in zoo_blocked_channel_map_f32(source, destination, pixels, factors, shifts, relu ? 1 : 0) }
+    }
+}
+
+/// `body` with a pointer to the 16 floats of `lanes`, or nil.
+@inline(__always)
+private func withLanes(_ lanes: SIMD16<Float>?, _ body: (UnsafePointer<Float>?) -> Void) {
+    guard var lanes else { return body(nil) }
+    withUnsafeBytes(of: &lanes) { body($0.baseAddress?.assumingMemoryBound(to: Float.self)) }
+}
 
 /// 16 of `values`' entries from `first`, zeros past `values`' end (padding channels).
 private func lanes(_ values: [Float], from first: Int, upTo end: Int) -> SIMD16<Float> {
@@ -60,9 +81,7 @@ func blockedScaleChannels(_ x: BlockedActivation, by scales: [Float], overwritin
     let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     forEachBlock(x) { sample, block, start in
         let factors = lanes(scales, from: sample * channels + block * 16, upTo: sample * channels + channels)
-        for offset in stride(from: start, to: start + pixels * 16, by: 16) {
-            store(vector(source, offset) * factors, destination, offset)
-        }
+        mapBlock(source.base + start, destination.base + start, pixels: pixels, factors: factors, shifts: nil, relu: false)
     }
     return scaled
 }
@@ -111,6 +130,10 @@ private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedAct
     forEachBlock(x) { _, block, start in
         let factors = epilogue.scale.map { lanes($0, from: block * 16, upTo: channels) }
         let shifts = epilogue.shift.map { lanes($0, from: block * 16, upTo: channels) } ?? SIMD16(repeating: 0)
+        if epilogue.activation == nil || epilogue.activation == .relu {
+            mapBlock(source.base + start, destination.base + start, pixels: pixels, factors: factors, shifts: shifts, relu: epilogue.activation != nil)
+            return
+        }
         for offset in stride(from: start, to: start + pixels * 16, by: 16) {
             var value = vector(source, offset) + 0
             if let factors { value = value * factors + shifts } else { value += shifts }
