@@ -102,3 +102,46 @@ static void apply(enum function function, const float *source, float *destinatio
 void zoo_silu_f32(const float *source, float *destination, size_t count) { apply(SILU, source, destination, count); }
 
 void zoo_sigmoid_f32(const float *source, float *destination, size_t count) { apply(SIGMOID, source, destination, count); }
+
+// SiLU over one 16-channel block of an nChw16c activation, adding each pixel's 16 results into
+// 16 sums as it stores them: the pooling after a squeeze-and-excitation block's SiLU then needs
+// no pass of its own. The sums are float adds in pixel order, as the pooling's own are.
+__attribute__((target("avx512f,avx512dq"))) static void silu_block_sums_avx512(
+    const float *source, float *destination, size_t pixels, float *sums) {
+    __m512 total = _mm512_setzero_ps();
+    for (size_t pixel = 0; pixel < pixels; pixel++) {
+        __m512 value = apply16(SILU, _mm512_loadu_ps(source + pixel * 16));
+        _mm512_storeu_ps(destination + pixel * 16, value);
+        total = _mm512_add_ps(total, value);
+    }
+    _mm512_storeu_ps(sums, total);
+}
+
+__attribute__((target("avx2,fma"))) static void silu_block_sums_avx2(const float *source, float *destination, size_t pixels, float *sums) {
+    __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+    for (size_t pixel = 0; pixel < pixels; pixel++) {
+        apply_avx2(SILU, source + pixel * 16, destination + pixel * 16, 16);
+        low = _mm256_add_ps(low, _mm256_loadu_ps(destination + pixel * 16));
+        high = _mm256_add_ps(high, _mm256_loadu_ps(destination + pixel * 16 + 8));
+    }
+    _mm256_storeu_ps(sums, low);
+    _mm256_storeu_ps(sums + 8, high);
+}
+
+void zoo_silu_block_sums_f32(const float *source, float *destination, size_t pixels, float *sums) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+        silu_block_sums_avx512(source, destination, pixels, sums);
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        silu_block_sums_avx2(source, destination, pixels, sums);
+    } else {
+        for (int lane = 0; lane < 16; lane++) sums[lane] = 0.0f;
+        for (size_t pixel = 0; pixel < pixels; pixel++) {
+            for (int lane = 0; lane < 16; lane++) {
+                float value = apply1(SILU, source[pixel * 16 + lane]);
+                destination[pixel * 16 + lane] = value;
+                sums[lane] += value;
+            }
+        }
+    }
+}

@@ -98,6 +98,11 @@ struct TorchvisionFamilyTests {
         let scale = max(1, expected.scalars.map { abs($0) }.max() ?? 0)
         let worst = zip(output.scalars, expected.scalars[..<row]).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4 * scale, "\(family) one sample: max abs err \(worst) (scale \(scale))")
+        // A second pass runs the nodes the first one prepared: the same output, to the bit
+        // (efficientnet_b0's 16 squeeze-and-excitation poolings and its last pooling then read
+        // the means its SiLU passes took).
+        #expect(try model(input).scalars == output.scalars, "\(family): the prepared second pass differs from the first")
+        #expect(model.preparedConvolutionsKeepingChannelMeans == (family == "efficientnet_b0" ? 17 : 0))
         // The same module then at batch 2 (each node resolved for batch 1 meets another shape),
         // and on plain tensors alone (a fused pointwise-depthwise node's two convolutions apart).
         let both = Tensor(shape: [2, 3, size, size], scalars: Self.deterministic(2 * 3 * size * size, seed: 999_999))

@@ -117,6 +117,22 @@ struct BlockedLayoutTests {
         #expect(Self.padding(output).allSatisfy { $0 == 0 })
     }
 
+    /// A squeeze-and-excitation block's SiLU takes the channel means on the way: the values are
+    /// the SiLU's, the means the pooling's of them, the padding stays zero; at sizes whose blocks
+    /// run on one thread and on several.
+    @Test(arguments: [[1, 40, 5, 7], [2, 24, 3, 3], [1, 16, 1, 1], [1, 96, 56, 56]])
+    func siluKeepingMeansIsTheSiLUThenThePooling(shape: [Int]) throws {
+        let x = seededTensor(shape, seed: 13, bound: 12)
+        let fused = try Self.blocked(x)
+        fused.applySiLUKeepingMeans()
+        let apart = try Self.blocked(x)
+        applyBlockedEpilogue(ConvolutionEpilogue(scale: nil, shift: nil, activation: .silu), from: apart, to: apart)
+        #expect(try fused.plain().scalars == apart.plain().scalars)
+        #expect(fused.channelMeans?.shape == [shape[0], shape[1], 1, 1])
+        #expect(fused.channelMeans?.scalars == blockedChannelMeans(apart).scalars)
+        #expect(Self.padding(fused).allSatisfy { $0 == 0 })
+    }
+
     @Test func channelMeansAreThePlainOnes() throws {
         let x = seededTensor([2, 40, 7, 7], seed: 12, bound: 2)
         let expected = try AdaptiveAvgPool2d(outputSize: AdaptiveOutputSize(height: 1, width: 1))(x)

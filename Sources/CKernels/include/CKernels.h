@@ -18,6 +18,11 @@ void zoo_silu_f32(const float *source, float *destination, size_t count);
 /// floats, with the same exp; `destination` may be `source`.
 void zoo_sigmoid_f32(const float *source, float *destination, size_t count);
 
+/// `zoo_silu_f32` over one 16-channel block of an nChw16c activation (`pixels` pixels of 16
+/// floats; `destination` may be `source`), writing into `sums` the 16 channels' sums of the
+/// results, each added in float in pixel order.
+void zoo_silu_block_sums_f32(const float *source, float *destination, size_t pixels, float *sums);
+
 /// A pooling window over one image plane: sizes, kernel, stride, padding and dilation.
 struct zoo_pooling_window {
     long height, width, out_height, out_width;

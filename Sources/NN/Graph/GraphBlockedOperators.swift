@@ -142,7 +142,7 @@ enum GraphBlockedOperators {
     private static func averageToOne(_ call: Call) throws -> (LayoutValue, Module?)? {
         guard case .blocked(let input)? = call.value("self", 0), try call.call.pair("output_size", 1, default: [1]) == IntPair(1, 1)
         else { return nil }
-        return (.plain(blockedChannelMeans(input)), nil)
+        return (.plain(input.channelMeans ?? blockedChannelMeans(input)), nil)
     }
 
     /// `x * s` for a blocked `x` `(N, C, H, W)` and `s` `(N, C, 1, 1)`.

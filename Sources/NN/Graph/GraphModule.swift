@@ -17,6 +17,9 @@ public final class GraphModule: ModuleBase, Layer {
     private var layers: [Int: Module] = [:]
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
+    /// The values an `adaptive_avg_pool2d` reads: a prepared convolution writing one of them takes
+    /// its channel means in its SiLU pass, which the pooling to one pixel then reads.
+    private let pooledValues: Set<String>
     /// Each fused node's operations, looked up by target once rather than on every pass.
     private let operations:
         [(integer: GraphOperators.IntegerOperation?, blocked: GraphBlockedOperators.Operation?, plain: GraphOperators.Operation?)]
@@ -44,6 +47,8 @@ public final class GraphModule: ModuleBase, Layer {
         }
         self.stateNames = stateNames
         fused = GraphFusion.plan(program)
+        pooledValues = Set(
+            fused.nodes.filter { $0.target == "aten.adaptive_avg_pool2d.default" }.compactMap { GraphFusion.tensorNames($0).first })
         operations = fused.nodes.map { node in
             (
                 GraphOperators.integerTable[node.target], GraphBlockedOperators.table[node.target],
@@ -110,6 +115,13 @@ public final class GraphModule: ModuleBase, Layer {
     }
     private let preparedNodes = Mutex<[Int: PreparedNode]>([:])
 
+    /// How many prepared convolutions take their output's channel means for a pooling (tests).
+    var preparedConvolutionsKeepingChannelMeans: Int {
+        preparedNodes.withLock {
+            $0.values.count { if case .blocked(_, let convolution) = $0 { convolution.keepsChannelMeans } else { false } }
+        }
+    }
+
     /// The prepared form of a fused convolution node with no residual that just ran on `layer`
     /// (``PreparedNode``); nil for any other node or path.
     private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, output: LayoutValue, values: GraphLayoutValues)
@@ -121,7 +133,9 @@ public final class GraphModule: ModuleBase, Layer {
         let epilogue = GraphFusion.fusedEpilogue(call)
         switch (values[input], output) {
         case (.blocked(let value)?, .blocked):
-            return layer.preparedForward(for: value, epilogue: epilogue).map { .blocked(input: input, $0) }
+            guard let prepared = layer.preparedForward(for: value, epilogue: epilogue) else { return nil }
+            let pooled = node.outputs.first.map(pooledValues.contains) ?? false
+            return .blocked(input: input, pooled ? prepared.keepingChannelMeans() : prepared)
         case (.plain(let value)?, .plain) where layer.runsAsProduct(value.shape):
             return .product(input: input, shape: value.shape, epilogue: epilogue)
         default: return nil

@@ -13,6 +13,7 @@ import Tensor
 // a convolution that adds into it (OneDNNPlans.convolve(_:shape:weight:bias:addingTo:
 // overwritingResidual:activation:)) or a channel scaling. A growing concatenation's prefixes share
 // a buffer that is only appended to past every prefix, and are never written over (sharesBuffer).
+// channelMeans is set, like the buffer, by the call that makes the value, before anything reads it.
 final class BlockedActivation: @unchecked Sendable {
     /// `(N, C, H, W)`, the logical shape.
     let shape: [Int]
@@ -22,6 +23,9 @@ final class BlockedActivation: @unchecked Sendable {
     /// concatenation's (``GraphLayoutValues/growingConcatenation(of:parts:capacity:)``), which
     /// nothing may write over.
     let sharesBuffer: Bool
+    /// The `(N, C, 1, 1)` means of the channels' planes, when the call that made the value took
+    /// them on the way (``applyBlockedSiLUKeepingMeans(_:)``) for a pooling that reads it.
+    private(set) var channelMeans: Tensor?
 
     /// An uninitialised activation of `shape` (rank 4) in the blocked layout.
     init(shape: [Int]) throws(OneDNNFallback) {
@@ -58,6 +62,10 @@ final class BlockedActivation: @unchecked Sendable {
         try OneDNN.describe(&layout, shape, dnnl_aBcd16b)
         return layout
     }
+
+    /// Applies SiLU in place, keeping the channel means of the result (``channelMeans``); for
+    /// the call that makes the value only.
+    func applySiLUKeepingMeans() { channelMeans = applyBlockedSiLUKeepingMeans(self) }
 
     /// Whether `other` is this activation's layout (a primitive's queried one can differ).
     func matches(_ other: dnnl_memory_desc_t) -> Bool { OneDNN.sameLayout(layout, other) }

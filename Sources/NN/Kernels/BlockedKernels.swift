@@ -7,10 +7,11 @@ import Tensor
 
 /// `body(sample, block, start)` for every 16-channel block of every sample of `x`, `start`
 /// being the block's first float.
-private func forEachBlock(_ x: BlockedActivation, _ body: @Sendable (Int, Int, Int) -> Void) {
+/// `costPerFloat` is in ``parallelFor(_:costPerIndex:_:)``'s elementary operations (an exp about 16).
+private func forEachBlock(_ x: BlockedActivation, costPerFloat: Int = 1, _ body: @Sendable (Int, Int, Int) -> Void) {
     let blocks = x.paddedChannels / 16
     let span = x.shape[2] * x.shape[3] * 16
-    parallelFor(x.shape[0] * blocks, costPerIndex: span) { index in body(index / blocks, index % blocks, index * span) }
+    parallelFor(x.shape[0] * blocks, costPerIndex: span * costPerFloat) { index in body(index / blocks, index % blocks, index * span) }
 }
 
 @inline(__always)
@@ -150,14 +151,38 @@ private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedAct
 /// The mean of each channel's plane of a blocked `x`, as a plain `(N, C, 1, 1)` tensor: each
 /// channel summed in float over its pixels in row-major order, as the plain pooling does.
 func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
-    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     let source = SharedPointer(x.floats)
+    let pixels = x.shape[2] * x.shape[3]
+    return channelMeans(of: x) { start in
+        var sums = SIMD16<Float>(repeating: 0)
+        for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
+        return sums
+    }
+}
+
+/// SiLU over a blocked `x` in place, and the mean of each channel's plane of the result as
+/// ``blockedChannelMeans(_:)`` gives it (the same sums), taken as the SiLU writes each block: a
+/// squeeze-and-excitation block pools the SiLU's output, which then needs no pass of its own.
+func applyBlockedSiLUKeepingMeans(_ x: BlockedActivation) -> Tensor {
+    let floats = SharedPointer(x.floats)
+    let pixels = x.shape[2] * x.shape[3]
+    return channelMeans(of: x, costPerFloat: 16) { start in
+        var sums = SIMD16<Float>(repeating: 0)
+        withUnsafeMutableBytes(of: &sums) { sums in
+            zoo_silu_block_sums_f32(floats.base + start, floats.base + start, pixels, sums.baseAddress?.assumingMemoryBound(to: Float.self))
+        }
+        return sums
+    }
+}
+
+/// The `(N, C, 1, 1)` means of a blocked `x`'s channels from `sums(start)`, the 16 sums over the
+/// pixels of the block starting at float `start`, run for each block on the compute threads.
+private func channelMeans(of x: BlockedActivation, costPerFloat: Int = 1, _ sums: @Sendable (Int) -> SIMD16<Float>) -> Tensor {
+    let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     let means = makeValues(zeroed: x.shape[0] * channels) { means in
         let target = SharedPointer(means)
-        forEachBlock(x) { sample, block, start in
-            var sums = SIMD16<Float>(repeating: 0)
-            for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
-            let averages = sums / Float(pixels)
+        forEachBlock(x, costPerFloat: costPerFloat) { sample, block, start in
+            let averages = sums(start) / Float(pixels)
             for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
         }
     }

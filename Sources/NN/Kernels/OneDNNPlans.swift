@@ -243,6 +243,9 @@ struct PreparedConvolution: Sendable {
     let outputShape: [Int]
     /// The part of the layer's epilogue oneDNN does not apply.
     let epilogue: ConvolutionEpilogue?
+    /// Whether the output keeps its channel means, taken by its SiLU pass, for a pooling that
+    /// reads it (``keepingChannelMeans()``).
+    private(set) var keepsChannelMeans = false
 
     /// The plan made for `shape`, writing the blocked layout; nil when it writes another layout,
     /// or when what is left of the epilogue would not keep the channel padding's zeros.
@@ -265,7 +268,20 @@ struct PreparedConvolution: Sendable {
         try OneDNNPlans.withInput(input) { (pointer, inner) throws(OneDNNFallback) in
             try plan.run(input: pointer, inPrimitiveLayout: inner, output: output.buffer.pointer, inPrimitiveLayout: true)
         }
-        if let epilogue { applyBlockedEpilogue(epilogue, from: output, to: output) }
+        if keepsChannelMeans {
+            output.applySiLUKeepingMeans()
+        } else if let epilogue {
+            applyBlockedEpilogue(epilogue, from: output, to: output)
+        }
         return output
+    }
+
+    /// This convolution with its output's channel means taken by its SiLU pass; itself when what
+    /// is left of its epilogue is not a SiLU alone.
+    func keepingChannelMeans() -> PreparedConvolution {
+        guard let epilogue, epilogue.activation == .silu, epilogue.scale == nil, epilogue.shift == nil else { return self }
+        var keeping = self
+        keeping.keepsChannelMeans = true
+        return keeping
     }
 }
