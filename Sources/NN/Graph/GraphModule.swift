@@ -122,12 +122,14 @@ public final class GraphModule: ModuleBase, Layer {
         }
     }
 
-    /// The prepared form of a fused convolution node with no residual that just ran on `layer`
+    /// The prepared form of a convolution node (fused or not) with no residual that just ran on `layer`
     /// (``PreparedNode``); nil for any other node or path.
     private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, output: LayoutValue, values: GraphLayoutValues)
         -> PreparedNode?
     {
-        guard node.target == GraphFusion.convolutionTarget, let layer = layer as? Conv2d,
+        // A convolution left unfused (DenseNet's 3x3 ones, read only by concatenations) runs as a
+        // fused one with no epilogue does (GraphBlockedOperators.convolution).
+        guard node.target == GraphFusion.convolutionTarget || node.target == "aten.conv2d.default", let layer = layer as? Conv2d,
             call.argument("residual", GraphFusion.byName) == nil, case .tensor(let input)? = call.argument("input", 0)
         else { return nil }
         let epilogue = GraphFusion.fusedEpilogue(call)
