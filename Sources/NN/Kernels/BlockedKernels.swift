@@ -132,7 +132,9 @@ private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedAct
         let factors = epilogue.scale.map { lanes($0, from: block * 16, upTo: channels) }
         let shifts = epilogue.shift.map { lanes($0, from: block * 16, upTo: channels) } ?? SIMD16(repeating: 0)
         if epilogue.activation == nil || epilogue.activation == .relu {
-            mapBlock(source.base + start, destination.base + start, pixels: pixels, factors: factors, shifts: shifts, relu: epilogue.activation != nil)
+            mapBlock(
+                source.base + start, destination.base + start, pixels: pixels, factors: factors, shifts: shifts,
+                relu: epilogue.activation != nil)
             return
         }
         for offset in stride(from: start, to: start + pixels * 16, by: 16) {
