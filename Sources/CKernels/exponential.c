@@ -78,24 +78,34 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_negated8(__m256 x) 
 
 static float apply1(enum function function, float x) { return (function == SILU ? x : 1.0f) / (1.0f + expf(-x)); }
 
+__attribute__((target("avx2,fma"))) static inline __m256 apply8(enum function function, __m256 x) {
+    __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_negated8(x));
+    return _mm256_div_ps(function == SILU ? x : _mm256_set1_ps(1.0f), denominator);
+}
+
 __attribute__((target("avx2,fma"))) static void apply_avx2(enum function function, const float *source, float *destination, size_t count) {
     size_t index = 0;
-    for (; index + 8 <= count; index += 8) {
-        __m256 x = _mm256_loadu_ps(source + index);
-        __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_negated8(x));
-        _mm256_storeu_ps(destination + index, _mm256_div_ps(function == SILU ? x : _mm256_set1_ps(1.0f), denominator));
-    }
+    for (; index + 8 <= count; index += 8) _mm256_storeu_ps(destination + index, apply8(function, _mm256_loadu_ps(source + index)));
     for (; index < count; index++) destination[index] = apply1(function, source[index]);
 }
 
-static void apply(enum function function, const float *source, float *destination, size_t count) {
+// The widest kernels the CPU runs, asked once for every entry point.
+enum width { WIDTH_AVX512, WIDTH_AVX2, WIDTH_PORTABLE };
+
+static enum width widest(void) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
-        apply_avx512(function, source, destination, count);
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        apply_avx2(function, source, destination, count);
-    } else {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return WIDTH_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return WIDTH_AVX2;
+    return WIDTH_PORTABLE;
+}
+
+static void apply(enum function function, const float *source, float *destination, size_t count) {
+    switch (widest()) {
+    case WIDTH_AVX512: apply_avx512(function, source, destination, count); break;
+    case WIDTH_AVX2: apply_avx2(function, source, destination, count); break;
+    case WIDTH_PORTABLE:
         for (size_t index = 0; index < count; index++) destination[index] = apply1(function, source[index]);
+        break;
     }
 }
 
@@ -120,21 +130,22 @@ __attribute__((target("avx512f,avx512dq"))) static void silu_block_sums_avx512(
 __attribute__((target("avx2,fma"))) static void silu_block_sums_avx2(const float *source, float *destination, size_t pixels, float *sums) {
     __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
     for (size_t pixel = 0; pixel < pixels; pixel++) {
-        apply_avx2(SILU, source + pixel * 16, destination + pixel * 16, 16);
-        low = _mm256_add_ps(low, _mm256_loadu_ps(destination + pixel * 16));
-        high = _mm256_add_ps(high, _mm256_loadu_ps(destination + pixel * 16 + 8));
+        __m256 first = apply8(SILU, _mm256_loadu_ps(source + pixel * 16));
+        __m256 second = apply8(SILU, _mm256_loadu_ps(source + pixel * 16 + 8));
+        _mm256_storeu_ps(destination + pixel * 16, first);
+        _mm256_storeu_ps(destination + pixel * 16 + 8, second);
+        low = _mm256_add_ps(low, first);
+        high = _mm256_add_ps(high, second);
     }
     _mm256_storeu_ps(sums, low);
     _mm256_storeu_ps(sums + 8, high);
 }
 
 void zoo_silu_block_sums_f32(const float *source, float *destination, size_t pixels, float *sums) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
-        silu_block_sums_avx512(source, destination, pixels, sums);
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        silu_block_sums_avx2(source, destination, pixels, sums);
-    } else {
+    switch (widest()) {
+    case WIDTH_AVX512: silu_block_sums_avx512(source, destination, pixels, sums); return;
+    case WIDTH_AVX2: silu_block_sums_avx2(source, destination, pixels, sums); return;
+    case WIDTH_PORTABLE:
         for (int lane = 0; lane < 16; lane++) sums[lane] = 0.0f;
         for (size_t pixel = 0; pixel < pixels; pixel++) {
             for (int lane = 0; lane < 16; lane++) {

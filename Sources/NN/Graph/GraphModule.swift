@@ -17,8 +17,8 @@ public final class GraphModule: ModuleBase, Layer {
     private var layers: [Int: Module] = [:]
     /// The nodes as they run: fused, with the values each one is the last to read (GraphFusion.swift).
     private let fused: GraphFusion.Plan
-    /// The values an `adaptive_avg_pool2d` reads: a prepared convolution writing one of them takes
-    /// its channel means in its SiLU pass, which the pooling to one pixel then reads.
+    /// The values an `adaptive_avg_pool2d` to one pixel reads: a prepared convolution writing one
+    /// of them takes its channel means in its SiLU pass, which the pooling then reads.
     private let pooledValues: Set<String>
     /// Each fused node's operations, looked up by target once rather than on every pass.
     private let operations:
@@ -48,7 +48,9 @@ public final class GraphModule: ModuleBase, Layer {
         self.stateNames = stateNames
         fused = GraphFusion.plan(program)
         pooledValues = Set(
-            fused.nodes.filter { $0.target == "aten.adaptive_avg_pool2d.default" }.compactMap { GraphFusion.tensorNames($0).first })
+            fused.nodes.filter { $0.target == "aten.adaptive_avg_pool2d.default" && Self.poolsToOnePixel($0) }.compactMap {
+                GraphFusion.tensorNames($0).first
+            })
         operations = fused.nodes.map { node in
             (
                 GraphOperators.integerTable[node.target], GraphBlockedOperators.table[node.target],
@@ -82,6 +84,15 @@ public final class GraphModule: ModuleBase, Layer {
         }
         for output in program.outputs where !known.contains(output) {
             throw NNError.invalidProgram(reason: "the output '\(output)' is never computed")
+        }
+    }
+
+    /// Whether an `adaptive_avg_pool2d` node's output size is 1 (or 1 x 1).
+    private static func poolsToOnePixel(_ node: ExportedProgram.Node) -> Bool {
+        switch node.argument("output_size", at: 1) {
+        case .int(1)?: true
+        case .ints(let sizes)?: !sizes.isEmpty && sizes.allSatisfy { $0 == 1 }
+        default: false
         }
     }
 
