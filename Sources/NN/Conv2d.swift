@@ -1,3 +1,4 @@
+import Synchronization
 import Tensor
 
 /// 2-d convolution over an NCHW float32 input, as PyTorch's `nn.Conv2d`.
@@ -21,6 +22,9 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     private let parameters: WeightAndBias
     let oneDNNPlans = OneDNNPlans()
     private let packedWeights = StreamedProductCache()
+    /// zoo's depthwise kernels for blocked inputs, by the activation they apply (made on first
+    /// use; nil when this layer is not a depthwise convolution that kernel runs).
+    private let depthwiseKernels = Mutex<[ConvolutionActivation?: BlockedDepthwise?]>([:])
     /// Which kernels this layer runs on (oneDNN or zoo's own; weights kept prepared or not).
     public var kernels = ConvolutionKernels()
     public var weight: Tensor { self[parameters.weight] }
@@ -63,6 +67,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     public override func stateDidChange() {
         oneDNNPlans.removeAll()
         packedWeights.removeAll()
+        depthwiseKernels.withLock { $0.removeAll() }
     }
 
     /// `nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")`, as torchvision's
@@ -116,6 +121,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// then runs ``forward(_:epilogue:)`` on the plain input).
     func forwardKeepingLayout(_ input: LayoutValue, epilogue: ConvolutionEpilogue?) throws -> LayoutValue? {
         if runsAsProduct(input.shape), let output = onePixelProduct(try input.plain(), epilogue: epilogue) { return .plain(output) }
+        if case .blocked(let value) = input, let kernel = depthwiseKernel(epilogue: epilogue) { return .blocked(try kernel.run(value)) }
         guard let shape = try oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
         return oneDNNPlans.convolve(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue, blockedOutput: true)
     }
@@ -125,6 +131,27 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     func preparedForward(for input: BlockedActivation, epilogue: ConvolutionEpilogue?) -> PreparedConvolution? {
         guard !runsAsProduct(input.shape), let shape = try? oneDNNShape(forLayoutValueOf: input.shape) else { return nil }
         return oneDNNPlans.prepared(input, shape: shape, weight: weight, bias: bias, epilogue: epilogue)
+    }
+
+    /// zoo's depthwise kernel for this layer and `epilogue` on a blocked input (``BlockedDepthwise``):
+    /// nil unless the layer is a depthwise convolution (as many groups as channels in and out) with
+    /// a square 3x3 or 5x5 kernel, stride 1 or 2 both ways, dilation 1, equal zero padding on every
+    /// side, on oneDNN's kernels (the blocked layout is theirs), and the epilogue is an activation
+    /// the kernel applies.
+    func depthwiseKernel(epilogue: ConvolutionEpilogue?) -> BlockedDepthwise? {
+        guard kernels.usesOneDNN, groups == inChannels, outChannels == inChannels, kernelSize.height == kernelSize.width,
+            stride.height == stride.width, dilation == IntPair(1, 1), epilogue?.scale == nil, epilogue?.shift == nil,
+            paddingMode == .zeros || paddingAmounts == .zero
+        else { return nil }
+        let pads = paddingAmounts
+        guard pads.top == pads.bottom, pads.top == pads.left, pads.top == pads.right else { return nil }
+        let activation = epilogue?.activation
+        if let known = depthwiseKernels.withLock({ $0[activation] }) { return known }
+        let made = BlockedDepthwise(
+            weight: weight.scalars, bias: bias?.scalars, channels: inChannels, kernel: kernelSize.height, stride: stride.height,
+            padding: pads.top, activation: activation)
+        depthwiseKernels.withLock { $0[activation] = made }
+        return made
     }
 
     /// Whether this layer on an input of `shape` is a product of `N` rows by the weights: a 1x1

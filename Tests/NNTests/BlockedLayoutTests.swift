@@ -225,6 +225,56 @@ struct BlockedLayoutTests {
         if !overwriting { #expect(try residualValue.plain().scalars == residual.scalars) }
     }
 
+    /// Depthwise convolutions on zoo's kernel (MobileNetV2's 3x3, EfficientNet's 3x3 and 5x5, at
+    /// strides 1 and 2, with ReLU6, SiLU or nothing after), against the plain path, whose oneDNN
+    /// kernel adds the taps in another order: a few roundings of the largest value. Planes of 1,
+    /// 2 and 9 pixels across exercise the border columns, and 24 channels the padding lanes, which
+    /// stay zero. The channel means it keeps are ``blockedChannelMeans(_:)``'s to the bit.
+    @Test(arguments: [
+        (24, 3, 1, ConvolutionActivation?.some(.clamp(low: 0, high: 6)), [2, 9, 11]), (32, 3, 2, .clamp(low: 0, high: 6), [1, 9, 10]),
+        (40, 5, 1, .silu, [2, 7, 9]), (24, 5, 2, .silu, [1, 14, 13]), (16, 3, 1, nil, [1, 1, 2]), (32, 3, 1, .relu, [2, 2, 1]),
+        (48, 5, 2, .silu, [1, 3, 3]),
+    ])
+    func depthwiseConvolutionsAreThePlainOnes(
+        channels: Int, kernel: Int, stride: Int, activation: ConvolutionActivation?, batchAndPlane: [Int]
+    ) throws {
+        let conv = try Conv2d(
+            inChannels: channels, outChannels: channels, kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride),
+            padding: .explicit(IntPair(kernel / 2, kernel / 2)), groups: channels)
+        var generator = SeededGenerator(seed: 31)
+        try conv.setLocalState(
+            "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: 1)))
+        try conv.setLocalState("bias", to: Tensor(shape: [channels], scalars: generator.uniform(count: channels, bound: 1)))
+        conv.eval()
+        let x = seededTensor([batchAndPlane[0], channels, batchAndPlane[1], batchAndPlane[2]], seed: 32, bound: 3)
+        let epilogue = activation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
+        let expected = try conv.forward(x, epilogue: epilogue)
+        let kernelRun = try #require(conv.depthwiseKernel(epilogue: epilogue), "zoo's depthwise kernel declined")
+        let output = try kernelRun.run(try Self.blocked(x), keepingMeans: true)
+        #expect(output.shape == expected.shape)
+        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        #expect(output.channelMeans?.scalars == blockedChannelMeans(output).scalars)
+        // Through the layer, as a graph's first pass runs it.
+        guard case .blocked(let layered)? = try conv.forwardKeepingLayout(.blocked(try Self.blocked(x)), epilogue: epilogue) else {
+            Issue.record("the layer did not keep the blocked layout")
+            return
+        }
+        #expect(try layered.plain().scalars == output.plain().scalars)
+    }
+
+    /// A grouped convolution that is not depthwise, and a dilated depthwise one, stay on oneDNN.
+    @Test func onlyDepthwiseConvolutionsTakeZoosKernel() throws {
+        #expect(try Conv2d(inChannels: 32, outChannels: 32, kernelSize: 3, padding: 1, groups: 2).depthwiseKernel(epilogue: nil) == nil)
+        #expect(
+            try Conv2d(inChannels: 32, outChannels: 32, kernelSize: 3, padding: 2, dilation: 2, groups: 32).depthwiseKernel(epilogue: nil)
+                == nil)
+        #expect(try Conv2d(inChannels: 32, outChannels: 32, kernelSize: 7, padding: 3, groups: 32).depthwiseKernel(epilogue: nil) == nil)
+        #expect(try Conv2d(inChannels: 32, outChannels: 32, kernelSize: 3, padding: 1, groups: 32).depthwiseKernel(epilogue: nil) != nil)
+    }
+
     /// One-pixel activations (squeeze-and-excitation's pooled values) are copied between the
     /// layouts rather than reordered by oneDNN: each value lands where nChw16c puts it.
     @Test(arguments: [[3, 40, 1, 1], [2, 32, 1, 1]])

@@ -59,4 +59,24 @@ void zoo_streamed_product_f32(
     const float *packed, const float *bias, const float *input, float *output, size_t batch, size_t inputs, size_t outputs,
     size_t first_panel, size_t end_panel);
 
+/// A depthwise convolution over one sample of an nChw16c activation: a `kernel x kernel`
+/// window at `stride` with `padding` zeros on every side, one filter a channel, dilation 1.
+/// `activation` is 0 (none), 1 (ReLU, NaN kept), 2 (clamp to [low, high], NaN kept) or 3 (SiLU,
+/// as `zoo_silu_f32` computes it).
+struct zoo_depthwise_shape {
+    long height, width, out_height, out_width, kernel, stride, padding;
+    int activation;
+    float low, high;
+};
+
+/// Output rows `first_row ..< end_row` of a depthwise convolution of one sample (row r is row
+/// `r % out_height` of block `r / out_height`): `weights` hold `kernel * kernel` vectors of 16 a
+/// block (tap-major, one lane a channel), `bias` 16 a block or null. Each output is the bias plus
+/// the taps inside the input in row-major order, each a fused multiply-add, then the activation.
+/// With `sums` (16 floats), the rows must be the whole of one block's, and `sums` receives the
+/// sums of its 16 channels' outputs, added in pixel order.
+void zoo_blocked_depthwise_f32(
+    const float *source, const float *weights, const float *bias, float *destination, const struct zoo_depthwise_shape *shape,
+    size_t first_row, size_t end_row, float *sums);
+
 #endif

@@ -109,6 +109,8 @@ public final class GraphModule: ModuleBase, Layer {
     private enum PreparedNode: Sendable {
         case blocked(input: String, PreparedConvolution)
         case product(input: String, shape: [Int], epilogue: ConvolutionEpilogue?)
+        /// A depthwise convolution on zoo's kernel, taking its output's channel means for a pooling when `keepsMeans`.
+        case depthwise(input: String, shape: [Int], BlockedDepthwise, keepsMeans: Bool)
 
         /// The node's output, or nil when its input is not what it was prepared for.
         func run(_ values: GraphLayoutValues, layer: Module?) throws -> LayoutValue? {
@@ -116,6 +118,9 @@ public final class GraphModule: ModuleBase, Layer {
             case .blocked(let input, let convolution):
                 guard case .blocked(let value)? = values[input], let output = try convolution.run(value) else { return nil }
                 return .blocked(output)
+            case .depthwise(let input, let shape, let kernel, let keepsMeans):
+                guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
+                return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
             case .product(let input, let shape, let epilogue):
                 guard case .plain(let value)? = values[input], value.shape == shape, let layer = layer as? Conv2d,
                     let output = layer.onePixelProduct(value, epilogue: epilogue)
@@ -129,7 +134,13 @@ public final class GraphModule: ModuleBase, Layer {
     /// How many prepared convolutions take their output's channel means for a pooling (tests).
     var preparedConvolutionsKeepingChannelMeans: Int {
         preparedNodes.withLock {
-            $0.values.count { if case .blocked(_, let convolution) = $0 { convolution.keepsChannelMeans } else { false } }
+            $0.values.count {
+                switch $0 {
+                case .blocked(_, let convolution): convolution.keepsChannelMeans
+                case .depthwise(_, _, _, let keepsMeans): keepsMeans
+                case .product: false
+                }
+            }
         }
     }
 
@@ -146,8 +157,11 @@ public final class GraphModule: ModuleBase, Layer {
         let epilogue = GraphFusion.fusedEpilogue(call)
         switch (values[input], output) {
         case (.blocked(let value)?, .blocked):
-            guard let prepared = layer.preparedForward(for: value, epilogue: epilogue) else { return nil }
             let pooled = node.outputs.first.map(pooledValues.contains) ?? false
+            if let kernel = layer.depthwiseKernel(epilogue: epilogue) {
+                return .depthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
+            }
+            guard let prepared = layer.preparedForward(for: value, epilogue: epilogue) else { return nil }
             return .blocked(input: input, pooled ? prepared.keepingChannelMeans() : prepared)
         case (.plain(let value)?, .plain) where layer.runsAsProduct(value.shape):
             return .product(input: input, shape: value.shape, epilogue: epilogue)

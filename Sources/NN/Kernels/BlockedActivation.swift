@@ -67,6 +67,10 @@ final class BlockedActivation: @unchecked Sendable {
     /// the call that makes the value only.
     func applySiLUKeepingMeans() { channelMeans = applyBlockedSiLUKeepingMeans(self) }
 
+    /// Keeps `means`, the `(N, C, 1, 1)` means of this value's channels, which the call that
+    /// makes the value took on the way; for that call only.
+    func keep(channelMeans means: Tensor) { channelMeans = means }
+
     /// Whether `other` is this activation's layout (a primitive's queried one can differ).
     func matches(_ other: dnnl_memory_desc_t) -> Bool { OneDNN.sameLayout(layout, other) }
 

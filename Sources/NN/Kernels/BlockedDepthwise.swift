@@ -1,0 +1,112 @@
+internal import CKernels
+import Tensor
+
+/// A depthwise convolution (as many groups as channels, one `kernel x kernel` filter a channel,
+/// dilation 1) of an activation in the blocked layout, on zoo's own kernel
+/// (`zoo_blocked_depthwise_f32`), with its bias and activation applied as each output is written
+/// and, for a pooling that reads the output, its channels' means taken on the way.
+///
+/// - input: `(N, C, H, W)` in the blocked layout (``BlockedActivation``).
+/// - weight: `(C, 1, kernel, kernel)`, as PyTorch stores it; bias: `(C)`.
+/// - output: `(N, C, H_out, W_out)` in the blocked layout, with
+///   `H_out = (H + 2 * padding - kernel) / stride + 1` and `W_out` likewise.
+///
+/// oneDNN 2.6's depthwise kernel is as fast on its own, but leaves a SiLU (efficientnet_b0's) to
+/// a pass of its own over the output, and a squeeze-and-excitation pooling to another.
+struct BlockedDepthwise: Sendable {
+    let channels: Int
+    let kernel: Int
+    let stride: Int
+    let padding: Int
+    private let activation: ConvolutionActivation?
+    /// `kernel * kernel` vectors of 16 a block of channels (tap-major, a lane a channel), zero
+    /// for the padding channels.
+    private let packedWeights: [Float]
+    /// 16 a block, zero for the padding channels.
+    private let packedBias: [Float]
+
+    /// The convolution of `weight` (`(channels, 1, kernel, kernel)`) and `bias`; nil for a case
+    /// the kernel does not run: a kernel other than 3 or 5, a stride other than 1 or 2, a
+    /// padding of a kernel's size or more, or an activation other than ReLU, SiLU or a clamp that
+    /// keeps 0 (the padding channels must stay 0).
+    init?(weight: [Float], bias: [Float]?, channels: Int, kernel: Int, stride: Int, padding: Int, activation: ConvolutionActivation?) {
+        switch activation {
+        case nil, .relu?, .silu?: break
+        case .clamp(let low, let high)? where low <= 0 && high >= 0: break
+        default: return nil
+        }
+        guard kernel == 3 || kernel == 5, stride == 1 || stride == 2, (0..<kernel).contains(padding), channels > 0,
+            weight.count == channels * kernel * kernel, bias.map({ $0.count == channels }) ?? true
+        else { return nil }
+        (self.channels, self.kernel, self.stride, self.padding, self.activation) = (channels, kernel, stride, padding, activation)
+        let taps = kernel * kernel
+        let blocks = (channels + 15) / 16
+        var packed = [Float](repeating: 0, count: blocks * taps * 16)
+        for channel in 0..<channels {
+            for tap in 0..<taps { packed[((channel / 16) * taps + tap) * 16 + channel % 16] = weight[channel * taps + tap] }
+        }
+        packedWeights = packed
+        packedBias = (0..<(blocks * 16)).map { $0 < channels ? bias?[$0] ?? 0 : 0 }
+    }
+
+    /// The output shape for an input of `shape` `(N, C, H, W)`.
+    func outputShape(for shape: [Int]) -> [Int] {
+        [shape[0], shape[1], (shape[2] + 2 * padding - kernel) / stride + 1, (shape[3] + 2 * padding - kernel) / stride + 1]
+    }
+
+    /// The convolution of `input`, whose channels must be ``channels`` and whose planes must be
+    /// at least one window (padding included) in each direction. With `keepingMeans`, the output
+    /// keeps its channels' means (``BlockedActivation/channelMeans``), the sums added in the
+    /// order ``blockedChannelMeans(_:)`` adds them.
+    func run(_ input: BlockedActivation, keepingMeans: Bool = false) throws(OneDNNFallback) -> BlockedActivation {
+        guard input.shape.count == 4, input.shape[1] == channels, input.shape[2] + 2 * padding >= kernel,
+            input.shape[3] + 2 * padding >= kernel
+        else { throw .failed(call: "zoo_blocked_depthwise_f32", status: .invalidArguments) }
+        let outputShape = outputShape(for: input.shape)
+        let output = try BlockedActivation(shape: outputShape)
+        var shape = zoo_depthwise_shape(
+            height: input.shape[2], width: input.shape[3], out_height: outputShape[2], out_width: outputShape[3], kernel: kernel,
+            stride: stride, padding: padding, activation: 0, low: 0, high: 0)
+        switch activation {
+        case .relu?: shape.activation = 1
+        case .clamp(let low, let high)?: (shape.activation, shape.low, shape.high) = (2, low, high)
+        case .silu?: shape.activation = 3
+        default: break
+        }
+        let frozen = shape
+        let (samples, blocks, rows) = (input.shape[0], input.paddedChannels / 16, outputShape[2])
+        let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
+        let sourceSample = blocks * 16 * input.shape[2] * input.shape[3]
+        let destinationSample = blocks * 16 * rows * outputShape[3]
+        let costPerRow = outputShape[3] * 16 * (kernel * kernel + (activation == .silu ? 16 : 1))
+        let sums = keepingMeans ? UnsafeMutablePointer<Float>.allocate(capacity: samples * blocks * 16) : nil
+        defer { sums?.deallocate() }
+        let sharedSums = sums.map(SharedPointer.init)
+        packedWeights.withUnsafeBufferPointer { weights in
+            packedBias.withUnsafeBufferPointer { bias in
+                let (weights, bias) = (SharedPointer(weights.baseAddress!), SharedPointer(bias.baseAddress!))
+                // Sums need a block's rows in order on one thread; without them rows are shared out.
+                let (items, rowsPerItem) = keepingMeans ? (samples * blocks, rows) : (samples * blocks * rows, 1)
+                parallelFor(items, costPerIndex: costPerRow * rowsPerItem) { item in
+                    let first = item * rowsPerItem
+                    let sample = first / (blocks * rows)
+                    let row = first % (blocks * rows)
+                    withUnsafePointer(to: frozen) { shape in
+                        zoo_blocked_depthwise_f32(
+                            source.base + sample * sourceSample, weights.base, bias.base, destination.base + sample * destinationSample,
+                            shape, row, row + rowsPerItem, sharedSums.map { $0.base + item * 16 })
+                    }
+                }
+            }
+        }
+        if let sums {
+            let plane = Float(outputShape[2] * outputShape[3])
+            var means = [Float](repeating: 0, count: samples * channels)
+            for sample in 0..<samples {
+                for channel in 0..<channels { means[sample * channels + channel] = sums[sample * blocks * 16 + channel] / plane }
+            }
+            output.keep(channelMeans: Tensor(shape: [samples, channels, 1, 1], scalars: means))
+        }
+        return output
+    }
+}
