@@ -129,11 +129,16 @@ static void rows_portable(
     }
 }
 
+int zoo_blocked_depthwise_is_vectorised(long kernel, long stride) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && (kernel == 3 || kernel == 5) &&
+           (stride == 1 || stride == 2);
+}
+
 void zoo_blocked_depthwise_f32(
     const float *source, const float *weights, const float *bias, float *destination, const struct zoo_depthwise_shape *shape,
     size_t first_row, size_t end_row, float *sums) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && (shape->kernel == 3 || shape->kernel == 5) && (shape->stride == 1 || shape->stride == 2)) {
+    if (zoo_blocked_depthwise_is_vectorised(shape->kernel, shape->stride)) {
         if (shape->kernel == 3 && shape->stride == 1) rows_3x3_stride1(source, weights, bias, destination, shape, first_row, end_row, sums);
         else if (shape->kernel == 3) rows_3x3_stride2(source, weights, bias, destination, shape, first_row, end_row, sums);
         else if (shape->stride == 1) rows_5x5_stride1(source, weights, bias, destination, shape, first_row, end_row, sums);

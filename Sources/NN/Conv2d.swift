@@ -137,7 +137,7 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
     /// nil unless the layer is a depthwise convolution (as many groups as channels in and out) with
     /// a square 3x3 or 5x5 kernel, stride 1 or 2 both ways, dilation 1, equal zero padding on every
     /// side, on oneDNN's kernels (the blocked layout is theirs), and the epilogue is an activation
-    /// the kernel applies.
+    /// the kernel applies, and the kernel runs vector code on this CPU.
     func depthwiseKernel(epilogue: ConvolutionEpilogue?) -> BlockedDepthwise? {
         guard kernels.usesOneDNN, groups == inChannels, outChannels == inChannels, kernelSize.height == kernelSize.width,
             stride.height == stride.width, dilation == IntPair(1, 1), epilogue?.scale == nil, epilogue?.shift == nil,
@@ -149,7 +149,8 @@ public final class Conv2d: ModuleBase, Layer, EpilogueFusing, ConvolutionKernelC
         if let known = depthwiseKernels.withLock({ $0[activation] }) { return known }
         let made = BlockedDepthwise(
             weight: weight.scalars, bias: bias?.scalars, channels: inChannels, kernel: kernelSize.height, stride: stride.height,
-            padding: pads.top, activation: activation)
+            padding: pads.top, activation: activation
+        ).flatMap { $0.runsVectorised ? $0 : nil }
         depthwiseKernels.withLock { $0[activation] = made }
         return made
     }

@@ -49,6 +49,10 @@ struct BlockedDepthwise: Sendable {
         packedBias = (0..<(blocks * 16)).map { $0 < channels ? bias?[$0] ?? 0 : 0 }
     }
 
+    /// Whether the kernel runs vector code on this CPU; off AVX-512 it runs a portable loop, slower
+    /// than oneDNN's depthwise kernel, which layers then keep (``Conv2d``).
+    var runsVectorised: Bool { zoo_blocked_depthwise_is_vectorised(kernel, stride) != 0 }
+
     /// The output shape for an input of `shape` `(N, C, H, W)`.
     func outputShape(for shape: [Int]) -> [Int] {
         [shape[0], shape[1], (shape[2] + 2 * padding - kernel) / stride + 1, (shape[3] + 2 * padding - kernel) / stride + 1]
