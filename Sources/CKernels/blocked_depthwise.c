@@ -130,9 +130,7 @@ static void rows_portable(
 }
 
 int zoo_blocked_depthwise_is_vectorised(long kernel, long stride) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && (kernel == 3 || kernel == 5) &&
-           (stride == 1 || stride == 2);
+    return widest() == WIDTH_AVX512 && (kernel == 3 || kernel == 5) && (stride == 1 || stride == 2);
 }
 
 void zoo_blocked_depthwise_f32(

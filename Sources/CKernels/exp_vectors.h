@@ -2,10 +2,22 @@
 #define ZOO_EXP_VECTORS_H
 
 // The SiLU and sigmoid vectors of exponential.c, shared with the kernels that apply them as they
-// write their outputs (blocked_depthwise.c), so that both give the same floats.
+// write their outputs (blocked_depthwise.c), so that both give the same floats; and the one
+// choice of instruction set both make.
 
 #include <immintrin.h>
 #include <math.h>
+
+// The widest kernels the CPU runs, asked at every entry point (after the first call, a flag and
+// two bit tests).
+enum width { WIDTH_AVX512, WIDTH_AVX2, WIDTH_PORTABLE };
+
+static inline enum width widest(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return WIDTH_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return WIDTH_AVX2;
+    return WIDTH_PORTABLE;
+}
 
 // exp(-x) = 2^n * exp(-r), n = round(-x / ln 2), r = x + n ln 2 in [-ln 2 / 2, ln 2 / 2], with
 // ln 2 split in two so that r keeps its low bits. exp(-r) is a degree-6 polynomial in r, fitted
@@ -26,20 +38,28 @@
 
 enum function { SILU, SIGMOID };
 
+// n and exp(-r) for a clamped x, as above, in one vector width's intrinsics (fmadd and set1 of
+// that width): the AVX-512 and AVX2 kernels share these steps and differ in the clamp and in how
+// they scale by 2^n.
+#define EXP_NEGATED_REDUCED(fmadd, set1, clamped, n, p)                                      \
+    do {                                                                                     \
+        __typeof__(clamped) r_ = fmadd(n, set1(LN2_HIGH), clamped);                          \
+        r_ = fmadd(n, set1(LN2_LOW), r_);                                                    \
+        p = fmadd(fmadd(fmadd(fmadd(fmadd(fmadd(set1(C6), r_, set1(-C5)), r_, set1(C4)), r_, \
+                                    set1(-C3)),                                              \
+                              r_, set1(C2)),                                                 \
+                        r_, set1(-1.0f)),                                                    \
+                  r_, set1(1.0f));                                                           \
+    } while (0)
+
 __attribute__((target("avx512f,avx512dq"))) static inline __m512 exp_negated16(__m512 x) {
     // x within +-150, where 2^n saturates to inf and 0, in one operation: the smaller magnitude
     // of x and 150 with x's sign. A NaN becomes 150 here; the caller divides x itself, so NaN
     // still gives NaN.
     __m512 clamped = _mm512_range_ps(x, _mm512_set1_ps(150.0f), 0x2);
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(clamped, _mm512_set1_ps(-LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_HIGH), clamped);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(LN2_LOW), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(C6), r, _mm512_set1_ps(-C5));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(-C3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(-1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 p;
+    EXP_NEGATED_REDUCED(_mm512_fmadd_ps, _mm512_set1_ps, clamped, n, p);
     return _mm512_scalef_ps(p, n);
 }
 

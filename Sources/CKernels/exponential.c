@@ -18,14 +18,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp_negated8(__m256 x) 
     // set to inf below, and past 87 exp(-x) is so small that 1 + exp rounds to 1 anyway.
     __m256 clamped = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(87.0f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(clamped, _mm256_set1_ps(-LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_HIGH), clamped);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(LN2_LOW), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(C6), r, _mm256_set1_ps(-C5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(-C3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(-1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 p;
+    EXP_NEGATED_REDUCED(_mm256_fmadd_ps, _mm256_set1_ps, clamped, n, p);
     __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
     e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ));
@@ -44,16 +38,6 @@ __attribute__((target("avx2,fma"))) static void apply_avx2(enum function functio
     size_t index = 0;
     for (; index + 8 <= count; index += 8) _mm256_storeu_ps(destination + index, apply8(function, _mm256_loadu_ps(source + index)));
     for (; index < count; index++) destination[index] = apply1(function, source[index]);
-}
-
-// The widest kernels the CPU runs, asked once for every entry point.
-enum width { WIDTH_AVX512, WIDTH_AVX2, WIDTH_PORTABLE };
-
-static enum width widest(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return WIDTH_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return WIDTH_AVX2;
-    return WIDTH_PORTABLE;
 }
 
 static void apply(enum function function, const float *source, float *destination, size_t count) {

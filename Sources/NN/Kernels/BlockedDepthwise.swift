@@ -78,38 +78,42 @@ struct BlockedDepthwise: Sendable {
         default: break
         }
         let frozen = shape
-        let (samples, blocks, rows) = (input.shape[0], input.paddedChannels / 16, outputShape[2])
+        let (blocks, rows) = (input.paddedChannels / 16, outputShape[2])
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let sourceSample = blocks * 16 * input.shape[2] * input.shape[3]
         let destinationSample = blocks * 16 * rows * outputShape[3]
-        let costPerRow = outputShape[3] * 16 * (kernel * kernel + (activation == .silu ? 16 : 1))
-        let sums = keepingMeans ? UnsafeMutablePointer<Float>.allocate(capacity: samples * blocks * 16) : nil
-        defer { sums?.deallocate() }
-        let sharedSums = sums.map(SharedPointer.init)
+        let costPerFloat = kernel * kernel + (activation == .silu ? 16 : 1)
         packedWeights.withUnsafeBufferPointer { weights in
             packedBias.withUnsafeBufferPointer { bias in
                 let (weights, bias) = (SharedPointer(weights.baseAddress!), SharedPointer(bias.baseAddress!))
-                // Sums need a block's rows in order on one thread; without them rows are shared out.
-                let (items, rowsPerItem) = keepingMeans ? (samples * blocks, rows) : (samples * blocks * rows, 1)
-                parallelFor(items, costPerIndex: costPerRow * rowsPerItem) { item in
-                    let first = item * rowsPerItem
-                    let sample = first / (blocks * rows)
-                    let row = first % (blocks * rows)
+                /// Rows `first ..< end` of one sample's blocks (row r is row `r % rows` of block `r / rows`).
+                @Sendable func convolve(sample: Int, rows first: Int, _ end: Int, sums: UnsafeMutablePointer<Float>?) {
                     withUnsafePointer(to: frozen) { shape in
                         zoo_blocked_depthwise_f32(
                             source.base + sample * sourceSample, weights.base, bias.base, destination.base + sample * destinationSample,
-                            shape, row, row + rowsPerItem, sharedSums.map { $0.base + item * 16 })
+                            shape, first, end, sums)
                     }
                 }
+                guard keepingMeans else {
+                    let rowsPerSample = blocks * rows
+                    parallelFor(input.shape[0] * rowsPerSample, costPerIndex: outputShape[3] * 16 * costPerFloat) { row in
+                        convolve(sample: row / rowsPerSample, rows: row % rowsPerSample, row % rowsPerSample + 1, sums: nil)
+                    }
+                    return
+                }
+                // The sums need a block's rows in order on one thread: one block an index, the
+                // pooling's own loop over blocks.
+                let means = channelMeans(of: output, costPerFloat: costPerFloat) { sample, block, _ in
+                    var sums = SIMD16<Float>(repeating: 0)
+                    withUnsafeMutableBytes(of: &sums) { sums in
+                        convolve(
+                            sample: sample, rows: block * rows, (block + 1) * rows,
+                            sums: sums.baseAddress?.assumingMemoryBound(to: Float.self))
+                    }
+                    return sums
+                }
+                output.keep(channelMeans: means)
             }
-        }
-        if let sums {
-            let plane = Float(outputShape[2] * outputShape[3])
-            var means = [Float](repeating: 0, count: samples * channels)
-            for sample in 0..<samples {
-                for channel in 0..<channels { means[sample * channels + channel] = sums[sample * blocks * 16 + channel] / plane }
-            }
-            output.keep(channelMeans: Tensor(shape: [samples, channels, 1, 1], scalars: means))
         }
         return output
     }

@@ -155,7 +155,7 @@ private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedAct
 func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
     let source = SharedPointer(x.floats)
     let pixels = x.shape[2] * x.shape[3]
-    return channelMeans(of: x) { start in
+    return channelMeans(of: x) { _, _, start in
         var sums = SIMD16<Float>(repeating: 0)
         for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
         return sums
@@ -168,7 +168,7 @@ func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
 func applyBlockedSiLUKeepingMeans(_ x: BlockedActivation) -> Tensor {
     let floats = SharedPointer(x.floats)
     let pixels = x.shape[2] * x.shape[3]
-    return channelMeans(of: x, costPerFloat: 16) { start in
+    return channelMeans(of: x, costPerFloat: 16) { _, _, start in
         var sums = SIMD16<Float>(repeating: 0)
         withUnsafeMutableBytes(of: &sums) { sums in
             zoo_silu_block_sums_f32(floats.base + start, floats.base + start, pixels, sums.baseAddress?.assumingMemoryBound(to: Float.self))
@@ -177,14 +177,15 @@ func applyBlockedSiLUKeepingMeans(_ x: BlockedActivation) -> Tensor {
     }
 }
 
-/// The `(N, C, 1, 1)` means of a blocked `x`'s channels from `sums(start)`, the 16 sums over the
-/// pixels of the block starting at float `start`, run for each block on the compute threads.
-private func channelMeans(of x: BlockedActivation, costPerFloat: Int = 1, _ sums: @Sendable (Int) -> SIMD16<Float>) -> Tensor {
+/// The `(N, C, 1, 1)` means of a blocked `x`'s channels from `sums(sample, block, start)`, the 16
+/// sums over the pixels of that block, whose first float is `start`, run for each block on the
+/// compute threads (a pass that writes `x` may compute the block there and return its sums).
+func channelMeans(of x: BlockedActivation, costPerFloat: Int = 1, _ sums: @Sendable (Int, Int, Int) -> SIMD16<Float>) -> Tensor {
     let (channels, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
     let means = makeValues(zeroed: x.shape[0] * channels) { means in
         let target = SharedPointer(means)
         forEachBlock(x, costPerFloat: costPerFloat) { sample, block, start in
-            let averages = sums(start) / Float(pixels)
+            let averages = sums(sample, block, start) / Float(pixels)
             for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
         }
     }
