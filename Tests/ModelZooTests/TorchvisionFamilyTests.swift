@@ -116,9 +116,10 @@ struct TorchvisionFamilyTests {
     }
 
     /// mobilenet_v2's 16 expansions (1x1, ReLU6) and the depthwise 3x3 convolutions reading them
-    /// are fused into one node each, and on a blocked input the node runs as one oneDNN call
-    /// (its depthwise post-op) that gives what the two convolutions give one after the other
-    /// (whose pass is PyTorch's: the tests above), at batch 1 and 2, stride 1 and 2.
+    /// are fused into one node each, and on a blocked input the node runs as one call (of zoo's
+    /// row-by-row kernel where zoo's depthwise kernel runs vector code, else of oneDNN's, its
+    /// depthwise post-op) that gives what the two convolutions give one after the other (whose
+    /// pass is PyTorch's: the tests above), at batch 1 and 2, stride 1 and 2.
     @Test func mobileNetsExpansionAndDepthwiseRunAsOneCall() throws {
         let program = try TorchvisionFamily.named("mobilenet_v2").program
         let pairs = GraphFusion.plan(program).nodes.filter { $0.target == GraphPointwiseDepthwise.target }
@@ -132,6 +133,10 @@ struct TorchvisionFamilyTests {
             let layer = try PointwiseDepthwiseLayer(call)
             layer.eval()
             strides.insert(layer.depthwise.stride.height)
+            let vectorised = BlockedDepthwise(
+                weight: layer.depthwise.weight.scalars, bias: nil, channels: layer.depthwise.inChannels, kernel: 3,
+                stride: layer.depthwise.stride.height, padding: 1, activation: nil)?.runsVectorised
+            #expect(layer.runsOnZoosKernel == (vectorised ?? false), "\(node.name)")
             for batch in [1, 2] {
                 let shape = [batch, layer.pointwise.inChannels, 14, 14]
                 let input = Tensor(shape: shape, scalars: Self.deterministic(shape.reduce(1, *), seed: batch))

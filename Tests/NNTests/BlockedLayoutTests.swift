@@ -272,6 +272,67 @@ struct BlockedLayoutTests {
         #expect(try layered.plain().scalars == output.plain().scalars)
     }
 
+    /// A 1x1 convolution and the depthwise one reading its output, on zoo's row-by-row kernel
+    /// (MobileNetV2's expansions with ReLU6, EfficientNet's with SiLU), against the two plain
+    /// convolutions one after the other, whose oneDNN kernels add in other orders: a few roundings
+    /// of the largest value. Input channels of 24 and 40 leave padding lanes in the 1x1
+    /// convolution's input, 20, 40 and 72 in its output; 144 channels (9 blocks) at batch 1 split
+    /// a block's rows between the threads; planes of 1 to 14 pixels across reach the borders.
+    @Test(arguments: [
+        (
+            16, 96, 3, 2, ConvolutionActivation?.some(.clamp(low: 0, high: 6)), ConvolutionActivation?.some(.clamp(low: 0, high: 6)),
+            [1, 14, 14]
+        ),
+        (24, 144, 3, 1, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [1, 9, 11]),
+        (24, 144, 3, 2, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [2, 8, 7]),
+        (40, 40, 5, 1, .silu, .silu, [2, 7, 9]), (24, 72, 5, 2, .silu, .silu, [1, 13, 6]),
+        (160, 960, 3, 1, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [1, 7, 7]), (8, 20, 3, 1, nil, .relu, [3, 1, 2]),
+        (32, 64, 3, 2, .relu, nil, [2, 2, 1]),
+    ])
+    func pointwiseDepthwisePairsAreThePlainOnes(
+        inChannels: Int, middleChannels: Int, kernel: Int, stride: Int, pointwiseActivation: ConvolutionActivation?,
+        depthwiseActivation: ConvolutionActivation?, batchAndPlane: [Int]
+    ) throws {
+        var generator = SeededGenerator(seed: 41)
+        let pointwise = try Conv2d(inChannels: inChannels, outChannels: middleChannels, kernelSize: 1)
+        let depthwise = try Conv2d(
+            inChannels: middleChannels, outChannels: middleChannels, kernelSize: IntPair(kernel, kernel), stride: IntPair(stride, stride),
+            padding: .explicit(IntPair(kernel / 2, kernel / 2)), groups: middleChannels)
+        for conv in [pointwise, depthwise] {
+            let bound = 1 / Float(conv.weight.count / conv.outChannels).squareRoot()
+            try conv.setLocalState(
+                "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: bound)))
+            try conv.setLocalState(
+                "bias", to: Tensor(shape: [conv.outChannels], scalars: generator.uniform(count: conv.outChannels, bound: 1)))
+            conv.eval()
+        }
+        let x = seededTensor([batchAndPlane[0], inChannels, batchAndPlane[1], batchAndPlane[2]], seed: 42, bound: 3)
+        func epilogue(_ activation: ConvolutionActivation?) -> ConvolutionEpilogue? {
+            activation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
+        }
+        let expected = try depthwise.forward(
+            try pointwise.forward(x, epilogue: epilogue(pointwiseActivation)), epilogue: epilogue(depthwiseActivation))
+        let depthwiseKernel = try #require(
+            BlockedDepthwise(
+                weight: depthwise.weight.scalars, bias: depthwise.bias?.scalars, channels: middleChannels, kernel: kernel, stride: stride,
+                padding: kernel / 2, activation: depthwiseActivation))
+        guard
+            let pair = BlockedPointwiseDepthwise(
+                pointwiseWeight: pointwise.weight.scalars, pointwiseBias: pointwise.bias?.scalars, inChannels: inChannels,
+                activation: pointwiseActivation, depthwise: depthwiseKernel)
+        else {
+            // The kernel runs only where zoo's depthwise kernel runs vector code.
+            #expect(!depthwiseKernel.runsVectorised)
+            return
+        }
+        let output = try pair.run(try Self.blocked(x))
+        #expect(output.shape == expected.shape)
+        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+    }
+
     /// A grouped convolution that is not depthwise, a dilated depthwise one and a 7x7 one stay on
     /// oneDNN; a 3x3 depthwise one takes zoo's kernel where that kernel runs vector code.
     @Test func onlyDepthwiseConvolutionsTakeZoosKernel() throws {

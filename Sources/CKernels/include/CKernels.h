@@ -83,4 +83,35 @@ void zoo_blocked_depthwise_f32(
     const float *source, const float *weights, const float *bias, float *destination, const struct zoo_depthwise_shape *shape,
     size_t first_row, size_t end_row, float *sums);
 
+/// A 1x1 convolution (no padding, stride 1) whose output only a depthwise convolution reads, both
+/// on nChw16c, computed row by row (`zoo_pointwise_depthwise_f32`): `depthwise` is the depthwise
+/// convolution of the expanded planes, `in_channels` the input's channels (in blocks of 16), and
+/// `activation`, `low` and `high` the 1x1 convolution's activation, as `zoo_depthwise_shape` has them.
+struct zoo_pointwise_depthwise_shape {
+    struct zoo_depthwise_shape depthwise;
+    long in_channels;
+    int activation;
+    float low, high;
+};
+
+/// Whether `zoo_pointwise_depthwise_f32` runs on this CPU (AVX-512) for a depthwise `kernel`
+/// and `stride`; elsewhere it does nothing.
+int zoo_pointwise_depthwise_is_vectorised(long kernel, long stride);
+
+/// The floats of the ring of rows a call for output rows `first ..< end` needs.
+size_t zoo_pointwise_depthwise_ring_floats(const struct zoo_pointwise_depthwise_shape *shape, size_t first, size_t end);
+
+/// Output rows `first ..< end` of one sample (row r is row `r % out_height` of block
+/// `r / out_height`, as for `zoo_blocked_depthwise_f32`) of `depthwise(activation(pointwise(source)))`:
+/// `pointwise_weights` hold, for each block of output channels, 16 floats (one lane a channel)
+/// for each input channel (padding channels included, zero), `pointwise_bias` 16 a block; the
+/// depthwise weights and bias as `zoo_blocked_depthwise_f32` takes them. Each expanded value is
+/// the bias plus the input channels in order, each a fused multiply-add, then the activation.
+/// `ring` holds `zoo_pointwise_depthwise_ring_floats` floats. With `sums` (16 a block), the rows
+/// must be whole blocks, and `sums` receives each block's sums of its outputs, added in pixel order.
+void zoo_pointwise_depthwise_f32(
+    const float *source, const float *pointwise_weights, const float *pointwise_bias, const float *depthwise_weights,
+    const float *depthwise_bias, float *destination, const struct zoo_pointwise_depthwise_shape *shape, size_t first, size_t end,
+    float *ring, float *sums);
+
 #endif

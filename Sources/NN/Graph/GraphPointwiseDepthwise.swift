@@ -140,6 +140,9 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
     private let pointwiseActivation: ConvolutionActivation?
     private let depthwiseActivation: ConvolutionActivation?
     private let plans = PlanCache<[Int], OneDNNPointwiseDepthwise>()
+    /// zoo's kernel for the pair, where it runs (``BlockedPointwiseDepthwise``); else oneDNN's
+    /// fused primitive, by input shape in `plans`.
+    private let kernel: BlockedPointwiseDepthwise?
 
     init(_ call: GraphCall) throws {
         (pointwiseNode, depthwiseNode) = try GraphPointwiseDepthwise.parts(of: call.node)
@@ -151,16 +154,27 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
         depthwise = try GraphFusion.fusedConvolutionLayer(depthwiseCall)
         pointwiseActivation = GraphFusion.fusedActivation(pointwiseCall)
         depthwiseActivation = GraphFusion.fusedActivation(depthwiseCall)
+        let depthwiseEpilogue = depthwiseActivation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) }
+        kernel = depthwise.depthwiseKernel(epilogue: depthwiseEpilogue).flatMap { [pointwise, pointwiseActivation] in
+            BlockedPointwiseDepthwise(
+                pointwiseWeight: pointwise.weight.scalars, pointwiseBias: pointwise.bias?.scalars, inChannels: pointwise.inChannels,
+                activation: pointwiseActivation, depthwise: $0)
+        }
         super.init()
     }
+
+    /// Whether a blocked input runs on zoo's kernel (``BlockedPointwiseDepthwise``).
+    var runsOnZoosKernel: Bool { kernel != nil }
 
     /// A call of one of the two nodes, on `layer`, with the pass's values of `call`.
     func call(_ node: ExportedProgram.Node, _ layer: Conv2d, like call: GraphCall) -> GraphCall {
         GraphCall(node: node, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: layer)
     }
 
-    /// Both convolutions of a blocked `input` in one oneDNN call; nil when oneDNN cannot run them so.
+    /// Both convolutions of a blocked `input` in one call, of zoo's kernel or else oneDNN's; nil
+    /// when neither can run them so.
     func fused(_ input: BlockedActivation) -> BlockedActivation? {
+        if let kernel, input.shape.count == 4, input.shape[1] == kernel.inChannels, let output = try? kernel.run(input) { return output }
         // The plan is looked up by input shape; the convolution's shape is worked out only to make it.
         let plan = try? plans.plan(for: input.shape) { () throws(OneDNNFallback) in
             guard var shape = try? pointwise.oneDNNShape(forLayoutValueOf: input.shape) else {

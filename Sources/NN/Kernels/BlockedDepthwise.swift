@@ -21,21 +21,17 @@ struct BlockedDepthwise: Sendable {
     private let activation: ConvolutionActivation?
     /// `kernel * kernel` vectors of 16 a block of channels (tap-major, a lane a channel), zero
     /// for the padding channels.
-    private let packedWeights: [Float]
+    let packedWeights: [Float]
     /// 16 a block, zero for the padding channels.
-    private let packedBias: [Float]
+    let packedBias: [Float]
 
     /// The convolution of `weight` (`(channels, 1, kernel, kernel)`) and `bias`; nil for a case
     /// the kernel does not run: a kernel other than 3 or 5, a stride other than 1 or 2, a
     /// padding of a kernel's size or more, or an activation other than ReLU, SiLU or a clamp that
     /// keeps 0 (the padding channels must stay 0).
     init?(weight: [Float], bias: [Float]?, channels: Int, kernel: Int, stride: Int, padding: Int, activation: ConvolutionActivation?) {
-        switch activation {
-        case nil, .relu?, .silu?: break
-        case .clamp(let low, let high)? where low <= 0 && high >= 0: break
-        default: return nil
-        }
-        guard kernel == 3 || kernel == 5, stride == 1 || stride == 2, (0..<kernel).contains(padding), channels > 0,
+        guard Self.kernelActivation(activation) != nil, kernel == 3 || kernel == 5, stride == 1 || stride == 2,
+            (0..<kernel).contains(padding), channels > 0,
             weight.count == channels * kernel * kernel, bias.map({ $0.count == channels }) ?? true
         else { return nil }
         (self.channels, self.kernel, self.stride, self.padding, self.activation) = (channels, kernel, stride, padding, activation)
@@ -47,6 +43,28 @@ struct BlockedDepthwise: Sendable {
         }
         packedWeights = packed
         packedBias = (0..<(blocks * 16)).map { $0 < channels ? bias?[$0] ?? 0 : 0 }
+    }
+
+    /// `activation` as zoo's kernels take it (`zoo_depthwise_shape`): 0 none, 1 ReLU, 2 a clamp,
+    /// 3 SiLU, with the clamp's bounds; nil for any other, and for a clamp that does not keep 0
+    /// (the padding channels must stay 0).
+    static func kernelActivation(_ activation: ConvolutionActivation?) -> (code: Int32, low: Float, high: Float)? {
+        switch activation {
+        case nil: (0, 0, 0)
+        case .relu?: (1, 0, 0)
+        case .clamp(let low, let high)? where low <= 0 && high >= 0: (2, low, high)
+        case .silu?: (3, 0, 0)
+        default: nil
+        }
+    }
+
+    /// The kernel's description of this convolution of an input of `shape` `(N, C, H, W)`.
+    func kernelShape(forInput shape: [Int]) -> zoo_depthwise_shape {
+        let output = outputShape(for: shape)
+        let (code, low, high) = Self.kernelActivation(activation) ?? (0, 0, 0)
+        return zoo_depthwise_shape(
+            height: shape[2], width: shape[3], out_height: output[2], out_width: output[3], kernel: kernel, stride: stride,
+            padding: padding, activation: code, low: low, high: high)
     }
 
     /// Whether the kernel runs vector code on this CPU; off AVX-512 it runs a portable loop, slower
@@ -68,16 +86,7 @@ struct BlockedDepthwise: Sendable {
         else { throw .failed(call: "zoo_blocked_depthwise_f32", status: .invalidArguments) }
         let outputShape = outputShape(for: input.shape)
         let output = try BlockedActivation(shape: outputShape)
-        var shape = zoo_depthwise_shape(
-            height: input.shape[2], width: input.shape[3], out_height: outputShape[2], out_width: outputShape[3], kernel: kernel,
-            stride: stride, padding: padding, activation: 0, low: 0, high: 0)
-        switch activation {
-        case .relu?: shape.activation = 1
-        case .clamp(let low, let high)?: (shape.activation, shape.low, shape.high) = (2, low, high)
-        case .silu?: shape.activation = 3
-        default: break
-        }
-        let frozen = shape
+        let frozen = kernelShape(forInput: input.shape)
         let (blocks, rows) = (input.paddedChannels / 16, outputShape[2])
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let sourceSample = blocks * 16 * input.shape[2] * input.shape[3]

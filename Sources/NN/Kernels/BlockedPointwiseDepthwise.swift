@@ -1,0 +1,99 @@
+internal import CKernels
+import Tensor
+
+/// A 1x1 convolution and the depthwise convolution that alone reads its output (an inverted
+/// residual block's expansion and depthwise convolution, MobileNetV2's), on zoo's own kernel
+/// (`zoo_pointwise_depthwise_f32`), which expands the input a row at a time into a ring of rows
+/// as the depthwise window first needs them: the expanded tensor never leaves the cache.
+///
+/// - input: `(N, C_in, H, W)` in the blocked layout (``BlockedActivation``).
+/// - pointwise weight: `(C_mid, C_in, 1, 1)`, as PyTorch stores it; bias: `(C_mid)`; then its
+///   activation, then the depthwise convolution of `C_mid` channels (``BlockedDepthwise``).
+/// - output: `(N, C_mid, H_out, W_out)` in the blocked layout, with
+///   `H_out = (H + 2 * padding - kernel) / stride + 1` and `W_out` likewise.
+///
+/// oneDNN 2.6 runs such a pair (a convolution with a depthwise post-op, on f32) as its two
+/// kernels one after the other, the whole expanded tensor between them.
+struct BlockedPointwiseDepthwise: Sendable {
+    let inChannels: Int
+    let depthwise: BlockedDepthwise
+    private let activation: (code: Int32, low: Float, high: Float)
+    /// For each block of 16 output channels, 16 floats (a lane a channel) for each input
+    /// channel, the padding channels included: zero for the padding channels on either side.
+    private let packedWeights: [Float]
+    /// 16 a block, zero for the padding channels.
+    private let packedBias: [Float]
+
+    /// The pair of `pointwiseWeight` (`(depthwise.channels, inChannels, 1, 1)`), `pointwiseBias`
+    /// and `activation`, then `depthwise`; nil when the kernel does not run on this CPU or the
+    /// activation is one it does not apply (``BlockedDepthwise/kernelActivation(_:)``).
+    init?(
+        pointwiseWeight: [Float], pointwiseBias: [Float]?, inChannels: Int, activation: ConvolutionActivation?, depthwise: BlockedDepthwise
+    ) {
+        let middle = depthwise.channels
+        guard zoo_pointwise_depthwise_is_vectorised(depthwise.kernel, depthwise.stride) != 0,
+            let activation = BlockedDepthwise.kernelActivation(activation), inChannels > 0,
+            pointwiseWeight.count == middle * inChannels, pointwiseBias.map({ $0.count == middle }) ?? true
+        else { return nil }
+        (self.inChannels, self.depthwise, self.activation) = (inChannels, depthwise, activation)
+        let inputLanes = (inChannels + 15) / 16 * 16
+        var packed = [Float](repeating: 0, count: (middle + 15) / 16 * inputLanes * 16)
+        for output in 0..<middle {
+            for input in 0..<inChannels {
+                packed[((output / 16) * inputLanes + input) * 16 + output % 16] = pointwiseWeight[output * inChannels + input]
+            }
+        }
+        packedWeights = packed
+        packedBias = (0..<((middle + 15) / 16 * 16)).map { $0 < middle ? pointwiseBias?[$0] ?? 0 : 0 }
+    }
+
+    /// The output shape for an input of `shape` `(N, C_in, H, W)`.
+    func outputShape(for shape: [Int]) -> [Int] { depthwise.outputShape(for: [shape[0], depthwise.channels, shape[2], shape[3]]) }
+
+    /// Both convolutions of `input`, whose channels must be ``inChannels`` and whose planes must
+    /// be at least one depthwise window (padding included) in each direction.
+    func run(_ input: BlockedActivation) throws(OneDNNFallback) -> BlockedActivation {
+        let (kernel, padding) = (depthwise.kernel, depthwise.padding)
+        guard input.shape.count == 4, input.shape[1] == inChannels, input.shape[2] + 2 * padding >= kernel,
+            input.shape[3] + 2 * padding >= kernel
+        else { throw .failed(call: "zoo_pointwise_depthwise_f32", status: .invalidArguments) }
+        let middleShape = [input.shape[0], depthwise.channels, input.shape[2], input.shape[3]]
+        let output = try BlockedActivation(shape: outputShape(for: input.shape))
+        let shape = zoo_pointwise_depthwise_shape(
+            depthwise: depthwise.kernelShape(forInput: middleShape), in_channels: inChannels, activation: activation.code,
+            low: activation.low, high: activation.high)
+        let (samples, threads) = (input.shape[0], ComputeThreads.count)
+        // Each sample's output rows (row r of block r / rows) in parts, one part a thread: at
+        // batch 1 the threads split each sample's blocks and rows, and each part expands the
+        // rows its own window needs; at larger batches, whole samples.
+        let rowsPerSample = output.paddedChannels / 16 * output.shape[2]
+        let parts = samples >= 2 * threads ? 1 : threads
+        let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
+        let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
+        packedWeights.withUnsafeBufferPointer { pointwiseWeights in
+            packedBias.withUnsafeBufferPointer { pointwiseBias in
+                depthwise.packedWeights.withUnsafeBufferPointer { depthwiseWeights in
+                    depthwise.packedBias.withUnsafeBufferPointer { depthwiseBias in
+                        let weights = (
+                            SharedPointer(pointwiseWeights.baseAddress!), SharedPointer(pointwiseBias.baseAddress!),
+                            SharedPointer(depthwiseWeights.baseAddress!), SharedPointer(depthwiseBias.baseAddress!)
+                        )
+                        parallelFor(samples * parts) { item in
+                            let (sample, part) = item.quotientAndRemainder(dividingBy: parts)
+                            let (first, end) = (rowsPerSample * part / parts, rowsPerSample * (part + 1) / parts)
+                            withUnsafePointer(to: shape) { shape in
+                                let ring = UnsafeMutablePointer<Float>.allocate(
+                                    capacity: zoo_pointwise_depthwise_ring_floats(shape, first, end))
+                                defer { ring.deallocate() }
+                                zoo_pointwise_depthwise_f32(
+                                    source.base + sample * sourceSample, weights.0.base, weights.1.base, weights.2.base, weights.3.base,
+                                    destination.base + sample * destinationSample, shape, first, end, ring, nil)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+}
