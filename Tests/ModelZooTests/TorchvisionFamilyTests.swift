@@ -152,6 +152,16 @@ struct TorchvisionFamilyTests {
         #expect(strides == [1, 2])
     }
 
+    /// efficientnet_b0's 15 expansions (1x1, SiLU) fuse with the 3x3 and 5x5 depthwise
+    /// convolutions reading them where zoo's kernel runs them (AVX-512), and only there: oneDNN's
+    /// fused primitive has neither a 5x5 depthwise post-op nor, in zoo, a SiLU before one.
+    @Test func efficientNetsExpansionsFuseWhereZoosKernelRuns() throws {
+        let program = try TorchvisionFamily.named("efficientnet_b0").program
+        let pairs = GraphFusion.plan(program).nodes.filter { $0.target == GraphPointwiseDepthwise.target }
+        let runs = BlockedPointwiseDepthwise.runs(kernel: 5, stride: 2) && BlockedPointwiseDepthwise.runs(kernel: 3, stride: 1)
+        #expect(pairs.count == (runs ? 15 : 0))
+    }
+
     @Test(arguments: families)
     func aBareStateDictIsRecognisedAsItsFamily(family: String) throws {
         let program = try TorchvisionFamily.named(family).program

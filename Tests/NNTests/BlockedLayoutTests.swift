@@ -331,6 +331,11 @@ struct BlockedLayoutTests {
         let scale = max(1, expected.scalars.map(abs).max() ?? 0)
         #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
         #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        // Keeping the means splits the threads' work by whole blocks: the same output to the bit,
+        // and the means ``blockedChannelMeans(_:)`` takes, to the bit.
+        let keeping = try pair.run(try Self.blocked(x), keepingMeans: true)
+        #expect(try keeping.plain().scalars == output.plain().scalars)
+        #expect(keeping.channelMeans?.scalars == blockedChannelMeans(keeping).scalars)
     }
 
     /// A grouped convolution that is not depthwise, a dilated depthwise one and a 7x7 one stay on

@@ -111,6 +111,9 @@ public final class GraphModule: ModuleBase, Layer {
         case product(input: String, shape: [Int], epilogue: ConvolutionEpilogue?)
         /// A depthwise convolution on zoo's kernel, taking its output's channel means for a pooling when `keepsMeans`.
         case depthwise(input: String, shape: [Int], BlockedDepthwise, keepsMeans: Bool)
+        /// A fused pointwise-depthwise node on zoo's kernel (``BlockedPointwiseDepthwise``), taking
+        /// its output's channel means for a pooling when `keepsMeans`.
+        case pointwiseDepthwise(input: String, shape: [Int], BlockedPointwiseDepthwise, keepsMeans: Bool)
 
         /// The node's output, or nil when its input is not what it was prepared for.
         func run(_ values: GraphLayoutValues, layer: Module?) throws -> LayoutValue? {
@@ -119,6 +122,9 @@ public final class GraphModule: ModuleBase, Layer {
                 guard case .blocked(let value)? = values[input], let output = try convolution.run(value) else { return nil }
                 return .blocked(output)
             case .depthwise(let input, let shape, let kernel, let keepsMeans):
+                guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
+                return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
+            case .pointwiseDepthwise(let input, let shape, let kernel, let keepsMeans):
                 guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
                 return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
             case .product(let input, let shape, let epilogue):
@@ -137,7 +143,7 @@ public final class GraphModule: ModuleBase, Layer {
             $0.values.count {
                 switch $0 {
                 case .blocked(_, let convolution): convolution.keepsChannelMeans
-                case .depthwise(_, _, _, let keepsMeans): keepsMeans
+                case .depthwise(_, _, _, let keepsMeans), .pointwiseDepthwise(_, _, _, let keepsMeans): keepsMeans
                 case .product: false
                 }
             }
@@ -149,6 +155,12 @@ public final class GraphModule: ModuleBase, Layer {
     private func prepare(_ node: ExportedProgram.Node, call: GraphCall, layer: Module?, output: LayoutValue, values: GraphLayoutValues)
         -> PreparedNode?
     {
+        let pooled = node.outputs.first.map(pooledValues.contains) ?? false
+        if node.target == GraphPointwiseDepthwise.target, let layer = layer as? PointwiseDepthwiseLayer, let kernel = layer.kernel,
+            case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input], case .blocked = output
+        {
+            return .pointwiseDepthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
+        }
         // A convolution left unfused (DenseNet's 3x3 ones, read only by concatenations) runs as a
         // fused one with no epilogue does (GraphBlockedOperators.convolution).
         guard node.target == GraphFusion.convolutionTarget || node.target == "aten.conv2d.default", let layer = layer as? Conv2d,
@@ -157,7 +169,6 @@ public final class GraphModule: ModuleBase, Layer {
         let epilogue = GraphFusion.fusedEpilogue(call)
         switch (values[input], output) {
         case (.blocked(let value)?, .blocked):
-            let pooled = node.outputs.first.map(pooledValues.contains) ?? false
             if let kernel = layer.depthwiseKernel(epilogue: epilogue) {
                 return .depthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
             }

@@ -30,9 +30,11 @@ enum GraphPointwiseDepthwise {
     }
 
     /// Whether two fused convolution nodes, `depthwise` reading `pointwise`'s output, are a pair
-    /// the kernel runs: a 1x1, stride-1, unpadded, ungrouped convolution, then a 3x3 depthwise one
+    /// a kernel runs: a 1x1, stride-1, unpadded, ungrouped convolution, then a 3x3 depthwise one
     /// (as many groups as channels) of stride 1 or 2 and padding 1, neither with a residual, each
-    /// activation ReLU, a clamp (ReLU6) or none.
+    /// activation ReLU, a clamp (ReLU6) or none (oneDNN's fused primitive, or zoo's kernel); or,
+    /// where zoo's kernel runs (AVX-512), a 5x5 depthwise one of padding 2 too, and SiLU too
+    /// (EfficientNet's expansions).
     static func fuses(
         pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
         activation: (ExportedProgram.Argument?) -> ConvolutionActivation?
@@ -58,27 +60,29 @@ enum GraphPointwiseDepthwise {
             default: nil
             }
         }
-        func activationFits(_ node: ExportedProgram.Node) -> Bool {
+        func activationFits(_ node: ExportedProgram.Node, _ zoosKernel: Bool) -> Bool {
             switch node.argument("activation", at: Int.max) {
             case nil, .none?: return true
             case let argument?:
                 switch activation(argument) {
                 case .relu?, .clamp?: return true
+                case .silu?: return zoosKernel
                 default: return false
                 }
             }
         }
         guard pointwise.outputs.count == 1, depthwise.argument("input", at: 0) == .tensor(pointwise.outputs[0]),
             pointwise.argument("residual", at: Int.max) == nil, depthwise.argument("residual", at: Int.max) == nil,
-            activationFits(pointwise), activationFits(depthwise),
             let pointwiseWeight = weightShape(pointwise), let depthwiseWeight = weightShape(depthwise)
         else { return false }
-        let channels = pointwiseWeight[0]
-        let stride = pair(depthwise, "stride", 1)
-        return pointwiseWeight[2...] == [1, 1] && group(pointwise) == 1 && pair(pointwise, "stride", 1) == [1, 1]
-            && pair(pointwise, "padding", 0) == [0, 0] && pair(pointwise, "dilation", 1) == [1, 1]
-            && depthwiseWeight == [channels, 1, 3, 3] && group(depthwise) == channels && (stride == [1, 1] || stride == [2, 2])
-            && pair(depthwise, "padding", 0) == [1, 1] && pair(depthwise, "dilation", 1) == [1, 1]
+        let (channels, kernel) = (pointwiseWeight[0], depthwiseWeight[2])
+        guard let stride = pair(depthwise, "stride", 1), stride == [1, 1] || stride == [2, 2] else { return false }
+        let zoosKernel = BlockedPointwiseDepthwise.runs(kernel: kernel, stride: stride[0])
+        return activationFits(pointwise, zoosKernel) && activationFits(depthwise, zoosKernel) && pointwiseWeight[2...] == [1, 1]
+            && group(pointwise) == 1 && pair(pointwise, "stride", 1) == [1, 1] && pair(pointwise, "padding", 0) == [0, 0]
+            && pair(pointwise, "dilation", 1) == [1, 1] && (kernel == 3 || (kernel == 5 && zoosKernel))
+            && depthwiseWeight == [channels, 1, kernel, kernel] && group(depthwise) == channels
+            && pair(depthwise, "padding", 0) == [kernel / 2, kernel / 2] && pair(depthwise, "dilation", 1) == [1, 1]
     }
 
     /// The two nodes the fused one was made of.
@@ -142,7 +146,7 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
     private let plans = PlanCache<[Int], OneDNNPointwiseDepthwise>()
     /// zoo's kernel for the pair, where it runs (``BlockedPointwiseDepthwise``); else oneDNN's
     /// fused primitive, by input shape in `plans`.
-    private let kernel: BlockedPointwiseDepthwise?
+    let kernel: BlockedPointwiseDepthwise?
 
     init(_ call: GraphCall) throws {
         (pointwiseNode, depthwiseNode) = try GraphPointwiseDepthwise.parts(of: call.node)
@@ -175,6 +179,14 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
     /// when neither can run them so.
     func fused(_ input: BlockedActivation) -> BlockedActivation? {
         if let kernel, input.shape.count == 4, input.shape[1] == kernel.inChannels, let output = try? kernel.run(input) { return output }
+        // oneDNN's depthwise post-op is 3x3, with its activations' ReLU or clamp.
+        func oneDNNRuns(_ activation: ConvolutionActivation?) -> Bool {
+            switch activation {
+            case nil, .relu?, .clamp?: true
+            default: false
+            }
+        }
+        guard depthwise.kernelSize == IntPair(3, 3), oneDNNRuns(pointwiseActivation), oneDNNRuns(depthwiseActivation) else { return nil }
         // The plan is looked up by input shape; the convolution's shape is worked out only to make it.
         let plan = try? plans.plan(for: input.shape) { () throws(OneDNNFallback) in
             guard var shape = try? pointwise.oneDNNShape(forLayoutValueOf: input.shape) else {

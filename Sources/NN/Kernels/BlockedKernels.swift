@@ -185,9 +185,33 @@ func channelMeans(of x: BlockedActivation, costPerFloat: Int = 1, _ sums: @Senda
     let means = makeValues(zeroed: x.shape[0] * channels) { means in
         let target = SharedPointer(means)
         forEachBlock(x, costPerFloat: costPerFloat) { sample, block, start in
-            let averages = sums(sample, block, start) / Float(pixels)
-            for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
+            storeMeans(sums(sample, block, start), sample: sample, block: block, channels: channels, pixels: pixels, into: target)
         }
     }
     return Tensor(shape: [x.shape[0], channels, 1, 1], scalars: means)
+}
+
+/// The `(N, C, 1, 1)` means of a blocked `x`'s channels from the 16 sums over the pixels of each
+/// block, taken by a kernel that wrote `x` (`sums[(sample * blocks + block) * 16 + lane]`),
+/// divided as ``channelMeans(of:costPerFloat:_:)`` divides them.
+func channelMeans(of x: BlockedActivation, blockSums sums: [Float]) -> Tensor {
+    let (channels, pixels, blocks) = (x.shape[1], x.shape[2] * x.shape[3], x.paddedChannels / 16)
+    let means = makeValues(zeroed: x.shape[0] * channels) { means in
+        let target = SharedPointer(means)
+        for sample in 0..<x.shape[0] {
+            for block in 0..<blocks {
+                let start = (sample * blocks + block) * 16
+                let blockSums = SIMD16<Float>(sums[start..<(start + 16)])
+                storeMeans(blockSums, sample: sample, block: block, channels: channels, pixels: pixels, into: target)
+            }
+        }
+    }
+    return Tensor(shape: [x.shape[0], channels, 1, 1], scalars: means)
+}
+
+/// One block's means, its 16 sums over `pixels` pixels, into `(N, C)` means (the padding lanes left out).
+@inline(__always)
+private func storeMeans(_ sums: SIMD16<Float>, sample: Int, block: Int, channels: Int, pixels: Int, into target: SharedPointer<Float>) {
+    let averages = sums / Float(pixels)
+    for lane in 0..<16 where block * 16 + lane < channels { target.base[sample * channels + block * 16 + lane] = averages[lane] }
 }

@@ -31,7 +31,7 @@ struct BlockedPointwiseDepthwise: Sendable {
         pointwiseWeight: [Float], pointwiseBias: [Float]?, inChannels: Int, activation: ConvolutionActivation?, depthwise: BlockedDepthwise
     ) {
         let middle = depthwise.channels
-        guard zoo_pointwise_depthwise_is_vectorised(depthwise.kernel, depthwise.stride) != 0,
+        guard Self.runs(kernel: depthwise.kernel, stride: depthwise.stride),
             let activation = BlockedDepthwise.kernelActivation(activation), inChannels > 0,
             pointwiseWeight.count == middle * inChannels, pointwiseBias.map({ $0.count == middle }) ?? true
         else { return nil }
@@ -47,12 +47,18 @@ struct BlockedPointwiseDepthwise: Sendable {
         packedBias = (0..<((middle + 15) / 16 * 16)).map { $0 < middle ? pointwiseBias?[$0] ?? 0 : 0 }
     }
 
+    /// Whether the kernel runs on this CPU for a depthwise `kernel` and `stride` (vector code,
+    /// AVX-512, as zoo's depthwise kernel).
+    static func runs(kernel: Int, stride: Int) -> Bool { zoo_pointwise_depthwise_is_vectorised(kernel, stride) != 0 }
+
     /// The output shape for an input of `shape` `(N, C_in, H, W)`.
     func outputShape(for shape: [Int]) -> [Int] { depthwise.outputShape(for: [shape[0], depthwise.channels, shape[2], shape[3]]) }
 
     /// Both convolutions of `input`, whose channels must be ``inChannels`` and whose planes must
-    /// be at least one depthwise window (padding included) in each direction.
-    func run(_ input: BlockedActivation) throws(OneDNNFallback) -> BlockedActivation {
+    /// be at least one depthwise window (padding included) in each direction. With
+    /// `keepingMeans`, the output keeps its channels' means (``BlockedActivation/channelMeans``),
+    /// the sums added in the order ``blockedChannelMeans(_:)`` adds them.
+    func run(_ input: BlockedActivation, keepingMeans: Bool = false) throws(OneDNNFallback) -> BlockedActivation {
         let (kernel, padding) = (depthwise.kernel, depthwise.padding)
         guard input.shape.count == 4, input.shape[1] == inChannels, input.shape[2] + 2 * padding >= kernel,
             input.shape[3] + 2 * padding >= kernel
@@ -65,9 +71,19 @@ struct BlockedPointwiseDepthwise: Sendable {
         let (samples, threads) = (input.shape[0], ComputeThreads.count)
         // Each sample's output rows (row r of block r / rows) in parts, one part a thread: at
         // batch 1 the threads split each sample's blocks and rows, and each part expands the
-        // rows its own window needs; at larger batches, whole samples.
-        let rowsPerSample = output.paddedChannels / 16 * output.shape[2]
-        let parts = samples >= 2 * threads ? 1 : threads
+        // rows its own window needs; at larger batches, whole samples. The means need each
+        // block's rows in order on one thread: then the parts are of whole blocks.
+        let (blocks, rows) = (output.paddedChannels / 16, output.shape[2])
+        let parts = samples >= 2 * threads ? 1 : keepingMeans ? min(threads, blocks) : threads
+        let sums = keepingMeans ? UnsafeMutableBufferPointer<Float>.allocate(capacity: samples * blocks * 16) : nil
+        defer { sums?.deallocate() }
+        let sumsBase = sums.map { SharedPointer($0.baseAddress!) }
+        /// Part `part`'s output rows `first ..< end` of a sample's.
+        @Sendable func range(_ part: Int) -> (first: Int, end: Int) {
+            keepingMeans
+                ? (blocks * part / parts * rows, blocks * (part + 1) / parts * rows)
+                : (blocks * rows * part / parts, blocks * rows * (part + 1) / parts)
+        }
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
         packedWeights.withUnsafeBufferPointer { pointwiseWeights in
@@ -80,20 +96,22 @@ struct BlockedPointwiseDepthwise: Sendable {
                         )
                         parallelFor(samples * parts) { item in
                             let (sample, part) = item.quotientAndRemainder(dividingBy: parts)
-                            let (first, end) = (rowsPerSample * part / parts, rowsPerSample * (part + 1) / parts)
+                            let (first, end) = range(part)
                             withUnsafePointer(to: shape) { shape in
                                 let ring = UnsafeMutablePointer<Float>.allocate(
                                     capacity: zoo_pointwise_depthwise_ring_floats(shape, first, end))
                                 defer { ring.deallocate() }
                                 zoo_pointwise_depthwise_f32(
                                     source.base + sample * sourceSample, weights.0.base, weights.1.base, weights.2.base, weights.3.base,
-                                    destination.base + sample * destinationSample, shape, first, end, ring, nil)
+                                    destination.base + sample * destinationSample, shape, first, end, ring,
+                                    sumsBase.map { $0.base + (sample * blocks + first / rows) * 16 })
                             }
                         }
                     }
                 }
             }
         }
+        if let sums { output.keep(channelMeans: channelMeans(of: output, blockSums: Array(sums))) }
         return output
     }
 }
