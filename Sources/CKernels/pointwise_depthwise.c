@@ -146,7 +146,8 @@ void zoo_pointwise_depthwise_f32(
     long end_block = (long)end / rows, end_row = (long)end % rows;
     struct operands o = {source, pointwise_weights, pointwise_bias, depthwise_weights, depthwise_bias, destination, ring, sums};
     if (sums) {
-        for (long index = 0; index < (end_block - first_block) * 16; index++) sums[index] = 0.0f;
+        long touched = ((long)end - 1) / rows - first_block + 1;
+        for (long index = 0; index < touched * 16; index++) sums[index] = 0.0f;
     }
     if (first_block == end_block) return segment(&o, shape, first_block, first_block + 1, first_row, end_row);
     if (first_row > 0) {
@@ -155,5 +156,6 @@ void zoo_pointwise_depthwise_f32(
         if (o.sums) o.sums += 16;
     }
     if (end_block > first_block) segment(&o, shape, first_block, end_block, 0, rows);
+    if (o.sums) o.sums += (end_block - first_block) * 16;
     if (end_row > 0) segment(&o, shape, end_block, end_block + 1, 0, end_row);
 }

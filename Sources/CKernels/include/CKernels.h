@@ -107,8 +107,8 @@ size_t zoo_pointwise_depthwise_ring_floats(const struct zoo_pointwise_depthwise_
 /// for each input channel (padding channels included, zero), `pointwise_bias` 16 a block; the
 /// depthwise weights and bias as `zoo_blocked_depthwise_f32` takes them. Each expanded value is
 /// the bias plus the input channels in order, each a fused multiply-add, then the activation.
-/// `ring` holds `zoo_pointwise_depthwise_ring_floats` floats. With `sums` (16 a block), the rows
-/// must be whole blocks, and `sums` receives each block's sums of its outputs, added in pixel order.
+/// `ring` holds `zoo_pointwise_depthwise_ring_floats` floats. With `sums` (16 for each block the
+/// rows reach), `sums` receives each block's sums of its outputs in those rows, added in pixel order.
 void zoo_pointwise_depthwise_f32(
     const float *source, const float *pointwise_weights, const float *pointwise_bias, const float *depthwise_weights,
     const float *depthwise_bias, float *destination, const struct zoo_pointwise_depthwise_shape *shape, size_t first, size_t end,

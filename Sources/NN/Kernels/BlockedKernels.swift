@@ -155,11 +155,14 @@ private func applyBlockedMap(_ epilogue: ConvolutionEpilogue, from x: BlockedAct
 func blockedChannelMeans(_ x: BlockedActivation) -> Tensor {
     let source = SharedPointer(x.floats)
     let pixels = x.shape[2] * x.shape[3]
-    return channelMeans(of: x) { _, _, start in
-        var sums = SIMD16<Float>(repeating: 0)
-        for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
-        return sums
-    }
+    return channelMeans(of: x) { _, _, start in blockSums(source, start: start, pixels: pixels) }
+}
+
+/// The 16 sums over `pixels` pixels of the block whose first float is `start`, added in pixel order.
+func blockSums(_ source: SharedPointer<Float>, start: Int, pixels: Int) -> SIMD16<Float> {
+    var sums = SIMD16<Float>(repeating: 0)
+    for offset in stride(from: start, to: start + pixels * 16, by: 16) { sums += vector(source, offset) }
+    return sums
 }
 
 /// SiLU over a blocked `x` in place, and the mean of each channel's plane of the result as

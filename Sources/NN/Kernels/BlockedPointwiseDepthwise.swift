@@ -71,19 +71,15 @@ struct BlockedPointwiseDepthwise: Sendable {
         let (samples, threads) = (input.shape[0], ComputeThreads.count)
         // Each sample's output rows (row r of block r / rows) in parts, one part a thread: at
         // batch 1 the threads split each sample's blocks and rows, and each part expands the
-        // rows its own window needs; at larger batches, whole samples. The means need each
-        // block's rows in order on one thread: then the parts are of whole blocks.
+        // rows its own window needs; at larger batches, whole samples. For the means, each part
+        // adds up the blocks it writes whole, and a block two parts share is added up after.
         let (blocks, rows) = (output.paddedChannels / 16, output.shape[2])
-        let parts = samples >= 2 * threads ? 1 : keepingMeans ? min(threads, blocks) : threads
+        let parts = samples >= 2 * threads ? 1 : threads
         let sums = keepingMeans ? UnsafeMutableBufferPointer<Float>.allocate(capacity: samples * blocks * 16) : nil
         defer { sums?.deallocate() }
         let sumsBase = sums.map { SharedPointer($0.baseAddress!) }
         /// Part `part`'s output rows `first ..< end` of a sample's.
-        @Sendable func range(_ part: Int) -> (first: Int, end: Int) {
-            keepingMeans
-                ? (blocks * part / parts * rows, blocks * (part + 1) / parts * rows)
-                : (blocks * rows * part / parts, blocks * rows * (part + 1) / parts)
-        }
+        @Sendable func range(_ part: Int) -> (first: Int, end: Int) { (blocks * rows * part / parts, blocks * rows * (part + 1) / parts) }
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
         packedWeights.withUnsafeBufferPointer { pointwiseWeights in
@@ -97,21 +93,39 @@ struct BlockedPointwiseDepthwise: Sendable {
                         parallelFor(samples * parts) { item in
                             let (sample, part) = item.quotientAndRemainder(dividingBy: parts)
                             let (first, end) = range(part)
+                            guard end > first else { return }
+                            let touched = (end - 1) / rows - first / rows + 1
+                            let partSums = sumsBase.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: touched * 16) }
+                            defer { partSums?.deallocate() }
                             withUnsafePointer(to: shape) { shape in
                                 let ring = UnsafeMutablePointer<Float>.allocate(
                                     capacity: zoo_pointwise_depthwise_ring_floats(shape, first, end))
                                 defer { ring.deallocate() }
                                 zoo_pointwise_depthwise_f32(
                                     source.base + sample * sourceSample, weights.0.base, weights.1.base, weights.2.base, weights.3.base,
-                                    destination.base + sample * destinationSample, shape, first, end, ring,
-                                    sumsBase.map { $0.base + (sample * blocks + first / rows) * 16 })
+                                    destination.base + sample * destinationSample, shape, first, end, ring, partSums)
+                            }
+                            guard let partSums, let sumsBase else { return }
+                            for block in (first / rows)...((end - 1) / rows) where block * rows >= first && (block + 1) * rows <= end {
+                                (sumsBase.base + (sample * blocks + block) * 16).update(
+                                    from: partSums + (block - first / rows) * 16, count: 16)
                             }
                         }
                     }
                 }
             }
         }
-        if let sums { output.keep(channelMeans: channelMeans(of: output, blockSums: Array(sums))) }
+        if let sums {
+            let pixels = output.shape[2] * output.shape[3]
+            for sample in 0..<samples {
+                for part in 1..<parts where range(part).first % rows != 0 {
+                    let block = range(part).first / rows
+                    let split = blockSums(destination, start: sample * destinationSample + block * pixels * 16, pixels: pixels)
+                    for lane in 0..<16 { sums[(sample * blocks + block) * 16 + lane] = split[lane] }
+                }
+            }
+            output.keep(channelMeans: channelMeans(of: output, blockSums: Array(sums)))
+        }
         return output
     }
 }
