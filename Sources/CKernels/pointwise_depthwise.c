@@ -1,68 +1,12 @@
-#include "depthwise_rows.h"
+#include "pointwise_rows.h"
 
 // A 1x1 convolution and the depthwise convolution that alone reads its output, row by row: each
 // input row is expanded (the 1x1 convolution and its activation) into a ring of K rows as the
 // depthwise window first needs it, and each output row is computed from the ring
 // (depthwise_rows.h). The expanded tensor, the largest of an inverted residual block (six times
 // its input's channels), never leaves the cache; oneDNN 2.6 runs such a pair (its depthwise
-// post-op, on f32) as two kernels with the whole expanded tensor between them.
-//
-// The expansion of P pixels into G blocks of 16 channels keeps G x P vectors of sums in
-// registers: for each input channel, G weight vectors and P broadcast input values give G x P
-// fused multiply-adds. The sums start from the bias and add the input channels in order.
-
-#define WEIGHT_BLOCK(in_blocks) ((in_blocks) * 256)
-
-AVX512 static inline __attribute__((always_inline)) void expand(
-    const float *input, long in_plane, long in_blocks, const float *weights, const float *bias, float *ring, long ring_block,
-    const struct zoo_pointwise_depthwise_shape *shape, const int G, const int P) {
-    __m512 sums[G][P];
-    for (int g = 0; g < G; g++) {
-        __m512 b = _mm512_loadu_ps(bias + g * 16);
-        for (int p = 0; p < P; p++) sums[g][p] = b;
-    }
-    for (long block = 0; block < in_blocks; block++) {
-        const float *x = input + block * in_plane;
-        const float *w = weights + block * 256;
-        // The last block's padding channels are zero: their products are left out.
-        int lanes = block == in_blocks - 1 ? (int)(shape->in_channels - block * 16) : 16;
-        for (int lane = 0; lane < lanes; lane++) {
-            __m512 tap[G];
-            for (int g = 0; g < G; g++) tap[g] = _mm512_loadu_ps(w + g * WEIGHT_BLOCK(in_blocks) + lane * 16);
-            for (int p = 0; p < P; p++) {
-                __m512 value = _mm512_set1_ps(x[p * 16 + lane]);
-                for (int g = 0; g < G; g++) sums[g][p] = _mm512_fmadd_ps(value, tap[g], sums[g][p]);
-            }
-        }
-    }
-    for (int g = 0; g < G; g++) {
-        for (int p = 0; p < P; p++) {
-            _mm512_storeu_ps(ring + g * ring_block + p * 16, activate(sums[g][p], shape->activation, shape->low, shape->high));
-        }
-    }
-}
-
-// One input row expanded into G blocks: P = 6 pixels a step (G x 6 sums, G weights and a
-// broadcast value fit AVX-512's 32 registers for G up to 4), then the rest.
-#define EXPAND_ROW(G)                                                                                                          \
-    AVX512 static void expand_row_##G(const float *input, long in_plane, const float *weights, const float *bias, float *ring,  \
-        long ring_block, const struct zoo_pointwise_depthwise_shape *shape) {                                                 \
-        long width = shape->depthwise.width, in_blocks = (shape->in_channels + 15) / 16, w = 0;                                               \
-        for (; w + 6 <= width; w += 6)                                                                                          \
-            expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 6);                 \
-        switch (width - w) {                                                                                                    \
-        case 5: expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 5); break;      \
-        case 4: expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 4); break;      \
-        case 3: expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 3); break;      \
-        case 2: expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 2); break;      \
-        case 1: expand(input + w * 16, in_plane, in_blocks, weights, bias, ring + w * 16, ring_block, shape, G, 1); break;      \
-        default: break;                                                                                                         \
-        }                                                                                                                       \
-    }
-EXPAND_ROW(1)
-EXPAND_ROW(2)
-EXPAND_ROW(3)
-EXPAND_ROW(4)
+// post-op, on f32) as two kernels with the whole expanded tensor between them. The expansion
+// is pointwise_rows.h's.
 
 struct operands {
     const float *source, *pointwise_weights, *pointwise_bias, *depthwise_weights, *depthwise_bias;
@@ -77,26 +21,15 @@ struct operands {
         long end_block, long first_row, long end_row) {                                                                       \
         const struct zoo_depthwise_shape *g = &shape->depthwise;                                                               \
         long ring_block = g->width * 16, ring_slot = (end_block - first_block) * ring_block;                                   \
-        long in_plane = g->height * g->width * 16, next = first_row * S - g->padding, in_blocks = (shape->in_channels + 15) / 16;                                          \
+        long next = first_row * S - g->padding;                                                                                \
+        struct pointwise expansion = {o->pointwise_weights, o->pointwise_bias, 0, 0, shape->in_channels,                       \
+            g->height * g->width * 16, shape->activation, shape->low, shape->high};                                          \
         if (next < 0) next = 0;                                                                                                 \
         for (long oh = first_row; oh < end_row; oh++) {                                                                         \
             long ih0 = oh * S - g->padding, needed = ih0 + K < g->height ? ih0 + K : g->height;                               \
             for (; next < needed; next++) {                                                                                     \
-                const float *input = o->source + next * g->width * 16;                                                         \
-                float *slot = o->ring + (next % K) * ring_slot;                                                                 \
-                long block = first_block;                                                                                       \
-                for (; block + 4 <= end_block; block += 4)                                                                      \
-                    expand_row_4(input, in_plane, o->pointwise_weights + block * WEIGHT_BLOCK(in_blocks),                \
-                        o->pointwise_bias + block * 16, slot + (block - first_block) * ring_block, ring_block, shape);          \
-                const float *weights = o->pointwise_weights + block * WEIGHT_BLOCK(in_blocks);                           \
-                const float *bias = o->pointwise_bias + block * 16;                                                             \
-                float *rest = slot + (block - first_block) * ring_block;                                                        \
-                switch (end_block - block) {                                                                                    \
-                case 3: expand_row_3(input, in_plane, weights, bias, rest, ring_block, shape); break;                          \
-                case 2: expand_row_2(input, in_plane, weights, bias, rest, ring_block, shape); break;                          \
-                case 1: expand_row_1(input, in_plane, weights, bias, rest, ring_block, shape); break;                          \
-                default: break;                                                                                                 \
-                }                                                                                                               \
+                pointwise_row(o->source + next * g->width * 16, g->width, &expansion, first_block, end_block,                  \
+                    o->ring + (next % K) * ring_slot, ring_block);                                                              \
             }                                                                                                                   \
             for (long block = first_block; block < end_block; block++) {                                                        \
                 const float *rows[K];                                                                                           \

@@ -162,6 +162,15 @@ struct TorchvisionFamilyTests {
         #expect(pairs.count == (runs ? 15 : 0))
     }
 
+    /// densenet121's 58 layers and 3 transitions normalize their input (BatchNorm, ReLU) for a
+    /// 1x1 convolution alone: each pair is one node where zoo's kernel runs it (AVX-512), and
+    /// only there.
+    @Test func denseNetsNormalizationsFuseWithTheirConvolutionsWhereZoosKernelRuns() throws {
+        let program = try TorchvisionFamily.named("densenet121").program
+        let pairs = GraphFusion.plan(program).nodes.filter { $0.target == GraphNormalizedPointwise.target }
+        #expect(pairs.count == (BlockedNormalizedPointwise.runs ? 61 : 0))
+    }
+
     @Test(arguments: families)
     func aBareStateDictIsRecognisedAsItsFamily(family: String) throws {
         let program = try TorchvisionFamily.named(family).program

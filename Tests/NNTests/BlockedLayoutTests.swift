@@ -338,6 +338,53 @@ struct BlockedLayoutTests {
         #expect(keeping.channelMeans?.scalars == blockedChannelMeans(keeping).scalars)
     }
 
+    /// An eval-mode BatchNorm and ReLU then a 1x1 convolution on zoo's kernel (DenseNet's layers
+    /// and transitions), against the plain BatchNorm, ReLU and convolution one after the other:
+    /// a few roundings of the largest value. Input channels of 200 and 24 leave padding lanes in
+    /// the input, 20 and 80 output channels a group of fewer than four blocks; planes of 1 to 11
+    /// pixels across leave the pixels in steps of 6 and remainders.
+    @Test(arguments: [
+        (64, 128, ConvolutionActivation?.some(.relu), [1, 9, 11]), (200, 128, .relu, [2, 7, 7]), (24, 20, nil, [3, 1, 2]),
+        (48, 80, .silu, [1, 5, 6]), (32, 32, .clamp(low: 0, high: 6), [1, 3, 1]),
+    ])
+    func normalizedPointwiseConvolutionsAreThePlainOnes(
+        inChannels: Int, outChannels: Int, activation: ConvolutionActivation?, batchAndPlane: [Int]
+    ) throws {
+        var generator = SeededGenerator(seed: 51)
+        let norm = try BatchNorm2d(numFeatures: inChannels)
+        for (name, bound) in [("weight", Float(1)), ("bias", 1), ("running_mean", 1)] {
+            try norm.setLocalState(name, to: Tensor(shape: [inChannels], scalars: generator.uniform(count: inChannels, bound: bound)))
+        }
+        try norm.setLocalState(
+            "running_var", to: Tensor(shape: [inChannels], scalars: generator.uniform(count: inChannels, bound: 1).map { 1.5 + $0 }))
+        norm.eval()
+        let conv = try Conv2d(inChannels: inChannels, outChannels: outChannels, kernelSize: 1)
+        let bound = 1 / Float(inChannels).squareRoot()
+        try conv.setLocalState(
+            "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: bound)))
+        try conv.setLocalState("bias", to: Tensor(shape: [outChannels], scalars: generator.uniform(count: outChannels, bound: 1)))
+        conv.eval()
+        let x = seededTensor([batchAndPlane[0], inChannels, batchAndPlane[1], batchAndPlane[2]], seed: 52, bound: 3)
+        let normalized = try ReLU().forward(try norm.forward(x))
+        let expected = try conv.forward(
+            normalized, epilogue: activation.map { ConvolutionEpilogue(scale: nil, shift: nil, activation: $0) })
+        let map = try #require(norm.evalAffineMap)
+        guard
+            let kernel = BlockedNormalizedPointwise(
+                scale: map.scale, shift: map.shift, weight: conv.weight.scalars, bias: conv.bias?.scalars, inChannels: inChannels,
+                outChannels: outChannels, activation: activation)
+        else {
+            #expect(!BlockedNormalizedPointwise.runs, "the kernel declined on a CPU it runs on")
+            return
+        }
+        let output = try kernel.run(try Self.blocked(x))
+        #expect(output.shape == expected.shape)
+        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+    }
+
     /// A grouped convolution that is not depthwise, a dilated depthwise one and a 7x7 one stay on
     /// oneDNN; a 3x3 depthwise one takes zoo's kernel where that kernel runs vector code.
     @Test func onlyDepthwiseConvolutionsTakeZoosKernel() throws {

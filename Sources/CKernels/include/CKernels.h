@@ -114,4 +114,28 @@ void zoo_pointwise_depthwise_f32(
     const float *depthwise_bias, float *destination, const struct zoo_pointwise_depthwise_shape *shape, size_t first, size_t end,
     float *ring, float *sums);
 
+/// A BatchNorm and ReLU (`relu(x * scale + shift)`, a channel a lane) then a 1x1 convolution (no
+/// padding, stride 1, `in_channels` to `out_channels`) and its activation (as
+/// `zoo_depthwise_shape` has it), on nChw16c planes of `height x width`.
+struct zoo_normalized_pointwise_shape {
+    long in_channels, out_channels, height, width;
+    int activation;
+    float low, high;
+};
+
+/// Whether `zoo_normalized_pointwise_f32` runs on this CPU (AVX-512); elsewhere it does nothing.
+int zoo_normalized_pointwise_is_vectorised(void);
+
+/// How many items a sample's output is split into: each row, in groups of four blocks of 16
+/// output channels (item i is row `i / groups` of group `i % groups`).
+size_t zoo_normalized_pointwise_items(const struct zoo_normalized_pointwise_shape *shape);
+
+/// Items `first ..< end` of one sample: `scale` and `shift` 16 floats an input block (zero for
+/// the padding channels), the weights and bias as `zoo_pointwise_depthwise_f32` takes its 1x1
+/// convolution's. Each output is the bias plus the normalized input channels in order, each a
+/// fused multiply-add, then the activation.
+void zoo_normalized_pointwise_f32(
+    const float *source, const float *scale, const float *shift, const float *weights, const float *bias, float *destination,
+    const struct zoo_normalized_pointwise_shape *shape, size_t first, size_t end);
+
 #endif

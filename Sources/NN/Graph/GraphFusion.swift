@@ -38,6 +38,7 @@ enum GraphFusion {
     static let table: [String: GraphOperators.Operation] = [
         convolutionTarget: fusedConvolution, "zoo.batch_norm_relu": batchNormThenReLU, "zoo.add_relu": addThenReLU,
         "zoo.scale_channels": scaleChannels, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.plain,
+        GraphNormalizedPointwise.target: GraphNormalizedPointwise.plain,
     ]
 
     /// The index that makes ``GraphCall``'s lookups go by name only (the fused nodes' own arguments
@@ -138,6 +139,22 @@ enum GraphFusion {
                     pointwise: nodes[producer], depthwise: nodes[index], shapes: program.shapes, activation: convolutionActivation)
             else { continue }
             nodes[index] = GraphPointwiseDepthwise.node(pointwise: nodes[producer], depthwise: nodes[index])
+            removed.insert(producer)
+        }
+        // A BatchNorm and ReLU whose output only a 1x1 convolution reads: one node
+        // (GraphNormalizedPointwise.swift), placed where the convolution was.
+        var normalizers: [String: Int] = [:]
+        for index in nodes.indices where !removed.contains(index) && nodes[index].target == "zoo.batch_norm_relu" {
+            if let output = soleOutput(nodes[index]) { normalizers[output] = index }
+        }
+        for index in nodes.indices
+        where !removed.contains(index) && [convolutionTarget, "aten.conv2d.default"].contains(nodes[index].target) {
+            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = normalizers[input],
+                !removed.contains(producer), soleUser(input) == index,
+                GraphNormalizedPointwise.fuses(
+                    normalization: nodes[producer], convolution: nodes[index], shapes: program.shapes, activation: convolutionActivation)
+            else { continue }
+            nodes[index] = GraphNormalizedPointwise.node(normalization: nodes[producer], convolution: nodes[index])
             removed.insert(producer)
         }
         var kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }

@@ -114,6 +114,8 @@ public final class GraphModule: ModuleBase, Layer {
         /// A fused pointwise-depthwise node on zoo's kernel (``BlockedPointwiseDepthwise``), taking
         /// its output's channel means for a pooling when `keepsMeans`.
         case pointwiseDepthwise(input: String, shape: [Int], BlockedPointwiseDepthwise, keepsMeans: Bool)
+        /// A fused normalized-pointwise node on zoo's kernel (``BlockedNormalizedPointwise``).
+        case normalizedPointwise(input: String, shape: [Int], BlockedNormalizedPointwise)
 
         /// The node's output, or nil when its input is not what it was prepared for.
         func run(_ values: GraphLayoutValues, layer: Module?) throws -> LayoutValue? {
@@ -127,6 +129,9 @@ public final class GraphModule: ModuleBase, Layer {
             case .pointwiseDepthwise(let input, let shape, let kernel, let keepsMeans):
                 guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
                 return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
+            case .normalizedPointwise(let input, let shape, let kernel):
+                guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
+                return .blocked(try kernel.run(value))
             case .product(let input, let shape, let epilogue):
                 guard case .plain(let value)? = values[input], value.shape == shape, let layer = layer as? Conv2d,
                     let output = layer.onePixelProduct(value, epilogue: epilogue)
@@ -144,7 +149,7 @@ public final class GraphModule: ModuleBase, Layer {
                 switch $0 {
                 case .blocked(_, let convolution): convolution.keepsChannelMeans
                 case .depthwise(_, _, _, let keepsMeans), .pointwiseDepthwise(_, _, _, let keepsMeans): keepsMeans
-                case .product: false
+                case .product, .normalizedPointwise: false
                 }
             }
         }
@@ -160,6 +165,11 @@ public final class GraphModule: ModuleBase, Layer {
             case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input], case .blocked = output
         {
             return .pointwiseDepthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
+        }
+        if node.target == GraphNormalizedPointwise.target, let layer = layer as? NormalizedPointwiseLayer, let kernel = layer.kernel,
+            case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input], case .blocked = output
+        {
+            return .normalizedPointwise(input: input, shape: value.shape, kernel)
         }
         // A convolution left unfused (DenseNet's 3x3 ones, read only by concatenations) runs as a
         // fused one with no epilogue does (GraphBlockedOperators.convolution).

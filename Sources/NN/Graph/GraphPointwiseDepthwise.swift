@@ -16,17 +16,7 @@ enum GraphPointwiseDepthwise {
 
     /// The fused node for `pointwise` and `depthwise` (both fused convolution nodes).
     static func node(pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node) -> ExportedProgram.Node {
-        ExportedProgram.Node(
-            target: target, name: depthwise.name,
-            arguments: pointwise.arguments
-                + depthwise.arguments.map { argument in
-                    // The intermediate value is named, not read: no node computes it.
-                    guard argument.name == "input", case .tensor(let middle) = argument.value else {
-                        return (depthwisePrefix + argument.name, argument.value)
-                    }
-                    return (depthwisePrefix + argument.name, .other(middle))
-                },
-            outputs: depthwise.outputs)
+        GraphNodePair.node(target: target, first: pointwise, second: depthwise, prefix: depthwisePrefix)
     }
 
     /// Whether two fused convolution nodes, `depthwise` reading `pointwise`'s output, are a pair
@@ -39,27 +29,6 @@ enum GraphPointwiseDepthwise {
         pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
         activation: (ExportedProgram.Argument?) -> ConvolutionActivation?
     ) -> Bool {
-        func weightShape(_ node: ExportedProgram.Node) -> [Int]? {
-            guard case .tensor(let name)? = node.argument("weight", at: 1), let shape = shapes[name] else { return nil }
-            let sizes = shape.compactMap { $0.evaluate([:]) }
-            return sizes.count == 4 && shape.count == 4 ? sizes : nil
-        }
-        func pair(_ node: ExportedProgram.Node, _ name: String, _ fallback: Int) -> [Int]? {
-            switch node.argument(name, at: Int.max) {
-            case nil, .none?: [fallback, fallback]
-            case .ints(let values)? where values.count == 1: [values[0], values[0]]
-            case .ints(let values)? where values.count == 2: values
-            case .int(let value)?: [value, value]
-            default: nil
-            }
-        }
-        func group(_ node: ExportedProgram.Node) -> Int? {
-            switch node.argument("groups", at: Int.max) {
-            case nil, .none?: 1
-            case .int(let value)?: value
-            default: nil
-            }
-        }
         func activationFits(_ node: ExportedProgram.Node, _ zoosKernel: Bool) -> Bool {
             switch node.argument("activation", at: Int.max) {
             case nil, .none?: return true
@@ -73,33 +42,23 @@ enum GraphPointwiseDepthwise {
         }
         guard pointwise.outputs.count == 1, depthwise.argument("input", at: 0) == .tensor(pointwise.outputs[0]),
             pointwise.argument("residual", at: Int.max) == nil, depthwise.argument("residual", at: Int.max) == nil,
-            let pointwiseWeight = weightShape(pointwise), let depthwiseWeight = weightShape(depthwise)
+            let pointwiseWeight = GraphNodePair.weightShape(pointwise, shapes: shapes),
+            let depthwiseWeight = GraphNodePair.weightShape(depthwise, shapes: shapes)
         else { return false }
         let (channels, kernel) = (pointwiseWeight[0], depthwiseWeight[2])
-        guard let stride = pair(depthwise, "stride", 1), stride == [1, 1] || stride == [2, 2] else { return false }
+        guard let stride = GraphNodePair.pair(depthwise, "stride", 1), stride == [1, 1] || stride == [2, 2] else { return false }
         let zoosKernel = BlockedPointwiseDepthwise.runs(kernel: kernel, stride: stride[0])
-        return activationFits(pointwise, zoosKernel) && activationFits(depthwise, zoosKernel) && pointwiseWeight[2...] == [1, 1]
-            && group(pointwise) == 1 && pair(pointwise, "stride", 1) == [1, 1] && pair(pointwise, "padding", 0) == [0, 0]
-            && pair(pointwise, "dilation", 1) == [1, 1] && (kernel == 3 || (kernel == 5 && zoosKernel))
-            && depthwiseWeight == [channels, 1, kernel, kernel] && group(depthwise) == channels
-            && pair(depthwise, "padding", 0) == [kernel / 2, kernel / 2] && pair(depthwise, "dilation", 1) == [1, 1]
+        return activationFits(pointwise, zoosKernel) && activationFits(depthwise, zoosKernel)
+            && GraphNodePair.isPointwise(pointwise, weight: pointwiseWeight) && (kernel == 3 || (kernel == 5 && zoosKernel))
+            && depthwiseWeight == [channels, 1, kernel, kernel] && GraphNodePair.groups(depthwise) == channels
+            && GraphNodePair.pair(depthwise, "padding", 0) == [kernel / 2, kernel / 2]
+            && GraphNodePair.pair(depthwise, "dilation", 1) == [1, 1]
     }
 
     /// The two nodes the fused one was made of.
     static func parts(of node: ExportedProgram.Node) throws -> (pointwise: ExportedProgram.Node, depthwise: ExportedProgram.Node) {
-        let pointwiseArguments = node.arguments.filter { !$0.name.hasPrefix(depthwisePrefix) }
-        let depthwiseArguments = node.arguments.filter { $0.name.hasPrefix(depthwisePrefix) }.map {
-            (name: String($0.name.dropFirst(depthwisePrefix.count)), value: $0.value)
-        }
-        guard case .other(let middle)? = depthwiseArguments.first(where: { $0.name == "input" })?.value else {
-            throw NNError.invalidProgram(reason: "node '\(node.name)' (\(target)) lacks its depthwise input")
-        }
-        return (
-            ExportedProgram.Node(target: node.target, name: node.name + ".pointwise", arguments: pointwiseArguments, outputs: [middle]),
-            ExportedProgram.Node(
-                target: node.target, name: node.name,
-                arguments: depthwiseArguments.map { $0.name == "input" ? ("input", .tensor(middle)) : $0 }, outputs: node.outputs)
-        )
+        let (pointwise, depthwise) = try GraphNodePair.parts(of: node, prefix: depthwisePrefix, firstSuffix: ".pointwise")
+        return (pointwise, depthwise)
     }
 
     /// The node's layers (made on first use and kept, as a fused convolution's).

@@ -18,11 +18,7 @@ struct BlockedPointwiseDepthwise: Sendable {
     let inChannels: Int
     let depthwise: BlockedDepthwise
     private let activation: (code: Int32, low: Float, high: Float)
-    /// For each block of 16 output channels, 16 floats (a lane a channel) for each input
-    /// channel, the padding channels included: zero for the padding channels on either side.
-    private let packedWeights: [Float]
-    /// 16 a block, zero for the padding channels.
-    private let packedBias: [Float]
+    private let pointwise: PointwiseKernelWeights
 
     /// The pair of `pointwiseWeight` (`(depthwise.channels, inChannels, 1, 1)`), `pointwiseBias`
     /// and `activation`, then `depthwise`; nil when the kernel does not run on this CPU or the
@@ -30,21 +26,12 @@ struct BlockedPointwiseDepthwise: Sendable {
     init?(
         pointwiseWeight: [Float], pointwiseBias: [Float]?, inChannels: Int, activation: ConvolutionActivation?, depthwise: BlockedDepthwise
     ) {
-        let middle = depthwise.channels
         guard Self.runs(kernel: depthwise.kernel, stride: depthwise.stride),
-            let activation = BlockedDepthwise.kernelActivation(activation), inChannels > 0,
-            pointwiseWeight.count == middle * inChannels, pointwiseBias.map({ $0.count == middle }) ?? true
+            let activation = BlockedDepthwise.kernelActivation(activation),
+            let pointwise = PointwiseKernelWeights(
+                weight: pointwiseWeight, bias: pointwiseBias, inChannels: inChannels, outChannels: depthwise.channels)
         else { return nil }
-        (self.inChannels, self.depthwise, self.activation) = (inChannels, depthwise, activation)
-        let inputLanes = (inChannels + 15) / 16 * 16
-        var packed = [Float](repeating: 0, count: (middle + 15) / 16 * inputLanes * 16)
-        for output in 0..<middle {
-            for input in 0..<inChannels {
-                packed[((output / 16) * inputLanes + input) * 16 + output % 16] = pointwiseWeight[output * inChannels + input]
-            }
-        }
-        packedWeights = packed
-        packedBias = (0..<((middle + 15) / 16 * 16)).map { $0 < middle ? pointwiseBias?[$0] ?? 0 : 0 }
+        (self.inChannels, self.depthwise, self.activation, self.pointwise) = (inChannels, depthwise, activation, pointwise)
     }
 
     /// Whether the kernel runs on this CPU for a depthwise `kernel` and `stride` (vector code,
@@ -82,8 +69,8 @@ struct BlockedPointwiseDepthwise: Sendable {
         @Sendable func range(_ part: Int) -> (first: Int, end: Int) { (blocks * rows * part / parts, blocks * rows * (part + 1) / parts) }
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
-        packedWeights.withUnsafeBufferPointer { pointwiseWeights in
-            packedBias.withUnsafeBufferPointer { pointwiseBias in
+        pointwise.weights.withUnsafeBufferPointer { pointwiseWeights in
+            pointwise.bias.withUnsafeBufferPointer { pointwiseBias in
                 depthwise.packedWeights.withUnsafeBufferPointer { depthwiseWeights in
                     depthwise.packedBias.withUnsafeBufferPointer { depthwiseBias in
                         let weights = (
