@@ -14,10 +14,12 @@ import Tensor
 ///   the fused node placed where the add was. The float operations are the unfused ones:
 ///   `(conv + bias) + residual`, then the activation.
 /// - a fused 1x1 convolution whose output only a fused 3x3 depthwise convolution reads (stride 1
-///   or 2, padding 1; ReLU, ReLU6 or no activation on either): one node, run as one oneDNN call
-///   with the depthwise convolution as the 1x1's post-op (``GraphPointwiseDepthwise``;
-///   mobilenet_v2 b8: 29.5 -> 26.4 ms a pass).
-/// - eval `batch_norm` -> `relu` (DenseNet's pre-activation): one pass.
+///   or 2, padding 1; ReLU, ReLU6 or no activation on either), and where zoo's kernel runs also a
+///   5x5 one and SiLU: one node, run row by row on zoo's kernel, else as one oneDNN call with the
+///   depthwise convolution as the 1x1's post-op (``GraphPointwiseDepthwise``).
+/// - eval `batch_norm` -> `relu` (DenseNet's pre-activation): one pass; and when only a 1x1
+///   convolution reads it, where zoo's kernel runs, one node with the convolution
+///   (``GraphNormalizedPointwise``).
 /// - `add` of equal shapes -> `relu` (a ResNet block's tail): one pass.
 /// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
 ///   than a broadcast walk.

@@ -1,15 +1,16 @@
 import Synchronization
 import Tensor
 
-/// A 1x1 convolution followed by the 3x3 depthwise convolution that alone reads its output
-/// (MobileNetV2's inverted residual blocks: expand, ReLU6, depthwise, ReLU6), fused by
-/// ``GraphFusion`` into one node run as one oneDNN primitive (``OneDNNPointwiseDepthwise``).
+/// A 1x1 convolution followed by the depthwise convolution that alone reads its output
+/// (MobileNetV2's inverted residual blocks: expand, ReLU6, 3x3 depthwise, ReLU6; EfficientNet's,
+/// with SiLU and 3x3 or 5x5), fused by ``GraphFusion`` into one node run as one call: of zoo's
+/// kernel (``BlockedPointwiseDepthwise``) where it runs, else of oneDNN's fused primitive
+/// (``OneDNNPointwiseDepthwise``, MobileNetV2's pairs only).
 ///
 /// The node carries both fused convolution nodes' arguments, the depthwise one's under
-/// ``depthwisePrefix``; `depthwise_input` names the pointwise output (as `.other`: no node computes
-/// it, and the fused kernel never makes it). When the kernel cannot run (a plain input, a shape
+/// ``depthwisePrefix`` (``GraphNodePair``). When neither kernel can run (a plain input, a shape
 /// oneDNN declines), the two nodes run one after the other as they would unfused, the
-/// intermediate value stored under that name until the depthwise one has read it.
+/// intermediate value stored under its name until the depthwise one has read it.
 enum GraphPointwiseDepthwise {
     static let target = "zoo.pointwise_depthwise"
     static let depthwisePrefix = "depthwise_"

@@ -2,10 +2,10 @@ internal import CDNNL
 
 /// A 1x1 convolution and the 3x3 depthwise convolution that reads its output (padding 1, stride
 /// 1 or 2), as one oneDNN primitive: the depthwise one is the pointwise one's post-op, between
-/// their activations. MobileNetV2's inverted residual blocks are such pairs: the pointwise
-/// expansion's output (six times the block's channels) is the largest tensor of the block, and
-/// the fused primitive computes the depthwise rows from it a few rows at a time, in cache,
-/// rather than writing it whole and reading it back, and is one call where there were two.
+/// their activations. MobileNetV2's inverted residual blocks are such pairs. oneDNN 2.6 runs it
+/// (on f32) as its two kernels one after the other, the whole expanded tensor between them, but
+/// as one call where there were two; where zoo's own kernel runs (``BlockedPointwiseDepthwise``,
+/// AVX-512), that one is taken instead.
 ///
 /// Both activations and the output are in the blocked layout (``BlockedActivation``); the
 /// output is `N x C x H_out x W_out` with `H_out = (H + 2 - 3) / stride + 1`.
