@@ -73,3 +73,11 @@ enum GraphNodePair {
             && pair(node, "dilation", 1) == [1, 1] && node.argument("residual", at: Int.max) == nil
     }
 }
+
+extension GraphCall {
+    /// A call of `node`, one of a fused pair's two, on `layer` (a new one when nil), with this
+    /// call's values.
+    func part(_ node: ExportedProgram.Node, on layer: Module?) -> GraphCall {
+        GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layer)
+    }
+}

@@ -45,14 +45,14 @@ enum GraphNormalizedPointwise {
     /// The two nodes on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
-        let normalization = layer.call(layer.normalizationNode, layer.normalization, like: call)
+        let normalization = call.part(layer.normalizationNode, on: layer.normalization)
         guard let normalize = GraphFusion.table["zoo.batch_norm_relu"] else {
             throw NNError.unsupportedOperator(target: target, node: call.node.name)
         }
         let (middle, _) = try normalize(normalization)
         call.values.store(middle[0], as: layer.normalizationNode.outputs[0])
         defer { call.values.remove(layer.normalizationNode.outputs[0]) }
-        let (outputs, _) = try GraphFusion.fusedConvolution(layer.call(layer.convolutionNode, layer.convolution, like: call))
+        let (outputs, _) = try GraphFusion.fusedConvolution(call.part(layer.convolutionNode, on: layer.convolution))
         return (outputs, layer)
     }
 
@@ -66,7 +66,7 @@ enum GraphNormalizedPointwise {
             return (.blocked(try kernel.run(input)), layer)
         }
         let normalization = GraphBlockedOperators.Call(
-            call: layer.call(layer.normalizationNode, layer.normalization, like: call.call), lastUses: [])
+            call: call.call.part(layer.normalizationNode, on: layer.normalization), lastUses: [])
         guard let normalize = GraphBlockedOperators.table["zoo.batch_norm_relu"], let (middle, _) = try normalize(normalization) else {
             return nil
         }
@@ -74,7 +74,7 @@ enum GraphNormalizedPointwise {
         call.values.store(middle, as: middleName)
         defer { call.values.remove(middleName) }
         let convolution = GraphBlockedOperators.Call(
-            call: layer.call(layer.convolutionNode, layer.convolution, like: call.call), lastUses: [middleName])
+            call: call.call.part(layer.convolutionNode, on: layer.convolution), lastUses: [middleName])
         guard let (output, _) = try GraphBlockedOperators.fusedConvolution(convolution) else { return nil }
         return (output, layer)
     }
@@ -94,10 +94,8 @@ final class NormalizedPointwiseLayer: ModuleBase, Layer {
     init(_ call: GraphCall) throws {
         (normalizationNode, convolutionNode) = try GraphNodePair.parts(
             of: call.node, prefix: GraphNormalizedPointwise.convolutionPrefix, firstSuffix: ".normalization")
-        let normalizationCall = GraphCall(
-            node: normalizationNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
-        let convolutionCall = GraphCall(
-            node: convolutionNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        let normalizationCall = call.part(normalizationNode, on: nil)
+        let convolutionCall = call.part(convolutionNode, on: nil)
         normalization = try GraphFusion.batchNormLayer(normalizationCall)
         convolution = try GraphFusion.fusedConvolutionLayer(convolutionCall)
         activation = GraphFusion.fusedActivation(convolutionCall)
@@ -107,11 +105,6 @@ final class NormalizedPointwiseLayer: ModuleBase, Layer {
                 inChannels: convolution.inChannels, outChannels: convolution.outChannels, activation: activation)
         }
         super.init()
-    }
-
-    /// A call of one of the two nodes, on `layer`, with the pass's values of `call`.
-    func call(_ node: ExportedProgram.Node, _ layer: Module, like call: GraphCall) -> GraphCall {
-        GraphCall(node: node, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: layer)
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {

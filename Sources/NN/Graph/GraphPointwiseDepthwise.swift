@@ -70,9 +70,9 @@ enum GraphPointwiseDepthwise {
     /// The two convolutions on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
-        let (middle, _) = try GraphFusion.fusedConvolution(layer.call(layer.pointwiseNode, layer.pointwise, like: call))
+        let (middle, _) = try GraphFusion.fusedConvolution(call.part(layer.pointwiseNode, on: layer.pointwise))
         call.values.store(middle[0], as: layer.pointwiseNode.outputs[0])
-        let (outputs, _) = try GraphFusion.fusedConvolution(layer.call(layer.depthwiseNode, layer.depthwise, like: call))
+        let (outputs, _) = try GraphFusion.fusedConvolution(call.part(layer.depthwiseNode, on: layer.depthwise))
         call.values.remove(layer.pointwiseNode.outputs[0])
         return (outputs, layer)
     }
@@ -82,12 +82,12 @@ enum GraphPointwiseDepthwise {
     static func blocked(_ call: GraphBlockedOperators.Call) throws -> (output: LayoutValue, layer: Module?)? {
         let layer = try layer(call.call)
         if case .blocked(let input)? = call.value("input", 0), let output = layer.fused(input) { return (.blocked(output), layer) }
-        let pointwise = GraphBlockedOperators.Call(call: layer.call(layer.pointwiseNode, layer.pointwise, like: call.call), lastUses: [])
+        let pointwise = GraphBlockedOperators.Call(call: call.call.part(layer.pointwiseNode, on: layer.pointwise), lastUses: [])
         guard let (middle, _) = try GraphBlockedOperators.fusedConvolution(pointwise) else { return nil }
         let middleName = layer.pointwiseNode.outputs[0]
         call.values.store(middle, as: middleName)
         let depthwise = GraphBlockedOperators.Call(
-            call: layer.call(layer.depthwiseNode, layer.depthwise, like: call.call), lastUses: [middleName])
+            call: call.call.part(layer.depthwiseNode, on: layer.depthwise), lastUses: [middleName])
         defer { call.values.remove(middleName) }
         guard let (output, _) = try GraphBlockedOperators.fusedConvolution(depthwise) else { return nil }
         return (output, layer)
@@ -110,10 +110,8 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
 
     init(_ call: GraphCall) throws {
         (pointwiseNode, depthwiseNode) = try GraphPointwiseDepthwise.parts(of: call.node)
-        let pointwiseCall = GraphCall(
-            node: pointwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
-        let depthwiseCall = GraphCall(
-            node: depthwiseNode, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: nil)
+        let pointwiseCall = call.part(pointwiseNode, on: nil)
+        let depthwiseCall = call.part(depthwiseNode, on: nil)
         pointwise = try GraphFusion.fusedConvolutionLayer(pointwiseCall)
         depthwise = try GraphFusion.fusedConvolutionLayer(depthwiseCall)
         pointwiseActivation = GraphFusion.fusedActivation(pointwiseCall)
@@ -129,11 +127,6 @@ final class PointwiseDepthwiseLayer: ModuleBase, Layer {
 
     /// Whether a blocked input runs on zoo's kernel (``BlockedPointwiseDepthwise``).
     var runsOnZoosKernel: Bool { kernel != nil }
-
-    /// A call of one of the two nodes, on `layer`, with the pass's values of `call`.
-    func call(_ node: ExportedProgram.Node, _ layer: Conv2d, like call: GraphCall) -> GraphCall {
-        GraphCall(node: node, values: call.values, integers: call.integers, stateNames: call.stateNames, cached: layer)
-    }
 
     /// Both convolutions of a blocked `input` in one call, of zoo's kernel or else oneDNN's; nil
     /// when neither can run them so.
