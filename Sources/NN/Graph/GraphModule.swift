@@ -109,13 +109,9 @@ public final class GraphModule: ModuleBase, Layer {
     private enum PreparedNode: Sendable {
         case blocked(input: String, PreparedConvolution)
         case product(input: String, shape: [Int], epilogue: ConvolutionEpilogue?)
-        /// A depthwise convolution on zoo's kernel, taking its output's channel means for a pooling when `keepsMeans`.
-        case depthwise(input: String, shape: [Int], BlockedDepthwise, keepsMeans: Bool)
-        /// A fused pointwise-depthwise node on zoo's kernel (``BlockedPointwiseDepthwise``), taking
-        /// its output's channel means for a pooling when `keepsMeans`.
-        case pointwiseDepthwise(input: String, shape: [Int], BlockedPointwiseDepthwise, keepsMeans: Bool)
-        /// A fused normalized-pointwise node on zoo's kernel (``BlockedNormalizedPointwise``).
-        case normalizedPointwise(input: String, shape: [Int], BlockedNormalizedPointwise)
+        /// A node on one of zoo's own kernels (a depthwise convolution, a fused pair), taking its
+        /// output's channel means for a pooling when `keepsMeans`.
+        case kernel(input: String, shape: [Int], any BlockedKernel, keepsMeans: Bool)
 
         /// The node's output, or nil when its input is not what it was prepared for.
         func run(_ values: GraphLayoutValues, layer: Module?) throws -> LayoutValue? {
@@ -123,15 +119,9 @@ public final class GraphModule: ModuleBase, Layer {
             case .blocked(let input, let convolution):
                 guard case .blocked(let value)? = values[input], let output = try convolution.run(value) else { return nil }
                 return .blocked(output)
-            case .depthwise(let input, let shape, let kernel, let keepsMeans):
+            case .kernel(let input, let shape, let kernel, let keepsMeans):
                 guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
                 return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
-            case .pointwiseDepthwise(let input, let shape, let kernel, let keepsMeans):
-                guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
-                return .blocked(try kernel.run(value, keepingMeans: keepsMeans))
-            case .normalizedPointwise(let input, let shape, let kernel):
-                guard case .blocked(let value)? = values[input], value.shape == shape else { return nil }
-                return .blocked(try kernel.run(value))
             case .product(let input, let shape, let epilogue):
                 guard case .plain(let value)? = values[input], value.shape == shape, let layer = layer as? Conv2d,
                     let output = layer.onePixelProduct(value, epilogue: epilogue)
@@ -148,8 +138,8 @@ public final class GraphModule: ModuleBase, Layer {
             $0.values.count {
                 switch $0 {
                 case .blocked(_, let convolution): convolution.keepsChannelMeans
-                case .depthwise(_, _, _, let keepsMeans), .pointwiseDepthwise(_, _, _, let keepsMeans): keepsMeans
-                case .product, .normalizedPointwise: false
+                case .kernel(_, _, _, let keepsMeans): keepsMeans
+                case .product: false
                 }
             }
         }
@@ -161,15 +151,17 @@ public final class GraphModule: ModuleBase, Layer {
         -> PreparedNode?
     {
         let pooled = node.outputs.first.map(pooledValues.contains) ?? false
-        if node.target == GraphPointwiseDepthwise.target, let layer = layer as? PointwiseDepthwiseLayer, let kernel = layer.kernel,
-            case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input], case .blocked = output
+        // A fused pair that ran on zoo's kernel (its layer has one where the kernel runs).
+        let pairKernel: (any BlockedKernel)? =
+            switch layer {
+            case let pair as PointwiseDepthwiseLayer: pair.kernel
+            case let pair as NormalizedPointwiseLayer: pair.kernel
+            default: nil
+            }
+        if let pairKernel, case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input],
+            case .blocked = output
         {
-            return .pointwiseDepthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
-        }
-        if node.target == GraphNormalizedPointwise.target, let layer = layer as? NormalizedPointwiseLayer, let kernel = layer.kernel,
-            case .tensor(let input)? = call.argument("input", 0), case .blocked(let value)? = values[input], case .blocked = output
-        {
-            return .normalizedPointwise(input: input, shape: value.shape, kernel)
+            return .kernel(input: input, shape: value.shape, pairKernel, keepsMeans: pooled)
         }
         // A convolution left unfused (DenseNet's 3x3 ones, read only by concatenations) runs as a
         // fused one with no epilogue does (GraphBlockedOperators.convolution).
@@ -180,7 +172,7 @@ public final class GraphModule: ModuleBase, Layer {
         switch (values[input], output) {
         case (.blocked(let value)?, .blocked):
             if let kernel = layer.depthwiseKernel(epilogue: epilogue) {
-                return .depthwise(input: input, shape: value.shape, kernel, keepsMeans: pooled)
+                return .kernel(input: input, shape: value.shape, kernel, keepsMeans: pooled)
             }
             guard let prepared = layer.preparedForward(for: value, epilogue: epilogue) else { return nil }
             return .blocked(input: input, pooled ? prepared.keepingChannelMeans() : prepared)

@@ -13,7 +13,7 @@ import Tensor
 ///
 /// oneDNN 2.6's depthwise kernel is as fast on its own, but leaves a SiLU (efficientnet_b0's) to
 /// a pass of its own over the output, and a squeeze-and-excitation pooling to another.
-struct BlockedDepthwise: Sendable {
+struct BlockedDepthwise: BlockedKernel {
     let channels: Int
     let kernel: Int
     let stride: Int

@@ -197,7 +197,7 @@ func channelMeans(of x: BlockedActivation, costPerFloat: Int = 1, _ sums: @Senda
 /// The `(N, C, 1, 1)` means of a blocked `x`'s channels from the 16 sums over the pixels of each
 /// block, taken by a kernel that wrote `x` (`sums[(sample * blocks + block) * 16 + lane]`),
 /// divided as ``channelMeans(of:costPerFloat:_:)`` divides them.
-func channelMeans(of x: BlockedActivation, blockSums sums: [Float]) -> Tensor {
+func channelMeans(of x: BlockedActivation, blockSums sums: UnsafeBufferPointer<Float>) -> Tensor {
     let (channels, pixels, blocks) = (x.shape[1], x.shape[2] * x.shape[3], x.paddedChannels / 16)
     let means = makeValues(zeroed: x.shape[0] * channels) { means in
         let target = SharedPointer(means)

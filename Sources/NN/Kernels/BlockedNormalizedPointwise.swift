@@ -9,7 +9,7 @@ import Tensor
 /// - scale, shift: `(C_in)`, the BatchNorm as `x * scale + shift` (``BatchNorm2d/evalAffineMap``).
 /// - weight: `(C_out, C_in, 1, 1)`, as PyTorch stores it; bias: `(C_out)`; then the activation.
 /// - output: `(N, C_out, H, W)` in the blocked layout.
-struct BlockedNormalizedPointwise: Sendable {
+struct BlockedNormalizedPointwise: BlockedKernel {
     private let convolution: PointwiseKernelWeights
     /// 16 a block of input channels, zero for the padding channels.
     private let scale: [Float]
@@ -38,8 +38,9 @@ struct BlockedNormalizedPointwise: Sendable {
         self.shift = (0..<lanes).map { $0 < inChannels ? shift[$0] : 0 }
     }
 
-    /// The convolution of the normalized `input`, whose channels must be ``inChannels``.
-    func run(_ input: BlockedActivation) throws(OneDNNFallback) -> BlockedActivation {
+    /// The convolution of the normalized `input`, whose channels must be ``inChannels``. With
+    /// `keepingMeans`, the output keeps its channels' means, taken by a pass of their own.
+    func run(_ input: BlockedActivation, keepingMeans: Bool = false) throws(OneDNNFallback) -> BlockedActivation {
         guard input.shape.count == 4, input.shape[1] == inChannels else {
             throw .failed(call: "zoo_normalized_pointwise_f32", status: .invalidArguments)
         }
@@ -48,10 +49,9 @@ struct BlockedNormalizedPointwise: Sendable {
             in_channels: inChannels, out_channels: convolution.outChannels, height: input.shape[2], width: input.shape[3],
             activation: activation.code, low: activation.low, high: activation.high)
         let items = withUnsafePointer(to: shape) { zoo_normalized_pointwise_items($0) }
-        let (samples, threads) = (input.shape[0], ComputeThreads.count)
-        // Each sample's items (rows, in groups of four output blocks) in one part a thread at
-        // batch 1; whole samples at larger batches.
-        let parts = samples >= 2 * threads ? 1 : threads
+        // Each sample's items: rows, in groups of four output blocks.
+        let samples = input.shape[0]
+        let parts = partsPerSample(samples)
         let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
         let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
         scale.withUnsafeBufferPointer { scale in
@@ -75,6 +75,7 @@ struct BlockedNormalizedPointwise: Sendable {
                 }
             }
         }
+        if keepingMeans { output.keep(channelMeans: blockedChannelMeans(output)) }
         return output
     }
 }

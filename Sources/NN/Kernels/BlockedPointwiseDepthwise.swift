@@ -14,7 +14,7 @@ import Tensor
 ///
 /// oneDNN 2.6 runs such a pair (a convolution with a depthwise post-op, on f32) as its two
 /// kernels one after the other, the whole expanded tensor between them.
-struct BlockedPointwiseDepthwise: Sendable {
+struct BlockedPointwiseDepthwise: BlockedKernel {
     let inChannels: Int
     let depthwise: BlockedDepthwise
     private let activation: (code: Int32, low: Float, high: Float)
@@ -55,13 +55,11 @@ struct BlockedPointwiseDepthwise: Sendable {
         let shape = zoo_pointwise_depthwise_shape(
             depthwise: depthwise.kernelShape(forInput: middleShape), in_channels: inChannels, activation: activation.code,
             low: activation.low, high: activation.high)
-        let (samples, threads) = (input.shape[0], ComputeThreads.count)
-        // Each sample's output rows (row r of block r / rows) in parts, one part a thread: at
-        // batch 1 the threads split each sample's blocks and rows, and each part expands the
-        // rows its own window needs; at larger batches, whole samples. For the means, each part
-        // adds up the blocks it writes whole, and a block two parts share is added up after.
-        let (blocks, rows) = (output.paddedChannels / 16, output.shape[2])
-        let parts = samples >= 2 * threads ? 1 : threads
+        // Each sample's output rows (row r of block r / rows) in parts: each part expands the
+        // rows its own window needs. For the means, each part adds up the blocks it writes
+        // whole, and a block two parts share is added up after.
+        let (samples, blocks, rows) = (input.shape[0], output.paddedChannels / 16, output.shape[2])
+        let parts = partsPerSample(samples)
         let sums = keepingMeans ? UnsafeMutableBufferPointer<Float>.allocate(capacity: samples * blocks * 16) : nil
         defer { sums?.deallocate() }
         let sumsBase = sums.map { SharedPointer($0.baseAddress!) }
@@ -111,7 +109,7 @@ struct BlockedPointwiseDepthwise: Sendable {
                     for lane in 0..<16 { sums[(sample * blocks + block) * 16 + lane] = split[lane] }
                 }
             }
-            output.keep(channelMeans: channelMeans(of: output, blockSums: Array(sums)))
+            output.keep(channelMeans: channelMeans(of: output, blockSums: UnsafeBufferPointer(sums)))
         }
         return output
     }
