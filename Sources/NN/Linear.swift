@@ -29,6 +29,14 @@ public final class Linear: ModuleBase, Layer {
         }
         let rows = input.shape.dropLast().reduce(1, *)
         let shape = Array(input.shape.dropLast()) + [outFeatures]
+        if let narrow = narrowProduct(flattening: nil) {
+            var y = [Float](unsafeUninitializedCapacity: rows * outFeatures) { buffer, count in count = buffer.count }
+            input.scalars.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { y in narrow.apply(x.baseAddress!, rows: rows, bias: bias?.scalars, into: y.baseAddress!)
+                }
+            }
+            return Tensor(shape: shape, scalars: y)
+        }
         if !isTraining, rows == 1, inFeatures > 0, outFeatures > 0 {
             return Tensor(shape: shape, scalars: onePacked(input.scalars))
         }
@@ -51,21 +59,34 @@ public final class Linear: ModuleBase, Layer {
     /// Eval mode's inner products on flattened blocked activations, by the activation's shape.
     private let flatteningProducts = PlanCache<[Int], OneDNNInnerProduct>()
 
+    /// Eval mode's weights for few outputs, packed for zoo's narrow product kernel
+    /// (NarrowProduct.swift): by the shape of the blocked activation they read, `[]` for rows.
+    private let narrowProducts = PlanCache<[Int], NarrowProductWeights?>()
+
     /// Eval mode's weights for one row, packed for zoo's product kernel (StreamedProduct.swift).
     private let packedRow = StreamedProductCache()
 
     public override func stateDidChange() {
         packedRow.removeAll()
+        narrowProducts.removeAll()
         packedProducts.removeAll()
         flatteningProducts.removeAll()
     }
 
     /// `forward(x.flatten(1))` for a blocked `x` `(N, C, H, W)` with `C * H * W` in-features,
-    /// read where it is (see ``OneDNNInnerProduct``): `(N, out_features)`; nil in train mode,
+    /// read where it is (by zoo's narrow product for up to 16 outputs, else see
+    /// ``OneDNNInnerProduct``): `(N, out_features)`; nil in train mode,
     /// where oneDNN has no kernel, and for one sample that would go through the rows kernel (the
     /// GEMM on the plain tensor is faster there: simplecnn b1 0.088 against 0.097 ms a pass); the
     /// caller then flattens the plain tensor.
     func forward(flattening input: BlockedActivation) -> Tensor? {
+        if input.shape.dropFirst().reduce(1, *) == inFeatures, let narrow = narrowProduct(flattening: input.shape) {
+            let y = [Float](unsafeUninitializedCapacity: input.shape[0] * outFeatures) { buffer, count in
+                narrow.apply(input.floats, rows: input.shape[0], bias: bias?.scalars, into: buffer.baseAddress!)
+                count = buffer.count
+            }
+            return Tensor(shape: [input.shape[0], outFeatures], scalars: y)
+        }
         guard !isTraining, input.shape.dropFirst().reduce(1, *) == inFeatures, inFeatures > 0, outFeatures > 0,
             input.shape[0] > 1 || OneDNNInnerProduct.readsBlockedSource(outFeatures: outFeatures)
         else { return nil }
@@ -76,6 +97,23 @@ public final class Linear: ModuleBase, Layer {
         var y = [Float](unsafeUninitializedCapacity: input.shape[0] * outFeatures) { buffer, count in count = buffer.count }
         let done = y.withUnsafeMutableBufferPointer { y in (try? product.run(input: input.floats, output: y.baseAddress!)) != nil }
         return done ? Tensor(shape: [input.shape[0], outFeatures], scalars: y) : nil
+    }
+
+    /// Whether rows run on zoo's narrow product (``NarrowProductWeights``) in the layer's mode.
+    var runsNarrowProduct: Bool { narrowProduct(flattening: nil) != nil }
+
+    /// The narrow product's weights in eval mode when the outputs are few enough
+    /// (``NarrowProductWeights/mostOutputs``) and the kernel runs on this CPU: for rows, or for
+    /// the samples of a blocked activation of shape `flattening`; nil otherwise.
+    private func narrowProduct(flattening shape: [Int]?) -> NarrowProductWeights? {
+        guard !isTraining, outFeatures <= NarrowProductWeights.mostOutputs, NarrowProductWeights.runs else { return nil }
+        let (weight, outputs) = (weight.scalars, outFeatures)
+        let made = try? narrowProducts.plan(for: shape ?? []) { () throws(OneDNNFallback) in
+            guard let shape else { return NarrowProductWeights(weight: weight, inputs: weight.count / max(1, outputs), outputs: outputs) }
+            let blocked = BlockedActivation.flattenedWeights(weight, outputs: outputs, shape: shape)
+            return NarrowProductWeights(weight: blocked, inputs: blocked.count / max(1, outputs), outputs: outputs)
+        }
+        return made ?? nil
     }
 
     /// One row times the weights on zoo's streamed product (StreamedProduct.swift), the weights'

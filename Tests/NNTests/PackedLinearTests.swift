@@ -5,7 +5,8 @@ import Testing
 @testable import NN
 
 /// Linear in eval mode runs oneDNN's inner product on weights packed once per number of rows
-/// (OneDNNInnerProduct), and zoo's streamed product on its own packing for one row; each must
+/// (OneDNNInnerProduct), zoo's streamed product on its own packing for one row, and zoo's narrow
+/// product for up to 16 outputs; each must
 /// give the GEMM's output (train mode's path), and follow new weights rather than the packed
 /// copy of the old ones.
 @Suite("PackedLinear")
@@ -35,13 +36,33 @@ struct PackedLinearTests {
         Self.expectClose(first, Tensor(shape: [1, outFeatures], scalars: Array(expected.scalars[0..<outFeatures])), inFeatures: inFeatures)
     }
 
+    /// Few outputs (up to 16) run on zoo's narrow product (NarrowProduct.swift) on any number of
+    /// rows: rows in tiles of three and the rest, outputs in one group of up to ten or in two,
+    /// inputs short of a 16-float step, a whole chunk, and past two chunks with a ragged end.
+    @Test(arguments: [1, 2, 3, 4, 5, 7], [1, 10, 11, 16])
+    func fewOutputsGiveTheGEMMsOutputOnTheNarrowProduct(rows: Int, outFeatures: Int) throws {
+        for inFeatures in [17, 4096, 8200] {
+            let layer = try Linear(inFeatures: inFeatures, outFeatures: outFeatures)
+            try layer.setLocalState("weight", to: seededTensor([outFeatures, inFeatures], seed: 21))
+            try layer.setLocalState("bias", to: seededTensor([outFeatures], seed: 22))
+            let x = seededTensor([rows, inFeatures], seed: 23)
+            layer.train()
+            let expected = try layer(x)
+            layer.eval()
+            #expect(layer.runsNarrowProduct == NarrowProductWeights.runs, "\(outFeatures) outputs must take the narrow product")
+            Self.expectClose(try layer(x), expected, inFeatures: inFeatures)
+        }
+    }
+
     /// A Flatten then Linear after a convolution reads the blocked activation where the
-    /// convolution wrote it: as it is with few outputs (oneDNN's GEMM kernel), as rows with the
+    /// convolution wrote it: as it is with up to 16 outputs (zoo's narrow product) or under 64
+    /// (oneDNN's GEMM kernel), as rows with the
     /// weights put into the blocked order with 64 or more (brgemm); channel counts that are not a
     /// multiple of 16 leave padding the weights must skip. One sample with 64 or more outputs
     /// declines (the plain GEMM is faster there).
     @Test(arguments: [
         ([1, 16, 4, 4], 10), ([3, 6, 5, 5], 10), ([3, 6, 5, 5], 70), ([2, 40, 3, 7], 64), ([64, 32, 32, 32], 10),
+        ([5, 20, 3, 3], 16), ([4, 20, 3, 3], 17), ([1, 3, 40, 40], 2),
         ([8, 64, 8, 8], 128), ([1, 64, 8, 8], 128),
     ])
     func aFlattenedBlockedActivationGivesThePlainRowsOutput(shape: [Int], outFeatures: Int) throws {

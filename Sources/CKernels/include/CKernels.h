@@ -138,4 +138,32 @@ void zoo_normalized_pointwise_f32(
     const float *source, const float *scale, const float *shift, const float *weights, const float *bias, float *destination,
     const struct zoo_normalized_pointwise_shape *shape, size_t first, size_t end);
 
+/// The inputs of one chunk of `zoo_narrow_product_chunks_f32`: its weights (a few outputs' worth
+/// of this many inputs) stay in the cache while every row passes over them.
+#define ZOO_NARROW_CHUNK 4096
+
+/// Whether `zoo_narrow_product_chunks_f32` runs on this CPU (AVX-512); elsewhere it does nothing.
+int zoo_narrow_product_is_vectorised(void);
+
+/// How many chunks of `ZOO_NARROW_CHUNK` inputs a row of `inputs` is split into.
+size_t zoo_narrow_product_chunks(size_t inputs);
+
+/// How many floats `zoo_pack_narrow_product_f32` writes.
+size_t zoo_narrow_product_packed_count(size_t inputs, size_t outputs);
+
+/// `weight` `(outputs, inputs)` row-major, packed into `packed` for `zoo_narrow_product_chunks_f32`
+/// (zeros past the last input of the last chunk).
+void zoo_pack_narrow_product_f32(const float *weight, float *packed, size_t inputs, size_t outputs);
+
+/// Chunks `first_chunk ..< end_chunk` of `input W^T` for `rows` rows of `inputs` floats: for
+/// chunk c, `partials[(c * rows + row) * outputs + o]` is the sum over the chunk's inputs i of
+/// `input[row][i] * W[o][i]`, taken 16 lanes at a time (lane l adds inputs l, l + 16, ... in
+/// order, one fused multiply-add each) and then across the lanes.
+void zoo_narrow_product_chunks_f32(
+    const float *packed, const float *input, size_t rows, size_t inputs, size_t outputs, size_t first_chunk, size_t end_chunk,
+    float *partials);
+
+/// `output[row][o] = bias[o] + the chunks' partial sums`, added in chunk order; `bias` may be null.
+void zoo_narrow_product_sum_f32(const float *partials, const float *bias, float *output, size_t rows, size_t inputs, size_t outputs);
+
 #endif

@@ -82,6 +82,29 @@ final class BlockedActivation: @unchecked Sendable {
     /// Channels with their padding.
     var paddedChannels: Int { (shape[1] + 15) / 16 * 16 }
 
+    /// A Linear's `weight` `(outputs, C * H * W)` over samples of `shape` `(N, C, H, W)` flattened
+    /// in PyTorch's NCHW order, put into the order of a blocked sample's floats (its padded
+    /// 16-channel blocks one after the other), zero for the padding channels: each row is then
+    /// `paddedChannels * H * W` floats long, and the product reads the blocked activation where
+    /// it is.
+    static func flattenedWeights(_ weight: [Float], outputs: Int, shape: [Int]) -> [Float] {
+        let (channels, plane) = (shape[1], shape[2] * shape[3])
+        let rowLength = (channels + 15) / 16 * 16 * plane
+        var blockedWeight = [Float](repeating: 0, count: outputs * rowLength)
+        blockedWeight.withUnsafeMutableBufferPointer { target in
+            weight.withUnsafeBufferPointer { source in
+                for output in 0..<outputs {
+                    for channel in 0..<channels {
+                        let (block, lane) = channel.quotientAndRemainder(dividingBy: 16)
+                        let (from, to) = ((output * channels + channel) * plane, output * rowLength + block * plane * 16 + lane)
+                        for pixel in 0..<plane { target[to + pixel * 16] = source[from + pixel] }
+                    }
+                }
+            }
+        }
+        return blockedWeight
+    }
+
     /// Floats in the buffer, padding included.
     var paddedCount: Int { shape[0] * paddedChannels * shape[2] * shape[3] }
 

@@ -1,4 +1,5 @@
 internal import CKernels
+
 /// Max and average pooling of activations in oneDNN's blocked layout, 16 channels (one vector)
 /// at a time, with the plain kernels' float operations (Pooling.swift): each window's taps in
 /// the same order, so the results are the same; the blocked output stays blocked for the

@@ -40,21 +40,9 @@ final class OneDNNInnerProduct: @unchecked Sendable {
             try self.init(source: shape, blocked: true, outFeatures: outFeatures, weight: weight, bias: bias)
             return
         }
-        let (channels, plane) = (shape[1], shape[2] * shape[3])
-        let rowLength = (channels + 15) / 16 * 16 * plane
-        var blockedWeight = [Float](repeating: 0, count: outFeatures * rowLength)
-        blockedWeight.withUnsafeMutableBufferPointer { target in
-            weight.withUnsafeBufferPointer { source in
-                for output in 0..<outFeatures {
-                    for channel in 0..<channels {
-                        let (block, lane) = channel.quotientAndRemainder(dividingBy: 16)
-                        let (from, to) = ((output * channels + channel) * plane, output * rowLength + block * plane * 16 + lane)
-                        for pixel in 0..<plane { target[to + pixel * 16] = source[from + pixel] }
-                    }
-                }
-            }
-        }
-        try self.init(rows: shape[0], inFeatures: rowLength, outFeatures: outFeatures, weight: blockedWeight, bias: bias)
+        let blockedWeight = BlockedActivation.flattenedWeights(weight, outputs: outFeatures, shape: shape)
+        try self.init(
+            rows: shape[0], inFeatures: blockedWeight.count / outFeatures, outFeatures: outFeatures, weight: blockedWeight, bias: bias)
     }
 
     /// Whether ``init(flattening:outFeatures:weight:bias:)`` reads the 4-d blocked source with
