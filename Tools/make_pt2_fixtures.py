@@ -10,8 +10,9 @@ for each, the state_dict's keys, shapes and dtypes, the ATen operators the graph
 counts, the sample input's shape, and the torch and schema versions the archive records. Also
 two archives zoo must refuse, edited from encdec.pt2: schema_too_new.pt2 (schema major 99) and
 pickled_weight.pt2 (a weight marked use_pickle), and truncated.pt2 (its first half); and
-unsupported_operator.pt2, whose pixel unshuffle zoo does not run yet; and pixel_shuffle.pt2
-(a convolution, nn.PixelShuffle and GELU). Beside each runnable program, its input and
+unsupported_operator.pt2, whose pixel unshuffle zoo does not run yet; pixel_shuffle.pt2
+(a convolution, nn.PixelShuffle and GELU); and dense_concat.pt2 (DenseNet's torch.cat read by a
+BatchNorm, ReLU and 1x1 convolution). Beside each runnable program, its input and
 PyTorch's output (<name>.input.npy, <name>.expect.npy). two_heads.pt2 returns a dict, as
 torchvision's segmentation models do: PyTorch's outputs are two_heads.expect.out.npy and
 two_heads.expect.aux.npy.
@@ -88,6 +89,27 @@ class TwoHeads(nn.Module):
         return {"out": self.out(features), "aux": torch.sigmoid(self.aux(features)).mean((2, 3))}
 
 
+class DenseConcat(nn.Module):
+    """DenseNet's pattern: a BatchNorm, ReLU and 1x1 convolution reading a channel torch.cat that
+    nothing else reads, once of parts of whole 16-channel blocks (which zoo reads where they lie)
+    and once of a part of 8 channels then one of 24 (which zoo concatenates first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.grow = nn.Conv2d(16, 16, 3, padding=1)
+        self.norm1 = nn.BatchNorm2d(32)
+        self.conv1 = nn.Conv2d(32, 24, 1)
+        self.side = nn.Conv2d(24, 8, 3, padding=1)
+        self.norm2 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 12, 1, bias=False)
+
+    def forward(self, x):
+        a = self.stem(x)
+        y = self.conv1(F.relu(self.norm1(torch.cat([a, self.grow(F.relu(a))], 1))))
+        return self.conv2(F.relu(self.norm2(torch.cat([self.side(y), y], 1))))
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "Tests", "CheckpointTests", "Fixtures", "pt2")
 
@@ -127,6 +149,20 @@ def main():
         }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
+    # Seeded on its own, so that the programs above keep their random draws.
+    torch.manual_seed(2)
+    dense = DenseConcat()
+    for norm in (dense.norm1, dense.norm2):
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.uniform_(-0.2, 0.2)
+    dense = dense.eval()
+    x = torch.rand(2, 3, 9, 7) * 2 - 1
+    with torch.no_grad():
+        np.save(os.path.join(OUT, "dense_concat.expect.npy"), dense(x).numpy())
+    np.save(os.path.join(OUT, "dense_concat.input.npy"), x.numpy())
+    torch.export.save(torch.export.export(dense, (x,)), os.path.join(OUT, "dense_concat.pt2"))
     torch.manual_seed(1)
     heads = TwoHeads().eval()
     x = torch.rand(2, 3, 10, 12) * 2 - 1

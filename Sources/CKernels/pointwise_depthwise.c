@@ -28,7 +28,7 @@ struct operands {
         for (long oh = first_row; oh < end_row; oh++) {                                                                         \
             long ih0 = oh * S - g->padding, needed = ih0 + K < g->height ? ih0 + K : g->height;                               \
             for (; next < needed; next++) {                                                                                     \
-                pointwise_row(o->source + next * g->width * 16, g->width, &expansion, first_block, end_block,                  \
+                pointwise_row(o->source + next * g->width * 16, 0, g->width, &expansion, first_block, end_block,                  \
                     o->ring + (next % K) * ring_slot, ring_block);                                                              \
             }                                                                                                                   \
             for (long block = first_block; block < end_block; block++) {                                                        \

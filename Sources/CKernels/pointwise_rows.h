@@ -10,7 +10,10 @@
 // multiply-adds. The sums start from the bias and add the input channels in order; then the
 // activation. With a `scale`, each input block of the P pixels is first mapped as
 // `relu(x * scale + shift)` (a BatchNorm and ReLU before the convolution), a multiply and an
-// add as zoo's channel map does them, into a tile the broadcasts read.
+// add as zoo's channel map does them, into a tile the broadcasts read. The input blocks follow
+// one another `in_plane` floats apart, or, with a table of `blocks`, each lies where its entry
+// points (the parts of a channel concatenation, read where they are): the pixels are then
+// `offset` floats into each block.
 
 #include "depthwise_rows.h"
 
@@ -23,10 +26,12 @@ struct pointwise {
     long in_channels, in_plane;
     int activation;
     float low, high;
+    const float *const *blocks;
 };
 
 AVX512 static inline __attribute__((always_inline)) void pointwise_pixels(
-    const float *input, const struct pointwise *c, long first_block, float *output, long output_block, const int G, const int P) {
+    const float *input, long offset, const struct pointwise *c, long first_block, float *output, long output_block, const int G,
+    const int P) {
     long in_blocks = (c->in_channels + 15) / 16;
     const float *weights = c->weights + first_block * WEIGHT_BLOCK(in_blocks);
     __m512 sums[G][P];
@@ -36,7 +41,7 @@ AVX512 static inline __attribute__((always_inline)) void pointwise_pixels(
     }
     __attribute__((aligned(64))) float tile[P * 16];
     for (long block = 0; block < in_blocks; block++) {
-        const float *x = input + block * c->in_plane;
+        const float *x = c->blocks ? c->blocks[block] + offset : input + block * c->in_plane;
         if (c->scale) {
             __m512 scale = _mm512_loadu_ps(c->scale + block * 16), shift = _mm512_loadu_ps(c->shift + block * 16);
             for (int p = 0; p < P; p++) {
@@ -65,19 +70,20 @@ AVX512 static inline __attribute__((always_inline)) void pointwise_pixels(
 // `width` pixels of one input row into G output blocks from `first_block`: P = 6 pixels a step
 // (G x 6 sums, G weights and a broadcast value fit AVX-512's 32 registers for G up to 4), then
 // the rest.
-#define POINTWISE_ROW(G)                                                                                                         \
-    AVX512 static void pointwise_row_##G(                                                                                        \
-        const float *input, long width, const struct pointwise *c, long first_block, float *output, long output_block) {         \
-        long w = 0;                                                                                                              \
-        for (; w + 6 <= width; w += 6) pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 6);   \
-        switch (width - w) {                                                                                                     \
-        case 5: pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 5); break;                   \
-        case 4: pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 4); break;                   \
-        case 3: pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 3); break;                   \
-        case 2: pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 2); break;                   \
-        case 1: pointwise_pixels(input + w * 16, c, first_block, output + w * 16, output_block, G, 1); break;                   \
-        default: break;                                                                                                          \
-        }                                                                                                                        \
+#define POINTWISE_PIXELS(G, P) pointwise_pixels(input + w * 16, offset + w * 16, c, first_block, output + w * 16, output_block, G, P)
+#define POINTWISE_ROW(G)                                                                                                     \
+    AVX512 static void pointwise_row_##G(const float *input, long offset, long width, const struct pointwise *c,             \
+        long first_block, float *output, long output_block) {                                                                \
+        long w = 0;                                                                                                          \
+        for (; w + 6 <= width; w += 6) POINTWISE_PIXELS(G, 6);                                                           \
+        switch (width - w) {                                                                                                 \
+        case 5: POINTWISE_PIXELS(G, 5); break;                                                                           \
+        case 4: POINTWISE_PIXELS(G, 4); break;                                                                           \
+        case 3: POINTWISE_PIXELS(G, 3); break;                                                                           \
+        case 2: POINTWISE_PIXELS(G, 2); break;                                                                           \
+        case 1: POINTWISE_PIXELS(G, 1); break;                                                                           \
+        default: break;                                                                                                      \
+        }                                                                                                                    \
     }
 POINTWISE_ROW(1)
 POINTWISE_ROW(2)
@@ -87,15 +93,16 @@ POINTWISE_ROW(4)
 // `width` pixels of one input row into output blocks [first_block, end_block), four at a time
 // (each input value broadcast once for four blocks), then the rest.
 AVX512 static inline void pointwise_row(
-    const float *input, long width, const struct pointwise *c, long first_block, long end_block, float *output, long output_block) {
+    const float *input, long offset, long width, const struct pointwise *c, long first_block, long end_block, float *output,
+    long output_block) {
     long block = first_block;
     for (; block + 4 <= end_block; block += 4)
-        pointwise_row_4(input, width, c, block, output + (block - first_block) * output_block, output_block);
+        pointwise_row_4(input, offset, width, c, block, output + (block - first_block) * output_block, output_block);
     float *rest = output + (block - first_block) * output_block;
     switch (end_block - block) {
-    case 3: pointwise_row_3(input, width, c, block, rest, output_block); break;
-    case 2: pointwise_row_2(input, width, c, block, rest, output_block); break;
-    case 1: pointwise_row_1(input, width, c, block, rest, output_block); break;
+    case 3: pointwise_row_3(input, offset, width, c, block, rest, output_block); break;
+    case 2: pointwise_row_2(input, offset, width, c, block, rest, output_block); break;
+    case 1: pointwise_row_1(input, offset, width, c, block, rest, output_block); break;
     default: break;
     }
 }

@@ -12,7 +12,7 @@ import Testing
 @Suite("GraphPrograms")
 struct GraphProgramTests {
     static let folder = repositoryRoot.appendingPathComponent("Tests/CheckpointTests/Fixtures/pt2")
-    static let runnable = ["graycnn", "encdec", "own_forward", "small_unet", "pixel_shuffle"]
+    static let runnable = ["graycnn", "encdec", "own_forward", "small_unet", "pixel_shuffle", "dense_concat"]
 
     @Test(arguments: runnable)
     func theProgramGivesPyTorchsOutput(name: String) throws {

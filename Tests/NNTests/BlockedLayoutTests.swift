@@ -383,6 +383,41 @@ struct BlockedLayoutTests {
         let scale = max(1, expected.scalars.map(abs).max() ?? 0)
         #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
         #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        // The input as the parts of a channel concatenation (32 and 16 channels in turn, the rest
+        // last), read where they lie: the same sums in the same order, so the same floats.
+        var (sizes, left) = ([Int](), inChannels)
+        while left > (sizes.count % 2 == 0 ? 32 : 16) {
+            sizes.append(sizes.count % 2 == 0 ? 32 : 16)
+            left -= sizes.last!
+        }
+        sizes.append(left)
+        var first = 0
+        let parts = try sizes.map { size in
+            defer { first += size }
+            return try Self.blocked(Self.channels(first..<first + size, of: x))
+        }
+        #expect(kernel.reads(concatenationOf: parts.map(\.shape)))
+        let joined = try kernel.run(concatenating: parts)
+        #expect(try joined.plain().scalars == output.plain().scalars, "parts \(sizes)")
+        // A part short of a whole block inside the concatenation would put its padding there.
+        if inChannels > 16 {
+            let shapes = [
+                [batchAndPlane[0], 8, batchAndPlane[1], batchAndPlane[2]],
+                [batchAndPlane[0], inChannels - 8, batchAndPlane[1], batchAndPlane[2]],
+            ]
+            #expect(!kernel.reads(concatenationOf: shapes))
+            #expect(throws: OneDNNFallback.self) { try kernel.run(concatenating: try shapes.map { try BlockedActivation(shape: $0) }) }
+        }
+    }
+
+    /// The channels `range` of an NCHW tensor.
+    static func channels(_ range: Range<Int>, of x: Tensor) -> Tensor {
+        let (batch, channels, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        var scalars: [Float] = []
+        for sample in 0..<batch {
+            scalars += x.scalars[(sample * channels + range.lowerBound) * plane..<(sample * channels + range.upperBound) * plane]
+        }
+        return Tensor(shape: [batch, range.count, x.shape[2], x.shape[3]], scalars: scalars)
     }
 
     /// A grouped convolution that is not depthwise, a dilated depthwise one and a 7x7 one stay on

@@ -30,6 +30,20 @@ struct GraphFusionTests {
         #expect(plan.nodes.count < program.nodes.count)
     }
 
+    /// dense_concat's two `cat`s, each read only by a BatchNorm, ReLU and 1x1 convolution: where
+    /// zoo's kernel runs, each pair reads the `cat`'s parts and the `cat` is gone (the second's
+    /// parts, of 8 and 24 channels, are concatenated when it runs: GraphProgramTests checks
+    /// both against PyTorch).
+    @Test func aConcatenationReadOnlyByANormalizedConvolutionIsReadAsItsParts() throws {
+        let program = try program("dense_concat")
+        #expect(program.nodes.count { $0.target == "aten.cat.default" } == 2)
+        let plan = GraphFusion.plan(program)
+        let pairs = plan.nodes.filter { $0.target == GraphNormalizedPointwise.target }
+        let readingParts = pairs.filter { if case .tensors(let parts)? = $0.argument("input", at: 0) { parts.count == 2 } else { false } }
+        #expect(readingParts.count == (BlockedNormalizedPointwise.runs ? 2 : 0))
+        #expect(plan.nodes.count { $0.target == "aten.cat.default" } == (BlockedNormalizedPointwise.runs ? 0 : 2))
+    }
+
     /// own_forward's `relu(x + block(x))`: the add and the ReLU become post-ops of the block's
     /// last convolution, which reads `x` as its residual where the add did.
     @Test func aResidualAddAfterAConvolutionBecomesItsPostOp() throws {

@@ -130,12 +130,13 @@ int zoo_normalized_pointwise_is_vectorised(void);
 /// output channels (item i is row `i / groups` of group `i % groups`).
 size_t zoo_normalized_pointwise_items(const struct zoo_normalized_pointwise_shape *shape);
 
-/// Items `first ..< end` of one sample: `scale` and `shift` 16 floats an input block (zero for
-/// the padding channels), the weights and bias as `zoo_pointwise_depthwise_f32` takes its 1x1
-/// convolution's. Each output is the bias plus the normalized input channels in order, each a
-/// fused multiply-add, then the activation.
+/// Items `first ..< end` of one sample: `blocks[b]` is where the sample's input block b (16
+/// channels, `height x width` pixels of 16 floats) lies; `scale` and `shift` 16 floats an input
+/// block (zero for the padding channels), the weights and bias as `zoo_pointwise_depthwise_f32`
+/// takes its 1x1 convolution's. Each output is the bias plus the normalized input channels in
+/// order, each a fused multiply-add, then the activation.
 void zoo_normalized_pointwise_f32(
-    const float *source, const float *scale, const float *shift, const float *weights, const float *bias, float *destination,
+    const float *const *blocks, const float *scale, const float *shift, const float *weights, const float *bias, float *destination,
     const struct zoo_normalized_pointwise_shape *shape, size_t first, size_t end);
 
 /// The inputs of one chunk of `zoo_narrow_product_chunks_f32`: its weights (a few outputs' worth

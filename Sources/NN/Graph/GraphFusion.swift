@@ -19,7 +19,8 @@ import Tensor
 ///   depthwise convolution as the 1x1's post-op (``GraphPointwiseDepthwise``).
 /// - eval `batch_norm` -> `relu` (DenseNet's pre-activation): one pass; and when only a 1x1
 ///   convolution reads it, where zoo's kernel runs, one node with the convolution
-///   (``GraphNormalizedPointwise``).
+///   (``GraphNormalizedPointwise``), which also reads a channel `cat` it alone reads as its parts,
+///   where they lie, so that the `cat` is not made.
 /// - `add` of equal shapes -> `relu` (a ResNet block's tail): one pass.
 /// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
 ///   than a broadcast walk.
@@ -159,6 +160,20 @@ enum GraphFusion {
             nodes[index] = GraphNormalizedPointwise.node(normalization: nodes[producer], convolution: nodes[index])
             removed.insert(producer)
         }
+        // A channel concatenation read only by such a node (DenseNet's layers and transitions
+        // concatenate the block's features so far, the first layer a list of one): the node reads
+        // the parts where they lie, and the concatenation is not made.
+        var concatenations: [String: Int] = [:]
+        for index in nodes.indices where !removed.contains(index) && channelParts(nodes[index], least: 1) != nil {
+            if let output = soleOutput(nodes[index]) { concatenations[output] = index }
+        }
+        for index in nodes.indices where !removed.contains(index) && nodes[index].target == GraphNormalizedPointwise.target {
+            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = concatenations[input],
+                !removed.contains(producer), soleUser(input) != nil, let parts = channelParts(nodes[producer], least: 1)
+            else { continue }
+            nodes[index] = GraphNormalizedPointwise.node(nodes[index], readingParts: parts)
+            removed.insert(producer)
+        }
         var kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
         annotateGrowingConcatenations(&kept, shapes: program.shapes)
         return Plan(nodes: kept, lastUses: lastUses(kept, outputs: outputs, state: Set(program.stateInputs.map(\.argument))))
@@ -175,13 +190,6 @@ enum GraphFusion {
     /// buffer of that size and each later `cat` appends its new parts only
     /// (``GraphLayoutValues/growingConcatenation(of:parts:capacity:)``).
     private static func annotateGrowingConcatenations(_ nodes: inout [ExportedProgram.Node], shapes: [String: [ShapeExpression]]) {
-        func channelParts(_ node: ExportedProgram.Node) -> [String]? {
-            guard node.target == "aten.cat.default", node.arguments.count == 2, node.outputs.count == 1,
-                case .tensors(let names)? = node.argument("tensors", at: 0), names.count >= 2,
-                case .int(let dim)? = node.argument("dim", at: 1), dim == 1 || dim == -3
-            else { return nil }
-            return names
-        }
         let concatenations = nodes.indices.compactMap { index in channelParts(nodes[index]).map { (index, $0) } }
         for (position, (index, parts)) in concatenations.enumerated() {
             let longest = concatenations[(position + 1)...].filter { $0.1.count > parts.count && Array($0.1.prefix(parts.count)) == parts }
@@ -190,6 +198,16 @@ enum GraphFusion {
             else { continue }
             nodes[index].arguments.append((channelCapacityArgument, .int(channels)))
         }
+    }
+
+    /// The parts of a `cat` of `least` or more values along the channels (dim 1 or -3); nil for
+    /// any other node.
+    private static func channelParts(_ node: ExportedProgram.Node, least: Int = 2) -> [String]? {
+        guard node.target == "aten.cat.default", node.arguments.count == 2, node.outputs.count == 1,
+            case .tensors(let names)? = node.argument("tensors", at: 0), names.count >= least,
+            case .int(let dim)? = node.argument("dim", at: 1), dim == 1 || dim == -3
+        else { return nil }
+        return names
     }
 
     /// For each node, the values it reads that no later node reads (program outputs never, nor

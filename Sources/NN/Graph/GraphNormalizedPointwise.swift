@@ -6,9 +6,11 @@ import Tensor
 /// runs (AVX-512): the normalized copy of the input, as large as the input, is never written.
 ///
 /// The node carries the BatchNorm node's arguments, and the convolution's under
-/// ``convolutionPrefix`` (``GraphNodePair``). When the kernel cannot run (a plain input), the two
-/// nodes run one after the other as they would unfused, the normalized value stored under its
-/// name until the convolution has read it.
+/// ``convolutionPrefix`` (``GraphNodePair``). Its input may be the parts of a channel `cat` that
+/// only it reads (DenseNet's growing concatenations): the kernel then reads each part where it
+/// lies, and the `cat` is not made. When the kernel cannot run (a plain input), the nodes run one
+/// after the other as they would unfused (the `cat` too), each value stored under its name until
+/// the next node has read it.
 enum GraphNormalizedPointwise {
     static let target = "zoo.normalized_pointwise"
     static let convolutionPrefix = "convolution_"
@@ -16,6 +18,19 @@ enum GraphNormalizedPointwise {
     /// The fused node for `normalization` (a `zoo.batch_norm_relu` node) and `convolution`.
     static func node(normalization: ExportedProgram.Node, convolution: ExportedProgram.Node) -> ExportedProgram.Node {
         GraphNodePair.node(target: target, first: normalization, second: convolution, prefix: convolutionPrefix)
+    }
+
+    /// The fused `node`, its input the channel concatenation of `parts` instead of a `cat`'s output.
+    static func node(_ node: ExportedProgram.Node, readingParts parts: [String]) -> ExportedProgram.Node {
+        var node = node
+        if let index = node.arguments.firstIndex(where: { $0.name == "input" }) { node.arguments[index].value = .tensors(parts) }
+        return node
+    }
+
+    /// The `cat` a node reading `parts` stands for, writing `name`.
+    fileprivate static func concatenation(of parts: [String], as name: String) -> ExportedProgram.Node {
+        ExportedProgram.Node(
+            target: "aten.cat.default", name: name, arguments: [("tensors", .tensors(parts)), ("dim", .int(1))], outputs: [name])
     }
 
     /// Whether `convolution` (a fused convolution or `aten.conv2d` node), reading the output of
@@ -42,9 +57,17 @@ enum GraphNormalizedPointwise {
         try call.layer({ try NormalizedPointwiseLayer(call) }, state: [])
     }
 
-    /// The two nodes on plain tensors, one after the other, as unfused.
+    /// The nodes on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
+        if let node = layer.concatenationNode {
+            guard let concatenate = GraphOperators.table[node.target] else {
+                throw NNError.unsupportedOperator(target: node.target, node: call.node.name)
+            }
+            let (joined, _) = try concatenate(call.part(node, on: nil))
+            call.values.store(joined[0], as: node.outputs[0])
+        }
+        defer { if let node = layer.concatenationNode { call.values.remove(node.outputs[0]) } }
         let normalization = call.part(layer.normalizationNode, on: layer.normalization)
         guard let normalize = GraphFusion.table["zoo.batch_norm_relu"] else {
             throw NNError.unsupportedOperator(target: target, node: call.node.name)
@@ -56,15 +79,32 @@ enum GraphNormalizedPointwise {
         return (outputs, layer)
     }
 
-    /// zoo's kernel on a blocked input; else both nodes as their blocked operators run them; nil
-    /// when those decline too (the caller then runs ``plain(_:)``).
+    /// zoo's kernel on a blocked input (or on the parts of a concatenation, where they lie); else
+    /// the nodes as their blocked operators run them; nil when those decline too (the caller then
+    /// runs ``plain(_:)``).
     static func blocked(_ call: GraphBlockedOperators.Call) throws -> (output: LayoutValue, layer: Module?)? {
         let layer = try layer(call.call)
-        if let kernel = layer.kernel, case .blocked(let input)? = call.value("input", 0), input.shape.count == 4,
-            input.shape[1] == kernel.inChannels
-        {
-            return (.blocked(try kernel.run(input)), layer)
+        if let kernel = layer.kernel {
+            switch call.call.argument("input", 0) {
+            case .tensor?:
+                if case .blocked(let input)? = call.value("input", 0), input.shape.count == 4, input.shape[1] == kernel.inChannels {
+                    return (.blocked(try kernel.run(input)), layer)
+                }
+            case .tensors(let names)?:
+                if let parts = try blockedParts(names, values: call.values), kernel.reads(concatenationOf: parts.map(\.shape)) {
+                    return (.blocked(try kernel.run(concatenating: parts)), layer)
+                }
+            default: break
+            }
         }
+        if let node = layer.concatenationNode {
+            let concatenation = GraphBlockedOperators.Call(call: call.call.part(node, on: nil), lastUses: [])
+            guard let concatenate = GraphBlockedOperators.table[node.target], let (joined, _) = try concatenate(concatenation) else {
+                return nil
+            }
+            call.values.store(joined, as: node.outputs[0])
+        }
+        defer { if let node = layer.concatenationNode { call.values.remove(node.outputs[0]) } }
         let normalization = GraphBlockedOperators.Call(
             call: call.call.part(layer.normalizationNode, on: layer.normalization), lastUses: [])
         guard let normalize = GraphBlockedOperators.table["zoo.batch_norm_relu"], let (middle, _) = try normalize(normalization) else {
@@ -78,11 +118,24 @@ enum GraphNormalizedPointwise {
         guard let (output, _) = try GraphBlockedOperators.fusedConvolution(convolution) else { return nil }
         return (output, layer)
     }
+
+    /// The blocked values of `names`, each held blocked already (a plain one is not reordered
+    /// for the kernel: the caller then runs the nodes one by one); nil when one is not.
+    static func blockedParts(_ names: [String], values: GraphLayoutValues) throws -> [BlockedActivation]? {
+        var parts: [BlockedActivation] = []
+        for name in names {
+            guard case .blocked(let part)? = values[name] else { return nil }
+            parts.append(part)
+        }
+        return parts
+    }
 }
 
 /// The layers of a fused normalized-pointwise node: the BatchNorm, the convolution (with a
 /// BatchNorm after it folded in) and zoo's kernel for both, made from the current weights.
 final class NormalizedPointwiseLayer: ModuleBase, Layer {
+    /// The `cat` the node reads the parts of, when it does (run only when the kernel does not).
+    let concatenationNode: ExportedProgram.Node?
     let normalizationNode: ExportedProgram.Node
     let convolutionNode: ExportedProgram.Node
     let normalization: BatchNorm2d
@@ -92,8 +145,18 @@ final class NormalizedPointwiseLayer: ModuleBase, Layer {
     let kernel: BlockedNormalizedPointwise?
 
     init(_ call: GraphCall) throws {
-        (normalizationNode, convolutionNode) = try GraphNodePair.parts(
+        var (normalizationNode, convolutionNode) = try GraphNodePair.parts(
             of: call.node, prefix: GraphNormalizedPointwise.convolutionPrefix, firstSuffix: ".normalization")
+        if case .tensors(let parts)? = normalizationNode.argument("input", at: 0),
+            let index = normalizationNode.arguments.firstIndex(where: { $0.name == "input" })
+        {
+            let node = GraphNormalizedPointwise.concatenation(of: parts, as: call.node.name + ".concatenation")
+            normalizationNode.arguments[index].value = .tensor(node.outputs[0])
+            concatenationNode = node
+        } else {
+            concatenationNode = nil
+        }
+        (self.normalizationNode, self.convolutionNode) = (normalizationNode, convolutionNode)
         let normalizationCall = call.part(normalizationNode, on: nil)
         let convolutionCall = call.part(convolutionNode, on: nil)
         normalization = try GraphFusion.batchNormLayer(normalizationCall)

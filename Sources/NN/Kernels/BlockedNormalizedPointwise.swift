@@ -41,34 +41,65 @@ struct BlockedNormalizedPointwise: BlockedKernel {
     /// The convolution of the normalized `input`, whose channels must be ``inChannels``. With
     /// `keepingMeans`, the output keeps its channels' means, taken by a pass of their own.
     func run(_ input: BlockedActivation, keepingMeans: Bool = false) throws(OneDNNFallback) -> BlockedActivation {
-        guard input.shape.count == 4, input.shape[1] == inChannels else {
+        try run(concatenating: [input], keepingMeans: keepingMeans)
+    }
+
+    /// Whether ``run(concatenating:keepingMeans:)`` reads `parts`, of these shapes, as their
+    /// channel concatenation: rank 4, the same batch and plane, ``inChannels`` in all, and every
+    /// part but the last a whole number of 16-channel blocks (so that its padding is not inside
+    /// the concatenation).
+    func reads(concatenationOf shapes: [[Int]]) -> Bool {
+        guard let first = shapes.first, shapes.allSatisfy({ $0.count == 4 && $0[0] == first[0] && $0[2...] == first[2...] }) else {
+            return false
+        }
+        return shapes.reduce(0) { $0 + $1[1] } == inChannels && shapes.dropLast().allSatisfy { $0[1] % 16 == 0 }
+    }
+
+    /// The convolution of the normalized channel concatenation of `parts`, read where the parts
+    /// lie (``reads(concatenationOf:)`` must hold); with `keepingMeans`, the output keeps its
+    /// channels' means, taken by a pass of their own.
+    func run(concatenating parts: [BlockedActivation], keepingMeans: Bool = false) throws(OneDNNFallback) -> BlockedActivation {
+        guard reads(concatenationOf: parts.map(\.shape)) else {
             throw .failed(call: "zoo_normalized_pointwise_f32", status: .invalidArguments)
         }
-        let output = try BlockedActivation(shape: [input.shape[0], convolution.outChannels, input.shape[2], input.shape[3]])
+        let input = parts[0].shape
+        let output = try BlockedActivation(shape: [input[0], convolution.outChannels, input[2], input[3]])
         let shape = zoo_normalized_pointwise_shape(
-            in_channels: inChannels, out_channels: convolution.outChannels, height: input.shape[2], width: input.shape[3],
+            in_channels: inChannels, out_channels: convolution.outChannels, height: input[2], width: input[3],
             activation: activation.code, low: activation.low, high: activation.high)
         let items = withUnsafePointer(to: shape) { zoo_normalized_pointwise_items($0) }
+        // Where each sample's input blocks lie: the parts' blocks one after the other.
+        let (samples, plane) = (input[0], input[2] * input[3] * 16)
+        let inBlocks = (inChannels + 15) / 16
+        var blocks = [UnsafePointer<Float>?]()
+        blocks.reserveCapacity(samples * inBlocks)
+        for sample in 0..<samples {
+            for part in parts {
+                let (partBlocks, first) = (part.paddedChannels / 16, UnsafePointer(part.floats))
+                for block in 0..<partBlocks { blocks.append(first + (sample * partBlocks + block) * plane) }
+            }
+        }
         // Each sample's items: rows, in groups of four output blocks.
-        let samples = input.shape[0]
-        let parts = partsPerSample(samples)
-        let (source, destination) = (SharedPointer(input.floats), SharedPointer(output.floats))
-        let (sourceSample, destinationSample) = (input.paddedCount / samples, output.paddedCount / samples)
-        scale.withUnsafeBufferPointer { scale in
-            shift.withUnsafeBufferPointer { shift in
-                convolution.weights.withUnsafeBufferPointer { weights in
-                    convolution.bias.withUnsafeBufferPointer { bias in
-                        let operands = (
-                            SharedPointer(scale.baseAddress!), SharedPointer(shift.baseAddress!), SharedPointer(weights.baseAddress!),
-                            SharedPointer(bias.baseAddress!)
-                        )
-                        parallelFor(samples * parts) { item in
-                            let (sample, part) = item.quotientAndRemainder(dividingBy: parts)
-                            withUnsafePointer(to: shape) { shape in
-                                zoo_normalized_pointwise_f32(
-                                    source.base + sample * sourceSample, operands.0.base, operands.1.base, operands.2.base,
-                                    operands.3.base, destination.base + sample * destinationSample, shape, items * part / parts,
-                                    items * (part + 1) / parts)
+        let splits = partsPerSample(samples)
+        let destination = SharedPointer(output.floats)
+        let destinationSample = output.paddedCount / samples
+        blocks.withUnsafeBufferPointer { blocks in
+            scale.withUnsafeBufferPointer { scale in
+                shift.withUnsafeBufferPointer { shift in
+                    convolution.weights.withUnsafeBufferPointer { weights in
+                        convolution.bias.withUnsafeBufferPointer { bias in
+                            let operands = (
+                                SharedPointer(blocks.baseAddress!), SharedPointer(scale.baseAddress!), SharedPointer(shift.baseAddress!),
+                                SharedPointer(weights.baseAddress!), SharedPointer(bias.baseAddress!)
+                            )
+                            parallelFor(samples * splits) { item in
+                                let (sample, split) = item.quotientAndRemainder(dividingBy: splits)
+                                withUnsafePointer(to: shape) { shape in
+                                    zoo_normalized_pointwise_f32(
+                                        operands.0.base + sample * inBlocks, operands.1.base, operands.2.base, operands.3.base,
+                                        operands.4.base, destination.base + sample * destinationSample, shape, items * split / splits,
+                                        items * (split + 1) / splits)
+                                }
                             }
                         }
                     }
