@@ -29,7 +29,7 @@ struct operands {
             long ih0 = oh * S - g->padding, needed = ih0 + K < g->height ? ih0 + K : g->height;                               \
             for (; next < needed; next++) {                                                                                     \
                 pointwise_row(o->source + next * g->width * 16, 0, g->width, &expansion, first_block, end_block,                  \
-                    o->ring + (next % K) * ring_slot, ring_block);                                                              \
+                    o->ring + (next % K) * ring_slot, 0, ring_block);                                                              \
             }                                                                                                                   \
             for (long block = first_block; block < end_block; block++) {                                                        \
                 const float *rows[K];                                                                                           \

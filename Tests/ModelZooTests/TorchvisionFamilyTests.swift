@@ -154,12 +154,20 @@ struct TorchvisionFamilyTests {
 
     /// efficientnet_b0's 15 expansions (1x1, SiLU) fuse with the 3x3 and 5x5 depthwise
     /// convolutions reading them where zoo's kernel runs them (AVX-512), and only there: oneDNN's
-    /// fused primitive has neither a 5x5 depthwise post-op nor, in zoo, a SiLU before one.
+    /// fused primitive has neither a 5x5 depthwise post-op nor, in zoo, a SiLU before one. Its
+    /// squeeze-and-excitation scales fuse with their projections.
     @Test func efficientNetsExpansionsFuseWhereZoosKernelRuns() throws {
         let program = try TorchvisionFamily.named("efficientnet_b0").program
         let pairs = GraphFusion.plan(program).nodes.filter { $0.target == GraphPointwiseDepthwise.target }
         let runs = BlockedPointwiseDepthwise.runs(kernel: 5, stride: 2) && BlockedPointwiseDepthwise.runs(kernel: 3, stride: 1)
         #expect(pairs.count == (runs ? 15 : 0))
+        // Each of the 16 squeeze-and-excitation scales is read by its projection alone (9 of them
+        // with a residual): one node where zoo's kernel runs.
+        let scaled = GraphFusion.plan(program).nodes.filter { $0.target == GraphScaledPointwise.target }
+        #expect(scaled.count == (BlockedNormalizedPointwise.runs ? 16 : 0))
+        #expect(
+            scaled.count { $0.argument("convolution_residual", at: GraphFusion.byName) != nil } == (BlockedNormalizedPointwise.runs ? 9 : 0)
+        )
     }
 
     /// densenet121's 58 layers and 3 transitions normalize their input (BatchNorm, ReLU) for a

@@ -410,6 +410,51 @@ struct BlockedLayoutTests {
         }
     }
 
+    /// A squeeze-and-excitation scale, then a 1x1 convolution and a residual (EfficientNet's
+    /// projections) on zoo's kernel, against the plain scale, convolution and add one after the
+    /// other: a few roundings of the largest value. 24 and 200 input channels leave padding
+    /// lanes; 20 output channels a group of two blocks; planes of 1 to 14 x 14 pixels take one
+    /// or several chunks, by chunk or by group (more output channels than pixels).
+    @Test(arguments: [
+        (24, 20, [1, 7, 7], true), (200, 80, [3, 14, 14], true), (96, 24, [2, 9, 5], false), (672, 192, [1, 1, 1], true),
+        (40, 48, [2, 8, 8], false),
+    ])
+    func scaledPointwiseConvolutionsAreThePlainOnes(inChannels: Int, outChannels: Int, batchAndPlane: [Int], withResidual: Bool) throws {
+        let (batch, height, width) = (batchAndPlane[0], batchAndPlane[1], batchAndPlane[2])
+        let conv = try Conv2d(inChannels: inChannels, outChannels: outChannels, kernelSize: 1)
+        var generator = SeededGenerator(seed: 61)
+        let bound = 1 / Float(inChannels).squareRoot()
+        try conv.setLocalState(
+            "weight", to: Tensor(shape: conv.weight.shape, scalars: generator.uniform(count: conv.weight.count, bound: bound)))
+        try conv.setLocalState("bias", to: Tensor(shape: [outChannels], scalars: generator.uniform(count: outChannels, bound: 1)))
+        conv.eval()
+        let x = seededTensor([batch, inChannels, height, width], seed: 62, bound: 3)
+        let scales = Tensor(
+            shape: [batch, inChannels, 1, 1], scalars: generator.uniform(count: batch * inChannels, bound: 1).map { 0.5 + $0 })
+        let residual = seededTensor([batch, outChannels, height, width], seed: 63, bound: 2)
+        let plane = height * width
+        let scaled = Tensor(shape: x.shape, scalars: x.scalars.enumerated().map { $1 * scales.scalars[$0 / plane] })
+        var expected = try conv.forward(scaled, epilogue: nil)
+        if withResidual { expected = Tensor(shape: expected.shape, scalars: zip(expected.scalars, residual.scalars).map { $0 + $1 }) }
+        guard
+            let kernel = BlockedNormalizedPointwise(
+                scalingWith: conv.weight.scalars, bias: conv.bias?.scalars, inChannels: inChannels, outChannels: outChannels,
+                activation: nil)
+        else {
+            #expect(!BlockedNormalizedPointwise.runs, "the kernel declined on a CPU it runs on")
+            return
+        }
+        let output = try kernel.run(scaling: try Self.blocked(x), by: scales, residual: withResidual ? try Self.blocked(residual) : nil)
+        #expect(output.shape == expected.shape)
+        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
+        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        // Scales of another shape, and the normalizing entry points, are refused.
+        #expect(throws: OneDNNFallback.self) { try kernel.run(scaling: try Self.blocked(x), by: residual, residual: nil) }
+        #expect(throws: OneDNNFallback.self) { try kernel.run(try Self.blocked(x)) }
+    }
+
     /// The channels `range` of an NCHW tensor.
     static func channels(_ range: Range<Int>, of x: Tensor) -> Tensor {
         let (batch, channels, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])

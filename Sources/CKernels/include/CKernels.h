@@ -126,18 +126,20 @@ struct zoo_normalized_pointwise_shape {
 /// Whether `zoo_normalized_pointwise_f32` runs on this CPU (AVX-512); elsewhere it does nothing.
 int zoo_normalized_pointwise_is_vectorised(void);
 
-/// How many items a sample's output is split into: each row, in groups of four blocks of 16
-/// output channels (item i is row `i / groups` of group `i % groups`).
+/// How many items a sample's output is split into: chunks of its pixels, in groups of four
+/// blocks of 16 output channels.
 size_t zoo_normalized_pointwise_items(const struct zoo_normalized_pointwise_shape *shape);
 
 /// Items `first ..< end` of one sample: `blocks[b]` is where the sample's input block b (16
 /// channels, `height x width` pixels of 16 floats) lies; `scale` and `shift` 16 floats an input
 /// block (zero for the padding channels), the weights and bias as `zoo_pointwise_depthwise_f32`
-/// takes its 1x1 convolution's. Each output is the bias plus the normalized input channels in
-/// order, each a fused multiply-add, then the activation.
+/// takes its 1x1 convolution's. Each input is mapped as `relu(x * scale + shift)`, or as
+/// `x * scale` when `shift` is null; each output is the bias plus the mapped input channels in
+/// order, each a fused multiply-add, plus the `residual` when there is one (the sample's, laid
+/// out as `destination`), then the activation.
 void zoo_normalized_pointwise_f32(
-    const float *const *blocks, const float *scale, const float *shift, const float *weights, const float *bias, float *destination,
-    const struct zoo_normalized_pointwise_shape *shape, size_t first, size_t end);
+    const float *const *blocks, const float *scale, const float *shift, const float *weights, const float *bias, const float *residual,
+    float *destination, const struct zoo_normalized_pointwise_shape *shape, size_t first, size_t end);
 
 /// The inputs of one chunk of `zoo_narrow_product_chunks_f32`: its weights (a few outputs' worth
 /// of this many inputs) stay in the cache while every row passes over them.

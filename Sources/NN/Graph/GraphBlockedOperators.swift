@@ -35,7 +35,7 @@ enum GraphBlockedOperators {
         "aten.cat.default": concatenate, "zoo.batch_norm_relu": batchNormThenReLU,
         "aten.adaptive_avg_pool2d.default": averageToOne, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.blocked,
         "aten.max_pool2d.default": maxPool, "aten.avg_pool2d.default": averagePool,
-        GraphNormalizedPointwise.target: GraphNormalizedPointwise.blocked,
+        GraphNormalizedPointwise.target: GraphNormalizedPointwise.blocked, GraphScaledPointwise.target: GraphScaledPointwise.blocked,
     ]
 
     static func fusedConvolution(_ call: Call) throws -> (LayoutValue, Module?)? {

@@ -23,7 +23,8 @@ import Tensor
 ///   where they lie, so that the `cat` is not made.
 /// - `add` of equal shapes -> `relu` (a ResNet block's tail): one pass.
 /// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
-///   than a broadcast walk.
+///   than a broadcast walk; and when only a 1x1 convolution reads it (with a residual or not),
+///   where zoo's kernel runs, one node with the convolution (``GraphScaledPointwise``).
 /// - a channel `cat` whose parts begin a later `cat`'s parts (DenseNet's blocks): annotated with
 ///   the channels the longest such `cat` reaches, so that one sample's blocks are laid out once
 ///   and each later `cat` appends its new parts (densenet121 b1: 34.6 -> 32.4 ms a pass).
@@ -41,7 +42,7 @@ enum GraphFusion {
     static let table: [String: GraphOperators.Operation] = [
         convolutionTarget: fusedConvolution, "zoo.batch_norm_relu": batchNormThenReLU, "zoo.add_relu": addThenReLU,
         "zoo.scale_channels": scaleChannels, GraphPointwiseDepthwise.target: GraphPointwiseDepthwise.plain,
-        GraphNormalizedPointwise.target: GraphNormalizedPointwise.plain,
+        GraphNormalizedPointwise.target: GraphNormalizedPointwise.plain, GraphScaledPointwise.target: GraphScaledPointwise.plain,
     ]
 
     /// The index that makes ``GraphCall``'s lookups go by name only (the fused nodes' own arguments
@@ -158,6 +159,21 @@ enum GraphFusion {
                     normalization: nodes[producer], convolution: nodes[index], shapes: program.shapes, activation: convolutionActivation)
             else { continue }
             nodes[index] = GraphNormalizedPointwise.node(normalization: nodes[producer], convolution: nodes[index])
+            removed.insert(producer)
+        }
+        // A squeeze-and-excitation scale whose output only a 1x1 convolution reads: one node
+        // (GraphScaledPointwise.swift), placed where the convolution was (or its residual add).
+        var scalers: [String: Int] = [:]
+        for index in nodes.indices where !removed.contains(index) && nodes[index].target == "zoo.scale_channels" {
+            if let output = soleOutput(nodes[index]) { scalers[output] = index }
+        }
+        for index in nodes.indices where !removed.contains(index) && nodes[index].target == convolutionTarget {
+            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = scalers[input],
+                !removed.contains(producer), soleUser(input) != nil,
+                GraphScaledPointwise.fuses(
+                    scale: nodes[producer], convolution: nodes[index], shapes: program.shapes, activation: convolutionActivation)
+            else { continue }
+            nodes[index] = GraphScaledPointwise.node(scale: nodes[producer], convolution: nodes[index])
             removed.insert(producer)
         }
         // A channel concatenation read only by such a node (DenseNet's layers and transitions

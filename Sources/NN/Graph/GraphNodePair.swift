@@ -1,5 +1,5 @@
 /// Two nodes fused into one, the second the sole reader of the first's output
-/// (``GraphPointwiseDepthwise``, ``GraphNormalizedPointwise``): the fused node carries the first
+/// (``GraphPointwiseDepthwise``, ``GraphNormalizedPointwise``, ``GraphScaledPointwise``): the fused node carries the first
 /// node's arguments, and the second's under a prefix, its `input` naming the intermediate value
 /// as `.other` (no node computes it, and the fused kernel never makes it). When the fused kernel
 /// cannot run, the two nodes run one after the other as they would unfused (``parts(of:prefix:firstSuffix:)``).
@@ -67,10 +67,10 @@ enum GraphNodePair {
     }
 
     /// Whether a fused convolution node is a 1x1, stride-1, unpadded, undilated, ungrouped
-    /// convolution with no residual, of `weight` shape.
-    static func isPointwise(_ node: ExportedProgram.Node, weight: [Int]) -> Bool {
+    /// convolution of `weight` shape, with no residual unless `residual`.
+    static func isPointwise(_ node: ExportedProgram.Node, weight: [Int], residual: Bool = false) -> Bool {
         weight[2...] == [1, 1] && groups(node) == 1 && pair(node, "stride", 1) == [1, 1] && pair(node, "padding", 0) == [0, 0]
-            && pair(node, "dilation", 1) == [1, 1] && node.argument("residual", at: Int.max) == nil
+            && pair(node, "dilation", 1) == [1, 1] && (residual || node.argument("residual", at: Int.max) == nil)
     }
 }
 

@@ -43,3 +43,11 @@ struct SharedPointer<Element>: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
     init(_ base: UnsafePointer<Element>) { self.base = UnsafeMutablePointer(mutating: base) }
 }
+
+/// `body` with the address of `values`, or nil when there are none (an optional bias or shift).
+func withOptionalFloats<Result, Failure: Error>(
+    _ values: [Float]?, _ body: (UnsafePointer<Float>?) throws(Failure) -> Result
+) throws(Failure) -> Result {
+    guard let values else { return try body(nil) }
+    return try values.withUnsafeBufferPointer { (buffer) throws(Failure) in try body(buffer.baseAddress) }
+}

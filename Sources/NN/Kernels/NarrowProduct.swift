@@ -47,10 +47,6 @@ final class NarrowProductWeights: Sendable {
                 }
             }
         }
-        if let bias {
-            bias.withUnsafeBufferPointer { zoo_narrow_product_sum_f32(partials, $0.baseAddress, output, rows, inputs, outputs) }
-        } else {
-            zoo_narrow_product_sum_f32(partials, nil, output, rows, inputs, outputs)
-        }
+        withOptionalFloats(bias) { zoo_narrow_product_sum_f32(partials, $0, output, rows, inputs, outputs) }
     }
 }
