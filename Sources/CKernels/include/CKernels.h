@@ -69,16 +69,16 @@ struct zoo_depthwise_shape {
     float low, high;
 };
 
+/// Whether `zoo_blocked_depthwise_f32` runs vector code on this CPU (AVX-512) for `kernel` and
+/// `stride`, rather than its portable loop, which is slower than oneDNN's kernel.
+int zoo_blocked_depthwise_is_vectorised(long kernel, long stride);
+
 /// Output rows `first_row ..< end_row` of a depthwise convolution of one sample (row r is row
 /// `r % out_height` of block `r / out_height`): `weights` hold `kernel * kernel` vectors of 16 a
 /// block (tap-major, one lane a channel), `bias` 16 a block or null. Each output is the bias plus
 /// the taps inside the input in row-major order, each a fused multiply-add, then the activation.
 /// With `sums` (16 floats), the rows must be the whole of one block's, and `sums` receives the
 /// sums of its 16 channels' outputs, added in pixel order.
-/// Whether `zoo_blocked_depthwise_f32` runs vector code on this CPU (AVX-512) for `kernel` and
-/// `stride`, rather than its portable loop, which is slower than oneDNN's kernel.
-int zoo_blocked_depthwise_is_vectorised(long kernel, long stride);
-
 void zoo_blocked_depthwise_f32(
     const float *source, const float *weights, const float *bias, float *destination, const struct zoo_depthwise_shape *shape,
     size_t first_row, size_t end_row, float *sums);

@@ -25,9 +25,10 @@ import Tensor
 /// - `mul` of `(N, C, H, W)` by `(N, C, 1, 1)` (squeeze-and-excitation): a per-plane scale rather
 ///   than a broadcast walk; and when only a 1x1 convolution reads it (with a residual or not),
 ///   where zoo's kernel runs, one node with the convolution (``GraphScaledPointwise``).
-/// - a channel `cat` whose parts begin a later `cat`'s parts (DenseNet's blocks): annotated with
-///   the channels the longest such `cat` reaches, so that one sample's blocks are laid out once
-///   and each later `cat` appends its new parts (densenet121 b1: 34.6 -> 32.4 ms a pass).
+/// - a channel `cat` whose parts begin a later `cat`'s parts (DenseNet's blocks, where zoo's
+///   normalized 1x1 kernel does not read them in place): annotated with the channels the longest
+///   such `cat` reaches, so that one sample's blocks are laid out once and each later `cat`
+///   appends its new parts (densenet121 b1: 34.6 -> 32.4 ms a pass).
 ///
 /// Fused nodes carry targets in the `zoo.` namespace, which no exported program uses, and run
 /// from ``table``. Each rewrite checks the values it removes have no other user, so the program
