@@ -277,7 +277,9 @@ struct BlockedLayoutTests {
     /// convolutions one after the other, whose oneDNN kernels add in other orders: a few roundings
     /// of the largest value. Input channels of 24 and 40 leave padding lanes in the 1x1
     /// convolution's input, 20, 40 and 72 in its output; 144 channels (9 blocks) at batch 1 split
-    /// a block's rows between the threads; planes of 1 to 14 pixels across reach the borders.
+    /// a block's rows between the threads; planes of 1 to 14 pixels across reach the borders. The
+    /// kernel expands small planes' rows all at once and large planes' (96 channels of 40 x 40,
+    /// 144 of 30 x 30, past the whole ring's 256 KiB) a row at a time into a ring of K rows.
     @Test(arguments: [
         (
             16, 96, 3, 2, ConvolutionActivation?.some(.clamp(low: 0, high: 6)), ConvolutionActivation?.some(.clamp(low: 0, high: 6)),
@@ -287,7 +289,8 @@ struct BlockedLayoutTests {
         (24, 144, 3, 2, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [2, 8, 7]),
         (40, 40, 5, 1, .silu, .silu, [2, 7, 9]), (24, 72, 5, 2, .silu, .silu, [1, 13, 6]),
         (160, 960, 3, 1, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [1, 7, 7]), (8, 20, 3, 1, nil, .relu, [3, 1, 2]),
-        (32, 64, 3, 2, .relu, nil, [2, 2, 1]),
+        (32, 64, 3, 2, .relu, nil, [2, 2, 1]), (16, 96, 3, 1, .clamp(low: 0, high: 6), .clamp(low: 0, high: 6), [1, 40, 40]),
+        (24, 144, 5, 2, .silu, .silu, [2, 30, 30]),
     ])
     func pointwiseDepthwisePairsAreThePlainOnes(
         inChannels: Int, middleChannels: Int, kernel: Int, stride: Int, pointwiseActivation: ConvolutionActivation?,
