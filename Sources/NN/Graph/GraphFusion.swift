@@ -131,65 +131,51 @@ enum GraphFusion {
             default: continue
             }
         }
+        /// Each node whose target is in `consumers` and whose input is the one output of a node
+        /// `isProducer` accepts, read by nothing else, becomes `fuse(producer, node)` in its place
+        /// when that gives a node; the producer goes.
+        func fuseInputs(
+            producedBy isProducer: (ExportedProgram.Node) -> Bool, into consumers: Set<String>,
+            _ fuse: (ExportedProgram.Node, ExportedProgram.Node) -> ExportedProgram.Node?
+        ) {
+            var producers: [String: Int] = [:]
+            for index in nodes.indices where !removed.contains(index) && isProducer(nodes[index]) {
+                if let output = soleOutput(nodes[index]) { producers[output] = index }
+            }
+            for index in nodes.indices where !removed.contains(index) && consumers.contains(nodes[index].target) {
+                guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = producers[input],
+                    !removed.contains(producer), soleUser(input) != nil, let fused = fuse(nodes[producer], nodes[index])
+                else { continue }
+                nodes[index] = fused
+                removed.insert(producer)
+            }
+        }
         // A 1x1 convolution whose output only a 3x3 depthwise convolution reads: one node
         // (GraphPointwiseDepthwise.swift), placed where the depthwise one was.
-        var producers: [String: Int] = [:]
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == convolutionTarget {
-            if let output = soleOutput(nodes[index]) { producers[output] = index }
-        }
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == convolutionTarget {
-            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = producers[input],
-                !removed.contains(producer), nodes[producer].target == convolutionTarget, soleUser(input) == index,
-                GraphPointwiseDepthwise.fuses(
-                    pointwise: nodes[producer], depthwise: nodes[index], shapes: program.shapes, activation: convolutionActivation)
-            else { continue }
-            nodes[index] = GraphPointwiseDepthwise.node(pointwise: nodes[producer], depthwise: nodes[index])
-            removed.insert(producer)
+        fuseInputs(producedBy: { $0.target == convolutionTarget }, into: [convolutionTarget]) { pointwise, depthwise in
+            GraphPointwiseDepthwise.fuses(
+                pointwise: pointwise, depthwise: depthwise, shapes: program.shapes, activation: convolutionActivation)
+                ? GraphPointwiseDepthwise.node(pointwise: pointwise, depthwise: depthwise) : nil
         }
         // A BatchNorm and ReLU whose output only a 1x1 convolution reads: one node
         // (GraphNormalizedPointwise.swift), placed where the convolution was.
-        var normalizers: [String: Int] = [:]
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == "zoo.batch_norm_relu" {
-            if let output = soleOutput(nodes[index]) { normalizers[output] = index }
-        }
-        for index in nodes.indices
-        where !removed.contains(index) && [convolutionTarget, "aten.conv2d.default"].contains(nodes[index].target) {
-            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = normalizers[input],
-                !removed.contains(producer), soleUser(input) == index,
-                GraphNormalizedPointwise.fuses(
-                    normalization: nodes[producer], convolution: nodes[index], shapes: program.shapes, activation: convolutionActivation)
-            else { continue }
-            nodes[index] = GraphNormalizedPointwise.node(normalization: nodes[producer], convolution: nodes[index])
-            removed.insert(producer)
+        fuseInputs(producedBy: { $0.target == "zoo.batch_norm_relu" }, into: [convolutionTarget, "aten.conv2d.default"]) {
+            normalization, convolution in
+            GraphNormalizedPointwise.fuses(
+                normalization: normalization, convolution: convolution, shapes: program.shapes, activation: convolutionActivation)
+                ? GraphNormalizedPointwise.node(normalization: normalization, convolution: convolution) : nil
         }
         // A squeeze-and-excitation scale whose output only a 1x1 convolution reads: one node
         // (GraphScaledPointwise.swift), placed where the convolution was (or its residual add).
-        var scalers: [String: Int] = [:]
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == "zoo.scale_channels" {
-            if let output = soleOutput(nodes[index]) { scalers[output] = index }
+        fuseInputs(producedBy: { $0.target == "zoo.scale_channels" }, into: [convolutionTarget]) { scale, convolution in
+            GraphScaledPointwise.fuses(scale: scale, convolution: convolution, shapes: program.shapes, activation: convolutionActivation)
+                ? GraphScaledPointwise.node(scale: scale, convolution: convolution) : nil
         }
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == convolutionTarget {
-            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = scalers[input],
-                !removed.contains(producer), soleUser(input) != nil,
-                GraphScaledPointwise.fuses(
-                    scale: nodes[producer], convolution: nodes[index], shapes: program.shapes, activation: convolutionActivation)
-            else { continue }
-            nodes[index] = GraphScaledPointwise.node(scale: nodes[producer], convolution: nodes[index])
-            removed.insert(producer)
-        }
-        // A channel concatenation read only by such a node (DenseNet's layers and transitions
-        // concatenate the block's features so far, the first layer a list of one): the node reads
-        // the parts where they lie, and the concatenation is not made.
-        var concatenations: [String: Int] = [:]
-        for index in nodes.indices where !removed.contains(index) && channelParts(nodes[index], least: 1) != nil {
-            if let output = soleOutput(nodes[index]) { concatenations[output] = index }
-        }
-        for index in nodes.indices where !removed.contains(index) && nodes[index].target == GraphNormalizedPointwise.target {
-            guard case .tensor(let input)? = nodes[index].argument("input", at: 0), let producer = concatenations[input],
-                !removed.contains(producer), soleUser(input) != nil, let parts = channelParts(nodes[producer], least: 1)
-            else { continue }
-            nodes[index] = GraphNormalizedPointwise.node(nodes[index], readingParts: parts)
-            removed.insert(producer)
+        // A channel concatenation read only by such a normalized node (DenseNet's layers and
+        // transitions concatenate the block's features so far, the first layer a list of one):
+        // the node reads the parts where they lie, and the concatenation is not made.
+        fuseInputs(producedBy: { channelParts($0, least: 1) != nil }, into: [GraphNormalizedPointwise.target]) { concatenation, node in
+            channelParts(concatenation, least: 1).map { GraphNormalizedPointwise.node(node, readingParts: $0) }
         }
         var kept = nodes.indices.filter { !removed.contains($0) }.map { nodes[$0] }
         annotateGrowingConcatenations(&kept, shapes: program.shapes)

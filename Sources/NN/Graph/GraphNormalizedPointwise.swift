@@ -41,15 +41,7 @@ enum GraphNormalizedPointwise {
         normalization: ExportedProgram.Node, convolution: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
         activation: (ExportedProgram.Argument?) -> ConvolutionActivation?
     ) -> Bool {
-        guard normalization.outputs.count == 1, convolution.argument("input", at: 0) == .tensor(normalization.outputs[0]),
-            BlockedNormalizedPointwise.runs, let weight = GraphNodePair.weightShape(convolution, shapes: shapes)
-        else { return false }
-        switch convolution.argument("activation", at: Int.max) {
-        case nil, .none?: break
-        case let argument?:
-            guard let applied = activation(argument), BlockedDepthwise.kernelActivation(applied) != nil else { return false }
-        }
-        return GraphNodePair.isPointwise(convolution, weight: weight)
+        GraphNodePair.runsOnPointwiseKernel(convolution, reading: normalization, shapes: shapes, activation: activation, residual: false)
     }
 
     /// The node's layers (made on first use and kept, as a fused convolution's).
@@ -128,6 +120,27 @@ enum GraphNormalizedPointwise {
             parts.append(part)
         }
         return parts
+    }
+}
+
+extension GraphNodePair {
+    /// Whether `convolution` (a fused convolution or `aten.conv2d` node), reading the one output
+    /// of `first`, runs on zoo's 1x1 kernel (``BlockedNormalizedPointwise``): a 1x1, stride-1,
+    /// unpadded, ungrouped convolution, with a residual only when `residual`, an activation the
+    /// kernel applies or none, on a CPU the kernel runs on.
+    static func runsOnPointwiseKernel(
+        _ convolution: ExportedProgram.Node, reading first: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
+        activation: (ExportedProgram.Argument?) -> ConvolutionActivation?, residual: Bool
+    ) -> Bool {
+        guard first.outputs.count == 1, convolution.argument("input", at: 0) == .tensor(first.outputs[0]),
+            BlockedNormalizedPointwise.runs, let weight = weightShape(convolution, shapes: shapes)
+        else { return false }
+        switch convolution.argument("activation", at: Int.max) {
+        case nil, .none?: break
+        case let argument?:
+            guard let applied = activation(argument), BlockedDepthwise.kernelActivation(applied) != nil else { return false }
+        }
+        return isPointwise(convolution, weight: weight, residual: residual)
     }
 }
 

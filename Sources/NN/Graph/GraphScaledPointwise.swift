@@ -27,15 +27,7 @@ enum GraphScaledPointwise {
         scale: ExportedProgram.Node, convolution: ExportedProgram.Node, shapes: [String: [ShapeExpression]],
         activation: (ExportedProgram.Argument?) -> ConvolutionActivation?
     ) -> Bool {
-        guard scale.outputs.count == 1, convolution.argument("input", at: 0) == .tensor(scale.outputs[0]),
-            BlockedNormalizedPointwise.runs, let weight = GraphNodePair.weightShape(convolution, shapes: shapes)
-        else { return false }
-        switch convolution.argument("activation", at: Int.max) {
-        case nil, .none?: break
-        case let argument?:
-            guard let applied = activation(argument), BlockedDepthwise.kernelActivation(applied) != nil else { return false }
-        }
-        return GraphNodePair.isPointwise(convolution, weight: weight, residual: true)
+        GraphNodePair.runsOnPointwiseKernel(convolution, reading: scale, shapes: shapes, activation: activation, residual: true)
     }
 
     /// The node's layers (made on first use and kept, as a fused convolution's).
