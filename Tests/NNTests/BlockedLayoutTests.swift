@@ -254,11 +254,7 @@ struct BlockedLayoutTests {
                 weight: conv.weight.scalars, bias: conv.bias?.scalars, channels: channels, kernel: kernel, stride: stride,
                 padding: kernel / 2, activation: activation), "zoo's depthwise kernel declined")
         let output = try kernelRun.run(try Self.blocked(x), keepingMeans: true)
-        #expect(output.shape == expected.shape)
-        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
-        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        try Self.expectClose(output, expected)
         #expect(output.channelMeans?.scalars == blockedChannelMeans(output).scalars)
         // Through the layer, as a graph's first pass runs it (off AVX-512 the layer keeps oneDNN's).
         guard kernelRun.runsVectorised else {
@@ -329,11 +325,7 @@ struct BlockedLayoutTests {
             return
         }
         let output = try pair.run(try Self.blocked(x))
-        #expect(output.shape == expected.shape)
-        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
-        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        try Self.expectClose(output, expected)
         // Keeping the means splits the threads' work by whole blocks: the same output to the bit,
         // and the means ``blockedChannelMeans(_:)`` takes, to the bit.
         let keeping = try pair.run(try Self.blocked(x), keepingMeans: true)
@@ -381,11 +373,7 @@ struct BlockedLayoutTests {
             return
         }
         let output = try kernel.run(try Self.blocked(x))
-        #expect(output.shape == expected.shape)
-        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
-        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        try Self.expectClose(output, expected)
         // The input as the parts of a channel concatenation (32 and 16 channels in turn, the rest
         // last), read where they lie: the same sums in the same order, so the same floats.
         var (sizes, left) = ([Int](), inChannels)
@@ -448,14 +436,21 @@ struct BlockedLayoutTests {
             return
         }
         let output = try kernel.run(scaling: try Self.blocked(x), by: scales, residual: withResidual ? try Self.blocked(residual) : nil)
-        #expect(output.shape == expected.shape)
-        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
-        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
-        #expect(worst <= 4e-6 * scale, "max abs err \(worst)")
-        #expect(Self.padding(output).allSatisfy { $0 == 0 })
+        try Self.expectClose(output, expected)
         // Scales of another shape, and the normalizing entry points, are refused.
         #expect(throws: OneDNNFallback.self) { try kernel.run(scaling: try Self.blocked(x), by: residual, residual: nil) }
         #expect(throws: OneDNNFallback.self) { try kernel.run(try Self.blocked(x)) }
+    }
+
+    /// A blocked kernel's `output` against the plain layers' `expected`, which add in other
+    /// orders: the same shape, within a few roundings of the largest value (4e-6 of it), and the
+    /// padding lanes zero.
+    static func expectClose(_ output: BlockedActivation, _ expected: Tensor, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(output.shape == expected.shape, sourceLocation: sourceLocation)
+        let worst = zip(try output.plain().scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = max(1, expected.scalars.map(abs).max() ?? 0)
+        #expect(worst <= 4e-6 * scale, "max abs err \(worst)", sourceLocation: sourceLocation)
+        #expect(padding(output).allSatisfy { $0 == 0 }, sourceLocation: sourceLocation)
     }
 
     /// The channels `range` of an NCHW tensor.

@@ -1,3 +1,5 @@
+import Tensor
+
 /// Two nodes fused into one, the second the sole reader of the first's output
 /// (``GraphPointwiseDepthwise``, ``GraphNormalizedPointwise``, ``GraphScaledPointwise``): the fused node carries the first
 /// node's arguments, and the second's under a prefix, its `input` naming the intermediate value
@@ -79,5 +81,56 @@ extension GraphCall {
     /// call's values.
     func part(_ node: ExportedProgram.Node, on layer: Module?) -> GraphCall {
         GraphCall(node: node, values: values, integers: integers, stateNames: stateNames, cached: layer)
+    }
+}
+
+/// One of a fused node's parts run apart: the part's node, its layer (a new one when nil) and the
+/// operator that runs it.
+typealias GraphPart<Operation> = (node: ExportedProgram.Node, layer: Module?, operation: Operation)
+
+extension GraphCall {
+    /// A fused node's `parts` on plain tensors, one after the other as they ran unfused: each
+    /// part's output but the last stored under its name until the last part has run. The last
+    /// part's outputs.
+    func runApart(_ parts: [GraphPart<GraphOperators.Operation>]) throws -> [Tensor] {
+        var stored: [String] = []
+        defer { for name in stored { values.remove(name) } }
+        var outputs: [Tensor] = []
+        for (index, step) in parts.enumerated() {
+            outputs = try step.operation(part(step.node, on: step.layer)).outputs
+            guard index < parts.count - 1 else { break }
+            values.store(outputs[0], as: step.node.outputs[0])
+            stored.append(step.node.outputs[0])
+        }
+        return outputs
+    }
+}
+
+extension GraphBlockedOperators.Call {
+    /// A fused node's `parts` as their blocked operators run them, one after the other, as
+    /// ``GraphCall/runApart(_:)`` runs them on plain tensors (the last part is the last to read
+    /// this node's values, and the parts' outputs); nil when an operator declines.
+    func runApart(_ parts: [GraphPart<GraphBlockedOperators.Operation>]) throws -> LayoutValue? {
+        var stored: [String] = []
+        defer { for name in stored { call.values.remove(name) } }
+        for (index, step) in parts.enumerated() {
+            let last = index == parts.count - 1
+            let partCall = GraphBlockedOperators.Call(call: call.part(step.node, on: step.layer), lastUses: last ? lastUses + stored : [])
+            guard let (output, _) = try step.operation(partCall) else { return nil }
+            if last { return output }
+            call.values.store(output, as: step.node.outputs[0])
+            stored.append(step.node.outputs[0])
+        }
+        return nil
+    }
+}
+
+extension GraphOperators {
+    /// The plain operator for `target`, which a fused node's part names.
+    static func operation(_ target: String, for node: ExportedProgram.Node) throws -> Operation {
+        guard let operation = GraphOperators.table[target] ?? GraphFusion.table[target] else {
+            throw NNError.unsupportedOperator(target: target, node: node.name)
+        }
+        return operation
     }
 }

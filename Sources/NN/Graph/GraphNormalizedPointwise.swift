@@ -52,23 +52,13 @@ enum GraphNormalizedPointwise {
     /// The nodes on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
-        if let node = layer.concatenationNode {
-            guard let concatenate = GraphOperators.table[node.target] else {
-                throw NNError.unsupportedOperator(target: node.target, node: call.node.name)
-            }
-            let (joined, _) = try concatenate(call.part(node, on: nil))
-            call.values.store(joined[0], as: node.outputs[0])
-        }
-        defer { if let node = layer.concatenationNode { call.values.remove(node.outputs[0]) } }
-        let normalization = call.part(layer.normalizationNode, on: layer.normalization)
-        guard let normalize = GraphFusion.table["zoo.batch_norm_relu"] else {
-            throw NNError.unsupportedOperator(target: target, node: call.node.name)
-        }
-        let (middle, _) = try normalize(normalization)
-        call.values.store(middle[0], as: layer.normalizationNode.outputs[0])
-        defer { call.values.remove(layer.normalizationNode.outputs[0]) }
-        let (outputs, _) = try GraphFusion.fusedConvolution(call.part(layer.convolutionNode, on: layer.convolution))
-        return (outputs, layer)
+        var parts: [GraphPart<GraphOperators.Operation>] = []
+        if let node = layer.concatenationNode { parts.append((node, nil, try GraphOperators.operation(node.target, for: call.node))) }
+        parts += [
+            (layer.normalizationNode, layer.normalization, try GraphOperators.operation("zoo.batch_norm_relu", for: call.node)),
+            (layer.convolutionNode, layer.convolution, GraphFusion.fusedConvolution),
+        ]
+        return (try call.runApart(parts), layer)
     }
 
     /// zoo's kernel on a blocked input (or on the parts of a concatenation, where they lie); else
@@ -89,26 +79,17 @@ enum GraphNormalizedPointwise {
             default: break
             }
         }
+        guard let normalize = GraphBlockedOperators.table["zoo.batch_norm_relu"] else { return nil }
+        var parts: [GraphPart<GraphBlockedOperators.Operation>] = []
         if let node = layer.concatenationNode {
-            let concatenation = GraphBlockedOperators.Call(call: call.call.part(node, on: nil), lastUses: [])
-            guard let concatenate = GraphBlockedOperators.table[node.target], let (joined, _) = try concatenate(concatenation) else {
-                return nil
-            }
-            call.values.store(joined, as: node.outputs[0])
+            guard let concatenate = GraphBlockedOperators.table[node.target] else { return nil }
+            parts.append((node, nil, concatenate))
         }
-        defer { if let node = layer.concatenationNode { call.values.remove(node.outputs[0]) } }
-        let normalization = GraphBlockedOperators.Call(
-            call: call.call.part(layer.normalizationNode, on: layer.normalization), lastUses: [])
-        guard let normalize = GraphBlockedOperators.table["zoo.batch_norm_relu"], let (middle, _) = try normalize(normalization) else {
-            return nil
-        }
-        let middleName = layer.normalizationNode.outputs[0]
-        call.values.store(middle, as: middleName)
-        defer { call.values.remove(middleName) }
-        let convolution = GraphBlockedOperators.Call(
-            call: call.call.part(layer.convolutionNode, on: layer.convolution), lastUses: [middleName])
-        guard let (output, _) = try GraphBlockedOperators.fusedConvolution(convolution) else { return nil }
-        return (output, layer)
+        parts += [
+            (layer.normalizationNode, layer.normalization, normalize),
+            (layer.convolutionNode, layer.convolution, GraphBlockedOperators.fusedConvolution),
+        ]
+        return try call.runApart(parts).map { ($0, layer) }
     }
 
     /// The blocked values of `names`, each held blocked already (a plain one is not reordered

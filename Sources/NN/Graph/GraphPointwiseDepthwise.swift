@@ -70,10 +70,10 @@ enum GraphPointwiseDepthwise {
     /// The two convolutions on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
-        let (middle, _) = try GraphFusion.fusedConvolution(call.part(layer.pointwiseNode, on: layer.pointwise))
-        call.values.store(middle[0], as: layer.pointwiseNode.outputs[0])
-        let (outputs, _) = try GraphFusion.fusedConvolution(call.part(layer.depthwiseNode, on: layer.depthwise))
-        call.values.remove(layer.pointwiseNode.outputs[0])
+        let outputs = try call.runApart([
+            (layer.pointwiseNode, layer.pointwise, GraphFusion.fusedConvolution),
+            (layer.depthwiseNode, layer.depthwise, GraphFusion.fusedConvolution),
+        ])
         return (outputs, layer)
     }
 
@@ -82,15 +82,11 @@ enum GraphPointwiseDepthwise {
     static func blocked(_ call: GraphBlockedOperators.Call) throws -> (output: LayoutValue, layer: Module?)? {
         let layer = try layer(call.call)
         if case .blocked(let input)? = call.value("input", 0), let output = layer.fused(input) { return (.blocked(output), layer) }
-        let pointwise = GraphBlockedOperators.Call(call: call.call.part(layer.pointwiseNode, on: layer.pointwise), lastUses: [])
-        guard let (middle, _) = try GraphBlockedOperators.fusedConvolution(pointwise) else { return nil }
-        let middleName = layer.pointwiseNode.outputs[0]
-        call.values.store(middle, as: middleName)
-        let depthwise = GraphBlockedOperators.Call(
-            call: call.call.part(layer.depthwiseNode, on: layer.depthwise), lastUses: [middleName])
-        defer { call.values.remove(middleName) }
-        guard let (output, _) = try GraphBlockedOperators.fusedConvolution(depthwise) else { return nil }
-        return (output, layer)
+        let output = try call.runApart([
+            (layer.pointwiseNode, layer.pointwise, GraphBlockedOperators.fusedConvolution),
+            (layer.depthwiseNode, layer.depthwise, GraphBlockedOperators.fusedConvolution),
+        ])
+        return output.map { ($0, layer) }
     }
 }
 

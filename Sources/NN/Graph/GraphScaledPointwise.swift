@@ -38,10 +38,9 @@ enum GraphScaledPointwise {
     /// The two nodes on plain tensors, one after the other, as unfused.
     static func plain(_ call: GraphCall) throws -> ([Tensor], Module?) {
         let layer = try layer(call)
-        let (middle, _) = try GraphFusion.scaleChannels(call.part(layer.scaleNode, on: nil))
-        call.values.store(middle[0], as: layer.scaleNode.outputs[0])
-        defer { call.values.remove(layer.scaleNode.outputs[0]) }
-        let (outputs, _) = try GraphFusion.fusedConvolution(call.part(layer.convolutionNode, on: layer.convolution))
+        let outputs = try call.runApart([
+            (layer.scaleNode, nil, GraphFusion.scaleChannels), (layer.convolutionNode, layer.convolution, GraphFusion.fusedConvolution),
+        ])
         return (outputs, layer)
     }
 
@@ -64,17 +63,11 @@ enum GraphScaledPointwise {
             default: break
             }
         }
-        let scale = GraphBlockedOperators.Call(call: call.call.part(layer.scaleNode, on: nil), lastUses: [])
-        guard let scaleChannels = GraphBlockedOperators.table["zoo.scale_channels"], let (middle, _) = try scaleChannels(scale) else {
-            return nil
-        }
-        let middleName = layer.scaleNode.outputs[0]
-        call.values.store(middle, as: middleName)
-        defer { call.values.remove(middleName) }
-        let convolution = GraphBlockedOperators.Call(
-            call: call.call.part(layer.convolutionNode, on: layer.convolution), lastUses: call.lastUses + [middleName])
-        guard let (output, _) = try GraphBlockedOperators.fusedConvolution(convolution) else { return nil }
-        return (output, layer)
+        guard let scaleChannels = GraphBlockedOperators.table["zoo.scale_channels"] else { return nil }
+        let output = try call.runApart([
+            (layer.scaleNode, nil, scaleChannels), (layer.convolutionNode, layer.convolution, GraphBlockedOperators.fusedConvolution),
+        ])
+        return output.map { ($0, layer) }
     }
 }
 
