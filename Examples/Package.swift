@@ -11,7 +11,9 @@ let package = Package(
         .executableTarget(name: "VerifyFolder", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
         // zoo inside a server: open, verify, run and close checkpoints many times; memory, file
         // descriptors and child processes must stay flat.
-        .executableTarget(name: "LongRunningHost", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
+        .executableTarget(
+            name: "LongRunningHost",
+            dependencies: [.product(name: "ModelZoo", package: "zoo"), .product(name: "NN", package: "zoo")]),
         // The README's "Use it from Swift" program, line for line.
         .executableTarget(name: "ReadmeProgram", dependencies: [.product(name: "ModelZoo", package: "zoo")]),
     ],

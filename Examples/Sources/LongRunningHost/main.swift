@@ -1,5 +1,6 @@
 import Foundation
 import ModelZoo
+import NN
 import Tensor
 
 // long-running-host ITERATIONS ZOO_EXECUTABLE: zoo used from a server process. Each iteration
@@ -40,8 +41,12 @@ let jobs: [Job] =
         Job(path: "\(bad)bad_random.h5", reading: contained, opens: false),
     ]
 
-/// Resident bytes, open descriptors and live (or unreaped) children of this process.
+/// Resident bytes, open descriptors and live (or unreaped) children of this process. The
+/// allocator's free pages are given back first, so the resident size counts what the process
+/// holds, not how glibc happened to lay out freed buffers (its level moved by 8 MB at a random
+/// iteration of one CI run and stayed there, with nothing held).
 func sample() -> (resident: Int, descriptors: Int, children: Int) {
+    ActivationMemory.releaseFreedBuffers()
     let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
     let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     let descriptors = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
