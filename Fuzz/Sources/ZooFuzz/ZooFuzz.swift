@@ -39,6 +39,9 @@ public func initialise(
     reader = chosen
     let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
     scratchPath = "\(folder)/zoo-fuzz-\(getpid())-\(name)"
+    // libFuzzer ends a timed run with exit(): the scratch file goes with the process instead of
+    // staying in /dev/shm's memory (1,276 of them, 74 MB, had piled up on one machine).
+    atexit { unlink(scratchPath) }
     return 0
 }
 
