@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,6 +93,17 @@ def fuzz(reader, seconds, jobs):
     return inputs, [os.path.join(findings, name) for name in new], log_path
 
 
+def remove_scratch_files(reader):
+    """The harness removes its scratch file at exit, but jobs that fork mode kills and replays of
+    crashing inputs do not exit: their files would stay in /dev/shm's memory. The pid in each
+    name says whether its process is gone."""
+    for folder in ("/dev/shm", tempfile.gettempdir()):
+        for path in glob.glob(os.path.join(folder, f"zoo-fuzz-*-{reader}")):
+            pid = os.path.basename(path)[len("zoo-fuzz-"):-len(reader) - 1]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                os.unlink(path)
+
+
 def classify(reader, path):
     """Where the finding happened, from a replay of the input alone."""
     try:
@@ -152,6 +164,7 @@ def main():
             if where == "zoo" or cli != "ok":
                 failed = True
                 print(f"FINDING {reader}: {kind} in {where}, zoo command line: {cli}: {path}", file=sys.stderr)
+        remove_scratch_files(reader)
         rows.append({"reader": reader, "inputs": inputs, "seconds": round(time.time() - started), "crashes": kinds["crash"],
                      "hangs": kinds["timeout"], "out_of_memory": kinds["oom"], "where": classes, "log": log_path})
     if args.json:
