@@ -66,30 +66,39 @@ public final class Linear: ModuleBase, Layer {
     /// Eval mode's weights for one row, packed for zoo's product kernel (StreamedProduct.swift).
     private let packedRow = StreamedProductCache()
 
+    /// The same for one flattened blocked sample, the columns in its order: by its shape.
+    private let flatteningRows = PlanCache<[Int], StreamedProductWeights>()
+
     public override func stateDidChange() {
         packedRow.removeAll()
         narrowProducts.removeAll()
         packedProducts.removeAll()
         flatteningProducts.removeAll()
+        flatteningRows.removeAll()
     }
 
     /// `forward(x.flatten(1))` for a blocked `x` `(N, C, H, W)` with `C * H * W` in-features,
-    /// read where it is (by zoo's narrow product for up to 16 outputs, else see
-    /// ``OneDNNInnerProduct``): `(N, out_features)`; nil in train mode,
-    /// where oneDNN has no kernel, and for one sample that would go through the rows kernel (the
-    /// GEMM on the plain tensor is faster there: simplecnn b1 0.088 against 0.097 ms a pass); the
-    /// caller then flattens the plain tensor.
+    /// read where it is: by zoo's narrow product for up to 16 outputs, by its streamed product for
+    /// one sample (the weights' columns put in the blocked order once, so that no reorder to
+    /// plain NCHW comes first), else see ``OneDNNInnerProduct``. `(N, out_features)`; nil in train
+    /// mode and where oneDNN has no kernel; the caller then flattens the plain tensor.
     func forward(flattening input: BlockedActivation) -> Tensor? {
-        if input.shape.dropFirst().reduce(1, *) == inFeatures, let narrow = narrowProduct(flattening: input.shape) {
+        guard !isTraining, input.shape.dropFirst().reduce(1, *) == inFeatures, inFeatures > 0, outFeatures > 0 else { return nil }
+        if let narrow = narrowProduct(flattening: input.shape) {
             let y = [Float](unsafeUninitializedCapacity: input.shape[0] * outFeatures) { buffer, count in
                 narrow.apply(input.floats, rows: input.shape[0], bias: bias?.scalars, into: buffer.baseAddress!)
                 count = buffer.count
             }
             return Tensor(shape: [input.shape[0], outFeatures], scalars: y)
         }
-        guard !isTraining, input.shape.dropFirst().reduce(1, *) == inFeatures, inFeatures > 0, outFeatures > 0,
-            input.shape[0] > 1 || OneDNNInnerProduct.readsBlockedSource(outFeatures: outFeatures)
-        else { return nil }
+        if input.shape[0] == 1 {
+            let (weight, outputs) = (weight.scalars, outFeatures)
+            let streamed = try? flatteningRows.plan(for: input.shape) {
+                let blocked = BlockedActivation.flattenedWeights(weight, outputs: outputs, shape: input.shape)
+                return StreamedProductWeights(weight: Tensor(shape: [outputs, blocked.count / outputs], scalars: blocked))
+            }
+            return streamed.map { Tensor(shape: [1, outFeatures], scalars: $0.apply(to: input.floats, rows: 1, bias: bias?.scalars)) }
+        }
         let product = try? flatteningProducts.plan(for: input.shape) { () throws(OneDNNFallback) in
             try OneDNNInnerProduct(flattening: input.shape, outFeatures: outFeatures, weight: weight.scalars, bias: bias?.scalars)
         }

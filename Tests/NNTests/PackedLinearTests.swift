@@ -55,51 +55,59 @@ struct PackedLinearTests {
     }
 
     /// A Flatten then Linear after a convolution reads the blocked activation where the
-    /// convolution wrote it: as it is with up to 16 outputs (zoo's narrow product) or under 64
-    /// (oneDNN's GEMM kernel), as rows with the
-    /// weights put into the blocked order with 64 or more (brgemm); channel counts that are not a
-    /// multiple of 16 leave padding the weights must skip. One sample with 64 or more outputs
-    /// declines (the plain GEMM is faster there).
+    /// convolution wrote it: as it is with up to 16 outputs (zoo's narrow product), one sample
+    /// with more on zoo's streamed product with the weights put into the blocked order, and
+    /// several under 64 (oneDNN's GEMM kernel) or as rows with the weights put into the blocked
+    /// order with 64 or more (brgemm); channel counts that are not a multiple of 16 leave padding
+    /// the weights must skip.
     @Test(arguments: [
         ([1, 16, 4, 4], 10), ([3, 6, 5, 5], 10), ([3, 6, 5, 5], 70), ([2, 40, 3, 7], 64), ([64, 32, 32, 32], 10),
         ([5, 20, 3, 3], 16), ([4, 20, 3, 3], 17), ([1, 3, 40, 40], 2),
-        ([8, 64, 8, 8], 128), ([1, 64, 8, 8], 128),
+        ([8, 64, 8, 8], 128), ([1, 64, 8, 8], 128), ([1, 20, 3, 3], 17), ([1, 40, 3, 7], 100), ([1, 6, 5, 5], 70),
     ])
     func aFlattenedBlockedActivationGivesThePlainRowsOutput(shape: [Int], outFeatures: Int) throws {
         let inFeatures = shape.dropFirst().reduce(1, *)
         let layer = try Linear(inFeatures: inFeatures, outFeatures: outFeatures)
+        try layer.setLocalState("weight", to: seededTensor([outFeatures, inFeatures], seed: 8))
+        try layer.setLocalState("bias", to: seededTensor([outFeatures], seed: 9))
         let x = seededTensor(shape, seed: 5)
         let expected = try layer(try x.reshaped([shape[0], inFeatures]))
         layer.eval()
         let got = layer.forward(flattening: try BlockedActivation.blocked(x))
-        if shape[0] == 1 && outFeatures >= 64 {
-            #expect(got == nil, "one sample through the rows kernel must decline")
-            return
-        }
         Self.expectClose(try #require(got, "oneDNN has no kernel for \(shape)"), expected, inFeatures: inFeatures)
         layer.train()
         #expect(layer.forward(flattening: try BlockedActivation.blocked(x)) == nil, "train mode must take the GEMM")
     }
 
     /// In a fused Sequential (net's conv -> ReLU -> Flatten -> Linear), the step takes the
-    /// convolution's blocked output; the output is the unfused one's, and new weights are followed.
-    @Test func aFusedSequentialFlattensTheBlockedActivationIntoItsLinear() throws {
+    /// convolution's blocked output; the output is the unfused one's, and new weights are followed:
+    /// few outputs (the narrow product) and many, for one sample (the streamed product) and four.
+    @Test(arguments: [(4, 10), (1, 10), (1, 70), (4, 70)])
+    func aFusedSequentialFlattensTheBlockedActivationIntoItsLinear(batch: Int, outFeatures: Int) throws {
         func model() throws -> Sequential {
             Sequential(named: [
                 ("conv", try Conv2d(inChannels: 3, outChannels: 32, kernelSize: 3, padding: 1)), ("relu", ReLU()),
-                ("flatten", Flatten()), ("fc", try Linear(inFeatures: 32 * 8 * 8, outFeatures: 10)),
+                ("flatten", Flatten()), ("fc", try Linear(inFeatures: 32 * 8 * 8, outFeatures: outFeatures)),
             ])
         }
         let (fused, plain) = (try model(), try model())
-        _ = try plain.load(fused.stateDict())
-        let x = seededTensor([4, 3, 8, 8], seed: 6)
+        // New layers hold zeros until loaded: seeded weights make every one count.
+        var seed: UInt64 = 10
+        let state = StateDict(
+            try fused.stateDict().map { key, value in
+                seed += 1
+                return (key, seededTensor(value.shape, seed: seed))
+            })
+        _ = try fused.load(state)
+        _ = try plain.load(state)
+        let x = seededTensor([batch, 3, 8, 8], seed: 6)
         InferenceFusion.apply(to: fused)
         plain.eval()
         let steps = try #require(fused.fusedSteps)
         #expect(steps.contains { if case .flattenThenLinear = $0 { true } else { false } }, "no Flatten-Linear step was planned")
         Self.expectClose(try fused(x), try plain(x), inFeatures: 32 * 8 * 8)
         let fc = try #require(fused.modules.compactMap { $0 as? Linear }.first)
-        try fc.setLocalState("weight", to: seededTensor([10, 32 * 8 * 8], seed: 7))
+        try fc.setLocalState("weight", to: seededTensor([outFeatures, 32 * 8 * 8], seed: 7))
         _ = try plain.load(fused.stateDict())
         Self.expectClose(try fused(x), try plain(x), inFeatures: 32 * 8 * 8)
     }

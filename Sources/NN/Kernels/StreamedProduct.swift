@@ -30,15 +30,17 @@ final class StreamedProductWeights: Sendable {
     /// floats, as `rows x outputs` floats; the panels shared out to the compute threads when the
     /// product is large enough to pay for waking them.
     func apply(to input: [Float], rows: Int, bias: [Float]?) -> [Float] {
+        input.withUnsafeBufferPointer { input in
+            guard let source = input.baseAddress else { return [Float](repeating: 0, count: rows * outputs) }
+            return apply(to: source, rows: rows, bias: bias)
+        }
+    }
+
+    /// ``apply(to:rows:bias:)`` on `rows * inputs` floats where they are.
+    func apply(to source: UnsafePointer<Float>, rows: Int, bias: [Float]?) -> [Float] {
         [Float](unsafeUninitializedCapacity: rows * outputs) { buffer, initialized in
-            input.withUnsafeBufferPointer { input in
-                guard let source = input.baseAddress, let target = buffer.baseAddress else { return }
-                if let bias {
-                    bias.withUnsafeBufferPointer { run(source, rows: rows, bias: $0.baseAddress, into: target) }
-                } else {
-                    run(source, rows: rows, bias: nil, into: target)
-                }
-            }
+            guard let target = buffer.baseAddress else { return }
+            withOptionalFloats(bias) { run(source, rows: rows, bias: $0, into: target) }
             initialized = rows * outputs
         }
     }
