@@ -54,6 +54,10 @@ final class OneDNNConvolution: @unchecked Sendable {
     private let plainWeights: [Float]
     private let weightReorder: Reorder?
     private let bias: [Float]?
+    /// The bias in a buffer of the plan's own, beside the prepared weights, for ``boundCalls``.
+    private let preparedBias: OneDNNBuffer?
+    /// Execution arguments kept from call to call when the weights are prepared.
+    private let boundCalls = OneDNNBoundCalls()
     /// Whether the primitive writes its output in zoo's blocked layout (``BlockedActivation``),
     /// asked once rather than on every call.
     let writesBlockedLayout: Bool
@@ -88,10 +92,11 @@ final class OneDNNConvolution: @unchecked Sendable {
         plainWeights = weight
         weightReorder = try Reorder.between(layouts.weightsPlain, weightsInner, engine: engine)
         guard shape.keepsPreparedWeights else {
-            preparedWeights = nil
+            (preparedWeights, preparedBias) = (nil, nil)
             return
         }
         preparedWeights = try OneDNNBuffer(weightsInner, preparing: weight, by: weightReorder)
+        preparedBias = try bias.map { (bias) throws(OneDNNFallback) in try OneDNNBuffer(layouts.bias, preparing: bias, by: nil) }
     }
 
     /// `output = conv(input) + bias`, both plain NCHW; throws the status of a oneDNN call that
@@ -128,6 +133,15 @@ final class OneDNNConvolution: @unchecked Sendable {
     )
         throws(OneDNNFallback)
     {
+        if let preparedWeights, inputInner || source.reorder == nil, outputInner || destination.reorder == nil {
+            let fixed =
+                [(DNNL_ARG_WEIGHTS, weightsInner, preparedWeights.pointer)] + (preparedBias.map { [(DNNL_ARG_BIAS, biasLayout, $0.pointer)] } ?? [])
+            return try boundCalls.withArguments { () throws(OneDNNFallback) in
+                try OneDNNBoundArguments(convolution, source: source.layout, destination: destination.layout, fixed: fixed)
+            } _: { (arguments) throws(OneDNNFallback) in
+                try arguments.run(convolution, input: input, output: output)
+            }
+        }
         let reading = inputInner ? OneDNNOperand(argument: DNNL_ARG_SRC, layout: source.layout, reorder: nil) : source
         let writing = outputInner ? OneDNNOperand(argument: DNNL_ARG_DST, layout: destination.layout, reorder: nil) : destination
         try OneDNN.withStream { (stream) throws(OneDNNFallback) in
