@@ -134,11 +134,11 @@ final class OneDNNConvolution: @unchecked Sendable {
         throws(OneDNNFallback)
     {
         if let preparedWeights, inputInner || source.reorder == nil, outputInner || destination.reorder == nil {
-            let fixed =
-                [(DNNL_ARG_WEIGHTS, weightsInner, preparedWeights.pointer)]
-                + (preparedBias.map { [(DNNL_ARG_BIAS, biasLayout, $0.pointer)] } ?? [])
             return try boundCalls.withArguments { () throws(OneDNNFallback) in
-                try OneDNNBoundArguments(convolution, source: source.layout, destination: destination.layout, fixed: fixed)
+                let fixed =
+                    [(DNNL_ARG_WEIGHTS, weightsInner, preparedWeights.pointer)]
+                    + (preparedBias.map { [(DNNL_ARG_BIAS, biasLayout, $0.pointer)] } ?? [])
+                return try OneDNNBoundArguments(convolution, source: source.layout, destination: destination.layout, fixed: fixed)
             } _: { (arguments) throws(OneDNNFallback) in
                 try arguments.run(convolution, input: input, output: output)
             }
