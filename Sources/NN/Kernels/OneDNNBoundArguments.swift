@@ -9,7 +9,7 @@ import Synchronization
 /// pass beyond the kernels' own time: a memory object takes 0.3 µs to make and destroy (a stream
 /// 0.1, re-pointing a memory object 0.01), and each layout (696 bytes) was copied through several
 /// Swift arrays. Re-pointing does what making does to a buffer: oneDNN zeroes a blocked layout's
-/// channel padding either way. One call at a time holds a set (``OneDNNBoundCalls``).
+/// channel padding either way. One call at a time holds a set (``ReusePool``).
 // @unchecked: oneDNN handles; a set is used by one call at a time, handed over under a lock.
 final class OneDNNBoundArguments: @unchecked Sendable {
     private let stream: dnnl_stream_t
@@ -78,17 +78,19 @@ final class OneDNNBoundArguments: @unchecked Sendable {
     }
 }
 
-/// The argument sets of one primitive not in use: as many as calls have run at once.
-final class OneDNNBoundCalls: Sendable {
-    private let idle = Mutex<[OneDNNBoundArguments]>([])
+/// Items made when none is free and reused one holder at a time: a plan's argument sets
+/// (``OneDNNBoundArguments``), as many as calls have run at once.
+final class ReusePool<Item: Sendable>: Sendable {
+    private let idle = Mutex<[Item]>([])
 
-    /// `body` with a set taken from the idle ones (`make` one when none is), given back after.
-    func withArguments(
-        make: () throws(OneDNNFallback) -> OneDNNBoundArguments, _ body: (OneDNNBoundArguments) throws(OneDNNFallback) -> Void
-    ) throws(OneDNNFallback) {
-        let arguments: OneDNNBoundArguments
-        if let idleOne = idle.withLock({ $0.popLast() }) { arguments = idleOne } else { arguments = try make() }
-        defer { idle.withLock { $0.append(arguments) } }
-        try body(arguments)
+    /// How many items are made and not held.
+    var idleCount: Int { idle.withLock { $0.count } }
+
+    /// `body` with an item taken from the idle ones (`make` one when none is), given back after.
+    func withItem<Failure: Error>(make: () throws(Failure) -> Item, _ body: (Item) throws(Failure) -> Void) throws(Failure) {
+        let item: Item
+        if let idleOne = idle.withLock({ $0.popLast() }) { item = idleOne } else { item = try make() }
+        defer { idle.withLock { $0.append(item) } }
+        try body(item)
     }
 }

@@ -57,7 +57,7 @@ final class OneDNNConvolution: @unchecked Sendable {
     /// The bias in a buffer of the plan's own, beside the prepared weights, for ``boundCalls``.
     private let preparedBias: OneDNNBuffer?
     /// Execution arguments kept from call to call when the weights are prepared.
-    private let boundCalls = OneDNNBoundCalls()
+    private let boundCalls = ReusePool<OneDNNBoundArguments>()
     /// Whether the primitive writes its output in zoo's blocked layout (``BlockedActivation``),
     /// asked once rather than on every call.
     let writesBlockedLayout: Bool
@@ -134,7 +134,7 @@ final class OneDNNConvolution: @unchecked Sendable {
         throws(OneDNNFallback)
     {
         if let preparedWeights, inputInner || source.reorder == nil, outputInner || destination.reorder == nil {
-            return try boundCalls.withArguments { () throws(OneDNNFallback) in
+            return try boundCalls.withItem { () throws(OneDNNFallback) in
                 let fixed =
                     [(DNNL_ARG_WEIGHTS, weightsInner, preparedWeights.pointer)]
                     + (preparedBias.map { [(DNNL_ARG_BIAS, biasLayout, $0.pointer)] } ?? [])
