@@ -94,7 +94,7 @@ struct PackedLinearTests {
         // New layers hold zeros until loaded: seeded weights make every one count.
         var seed: UInt64 = 10
         let state = StateDict(
-            try fused.stateDict().map { key, value in
+            fused.stateDict().map { key, value in
                 seed += 1
                 return (key, seededTensor(value.shape, seed: seed))
             })
