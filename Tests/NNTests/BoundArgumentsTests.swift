@@ -20,31 +20,30 @@ struct BoundArgumentsTests {
         return layer
     }
 
-    private static func output(_ layer: Conv2d, _ input: BlockedActivation) throws -> [Float] {
-        guard case .blocked(let value)? = try layer.forwardKeepingLayout(.blocked(input), epilogue: nil) else {
-            Issue.record("the convolution did not keep the blocked layout")
-            return []
-        }
-        return try value.plain().scalars
+    private static func output(_ layer: Conv2d, _ input: BlockedActivation) throws -> BlockedActivation? {
+        guard case .blocked(let value)? = try layer.forwardKeepingLayout(.blocked(input), epilogue: nil) else { return nil }
+        return value
     }
 
-    private static func expectClose(
-        _ got: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        #expect(got.count == expected.count, sourceLocation: sourceLocation)
-        let worst = zip(got, expected).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4, "max abs err \(worst)", sourceLocation: sourceLocation)
+    /// `layer`'s blocked output on `input` against its plain one (``BlockedLayoutTests/expectClose(_:_:sourceLocation:)``:
+    /// close, and the padding lanes zero).
+    private static func expectBlockedOutput(
+        _ output: BlockedActivation?, _ layer: Conv2d, _ input: BlockedActivation, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let output = try #require(output, "the convolution did not keep the blocked layout", sourceLocation: sourceLocation)
+        try BlockedLayoutTests.expectClose(output, try layer(try input.plain()), sourceLocation: sourceLocation)
     }
 
     @Test func callsFromSeveralThreadsAtOnceGetTheirOwnOutputs() throws {
         let layer = SharedLayer(try Self.convolution(seed: 3))
         let inputs = try (0..<6).map { try BlockedActivation.blocked(seededTensor([1 + $0 % 2, 24, 48, 40], seed: UInt64(10 + $0))) }
-        let plain = try inputs.map { try layer.value(try $0.plain()).scalars }
         let results = ResultSlots(count: inputs.count * 16)
         DispatchQueue.concurrentPerform(iterations: results.count) { index in
-            results.store(index, (try? Self.output(layer.value, inputs[index % inputs.count])) ?? [])
+            results.store(index, try? Self.output(layer.value, inputs[index % inputs.count]))
         }
-        for index in 0..<results.count { Self.expectClose(results.value(index), plain[index % inputs.count]) }
+        for index in 0..<results.count {
+            try Self.expectBlockedOutput(results.value(index), layer.value, inputs[index % inputs.count])
+        }
     }
 
     /// A holder that comes while another holds an item gets one of its own; both are kept and
@@ -72,22 +71,22 @@ struct BoundArgumentsTests {
         _ = try Self.output(layer, input)
         try layer.setLocalState("weight", to: seededTensor([40, 24, 3, 3], seed: 30))
         layer.eval()
-        Self.expectClose(try Self.output(layer, input), try layer(try input.plain()).scalars)
+        try Self.expectBlockedOutput(try Self.output(layer, input), layer, input)
     }
 }
 
 /// One result slot per concurrent call, each written by one call only.
 private final class ResultSlots: Sendable {
-    private let slots: Mutex<[[Float]]>
+    private let slots: Mutex<[BlockedActivation?]>
     let count: Int
 
     init(count: Int) {
-        slots = Mutex(Array(repeating: [], count: count))
+        slots = Mutex(Array(repeating: nil, count: count))
         self.count = count
     }
 
-    func store(_ index: Int, _ value: [Float]) { slots.withLock { $0[index] = value } }
-    func value(_ index: Int) -> [Float] { slots.withLock { $0[index] } }
+    func store(_ index: Int, _ value: BlockedActivation?) { slots.withLock { $0[index] = value } }
+    func value(_ index: Int) -> BlockedActivation? { slots.withLock { $0[index] } }
 }
 
 /// A layer handed to several threads at once, as NN's documentation allows (its plan and kernel
