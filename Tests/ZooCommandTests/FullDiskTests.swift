@@ -7,10 +7,36 @@ import Testing
     import Glibc
 #endif
 
+/// resnet18 as `.h5` and `.safetensors` (about 47 MB each) and a signing key, made once for
+/// the suite and removed after it, so that no run leaves them in the temporary folder.
+private struct Sources: Sendable {
+    var folder: URL
+    var h5: String { folder.appendingPathComponent("resnet18.h5").path }
+    var safetensors: String { folder.appendingPathComponent("resnet18.safetensors").path }
+    var key: String { folder.appendingPathComponent("key").path }
+}
+
+/// Makes ``Sources`` around the whole suite; the tests read them from ``current``.
+private struct MadeSources: SuiteTrait, TestScoping {
+    @TaskLocal static var current: Sources?
+
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        let sources = Sources(folder: try makeTemporaryFolder())
+        defer { try? FileManager.default.removeItem(at: sources.folder) }
+        let made =
+            (try? zooProcess("export", "resnet18", "--output", sources.h5))?.status == 0
+            && (try? zooProcess("convert", sources.h5, sources.safetensors))?.status == 0
+            && (try? zooProcess("keygen", "--output", sources.key))?.status == 0
+        try await Self.$current.withValue(made ? sources : nil) { try await function() }
+    }
+}
+
 /// Every writer, on a disk that fills at any point of its write: exit 2, one line naming the file
 /// and the system's reason, the previous file intact, no temporary left, no signal. The disks are
 /// tmpfs mounts (root may mount them; CI runs as root) from 64 KiB to just under the file's size.
-@Suite("FullDisk", .serialized)
+@Suite("FullDisk", .serialized, MadeSources())
 struct FullDiskTests {
     /// Free space on the disk, as a size or relative to the file being written.
     enum Room: CustomTestStringConvertible, Sendable {
@@ -34,20 +60,9 @@ struct FullDiskTests {
 
     static let rooms: [Room] = [64, 1024, 8192, 32768].map { .bytes($0 * 1024) } + [.justUnderTheFile]
 
-    /// resnet18 as `.h5` and `.safetensors` (about 47 MB each), made once.
-    static let sources: (folder: URL, h5: String, safetensors: String)? = {
-        guard let folder = try? makeTemporaryFolder() else { return nil }
-        let h5 = folder.appendingPathComponent("resnet18.h5").path
-        let safetensors = folder.appendingPathComponent("resnet18.safetensors").path
-        guard (try? zooProcess("export", "resnet18", "--output", h5))?.status == 0,
-            (try? zooProcess("convert", h5, safetensors))?.status == 0
-        else { return nil }
-        return (folder, h5, safetensors)
-    }()
-
     /// Each command line that writes, the file it writes, and the file of the same kind that is
     /// already there (for `sign`, the file itself).
-    static func writers(into disk: URL, from sources: (folder: URL, h5: String, safetensors: String)) -> [(
+    fileprivate static func writers(into disk: URL, from sources: Sources) -> [(
         arguments: [String], target: String
     )] {
         let target = { (name: String) in disk.appendingPathComponent(name).path }
@@ -57,18 +72,15 @@ struct FullDiskTests {
             (["convert", sources.h5, target("convert.safetensors")], target("convert.safetensors")),
             (["convert", sources.safetensors, target("convert-from-safetensors.h5")], target("convert-from-safetensors.h5")),
             (["import", sources.h5, "--output", target("import.h5")], target("import.h5")),
-            (["sign", target("sign.h5"), "--key", sources.folder.appendingPathComponent("key").path], target("sign.h5")),
-            (["sign", target("sign.safetensors"), "--key", sources.folder.appendingPathComponent("key").path], target("sign.safetensors")),
+            (["sign", target("sign.h5"), "--key", sources.key], target("sign.h5")),
+            (["sign", target("sign.safetensors"), "--key", sources.key], target("sign.safetensors")),
         ]
     }
 
     @Test(arguments: rooms)
     func everyWriterAnswersAFullDiskWithExitTwo(room: Room) throws {
         try #require(getuid() == 0, "needs root to mount a tmpfs")
-        let sources = try #require(Self.sources, "resnet18 could not be exported")
-        if !FileManager.default.fileExists(atPath: sources.folder.appendingPathComponent("key").path) {
-            _ = try zooProcess("keygen", "--output", sources.folder.appendingPathComponent("key").path)
-        }
+        let sources = try #require(MadeSources.current, "resnet18 could not be exported, converted or given a key")
         for index in Self.writers(into: sources.folder, from: sources).indices {
             let disk = try makeTemporaryFolder()
             defer {
