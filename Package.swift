@@ -27,9 +27,9 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
         ),
         .systemLibrary(
-            name: "CZlibChecksum",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+            name: "CDeflateChecksum",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
         ),
         .systemLibrary(name: "CMalloc"),
         // oneDNN: the convolution kernels PyTorch runs on the CPU (Tools/bench/conv_libraries.c), and
@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Checkpoint",
             dependencies: [
-                "HDF5", "Tensor", "JSON", "Containment", "CZlibChecksum", "CMalloc", .product(name: "Crypto", package: "swift-crypto"),
+                "HDF5", "Tensor", "JSON", "Containment", "CDeflateChecksum", "CMalloc", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),

@@ -253,8 +253,12 @@ def main():
                      "onnxruntime_min_ms": onnx_times[0], "onnxruntime_median_ms": onnx_times[1], "best_peer_min_ms": best})
     if args.load_dir:
         paths = make_load_files(args.load_dir)
-        loads = {kind: zoo("bench", "load", path, "--repeat", str(max(3, args.repeat // 4))) for kind, path in paths.items()}
-        reference = h5py_load(paths["h5"], max(3, args.repeat // 4))
+        # Like the forward cases: rounds of fresh processes, every format and h5py alternating.
+        reads = max(3, args.repeat // 4)
+        *merged, reference = rounds(args.rounds, [
+            *[lambda path=path: zoo("bench", "load", path, "--repeat", str(reads)) for path in paths.values()],
+            lambda: h5py_load(paths["h5"], reads)])
+        loads = dict(zip(paths.keys(), merged))
         for kind, path in paths.items():
             report = loads[kind]
             rows.append({"case": f"load {os.path.basename(path)} ({report['bytes'] / 2**20:.0f} MiB)", "zoo_min_ms": report["min_ms"],

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian machine lacks to build and test zoo: HDF5, OpenBLAS, zlib, libpng
+# Installs what a fresh Debian machine lacks to build and test zoo: HDF5, oneDNN, libdeflate, libpng
 # and libjpeg-turbo development packages, pkg-config, and the Python packages in Tools/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libhdf5-dev libdnnl-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev pkg-config)
+packages=(libhdf5-dev libdnnl-dev libdeflate-dev libpng-dev libjpeg62-turbo-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

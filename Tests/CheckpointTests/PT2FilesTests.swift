@@ -98,4 +98,34 @@ struct PT2FilesTests {
             return true
         }
     }
+
+    /// Entries are read and checked in pieces (512 KiB): one flipped byte in any piece of
+    /// graycnn's 2 MiB weight, first, inside, last byte of a piece or of the entry, fails its
+    /// CRC-32, while the file as written reads (the readsTheStateDict test).
+    @Test(arguments: [0, 524_287, 524_288, 1_500_000, 2_097_151])
+    func aFlippedByteInAnyPieceOfABigEntryFailsItsCRC(offset: Int) throws {
+        var bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("graycnn.pt2")))
+        let name = Array("graycnn/data/weights/weight_4".utf8)
+        // The local header: signature, 22 bytes, the name's length and the extra field's, the name.
+        let header = try #require(
+            bytes.indices.first { start in
+                bytes[start] == 0x50 && start + 30 + name.count <= bytes.count && bytes[start..<start + 4] == [0x50, 0x4B, 0x03, 0x04]
+                    && Array(bytes[start + 30..<start + 30 + name.count]) == name
+            })
+        let nameLength = Int(bytes[header + 26]) | Int(bytes[header + 27]) << 8
+        let extraLength = Int(bytes[header + 28]) | Int(bytes[header + 29]) << 8
+        let data = header + 30 + nameLength + extraLength
+        try #require(data + 2_097_152 <= bytes.count)
+        bytes[data + offset] ^= 0x10
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("flipped.pt2").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect {
+            try CheckpointReader.read(path)
+        } throws: { error in
+            guard case CheckpointError.damaged(_, let reason) = error else { return false }
+            return reason.contains("graycnn/data/weights/weight_4 fails its CRC-32 check")
+        }
+    }
 }
