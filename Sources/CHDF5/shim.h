@@ -29,6 +29,10 @@ static inline hid_t zoo_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 /// H5P_FILE_ACCESS likewise (the in-memory file driver is set on one).
 static inline hid_t zoo_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 
+/// H5FD_SEC2 calls the driver's init function; HADDR_UNDEF's width depends on configuration.
+static inline hid_t zoo_h5fd_sec2(void) { return H5FD_SEC2; }
+static inline haddr_t zoo_haddr_undef(void) { return HADDR_UNDEF; }
+
 /// The H5T_NATIVE_* types are globals that exist only after H5open().
 static inline hid_t zoo_h5t_native_int8(void) { return H5T_NATIVE_INT8; }
 static inline hid_t zoo_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
