@@ -70,8 +70,8 @@ let package = Package(
         ),
         // The Swift runtime and Foundation linked in (Linux, release builds): a process then maps one
         // binary instead of 14 shared libraries, whose relocated data and scattered code pages cost
-        // 4-7 MiB of resident memory in every `zoo` process and its reading child (README: "Many
-        // small tensors"). Debug builds (tests, ThreadSanitizer) link them as before: the static
+        // 4-7 MiB of resident memory in every `zoo` process and its reading child
+        // (Docs/benchmark-history.md: "Many small tensors"). Debug builds (tests, ThreadSanitizer) link them as before: the static
         // archives' one linker warning (FoundationEssentials' use of mktemp) would fail the
         // warning-free debug build.
         .executableTarget(
