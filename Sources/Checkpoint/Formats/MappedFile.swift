@@ -65,6 +65,7 @@ final class MappedFile {
     /// Maps the pages of `range` in one call (MADV_POPULATE_READ, Linux 5.14+) before they are
     /// copied, instead of one page fault per page; a no-op where the kernel lacks it.
     func prefault(_ range: Range<Int>) {
+        let range = range.clamped(to: 0..<count)
         guard let base, !range.isEmpty else { return }
         let start = range.lowerBound / Self.page * Self.page
         #if os(Linux)
@@ -77,6 +78,9 @@ final class MappedFile {
     /// them out of the file. The page `range` starts in goes too, and the one it ends in stays
     /// (unless it ends the file): the file is read front to back.
     func release(_ range: Range<Int>) {
+        // Never past the mapping: MADV_DONTNEED there would zero whatever else the process has
+        // mapped (a crafted zip's directory can name any offset).
+        let range = range.clamped(to: 0..<count)
         guard let base, !range.isEmpty else { return }
         let start = range.lowerBound / Self.page * Self.page
         let end = range.upperBound == count ? (count + Self.page - 1) / Self.page * Self.page : range.upperBound / Self.page * Self.page

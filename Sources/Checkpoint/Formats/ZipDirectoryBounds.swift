@@ -23,7 +23,8 @@ enum ZipDirectoryBounds {
         var releasedUpTo = 0
         return walk(bytes) { entry in
             let local = Int(clamping: entry.localHeader)
-            if local - releasedUpTo >= MappedFile.piece {
+            // Only behind headers inside the file: the directory's offsets are the file's claims.
+            if local <= bytes.count, local - releasedUpTo >= MappedFile.piece {
                 release(releasedUpTo..<local)
                 releasedUpTo = local
             }
