@@ -164,6 +164,11 @@ def main():
             if where == "zoo" or cli != "ok":
                 failed = True
                 print(f"FINDING {reader}: {kind} in {where}, zoo command line: {cli}: {path}", file=sys.stderr)
+        if inputs == 0:
+            # Every fork-mode job died without an input to blame (a job's inputs count only when it
+            # ends): the torch-zip jobs once all did, hiding a fault that corrupted memory at exit.
+            failed = True
+            print(f"FINDING {reader}: no input counted; every job died without a finding: {log_path}", file=sys.stderr)
         remove_scratch_files(reader)
         rows.append({"reader": reader, "inputs": inputs, "seconds": round(time.time() - started), "crashes": kinds["crash"],
                      "hangs": kinds["timeout"], "out_of_memory": kinds["oom"], "where": classes, "log": log_path})
