@@ -1,6 +1,5 @@
 internal import CHDF5
 import Foundation
-import Synchronization
 
 /// An open HDF5 dataset.
 // Unchecked: immutable, around an HDF5Handle (a C identifier used only under the library lock).
@@ -55,11 +54,20 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
+    /// Reads the bytes of a dataset that lie in the file exactly as they are wanted in memory:
+    /// `buffer.count` bytes from `offset` of the file open as `descriptor` (libhdf5's own, borrowed
+    /// for the call; read it with `pread`, which keeps no shared position).
+    public typealias FileBytesReader = (_ descriptor: Int32, _ offset: Int, _ buffer: UnsafeMutableRawBufferPointer) throws -> Void
+
     /// Reads every element, converted into `type`, into memory the caller allocates (a tensor's
     /// storage, so that the elements are copied once): after the checks ``read(as:)`` makes,
     /// `allocate` gets the byte count and a function that fills a buffer of exactly that many bytes.
+    /// A dataset of ``fileBytesFrom`` bytes or more whose bytes need no conversion and lie in the
+    /// file as one run (``fileBytes(of:byteCount:)``) is handed to `fileBytes`, when given, instead
+    /// of `H5Dread`, which reads on the calling thread alone.
     public func read<Result>(
-        as type: HDF5MemoryType, into allocate: (_ byteCount: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Result
+        as type: HDF5MemoryType, fileBytes: FileBytesReader? = nil,
+        into allocate: (_ byteCount: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Result
     ) throws -> Result {
         let extent = try shape()
         var count = 1
@@ -83,8 +91,10 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
                 throw HDF5Error(operation: "read dataset", path: path, message: "a buffer of \(buffer.count) bytes for \(byteCount)")
             }
             guard byteCount > 0, let base = buffer.baseAddress else { return }
-            if byteCount >= Self.directReadBytes, let (descriptor, offset) = try directRange(of: memoryType, byteCount: byteCount) {
-                try readDirectly(descriptor: descriptor, offset: offset, into: buffer)
+            if let fileBytes, byteCount >= Self.fileBytesFrom,
+                let (descriptor, offset) = try self.fileBytes(of: memoryType, byteCount: byteCount)
+            {
+                try fileBytes(descriptor, offset, buffer)
                 return
             }
             try HDF5Library.check("read dataset as \(type)", path) {
@@ -93,15 +103,15 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
     }
 
-    /// Datasets this large are read straight from the file when they can be (``directRange(of:byteCount:)``).
-    static let directReadBytes = 2 << 20
+    /// Datasets this large are offered to a ``FileBytesReader``: below it, the checks cost more
+    /// than a read on another thread saves.
+    public static let fileBytesFrom = 2 << 20
 
     /// The file descriptor and offset of the dataset's bytes, when they lie in the file exactly as
     /// they are wanted in memory: one contiguous run, written in full, no filters, no external
     /// storage, the file's element type the memory type, a file on the POSIX driver (no user
-    /// block). Then they can be read by two threads at once, each half straight into the buffer
-    /// (`pread`), which libhdf5, reading on the calling thread only, does not do.
-    private func directRange(of memoryType: HDF5Handle, byteCount: Int) throws -> (descriptor: Int32, offset: Int)? {
+    /// block).
+    private func fileBytes(of memoryType: HDF5Handle, byteCount: Int) throws -> (descriptor: Int32, offset: Int)? {
         let type = try fileType()
         return HDF5Library.locked { () -> (descriptor: Int32, offset: Int)? in
             guard H5Tequal(type.id, memoryType.id) > 0 else { return nil }
@@ -129,32 +139,6 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
             var driverHandle: UnsafeMutableRawPointer?
             guard H5Fget_vfd_handle(file, hid_t(H5P_DEFAULT), &driverHandle) >= 0, let driverHandle else { return nil }
             return (driverHandle.load(as: Int32.self), Int(offset))
-        }
-    }
-
-    /// Reads `buffer.count` bytes from `offset` of the file open as `descriptor`, its two halves
-    /// on two threads (`pread` keeps no shared position, and libhdf5's own reads use it too).
-    private func readDirectly(descriptor: Int32, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
-        let halves = [0..<buffer.count / 2, buffer.count / 2..<buffer.count]
-        let target = DirectReadTarget(base: buffer.baseAddress!)
-        let failures = Mutex<[Int32]>([])
-        DispatchQueue.concurrentPerform(iterations: halves.count) { half in
-            var done = halves[half].lowerBound
-            while done < halves[half].upperBound {
-                let got = pread(descriptor, target.base + done, halves[half].upperBound - done, off_t(offset + done))
-                if got < 0 && errno == EINTR { continue }
-                guard got > 0 else {
-                    let code = got == 0 ? EIO : errno
-                    failures.withLock { $0.append(code) }
-                    return
-                }
-                done += got
-            }
-        }
-        if let code = failures.withLock({ $0.first }) {
-            throw HDF5Error(
-                operation: "read dataset", path: path,
-                message: "cannot read its \(buffer.count) bytes at offset \(offset): \(String(cString: strerror(code)))")
         }
     }
 
@@ -255,10 +239,4 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
         }
         return first
     }
-}
-
-/// The buffer a direct read fills, as its two threads see it.
-// @unchecked: a pointer; each thread writes only its own half of the buffer.
-private struct DirectReadTarget: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -123,7 +122,7 @@ final class MappedFile {
             releasedUpTo = range.lowerBound / Self.page * Self.page
             prefaultedUpTo = releasedUpTo
         }
-        if range.count >= Self.parallelRead, Self.readers > 1 {
+        if range.count >= FileReads.halvesFrom, FileReads.threads > 1 {
             try readInHalves(range, into: target)
             return
         }
@@ -149,55 +148,29 @@ final class MappedFile {
         }
     }
 
-    /// Ranges this large are read by two threads at once, each half front to back in pieces
-    /// released behind it: the kernel zeroing the tensor's new pages and copying from the page
-    /// cache are most of such a read, and both split across cores (`zoo bench load`, 256 MiB in
-    /// 128 tensors of 2 MiB: safetensors 104 -> 61-83 ms, legacy torch 107 -> 60-69).
-    static let parallelRead = 2 << 20
-    private static let readers = min(2, ProcessInfo.processInfo.activeProcessorCount)
-
-    /// ``copy(_:into:)`` of a large range, its halves on two threads. They meet at a page
-    /// boundary, so that neither half's ``release(_:)`` takes a page the other is still reading.
+    /// ``copy(_:into:)`` of a range of ``FileReads/halvesFrom`` bytes or more: its halves on two
+    /// threads, each piece's pages let go once it is read. The halves meet at a page boundary, so
+    /// that neither lets go of a page the other is still reading.
     private func readInHalves(_ range: Range<Int>, into target: UnsafeMutableRawPointer) throws {
-        let middle = (range.lowerBound + range.count / 2) / Self.page * Self.page
-        let halves = [min(releasedUpTo, range.lowerBound)..<middle, middle..<range.upperBound]
-        let failures = Mutex<[MappingError]>([])
-        let shared = HalvesWork(file: self, target: target)
-        DispatchQueue.concurrentPerform(iterations: 2) { half in
-            let (file, target) = (shared.file, shared.target)
-            // The first half releases from where the last copy stopped (the bytes between tensors).
-            let releaseFrom = halves[half].lowerBound
-            var offset = half == 0 ? range.lowerBound : middle
-            var released = releaseFrom
-            do {
-                while offset < halves[half].upperBound {
-                    let end = min(offset + Self.piece, halves[half].upperBound)
-                    try file.read(offset..<end, into: target + (offset - range.lowerBound))
-                    file.release(released..<end)
-                    released = end / Self.page * Self.page
-                    offset = end
-                }
-            } catch let error as MappingError {
-                failures.withLock { $0.append(error) }
-            } catch {
-                failures.withLock { $0.append(MappingError(reason: "\(error)")) }
-            }
+        release(min(releasedUpTo, range.lowerBound)..<range.lowerBound)
+        do {
+            try FileReads.readInHalves(
+                descriptor, at: range.lowerBound, into: UnsafeMutableRawBufferPointer(start: target, count: range.count),
+                piece: Self.piece, meetingAt: Self.page
+            ) { piece in release(piece) }
+        } catch {
+            throw MappingError(reason: error.reason)
         }
-        if let failure = failures.withLock({ $0.first }) { throw failure }
         releasedUpTo = range.upperBound / Self.page * Self.page
         prefaultedUpTo = max(prefaultedUpTo, releasedUpTo)
     }
 
-    /// `pread` until `range` is in `target`, retrying interrupted and short reads.
+    /// `pread` until `range` is in `target`.
     private func read(_ range: Range<Int>, into target: UnsafeMutableRawPointer) throws {
-        var done = 0
-        while done < range.count {
-            let got = pread(descriptor, target + done, range.count - done, off_t(range.lowerBound + done))
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                throw MappingError(reason: got == 0 ? "the file ended early" : "cannot read: \(String(cString: strerror(errno)))")
-            }
-            done += got
+        do {
+            try FileReads.readAll(descriptor, at: range.lowerBound, into: UnsafeMutableRawBufferPointer(start: target, count: range.count))
+        } catch {
+            throw MappingError(reason: error.reason)
         }
     }
 
@@ -205,12 +178,4 @@ final class MappedFile {
         var reason: String
         var description: String { reason }
     }
-}
-
-/// The file and the tensor's memory, as ``MappedFile``'s two reading threads see them.
-// @unchecked: each thread reads its own half of the file into its own half of the memory and
-// releases only pages of its half; the file's own state is changed after both are done.
-private struct HalvesWork: @unchecked Sendable {
-    let file: MappedFile
-    let target: UnsafeMutableRawPointer
 }

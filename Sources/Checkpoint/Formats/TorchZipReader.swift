@@ -365,13 +365,6 @@ final class ReadDescriptor: Sendable {
 
     /// Reads from `offset` until `buffer` is full or the file ends: the count read.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        var done = 0
-        while done < buffer.count {
-            let count = pread(descriptor, buffer.baseAddress! + done, min(buffer.count - done, 1 << 30), off_t(offset) + off_t(done))
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            done += count
-        }
-        return done
+        FileReads.read(descriptor, at: Int(offset), into: buffer).count
     }
 }
