@@ -63,8 +63,8 @@ public final class HDF5Dataset: HDF5Object, @unchecked Sendable {
     /// storage, so that the elements are copied once): after the checks ``read(as:)`` makes,
     /// `allocate` gets the byte count and a function that fills a buffer of exactly that many bytes.
     /// A dataset of ``fileBytesFrom`` bytes or more whose bytes need no conversion and lie in the
-    /// file as one run (``fileBytes(of:byteCount:)``) is handed to `fileBytes`, when given, instead
-    /// of `H5Dread`, which reads on the calling thread alone.
+    /// file as one run (contiguous, unfiltered, on the POSIX driver) is handed to `fileBytes`, when
+    /// given, instead of `H5Dread`, which reads on the calling thread alone.
     public func read<Result>(
         as type: HDF5MemoryType, fileBytes: FileBytesReader? = nil,
         into allocate: (_ byteCount: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Result
